@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/* Routing policy: ordered rules whose conditions look into a task through JSON pointers. */
+#ifndef HITL_CORE_POLICY_H
+#define HITL_CORE_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "hitl/error.h"
+
+typedef enum hitl_action { HITL_ACTION_ACCEPT, HITL_ACTION_REJECT, HITL_ACTION_REVIEW } hitl_action;
+
+/* A value found at a JSON pointer in the task, as the policy sees it. */
+typedef enum hitl_value_type {
+  HITL_VALUE_MISSING, /* Nothing at that pointer. */
+  HITL_VALUE_NULL,
+  HITL_VALUE_BOOL,
+  HITL_VALUE_NUMBER,
+  HITL_VALUE_STRING,
+  HITL_VALUE_ARRAY,
+  HITL_VALUE_OBJECT,
+} hitl_value_type;
+
+typedef struct hitl_value {
+  hitl_value_type type;
+  bool boolean;        /* For BOOL. */
+  double number;       /* For NUMBER. */
+  const char *string;  /* For STRING: UTF-8, not NUL-terminated inside; length bytes. */
+  size_t length;
+  const char *json;    /* For every present type: compact JSON text with sorted keys, NUL-terminated.
+                          Used to compare arrays and objects and to write the trace. */
+} hitl_value;
+
+/* Looks up an RFC 6901 JSON pointer ("/output/amount") in the task document, whose top level has
+ * "input", "output", "context", "metadata", "confidence", "probabilities", "priority",
+ * "model_version", "external_id", ... Fills *out; pointers in it stay valid until the evaluation
+ * returns. Returns 0, or a negative HITL_E* code to abort the evaluation. */
+typedef int (*hitl_lookup_fn)(void *ctx, const char *pointer, hitl_value *out);
+
+/* What the policy is evaluated against. */
+typedef struct hitl_policy_input {
+  hitl_lookup_fn lookup;
+  void *ctx;
+  const char *sample_key; /* Fixes sample_percent for this task: same key, same outcome. */
+  bool has_confidence;
+  double confidence;
+} hitl_policy_input;
+
+/* The outcome of routing one task. Strings are owned (hitl_route_clear frees them). */
+typedef struct hitl_route {
+  int rule_index;     /* Index of the rule that fired; -1 when none did (then action is review). */
+  char *rule_name;    /* NULL when none fired. */
+  hitl_action action;
+  char *role;         /* Role the rule requires for review, or NULL. */
+  bool has_priority;
+  int priority;       /* The rule's priority when has_priority. */
+  char *json;         /* The whole route as JSON: {"rule":..,"action":..,"role":..,"priority":..,
+                         "trace":[{"rule":..,"op":..,"path":..,"actual":..,"expected":..,"result":..}]} */
+} hitl_route;
+
+typedef struct hitl_policy hitl_policy; /* A compiled policy; immutable, shareable between threads. */
+
+/* Routes a task: tries the rules in order, the first whose condition holds decides. Fills *out.
+ * Returns 0, or the error a lookup returned. */
+int hitl_policy_evaluate(const hitl_policy *p, const hitl_policy_input *in, hitl_route *out);
+void hitl_policy_free(hitl_policy *p);
+void hitl_route_clear(hitl_route *r);
+/* "accept", "reject", "review". */
+const char *hitl_action_name(hitl_action a);
+
+#endif

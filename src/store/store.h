@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: MIT */
+/* The store interface: what core needs persisted, as a table of functions each backend fills. */
+#ifndef HITL_STORE_STORE_H
+#define HITL_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/task.h"
+#include "hitl/error.h"
+
+/* Conventions for every function below:
+ * - Returns 0 on success or a negative HITL_E* code: HITL_ENOT_FOUND when the thing asked for does
+ *   not exist, HITL_ECONFLICT for a unique-key clash, HITL_ESTORE for a database failure.
+ * - A handle is used by one thread at a time. Each thread opens its own handle on the same path.
+ * - Output structs are filled with strings the caller owns (free with hitl_*_clear); output
+ *   arrays are malloc'd and the caller frees each element and then the array.
+ * - Writes happen inside begin()/commit(); commit() returns only when the transaction is durable. */
+
+typedef struct hitl_store hitl_store;
+
+/* A stored queue: its name and its configuration as given (compact JSON). */
+typedef struct hitl_queue_row {
+  int64_t id;
+  char *name;
+  char *config;
+  int64_t created_at;
+  int64_t updated_at;
+} hitl_queue_row;
+
+/* A stored bearer token. Only the hash of the secret is kept. */
+typedef struct hitl_token_row {
+  int64_t id;
+  char *name;
+  char *roles; /* Comma-separated role names. */
+  int64_t created_at;
+  bool revoked;
+} hitl_token_row;
+
+/* Counts of one queue's tasks, for live counts and metrics. */
+typedef struct hitl_queue_stats {
+  int64_t by_state[HITL_TASK_NSTATES];
+  int64_t oldest_pending_at; /* created_at of the oldest pending task; 0 when none. */
+  int64_t decided_policy, decided_human, decided_consensus, decided_sla;
+} hitl_queue_stats;
+
+/* What the claim query may return. */
+typedef struct hitl_claim_filter {
+  int64_t queue_id;
+  const char *reviewer;      /* Tasks this reviewer has responded to (or skipped) are excluded. */
+  const char *const *roles;  /* Caller's roles: a task whose role is set must have one of them. */
+  size_t n_roles;
+  bool any_role;             /* True for orchestrators: the task's role is not checked. */
+} hitl_claim_filter;
+
+typedef struct hitl_store_vtable {
+  int version; /* HITL_STORE_VERSION of the header the backend was built against. */
+
+  void (*close)(hitl_store *s);
+
+  /* Transactions. begin() starts a write transaction (immediately taking the write lock);
+   * commit() makes it durable; rollback() undoes it. op_begin/op_end/op_abort bracket one
+   * operation inside a transaction (a savepoint), so a failing operation undoes only itself. */
+  int (*begin)(hitl_store *s);
+  int (*commit)(hitl_store *s);
+  int (*rollback)(hitl_store *s);
+  int (*op_begin)(hitl_store *s);
+  int (*op_end)(hitl_store *s);
+  int (*op_abort)(hitl_store *s);
+
+  /* Queues. queue_put creates or replaces by name and sets *id; *created tells which. */
+  int (*queue_put)(hitl_store *s, const char *name, const char *config, int64_t now, int64_t *id,
+                   bool *created);
+  int (*queue_get)(hitl_store *s, const char *name, hitl_queue_row *out);
+  /* All queues ordered by name. */
+  int (*queue_list)(hitl_store *s, hitl_queue_row **out, size_t *n);
+  int (*queue_stats)(hitl_store *s, int64_t queue_id, hitl_queue_stats *out);
+
+  /* Tasks. task_insert assigns t->seq. task_update writes the mutable fields (state, role,
+   * priority, stage, needed, answers, lease_*, deadline_at, decision, decided_by, decided_at,
+   * updated_at) of the task with t->seq. */
+  int (*task_insert)(hitl_store *s, hitl_task *t);
+  int (*task_update)(hitl_store *s, const hitl_task *t);
+  int (*task_get)(hitl_store *s, const char *id, hitl_task *out);
+  int (*task_get_idempotent)(hitl_store *s, int64_t queue_id, const char *key, hitl_task *out);
+  /* The pending task that f allows with the highest priority, then the smallest seq;
+   * HITL_ENOT_FOUND when none. Must not scan all pending tasks (an index gives the order). */
+  int (*task_claim_next)(hitl_store *s, const hitl_claim_filter *f, hitl_task *out);
+  /* Tasks of a queue, newest first (descending seq), with seq < before_seq when before_seq > 0,
+   * and in that state when state >= 0; at most limit. */
+  int (*task_list)(hitl_store *s, int64_t queue_id, int state, int64_t before_seq, size_t limit,
+                   hitl_task **out, size_t *n);
+  /* Tasks due at now: leased with lease_expires_at <= now, or pending/leased with
+   * 0 < deadline_at <= now; at most limit, earliest first. */
+  int (*task_due)(hitl_store *s, int64_t now, size_t limit, hitl_task **out, size_t *n);
+  /* The earliest lease expiry or deadline among pending/leased tasks; 0 when none. */
+  int (*task_next_due)(hitl_store *s, int64_t *at);
+
+  /* Responses. response_insert assigns r->seq. */
+  int (*response_insert)(hitl_store *s, hitl_response *r);
+  /* All responses of a task, in seq order. */
+  int (*response_list)(hitl_store *s, int64_t task_seq, hitl_response **out, size_t *n);
+  int (*response_exists)(hitl_store *s, int64_t task_seq, const char *reviewer, bool *exists);
+
+  /* Events. event_last gives the newest event's seq and hash (seq 0 and zero hash when the log
+   * is empty). event_insert stores e as given (the caller computed seq and hashes). */
+  int (*event_last)(hitl_store *s, int64_t *seq, uint8_t hash[HITL_HASH_LEN]);
+  int (*event_insert)(hitl_store *s, const hitl_event *e);
+  /* Events with seq > after in seq order, at most limit. */
+  int (*event_list)(hitl_store *s, int64_t after, size_t limit, hitl_event **out, size_t *n);
+
+  /* Tokens, found by the hash of their secret. */
+  int (*token_insert)(hitl_store *s, const char *name, const uint8_t hash[HITL_HASH_LEN],
+                      const char *roles, int64_t now);
+  int (*token_find)(hitl_store *s, const uint8_t hash[HITL_HASH_LEN], hitl_token_row *out);
+} hitl_store_vtable;
+
+#define HITL_STORE_VERSION 1
+
+/* The base every backend embeds first. */
+struct hitl_store {
+  const hitl_store_vtable *vt;
+};
+
+/* Opens the store at location: a file path for SQLite (created and migrated when new).
+ * Sets *out to a handle the caller closes with hitl_store_close. */
+int hitl_store_open(const char *location, hitl_store **out, hitl_err *err);
+/* Opens a SQLite database file; see hitl_store_open. */
+int hitl__store_sqlite_open(const char *path, hitl_store **out, hitl_err *err);
+
+void hitl_queue_row_clear(hitl_queue_row *q);
+void hitl_token_row_clear(hitl_token_row *t);
+
+static inline void hitl_store_close(hitl_store *s) {
+  if (s) s->vt->close(s);
+}
+static inline int hitl_store_begin(hitl_store *s) { return s->vt->begin(s); }
+static inline int hitl_store_commit(hitl_store *s) { return s->vt->commit(s); }
+static inline int hitl_store_rollback(hitl_store *s) { return s->vt->rollback(s); }
+
+#endif

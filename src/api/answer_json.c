@@ -353,7 +353,8 @@ int hitl__answers_from_json(const hitl_queue_config *q, const json_t *body, hitl
     }
     if (!json_is_array(answers) || json_array_size(answers) == 0 ||
         json_array_size(answers) > q->n_questions) {
-      rc = invalid(err, "answers", "answers must be an array of 1 to %zu answers, one a question",
+      rc = invalid(err, "answers",
+                   "answers must be an array of 1 to %zu answers, at most one per question",
                    q->n_questions);
       goto cleanup;
     }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* TEMPORARY stand-in for the policy compiler while it is written on another branch: delete on merge. */
+/* TEMPORARY stand-in for the policy compiler, written on another branch: delete on merge. */
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: MIT */
+/* Queue configuration from JSON: validates a PUT body and builds the core configuration. */
+#ifndef HITL_API_QUEUE_JSON_H
+#define HITL_API_QUEUE_JSON_H
+
+#include <jansson.h>
+
+#include "core/queue.h"
+#include "hitl/error.h"
+
+/* Validates body (a queue configuration: schema, policy, assignment, sla, webhooks, description;
+ * see docs/queues.md) and builds the configuration. A member that is absent or null takes its
+ * default. On success sets *out (free with hitl_queue_config_free); (*out)->json is then the
+ * normalized configuration, defaults filled in, as compact JSON with sorted keys, and
+ * parsing that text again gives the same configuration. Returns 0, or HITL_EVALIDATION with
+ * err naming the field at fault ("assignment.overlap", "schema.questions[2].labels[0]"); *out
+ * is then NULL. */
+int hitl__queue_config_from_json(const json_t *body, hitl_queue_config **out, hitl_err *err);
+
+#endif

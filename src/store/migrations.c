@@ -42,7 +42,7 @@ static const char migration_001_initial[] =
     "  decided_by TEXT,"
     "  decided_at INTEGER NOT NULL DEFAULT 0);"
 
-    /* Claim: the first entry of (queue, pending) in serving order; only pending rows are indexed. */
+    /* Claim: the first entry of (queue, pending) in serving order; only pending rows are in it. */
     "CREATE INDEX tasks_claim ON tasks(queue_id, priority DESC, seq) WHERE state = 0;"
     "CREATE UNIQUE INDEX tasks_idempotency ON tasks(queue_id, idempotency_key)"
     "  WHERE idempotency_key IS NOT NULL;"

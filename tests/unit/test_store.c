@@ -530,6 +530,17 @@ static void test_claim_roles(void **state) {
   claim(s, &cf, id);
   assert_string_equal(id, "");
 
+  /* A role is matched whole: "arbiter" does not hold the role "arb". */
+  hitl_task part;
+  make_task(&part, f->q1, 100, 4);
+  part.role = hitl_xstrdup("arb");
+  insert_task(s, &part);
+  const char *arbiter[] = {"arbiter"};
+  cf.roles = arbiter, cf.n_roles = 1;
+  claim(s, &cf, id);
+  assert_string_equal(id, arb.id);
+  hitl_task_clear(&part);
+
   hitl_task_clear(&arb);
   hitl_task_clear(&val);
   hitl_task_clear(&any);

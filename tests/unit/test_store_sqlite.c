@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* What only the SQLite backend promises: its settings, its migrations and its query plans. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -173,12 +174,59 @@ static void test_query_plans_use_indexes(void **state) {
   hitl_store_close(&s->base);
 }
 
+/* One thread's work: open its own handle on the shared path and write one queue. */
+typedef struct opener {
+  const char *path;
+  int index;
+  int rc;
+} opener;
+
+static void *open_and_write(void *arg) {
+  opener *o = arg;
+  hitl_store *s = NULL;
+  o->rc = hitl__store_sqlite_open(o->path, &s, NULL);
+  if (o->rc != 0) return NULL;
+  char name[32];
+  snprintf(name, sizeof name, "q%d", o->index);
+  int64_t id;
+  bool created;
+  o->rc = s->vt->begin(s);
+  if (o->rc == 0) o->rc = s->vt->queue_put(s, name, "{}", o->index, &id, &created);
+  if (o->rc == 0) o->rc = s->vt->commit(s);
+  hitl_store_close(s);
+  return NULL;
+}
+
+/* Threads that open a new file at once migrate it exactly once and all get to write. */
+static void test_concurrent_open_and_write(void **state) {
+  fixture *f = *state;
+  enum { N = 4 };
+  pthread_t th[N];
+  opener o[N];
+  for (int i = 0; i < N; i++) {
+    o[i] = (opener){.path = f->path, .index = i, .rc = -1};
+    assert_int_equal(pthread_create(&th[i], NULL, open_and_write, &o[i]), 0);
+  }
+  for (int i = 0; i < N; i++) {
+    pthread_join(th[i], NULL);
+    assert_int_equal(o[i].rc, 0);
+  }
+  hitl__sqlite *s = open_sqlite(f->path);
+  char v[32];
+  query_text(s->db, "SELECT count(*) FROM queues", v, sizeof v);
+  assert_int_equal(atoi(v), N);
+  query_text(s->db, "PRAGMA user_version", v, sizeof v);
+  assert_int_equal(atoi(v), (int)hitl__sqlite_migrations_count);
+  hitl_store_close(&s->base);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      T(test_durability_settings), T(test_migrations_idempotent), T(test_newer_schema_refused),
-      T(test_not_a_database),      T(test_query_plans_use_indexes),
+      T(test_durability_settings),     T(test_migrations_idempotent),
+      T(test_newer_schema_refused),    T(test_not_a_database),
+      T(test_query_plans_use_indexes), T(test_concurrent_open_and_write),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

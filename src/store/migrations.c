@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/* The SQLite schema, one numbered migration per array entry (append only). */
+#include "store/migrations.h"
+
+/* Times are INTEGER milliseconds since the epoch. Optional text is NULL rather than "". Hashes are
+ * 32-byte BLOBs. tasks.seq, responses.seq and events.seq are the rowid, so seq order is insert
+ * order and costs no extra index. */
+static const char migration_001_initial[] =
+    "CREATE TABLE queues ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  config TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL);"
+
+    "CREATE TABLE tasks ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  id TEXT NOT NULL UNIQUE,"
+    "  queue_id INTEGER NOT NULL REFERENCES queues(id),"
+    "  state INTEGER NOT NULL,"
+    "  role TEXT,"
+    "  priority INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  deadline_at INTEGER NOT NULL DEFAULT 0,"
+    "  idempotency_key TEXT,"
+    "  body_hash BLOB NOT NULL,"
+    "  external_id TEXT,"
+    "  model_version TEXT,"
+    "  inference_id TEXT,"
+    "  run_id TEXT,"
+    "  confidence REAL," /* NULL when the caller gave none; 0.0 is a real value. */
+    "  payload TEXT,"
+    "  route TEXT,"
+    "  stage INTEGER NOT NULL DEFAULT 0,"
+    "  needed INTEGER NOT NULL DEFAULT 1,"
+    "  answers INTEGER NOT NULL DEFAULT 0,"
+    "  lease_id TEXT,"
+    "  lease_owner TEXT,"
+    "  lease_expires_at INTEGER NOT NULL DEFAULT 0,"
+    "  decision TEXT,"
+    "  decided_by TEXT,"
+    "  decided_at INTEGER NOT NULL DEFAULT 0);"
+
+    /* Claim: the first entry of (queue, pending) in serving order; only pending rows are in it. */
+    "CREATE INDEX tasks_claim ON tasks(queue_id, priority DESC, seq) WHERE state = 0;"
+    "CREATE UNIQUE INDEX tasks_idempotency ON tasks(queue_id, idempotency_key)"
+    "  WHERE idempotency_key IS NOT NULL;"
+    /* Timers: the earliest lease expiry and the earliest deadline are the first index entries. */
+    "CREATE INDEX tasks_lease_due ON tasks(lease_expires_at) WHERE state = 1;"
+    "CREATE INDEX tasks_deadline_due ON tasks(deadline_at)"
+    "  WHERE state IN (0, 1) AND deadline_at > 0;"
+    /* Listings, newest first, with and without a state filter; the second also counts by state. */
+    "CREATE INDEX tasks_queue_seq ON tasks(queue_id, seq);"
+    "CREATE INDEX tasks_queue_state_seq ON tasks(queue_id, state, seq);"
+    /* Counts of decisions by who decided, for queue statistics without reading task rows. */
+    "CREATE INDEX tasks_queue_decided ON tasks(queue_id, decided_by)"
+    "  WHERE decided_by IS NOT NULL;"
+
+    "CREATE TABLE responses ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  id TEXT NOT NULL,"
+    "  task_seq INTEGER NOT NULL REFERENCES tasks(seq),"
+    "  reviewer TEXT NOT NULL,"
+    "  stage INTEGER NOT NULL DEFAULT 0,"
+    "  question TEXT,"
+    "  kind TEXT NOT NULL,"
+    "  value TEXT,"
+    "  comment TEXT,"
+    "  time_spent_ms INTEGER NOT NULL DEFAULT 0,"
+    "  created_at INTEGER NOT NULL);"
+    /* Serves response_list, response_exists and the claim's reviewer exclusion. */
+    "CREATE INDEX responses_task_reviewer ON responses(task_seq, reviewer);"
+
+    /* The caller assigns seq (1, 2, 3, ...), so a second writer racing for the same seq gets a
+     * unique-key clash instead of a fork of the hash chain. */
+    "CREATE TABLE events ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  at INTEGER NOT NULL,"
+    "  type TEXT NOT NULL,"
+    "  queue TEXT,"
+    "  task_id TEXT,"
+    "  actor TEXT,"
+    "  data TEXT,"
+    "  prev_hash BLOB NOT NULL,"
+    "  hash BLOB NOT NULL);"
+
+    "CREATE TABLE tokens ("
+    "  id INTEGER PRIMARY KEY,"
+    "  name TEXT NOT NULL UNIQUE,"
+    "  hash BLOB NOT NULL UNIQUE,"
+    "  roles TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  revoked INTEGER NOT NULL DEFAULT 0);";
+
+const char *const hitl__sqlite_migrations[] = {
+    migration_001_initial,
+};
+
+const size_t hitl__sqlite_migrations_count =
+    sizeof hitl__sqlite_migrations / sizeof hitl__sqlite_migrations[0];

@@ -1,0 +1,446 @@
+/* SPDX-License-Identifier: MIT */
+/* The SQLite backend of the store: connection set-up, migrations, transactions, queues, responses,
+ * events and tokens (tasks are in sqlite_task.c). */
+#include "store/sqlite.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/migrations.h"
+#include "util/log.h"
+#include "util/xmalloc.h"
+
+#define BUSY_TIMEOUT_MS 5000
+
+/* The SQL of every cached statement, indexed by hitl__sqlite_stmt_id. */
+static const char *const stmt_sql[HITL__ST_COUNT] = {
+    [HITL__ST_BEGIN] = "BEGIN IMMEDIATE",
+    [HITL__ST_COMMIT] = "COMMIT",
+    [HITL__ST_ROLLBACK] = "ROLLBACK",
+    [HITL__ST_SAVEPOINT] = "SAVEPOINT op",
+    [HITL__ST_RELEASE] = "RELEASE op",
+    [HITL__ST_ROLLBACK_TO] = "ROLLBACK TO op",
+
+    [HITL__ST_QUEUE_FIND] = "SELECT id FROM queues WHERE name = ?1",
+    [HITL__ST_QUEUE_INSERT] =
+        "INSERT INTO queues (name, config, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
+    [HITL__ST_QUEUE_UPDATE] = "UPDATE queues SET config = ?2, updated_at = ?3 WHERE id = ?1",
+    [HITL__ST_QUEUE_GET] =
+        "SELECT id, name, config, created_at, updated_at FROM queues WHERE name = ?1",
+    [HITL__ST_QUEUE_LIST] =
+        "SELECT id, name, config, created_at, updated_at FROM queues ORDER BY name",
+    [HITL__ST_QUEUE_EXISTS] = "SELECT 1 FROM queues WHERE id = ?1",
+    [HITL__ST_STATS_STATES] =
+        "SELECT state, count(*) FROM tasks WHERE queue_id = ?1 GROUP BY state",
+    /* Seq order is insert order, so the first pending seq is the oldest pending task. */
+    [HITL__ST_STATS_OLDEST] = "SELECT created_at FROM tasks WHERE queue_id = ?1 AND state = 0 "
+                              "ORDER BY seq LIMIT 1",
+    [HITL__ST_STATS_DECIDED] = "SELECT decided_by, count(*) FROM tasks "
+                               "WHERE queue_id = ?1 AND decided_by IS NOT NULL GROUP BY decided_by",
+
+    [HITL__ST_TASK_INSERT] =
+        "INSERT INTO tasks (id, queue_id, state, role, priority, created_at, updated_at, "
+        "deadline_at, idempotency_key, body_hash, external_id, model_version, inference_id, "
+        "run_id, confidence, payload, route, stage, needed, answers, lease_id, lease_owner, "
+        "lease_expires_at, decision, decided_by, decided_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+        "?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, "
+        "?26)",
+    [HITL__ST_TASK_UPDATE] =
+        "UPDATE tasks SET state = ?2, role = ?3, priority = ?4, stage = ?5, needed = ?6, "
+        "answers = ?7, lease_id = ?8, lease_owner = ?9, lease_expires_at = ?10, deadline_at = ?11, "
+        "decision = ?12, decided_by = ?13, decided_at = ?14, updated_at = ?15 WHERE seq = ?1",
+    [HITL__ST_TASK_GET] = "SELECT " HITL__SQLITE_TASK_COLUMNS " FROM tasks t WHERE t.id = ?1",
+    [HITL__ST_TASK_IDEMPOTENT] = "SELECT " HITL__SQLITE_TASK_COLUMNS " FROM tasks t "
+                                 "WHERE t.queue_id = ?1 AND t.idempotency_key = ?2",
+    /* ?3 is the caller's roles as ",a,b,", so one cached statement serves any number of roles.
+     * INDEXED BY pins the serving-order index: the plan may not change with the data. */
+    [HITL__ST_TASK_CLAIM] =
+        "SELECT " HITL__SQLITE_TASK_COLUMNS " FROM tasks t INDEXED BY tasks_claim "
+        "WHERE t.queue_id = ?1 AND t.state = 0 "
+        "AND (?2 OR t.role IS NULL OR instr(?3, ',' || t.role || ',') > 0) "
+        "AND NOT EXISTS (SELECT 1 FROM responses r WHERE r.task_seq = t.seq AND r.reviewer = ?4) "
+        "ORDER BY t.priority DESC, t.seq LIMIT 1",
+    [HITL__ST_TASK_LIST] = "SELECT " HITL__SQLITE_TASK_COLUMNS " FROM tasks t "
+                           "WHERE t.queue_id = ?1 AND t.seq < ?2 ORDER BY t.seq DESC LIMIT ?3",
+    [HITL__ST_TASK_LIST_STATE] =
+        "SELECT " HITL__SQLITE_TASK_COLUMNS " FROM tasks t "
+        "WHERE t.queue_id = ?1 AND t.state = ?4 AND t.seq < ?2 ORDER BY t.seq DESC LIMIT ?3",
+    [HITL__ST_TASK_DUE_LEASE] =
+        "SELECT " HITL__SQLITE_TASK_COLUMNS ", t.lease_expires_at FROM tasks t "
+        "WHERE t.state = 1 AND t.lease_expires_at <= ?1 ORDER BY t.lease_expires_at LIMIT ?2",
+    [HITL__ST_TASK_DUE_DEADLINE] =
+        "SELECT " HITL__SQLITE_TASK_COLUMNS ", t.deadline_at FROM tasks t "
+        "WHERE t.state IN (0, 1) AND t.deadline_at > 0 AND t.deadline_at <= ?1 "
+        "ORDER BY t.deadline_at LIMIT ?2",
+    [HITL__ST_TASK_NEXT_DUE] =
+        "SELECT (SELECT min(lease_expires_at) FROM tasks WHERE state = 1), "
+        "(SELECT min(deadline_at) FROM tasks WHERE state IN (0, 1) AND deadline_at > 0)",
+
+    [HITL__ST_RESPONSE_INSERT] =
+        "INSERT INTO responses (id, task_seq, reviewer, stage, question, kind, value, comment, "
+        "time_spent_ms, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [HITL__ST_RESPONSE_LIST] =
+        "SELECT seq, id, task_seq, reviewer, stage, question, kind, value, comment, "
+        "time_spent_ms, created_at FROM responses WHERE task_seq = ?1 ORDER BY seq",
+    [HITL__ST_RESPONSE_EXISTS] =
+        "SELECT 1 FROM responses WHERE task_seq = ?1 AND reviewer = ?2 LIMIT 1",
+
+    [HITL__ST_EVENT_LAST] =
+        "SELECT seq, hash FROM events WHERE seq = (SELECT max(seq) FROM events)",
+    [HITL__ST_EVENT_INSERT] = "INSERT INTO events (seq, at, type, queue, task_id, actor, data, "
+                              "prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [HITL__ST_EVENT_LIST] = "SELECT seq, at, type, queue, task_id, actor, data, prev_hash, hash "
+                            "FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+
+    [HITL__ST_TOKEN_INSERT] =
+        "INSERT INTO tokens (name, hash, roles, created_at) VALUES (?1, ?2, ?3, ?4)",
+    [HITL__ST_TOKEN_FIND] =
+        "SELECT id, name, roles, created_at, revoked FROM tokens WHERE hash = ?1",
+};
+
+const char *hitl__sqlite_sql(hitl__sqlite_stmt_id id) { return stmt_sql[id]; }
+
+void hitl__sqlite_done(sqlite3_stmt *st) {
+  sqlite3_reset(st);
+  sqlite3_clear_bindings(st);
+}
+
+int hitl__sqlite_fail(hitl__sqlite *s, int rc, const char *what) {
+  int ext = sqlite3_extended_errcode(s->db);
+  if ((rc & 0xff) == SQLITE_CONSTRAINT &&
+      (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY))
+    return HITL_ECONFLICT;
+  /* SQLite's messages name tables and columns, never the values bound, so no payload leaks. */
+  hitl_log(HITL_LOG_ERROR, "store=sqlite op=%s code=%d message=\"%s\"", what, ext,
+           sqlite3_errmsg(s->db));
+  return HITL_ESTORE;
+}
+
+int hitl__sqlite_bind_text(sqlite3_stmt *st, int i, const char *s, int empty_is_null) {
+  if (s == NULL || (empty_is_null && s[0] == '\0')) return sqlite3_bind_null(st, i);
+  return sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
+char *hitl__sqlite_col_text(sqlite3_stmt *st, int i) {
+  const unsigned char *text = sqlite3_column_text(st, i);
+  if (text == NULL) return NULL;
+  return hitl_xstrndup((const char *)text, (size_t)sqlite3_column_bytes(st, i));
+}
+
+void hitl__sqlite_col_id(sqlite3_stmt *st, int i, char out[HITL_ID_LEN]) {
+  const unsigned char *text = sqlite3_column_text(st, i);
+  size_t n = text ? (size_t)sqlite3_column_bytes(st, i) : 0;
+  if (n >= HITL_ID_LEN) n = HITL_ID_LEN - 1;
+  if (n) memcpy(out, text, n);
+  out[n] = '\0';
+}
+
+void hitl__sqlite_col_hash(sqlite3_stmt *st, int i, uint8_t out[HITL_HASH_LEN]) {
+  const void *blob = sqlite3_column_blob(st, i);
+  if (blob != NULL && sqlite3_column_bytes(st, i) == HITL_HASH_LEN)
+    memcpy(out, blob, HITL_HASH_LEN);
+  else
+    memset(out, 0, HITL_HASH_LEN);
+}
+
+/* Steps a statement that returns no rows, then resets it. */
+static int exec_stmt(hitl__sqlite *s, hitl__sqlite_stmt_id id, const char *what) {
+  sqlite3_stmt *st = hitl__sqlite_stmt(s, id);
+  int rc = sqlite3_step(st);
+  int ret = rc == SQLITE_DONE ? 0 : hitl__sqlite_fail(s, rc, what);
+  hitl__sqlite_done(st);
+  return ret;
+}
+
+/* ---- Transactions ---- */
+
+static int sq_begin(hitl_store *store) {
+  return exec_stmt((hitl__sqlite *)store, HITL__ST_BEGIN, "begin");
+}
+
+static int sq_commit(hitl_store *store) {
+  hitl__sqlite *s = (hitl__sqlite *)store;
+  /* With journal_mode=WAL and synchronous=FULL, COMMIT returns after the WAL is fsync'd. */
+  int ret = exec_stmt(s, HITL__ST_COMMIT, "commit");
+  if (ret != 0 && !sqlite3_get_autocommit(s->db)) {
+    /* A commit that failed leaves the transaction open: end it so the handle stays usable. */
+    exec_stmt(s, HITL__ST_ROLLBACK, "rollback");
+    ret = HITL_ESTORE;
+  }
+  return ret;
+}
+
+static int sq_rollback(hitl_store *store) {
+  hitl__sqlite *s = (hitl__sqlite *)store;
+  if (sqlite3_get_autocommit(s->db)) return 0; /* Nothing open (SQLite may have rolled back). */
+  return exec_stmt(s, HITL__ST_ROLLBACK, "rollback");
+}
+
+static int sq_op_begin(hitl_store *store) {
+  return exec_stmt((hitl__sqlite *)store, HITL__ST_SAVEPOINT, "op_begin");
+}
+
+static int sq_op_end(hitl_store *store) {
+  return exec_stmt((hitl__sqlite *)store, HITL__ST_RELEASE, "op_end");
+}
+
+static int sq_op_abort(hitl_store *store) {
+  hitl__sqlite *s = (hitl__sqlite *)store;
+  int ret = exec_stmt(s, HITL__ST_ROLLBACK_TO, "op_abort");
+  if (ret == 0) ret = exec_stmt(s, HITL__ST_RELEASE, "op_abort");
+  return ret;
+}
+
+/* ---- Queues ---- */
+
+static void read_queue(sqlite3_stmt *st, hitl_queue_row *q) {
+  q->id = sqlite3_column_int64(st, 0);
+  q->name = hitl__sqlite_col_text(st, 1);
+  q->config = hitl__sqlite_col_text(st, 2);
+  q->created_at = sqlite3_column_int64(st, 3);
+  q->updated_at = sqlite3_column_int64(st, 4);
+}
+
+static int sq_queue_put(hitl_store *store, const char *name, const char *config, int64_t now,
+                        int64_t *id, bool *created) {
+  hitl__sqlite *s = (hitl__sqlite *)store;
+  sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_QUEUE_FIND);
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  int64_t found = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+  int ret = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0 : hitl__sqlite_fail(s, rc, "queue_put");
+  hitl__sqlite_done(st);
+  if (ret != 0) return ret;
+
+  st = hitl__sqlite_stmt(s, found ? HITL__ST_QUEUE_UPDATE : HITL__ST_QUEUE_INSERT);
+  if (found)
+    sqlite3_bind_int64(st, 1, found);
+  else
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, config, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 3, now);
+  rc = sqlite3_step(st);
+  ret = rc == SQLITE_DONE ? 0 : hitl__sqlite_fail(s, rc, "queue_put");
+  hitl__sqlite_done(st);
+  if (ret != 0) return ret;
+  *id = found ? found : sqlite3_last_insert_rowid(s->db);
+  *created = found == 0;
+  return 0;
+}
+
+static int sq_queue_get(hitl_store *store, const char *name, hitl_queue_row *out) {
+  hitl__sqlite *s = (hitl__sqlite *)store;
+  memset(out, 0, sizeof *out);
+  sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_QUEUE_GET);
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st), ret = 0;
+  if (rc == SQLITE_ROW)
+    read_queue(st, out);
+  else
+    ret = rc == SQLITE_DONE ? HITL_ENOT_FOUND : hitl__sqlite_fail(s, rc, "queue_get");
+  hitl__sqlite_done(st);
+  return ret;
+}
+
+static int sq_queue_list(hitl_store *store, hitl_queue_row **out, size_t *n) {
+  hitl__sqlite *s = (hitl__sqlite *)store;
+  sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_QUEUE_LIST);
+  hitl_queue_row *rows = NULL;
+  size_t len = 0, cap = 0;
+  int rc, ret = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (len == cap) {
+      cap = cap ? cap * 2 : 8;
+      rows = hitl_xrealloc(rows, cap * sizeof *rows);
+    }
+    read_queue(st, &rows[len++]);
+  }
+  if (rc != SQLITE_DONE) {
+    ret = hitl__sqlite_fail(s, rc, "queue_list");
+    for (size_t i = 0; i < len; i++) hitl_queue_row_clear(&rows[i]);
+    free(rows);
+    rows = NULL;
+    len = 0;
+  }
+  hitl__sqlite_done(st);
+  *out = rows;
+  *n = len;
+  return ret;
+}
+
+static int sq_queue_stats(hitl_store *store, int64_t queue_id, hitl_queue_stats *out) {
+  hitl__sqlite *s = (hitl__sqlite *)store;
+  memset(out, 0, sizeof *out);
+  sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_QUEUE_EXISTS);
+  sqlite3_bind_int64(st, 1, queue_id);
+  int rc = sqlite3_step(st);
+  int ret = rc == SQLITE_ROW    ? 0
+            : rc == SQLITE_DONE ? HITL_ENOT_FOUND
+                                : hitl__sqlite_fail(s, rc, "queue_stats");
+  hitl__sqlite_done(st);
+  if (ret != 0) return ret;
+
+  st = hitl__sqlite_stmt(s, HITL__ST_STATS_STATES);
+  sqlite3_bind_int64(st, 1, queue_id);
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int state = sqlite3_column_int(st, 0);
+    if (state >= 0 && state < HITL_TASK_NSTATES) out->by_state[state] = sqlite3_column_int64(st, 1);
+  }
+  hitl__sqlite_done(st);
+  if (rc != SQLITE_DONE) return hitl__sqlite_fail(s, rc, "queue_stats");
+
+  st = hitl__sqlite_stmt(s, HITL__ST_STATS_OLDEST);
+  sqlite3_bind_int64(st, 1, queue_id);
+  rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) out->oldest_pending_at = sqlite3_column_int64(st, 0);
+  hitl__sqlite_done(st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return hitl__sqlite_fail(s, rc, "queue_stats");
+
+  st = hitl__sqlite_stmt(s, HITL__ST_STATS_DECIDED);
+  sqlite3_bind_int64(st, 1, queue_id);
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const char *by = (const char *)sqlite3_column_text(st, 0);
+    int64_t count = sqlite3_column_int64(st, 1);
+    if (strcmp(by, "policy") == 0) out->decided_policy = count;
+    else if (strcmp(by, "human") == 0) out->decided_human = count;
+    else if (strcmp(by, "consensus") == 0) out->decided_consensus = count;
+    else if (strcmp(by, "sla") == 0) out->decided_sla = count;
+  }
+  hitl__sqlite_done(st);
+  if (rc != SQLITE_DONE) return hitl__sqlite_fail(s, rc, "queue_stats");
+  return 0;
+}
+
+/* ---- Open and close ---- */
+
+static void sq_close(hitl_store *store) {
+  hitl__sqlite *s = (hitl__sqlite *)store;
+  for (int i = 0; i < HITL__ST_COUNT; i++) sqlite3_finalize(s->stmts[i]);
+  /* Closing with a transaction open rolls it back, which is what an abandoned handle needs. */
+  if (sqlite3_close(s->db) != SQLITE_OK)
+    hitl_log(HITL_LOG_ERROR, "store=sqlite op=close message=\"%s\"", sqlite3_errmsg(s->db));
+  hitl_buf_free(&s->scratch);
+  free(s);
+}
+
+static const hitl_store_vtable sqlite_vtable = {
+    .version = HITL_STORE_VERSION,
+    .close = sq_close,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .op_begin = sq_op_begin,
+    .op_end = sq_op_end,
+    .op_abort = sq_op_abort,
+    .queue_put = sq_queue_put,
+    .queue_get = sq_queue_get,
+    .queue_list = sq_queue_list,
+    .queue_stats = sq_queue_stats,
+    .task_insert = hitl__sqlite_task_insert,
+    .task_update = hitl__sqlite_task_update,
+    .task_get = hitl__sqlite_task_get,
+    .task_get_idempotent = hitl__sqlite_task_get_idempotent,
+    .task_claim_next = hitl__sqlite_task_claim_next,
+    .task_list = hitl__sqlite_task_list,
+    .task_due = hitl__sqlite_task_due,
+    .task_next_due = hitl__sqlite_task_next_due,
+    .response_insert = hitl__sqlite_response_insert,
+    .response_list = hitl__sqlite_response_list,
+    .response_exists = hitl__sqlite_response_exists,
+    .event_last = hitl__sqlite_event_last,
+    .event_insert = hitl__sqlite_event_insert,
+    .event_list = hitl__sqlite_event_list,
+    .token_insert = hitl__sqlite_token_insert,
+    .token_find = hitl__sqlite_token_find,
+};
+
+/* Runs one or more SQL statements that return nothing of interest. */
+static int exec_sql(sqlite3 *db, const char *sql, const char *path, hitl_err *err) {
+  char *msg = NULL;
+  if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK) return 0;
+  hitl_err_set(err, HITL_ESTORE, NULL, "SQLite database %s: %s", path,
+               msg ? msg : sqlite3_errmsg(db));
+  sqlite3_free(msg);
+  return HITL_ESTORE;
+}
+
+/* Reads PRAGMA user_version. */
+static int user_version(sqlite3 *db, int64_t *version, const char *path, hitl_err *err) {
+  sqlite3_stmt *st = NULL;
+  int rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL);
+  if (rc == SQLITE_OK) rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) *version = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  if (rc == SQLITE_ROW) return 0;
+  return hitl_err_set(err, HITL_ESTORE, NULL, "SQLite database %s: %s", path, sqlite3_errmsg(db));
+}
+
+/* Applies the migrations the database lacks, all in one write transaction, so that handles
+ * opening the same new file at once migrate it exactly once. */
+static int migrate(sqlite3 *db, const char *path, hitl_err *err) {
+  int64_t version = 0;
+  int ret = exec_sql(db, "BEGIN IMMEDIATE", path, err);
+  if (ret != 0) return ret;
+  ret = user_version(db, &version, path, err);
+  if (ret != 0) goto cleanup;
+  if (version > (int64_t)hitl__sqlite_migrations_count) {
+    ret = hitl_err_set(err, HITL_ESTORE, NULL,
+                       "SQLite database %s has schema version %lld, newer than this hitl knows "
+                       "(%zu): upgrade hitl",
+                       path, (long long)version, hitl__sqlite_migrations_count);
+    goto cleanup;
+  }
+  for (size_t i = (size_t)version; i < hitl__sqlite_migrations_count; i++) {
+    ret = exec_sql(db, hitl__sqlite_migrations[i], path, err);
+    if (ret != 0) goto cleanup;
+    char pragma[64];
+    snprintf(pragma, sizeof pragma, "PRAGMA user_version = %zu", i + 1);
+    ret = exec_sql(db, pragma, path, err);
+    if (ret != 0) goto cleanup;
+    hitl_log(HITL_LOG_INFO, "store=sqlite migrated_to=%zu", i + 1);
+  }
+  ret = exec_sql(db, "COMMIT", path, err);
+cleanup:
+  if (ret != 0 && !sqlite3_get_autocommit(db)) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+  return ret;
+}
+
+int hitl__store_sqlite_open(const char *path, hitl_store **out, hitl_err *err) {
+  *out = NULL;
+  hitl__sqlite *s = hitl_xcalloc(1, sizeof *s);
+  s->base.vt = &sqlite_vtable;
+  hitl_buf_init(&s->scratch);
+  int ret = 0;
+  /* NOMUTEX: a handle is used by one thread at a time, so SQLite's own locking is not needed. */
+  int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                                             SQLITE_OPEN_NOMUTEX, NULL);
+  if (rc != SQLITE_OK) {
+    ret = hitl_err_set(err, HITL_ESTORE, NULL, "cannot open SQLite database %s: %s", path,
+                       s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+    goto cleanup;
+  }
+  sqlite3_extended_result_codes(s->db, 1);
+  sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+  /* WAL lets readers on other handles run beside the one writer; synchronous=FULL fsyncs the WAL
+   * at every commit, so a commit that returned survives a power cut. */
+  ret = exec_sql(s->db,
+                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+                 path, err);
+  if (ret != 0) goto cleanup;
+  ret = migrate(s->db, path, err);
+  if (ret != 0) goto cleanup;
+  for (int i = 0; i < HITL__ST_COUNT; i++) {
+    rc = sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmts[i], NULL);
+    if (rc != SQLITE_OK) {
+      ret = hitl_err_set(err, HITL_ESTORE, NULL, "SQLite database %s: preparing statement %d: %s",
+                         path, i, sqlite3_errmsg(s->db));
+      goto cleanup;
+    }
+  }
+  *out = &s->base;
+  return 0;
+cleanup:
+  sq_close(&s->base);
+  return ret;
+}

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+/* Internals shared by the SQLite backend's files: the handle, its statement cache and helpers. */
+#ifndef HITL_STORE_SQLITE_H
+#define HITL_STORE_SQLITE_H
+
+#include <sqlite3.h>
+
+#include "store/store.h"
+#include "util/buf.h"
+
+/* Every statement the backend runs, prepared once per handle. */
+typedef enum hitl__sqlite_stmt_id {
+  HITL__ST_BEGIN,
+  HITL__ST_COMMIT,
+  HITL__ST_ROLLBACK,
+  HITL__ST_SAVEPOINT,
+  HITL__ST_RELEASE,
+  HITL__ST_ROLLBACK_TO,
+  HITL__ST_QUEUE_FIND,
+  HITL__ST_QUEUE_INSERT,
+  HITL__ST_QUEUE_UPDATE,
+  HITL__ST_QUEUE_GET,
+  HITL__ST_QUEUE_LIST,
+  HITL__ST_QUEUE_EXISTS,
+  HITL__ST_STATS_STATES,
+  HITL__ST_STATS_OLDEST,
+  HITL__ST_STATS_DECIDED,
+  HITL__ST_TASK_INSERT,
+  HITL__ST_TASK_UPDATE,
+  HITL__ST_TASK_GET,
+  HITL__ST_TASK_IDEMPOTENT,
+  HITL__ST_TASK_CLAIM,
+  HITL__ST_TASK_LIST,
+  HITL__ST_TASK_LIST_STATE,
+  HITL__ST_TASK_DUE_LEASE,
+  HITL__ST_TASK_DUE_DEADLINE,
+  HITL__ST_TASK_NEXT_DUE,
+  HITL__ST_RESPONSE_INSERT,
+  HITL__ST_RESPONSE_LIST,
+  HITL__ST_RESPONSE_EXISTS,
+  HITL__ST_EVENT_LAST,
+  HITL__ST_EVENT_INSERT,
+  HITL__ST_EVENT_LIST,
+  HITL__ST_TOKEN_INSERT,
+  HITL__ST_TOKEN_FIND,
+  HITL__ST_COUNT
+} hitl__sqlite_stmt_id;
+
+/* The columns every task query selects, in the order hitl__sqlite_read_task reads them. The queue
+ * name comes from a primary-key look-up rather than a copy in every task row. */
+#define HITL__SQLITE_TASK_COLUMNS                                                                \
+  "t.seq, t.id, t.queue_id, (SELECT q.name FROM queues q WHERE q.id = t.queue_id), t.state, "    \
+  "t.role, t.priority, t.created_at, t.updated_at, t.deadline_at, t.idempotency_key, "           \
+  "t.body_hash, t.external_id, t.model_version, t.inference_id, t.run_id, t.confidence, "        \
+  "t.payload, t.route, t.stage, t.needed, t.answers, t.lease_id, t.lease_owner, "                \
+  "t.lease_expires_at, t.decision, t.decided_by, t.decided_at"
+
+/* A SQLite store handle: the base first, then one connection and its prepared statements. */
+typedef struct hitl__sqlite {
+  hitl_store base;
+  sqlite3 *db;
+  sqlite3_stmt *stmts[HITL__ST_COUNT];
+  hitl_buf scratch; /* Reused for per-call text (the claim's role list) to spare allocations. */
+} hitl__sqlite;
+
+/* The SQL text of a statement id. */
+const char *hitl__sqlite_sql(hitl__sqlite_stmt_id id);
+
+/* Returns the prepared statement, reset and unbound; the caller resets it again when done
+ * (hitl__sqlite_done), so that no read snapshot stays open between calls. */
+static inline sqlite3_stmt *hitl__sqlite_stmt(hitl__sqlite *s, hitl__sqlite_stmt_id id) {
+  return s->stmts[id];
+}
+
+/* Resets st and clears its bindings. */
+void hitl__sqlite_done(sqlite3_stmt *st);
+
+/* Maps a failed sqlite3 return code: a unique or primary-key clash is HITL_ECONFLICT (not logged);
+ * anything else is logged with SQLite's message under the name what and returns HITL_ESTORE. */
+int hitl__sqlite_fail(hitl__sqlite *s, int rc, const char *what);
+
+/* Binds s as text, or NULL when s is NULL (or empty when empty_is_null). The string must outlive
+ * the step. Returns the sqlite3 code. */
+int hitl__sqlite_bind_text(sqlite3_stmt *st, int i, const char *s, int empty_is_null);
+
+/* A malloc'd copy of a text column, or NULL for SQL NULL. */
+char *hitl__sqlite_col_text(sqlite3_stmt *st, int i);
+/* Copies a text column into an id buffer ("" for NULL). */
+void hitl__sqlite_col_id(sqlite3_stmt *st, int i, char out[HITL_ID_LEN]);
+/* Copies a 32-byte blob column into out (zeroes when NULL or of another size). */
+void hitl__sqlite_col_hash(sqlite3_stmt *st, int i, uint8_t out[HITL_HASH_LEN]);
+
+/* The task functions of the vtable (sqlite_task.c). */
+int hitl__sqlite_task_insert(hitl_store *store, hitl_task *t);
+int hitl__sqlite_task_update(hitl_store *store, const hitl_task *t);
+int hitl__sqlite_task_get(hitl_store *store, const char *id, hitl_task *out);
+int hitl__sqlite_task_get_idempotent(hitl_store *store, int64_t queue_id, const char *key,
+                                     hitl_task *out);
+int hitl__sqlite_task_claim_next(hitl_store *store, const hitl_claim_filter *f, hitl_task *out);
+int hitl__sqlite_task_list(hitl_store *store, int64_t queue_id, int state, int64_t before_seq,
+                           size_t limit, hitl_task **out, size_t *n);
+int hitl__sqlite_task_due(hitl_store *store, int64_t now, size_t limit, hitl_task **out, size_t *n);
+int hitl__sqlite_task_next_due(hitl_store *store, int64_t *at);
+
+/* The response, event and token functions of the vtable (sqlite_records.c). */
+int hitl__sqlite_response_insert(hitl_store *store, hitl_response *r);
+int hitl__sqlite_response_list(hitl_store *store, int64_t task_seq, hitl_response **out,
+                               size_t *n);
+int hitl__sqlite_response_exists(hitl_store *store, int64_t task_seq, const char *reviewer,
+                                 bool *exists);
+int hitl__sqlite_event_last(hitl_store *store, int64_t *seq, uint8_t hash[HITL_HASH_LEN]);
+int hitl__sqlite_event_insert(hitl_store *store, const hitl_event *e);
+int hitl__sqlite_event_list(hitl_store *store, int64_t after, size_t limit, hitl_event **out,
+                            size_t *n);
+int hitl__sqlite_token_insert(hitl_store *store, const char *name,
+                              const uint8_t hash[HITL_HASH_LEN], const char *roles, int64_t now);
+int hitl__sqlite_token_find(hitl_store *store, const uint8_t hash[HITL_HASH_LEN],
+                            hitl_token_row *out);
+
+#endif

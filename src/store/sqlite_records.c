@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: MIT */
+/* The SQLite backend's append-mostly records: responses, the event log and tokens. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/sqlite.h"
+#include "util/xmalloc.h"
+
+/* ---- Responses ---- */
+
+int hitl__sqlite_response_insert(hitl_store *store, hitl_response *r) {
+  hitl__sqlite *s = (hitl__sqlite *)store;
+  sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_RESPONSE_INSERT);
+  sqlite3_bind_text(st, 1, r->id, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, r->task_seq);
+  hitl__sqlite_bind_text(st, 3, r->reviewer, 0);
+  sqlite3_bind_int(st, 4, r->stage);
+  hitl__sqlite_bind_text(st, 5, r->question, 0);
+  hitl__sqlite_bind_text(st, 6, r->kind, 0);
+  hitl__sqlite_bind_text(st, 7, r->value, 0);
+  hitl__sqlite_bind_text(st, 8, r->comment, 0);
+  sqlite3_bind_int64(st, 9, r->time_spent_ms);
+  sqlite3_bind_int64(st, 10, r->created_at);
+  int rc = sqlite3_step(st);
+  int ret = rc == SQLITE_DONE ? 0 : hitl__sqlite_fail(s, rc, "response_insert");
+  hitl__sqlite_done(st);
+  if (ret == 0) r->seq = sqlite3_last_insert_rowid(s->db);
+  return ret;
+}
+
+int hitl__sqlite_response_list(hitl_store *store, int64_t task_seq, hitl_response **out,
+                               size_t *n) {
+  hitl__sqlite *s = (hitl__sqlite *)store;
+  sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_RESPONSE_LIST);
+  sqlite3_bind_int64(st, 1, task_seq);
+  hitl_response *rows = NULL;
+  size_t len = 0, cap = 0;
+  int rc, ret = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (len == cap) {
+      cap = cap ? cap * 2 : 4;
+      rows = hitl_xrealloc(rows, cap * sizeof *rows);
+    }
+    hitl_response *r = &rows[len++];
+    r->seq = sqlite3_column_int64(st, 0);
+    hitl__sqlite_col_id(st, 1, r->id);
+    r->task_seq = sqlite3_column_int64(st, 2);
+    r->reviewer = hitl__sqlite_col_text(st, 3);
+    r->stage = sqlite3_column_int(st, 4);
+    r->question = hitl__sqlite_col_text(st, 5);
+    r->kind = hitl__sqlite_col_text(st, 6);
+    r->value = hitl__sqlite_col_text(st, 7);
+    r->comment = hitl__sqlite_col_text(st, 8);
+    r->time_spent_ms = sqlite3_column_int64(st, 9);
+    r->created_at = sqlite3_column_int64(st, 10);
+  }
+  if (rc != SQLITE_DONE) {
+    ret = hitl__sqlite_fail(s, rc, "response_list");
+    for (size_t i = 0; i < len; i++) hitl_response_clear(&rows[i]);
+    free(rows);
+    rows = NULL;
+    len = 0;
+  }
+  hitl__sqlite_done(st);
+  *out = rows;
+  *n = len;
+  return ret;
+}
+
+int hitl__sqlite_response_exists(hitl_store *store, int64_t task_seq, const char *reviewer,
+                                 bool *exists) {
+  hitl__sqlite *s = (hitl__sqlite *)store;
+  sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_RESPONSE_EXISTS);
+  sqlite3_bind_int64(st, 1, task_seq);
+  sqlite3_bind_text(st, 2, reviewer, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  int ret = (rc == SQLITE_ROW || rc == SQLITE_DONE) ? 0
+                                                    : hitl__sqlite_fail(s, rc, "response_exists");
+  *exists = rc == SQLITE_ROW;
+  hitl__sqlite_done(st);
+  return ret;
+}
+
+/* ---- Events ---- */
+
+int hitl__sqlite_event_last(hitl_store *store, int64_t *seq, uint8_t hash[HITL_HASH_LEN]) {
+  hitl__sqlite *s = (hitl__sqlite *)store;
+  sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_EVENT_LAST);
+  int rc = sqlite3_step(st), ret = 0;
+  *seq = 0;
+  memset(hash, 0, HITL_HASH_LEN);
+  if (rc == SQLITE_ROW) {
+    *seq = sqlite3_column_int64(st, 0);
+    hitl__sqlite_col_hash(st, 1, hash);
+  } else if (rc != SQLITE_DONE) {
+    ret = hitl__sqlite_fail(s, rc, "event_last");
+  }
+  hitl__sqlite_done(st);
+  return ret;
+}
+
+int hitl__sqlite_event_insert(hitl_store *store, const hitl_event *e) {
+  hitl__sqlite *s = (hitl__sqlite *)store;
+  sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_EVENT_INSERT);
+  sqlite3_bind_int64(st, 1, e->seq);
+  sqlite3_bind_int64(st, 2, e->at);
+  hitl__sqlite_bind_text(st, 3, e->type, 0);
+  hitl__sqlite_bind_text(st, 4, e->queue, 0);
+  hitl__sqlite_bind_text(st, 5, e->task_id, 0);
+  hitl__sqlite_bind_text(st, 6, e->actor, 0);
+  hitl__sqlite_bind_text(st, 7, e->data, 0);
+  sqlite3_bind_blob(st, 8, e->prev_hash, HITL_HASH_LEN, SQLITE_STATIC);
+  sqlite3_bind_blob(st, 9, e->hash, HITL_HASH_LEN, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  int ret = rc == SQLITE_DONE ? 0 : hitl__sqlite_fail(s, rc, "event_insert");
+  hitl__sqlite_done(st);
+  return ret;
+}
+
+int hitl__sqlite_event_list(hitl_store *store, int64_t after, size_t limit, hitl_event **out,
+                            size_t *n) {
+  hitl__sqlite *s = (hitl__sqlite *)store;
+  sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_EVENT_LIST);
+  sqlite3_bind_int64(st, 1, after);
+  sqlite3_bind_int64(st, 2, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+  hitl_event *rows = NULL;
+  size_t len = 0, cap = 0;
+  int rc, ret = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (len == cap) {
+      cap = cap ? cap * 2 : 16;
+      rows = hitl_xrealloc(rows, cap * sizeof *rows);
+    }
+    hitl_event *e = &rows[len++];
+    e->seq = sqlite3_column_int64(st, 0);
+    e->at = sqlite3_column_int64(st, 1);
+    e->type = hitl__sqlite_col_text(st, 2);
+    e->queue = hitl__sqlite_col_text(st, 3);
+    e->task_id = hitl__sqlite_col_text(st, 4);
+    e->actor = hitl__sqlite_col_text(st, 5);
+    e->data = hitl__sqlite_col_text(st, 6);
+    hitl__sqlite_col_hash(st, 7, e->prev_hash);
+    hitl__sqlite_col_hash(st, 8, e->hash);
+  }
+  if (rc != SQLITE_DONE) {
+    ret = hitl__sqlite_fail(s, rc, "event_list");
+    for (size_t i = 0; i < len; i++) hitl_event_clear(&rows[i]);
+    free(rows);
+    rows = NULL;
+    len = 0;
+  }
+  hitl__sqlite_done(st);
+  *out = rows;
+  *n = len;
+  return ret;
+}
+
+/* ---- Tokens ---- */
+
+int hitl__sqlite_token_insert(hitl_store *store, const char *name,
+                              const uint8_t hash[HITL_HASH_LEN], const char *roles, int64_t now) {
+  hitl__sqlite *s = (hitl__sqlite *)store;
+  sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_TOKEN_INSERT);
+  hitl__sqlite_bind_text(st, 1, name, 0);
+  sqlite3_bind_blob(st, 2, hash, HITL_HASH_LEN, SQLITE_STATIC);
+  hitl__sqlite_bind_text(st, 3, roles, 0);
+  sqlite3_bind_int64(st, 4, now);
+  int rc = sqlite3_step(st);
+  int ret = rc == SQLITE_DONE ? 0 : hitl__sqlite_fail(s, rc, "token_insert");
+  hitl__sqlite_done(st);
+  return ret;
+}
+
+int hitl__sqlite_token_find(hitl_store *store, const uint8_t hash[HITL_HASH_LEN],
+                            hitl_token_row *out) {
+  hitl__sqlite *s = (hitl__sqlite *)store;
+  memset(out, 0, sizeof *out);
+  sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_TOKEN_FIND);
+  sqlite3_bind_blob(st, 1, hash, HITL_HASH_LEN, SQLITE_STATIC);
+  int rc = sqlite3_step(st), ret = 0;
+  if (rc == SQLITE_ROW) {
+    out->id = sqlite3_column_int64(st, 0);
+    out->name = hitl__sqlite_col_text(st, 1);
+    out->roles = hitl__sqlite_col_text(st, 2);
+    out->created_at = sqlite3_column_int64(st, 3);
+    out->revoked = sqlite3_column_int(st, 4) != 0;
+  } else {
+    ret = rc == SQLITE_DONE ? HITL_ENOT_FOUND : hitl__sqlite_fail(s, rc, "token_find");
+  }
+  hitl__sqlite_done(st);
+  return ret;
+}

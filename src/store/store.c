@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/* Choosing a store backend from a location, and the lifetimes of the store's row structs. */
+#include "store/store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static bool starts_with(const char *s, const char *prefix) {
+  return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+int hitl_store_open(const char *location, hitl_store **out, hitl_err *err) {
+  *out = NULL;
+  if (location == NULL || location[0] == '\0')
+    return hitl_err_set(err, HITL_EVALIDATION, "database",
+                        "no database given: pass a SQLite file path");
+  if (starts_with(location, "postgres://") || starts_with(location, "postgresql://"))
+    return hitl_err_set(err, HITL_EVALIDATION, "database",
+                        "PostgreSQL is not built in yet: use a SQLite file path");
+  return hitl__store_sqlite_open(location, out, err);
+}
+
+void hitl_queue_row_clear(hitl_queue_row *q) {
+  if (q == NULL) return;
+  free(q->name);
+  free(q->config);
+  memset(q, 0, sizeof *q);
+}
+
+void hitl_token_row_clear(hitl_token_row *t) {
+  if (t == NULL) return;
+  free(t->name);
+  free(t->roles);
+  memset(t, 0, sizeof *t);
+}

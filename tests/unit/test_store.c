@@ -1,0 +1,1088 @@
+/* SPDX-License-Identifier: MIT */
+/* The store contract suite: written against the vtable only, so every backend passes the same. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "store/store.h"
+#include "util/id.h"
+#include "util/xmalloc.h"
+
+/* ---- Fixture: a fresh database file in a new temporary directory ---- */
+
+typedef struct fixture {
+  char dir[256];
+  char path[300];
+  hitl_store *s;
+  int64_t q1, q2; /* Two queues every test may use. */
+} fixture;
+
+static hitl_store *open_store(const char *path) {
+  hitl_store *s = NULL;
+  hitl_err err = {0};
+  int rc = hitl_store_open(path, &s, &err);
+  if (rc != 0) fprintf(stderr, "open %s: %s\n", path, err.message);
+  assert_int_equal(rc, 0);
+  assert_non_null(s);
+  assert_int_equal(s->vt->version, HITL_STORE_VERSION);
+  return s;
+}
+
+static int setup(void **state) {
+  fixture *f = hitl_xcalloc(1, sizeof *f);
+  const char *tmp = getenv("TMPDIR");
+  snprintf(f->dir, sizeof f->dir, "%s/hitl-store-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
+  assert_non_null(mkdtemp(f->dir));
+  snprintf(f->path, sizeof f->path, "%s/hitl.db", f->dir);
+  f->s = open_store(f->path);
+  bool created = false;
+  assert_int_equal(f->s->vt->begin(f->s), 0);
+  assert_int_equal(f->s->vt->queue_put(f->s, "alpha", "{}", 1000, &f->q1, &created), 0);
+  assert_int_equal(f->s->vt->queue_put(f->s, "beta", "{}", 1000, &f->q2, &created), 0);
+  assert_int_equal(f->s->vt->commit(f->s), 0);
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fixture *f = *state;
+  hitl_store_close(f->s);
+  static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+  for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+    char p[320];
+    snprintf(p, sizeof p, "%s%s", f->path, suffixes[i]);
+    unlink(p);
+  }
+  rmdir(f->dir);
+  free(f);
+  return 0;
+}
+
+/* A pending task with only the required fields set; strings owned by the struct. */
+static void make_task(hitl_task *t, int64_t queue_id, int priority, int64_t now) {
+  memset(t, 0, sizeof *t);
+  hitl_id_new("t", t->id);
+  t->queue_id = queue_id;
+  t->state = HITL_TASK_PENDING;
+  t->priority = priority;
+  t->created_at = now;
+  t->updated_at = now;
+  t->needed = 1;
+  t->payload = hitl_xstrdup("{\"input\":{}}");
+}
+
+/* Inserts a task inside its own transaction and returns its seq. */
+static int64_t insert_task(hitl_store *s, hitl_task *t) {
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->task_insert(s, t), 0);
+  assert_int_equal(s->vt->commit(s), 0);
+  assert_true(t->seq > 0);
+  return t->seq;
+}
+
+static void update_task(hitl_store *s, const hitl_task *t) {
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->task_update(s, t), 0);
+  assert_int_equal(s->vt->commit(s), 0);
+}
+
+static void assert_str_or_null(const char *got, const char *want) {
+  if (want == NULL)
+    assert_null(got);
+  else
+    assert_string_equal(got, want);
+}
+
+static void assert_task_equal(const hitl_task *got, const hitl_task *want) {
+  assert_int_equal(got->seq, want->seq);
+  assert_string_equal(got->id, want->id);
+  assert_int_equal(got->queue_id, want->queue_id);
+  assert_int_equal(got->state, want->state);
+  assert_str_or_null(got->role, want->role);
+  assert_int_equal(got->priority, want->priority);
+  assert_int_equal(got->created_at, want->created_at);
+  assert_int_equal(got->updated_at, want->updated_at);
+  assert_int_equal(got->deadline_at, want->deadline_at);
+  assert_str_or_null(got->idempotency_key, want->idempotency_key);
+  assert_memory_equal(got->body_hash, want->body_hash, HITL_HASH_LEN);
+  assert_str_or_null(got->external_id, want->external_id);
+  assert_str_or_null(got->model_version, want->model_version);
+  assert_str_or_null(got->inference_id, want->inference_id);
+  assert_str_or_null(got->run_id, want->run_id);
+  assert_int_equal(got->has_confidence, want->has_confidence);
+  assert_true(got->confidence == want->confidence);
+  assert_str_or_null(got->payload, want->payload);
+  assert_str_or_null(got->route, want->route);
+  assert_int_equal(got->stage, want->stage);
+  assert_int_equal(got->needed, want->needed);
+  assert_int_equal(got->answers, want->answers);
+  assert_string_equal(got->lease_id, want->lease_id);
+  assert_str_or_null(got->lease_owner, want->lease_owner);
+  assert_int_equal(got->lease_expires_at, want->lease_expires_at);
+  assert_str_or_null(got->decision, want->decision);
+  assert_str_or_null(got->decided_by, want->decided_by);
+  assert_int_equal(got->decided_at, want->decided_at);
+}
+
+static void free_tasks(hitl_task *v, size_t n) {
+  for (size_t i = 0; i < n; i++) hitl_task_clear(&v[i]);
+  free(v);
+}
+
+/* ---- Opening ---- */
+
+static void test_open_rejects_bad_locations(void **state) {
+  (void)state;
+  hitl_store *s = (hitl_store *)1;
+  hitl_err err = {0};
+  assert_int_equal(hitl_store_open("postgres://db.example/hitl", &s, &err), HITL_EVALIDATION);
+  assert_null(s);
+  assert_non_null(strstr(err.message, "PostgreSQL is not built in yet"));
+  assert_int_equal(hitl_store_open("postgresql://u@h/d", &s, &err), HITL_EVALIDATION);
+  assert_int_equal(hitl_store_open("", &s, &err), HITL_EVALIDATION);
+  memset(&err, 0, sizeof err);
+  assert_int_equal(hitl_store_open("/nonexistent-dir-hitl/sub/hitl.db", &s, &err), HITL_ESTORE);
+  assert_null(s);
+  assert_true(err.message[0] != '\0');
+}
+
+/* ---- Queues ---- */
+
+static void test_queue_put_get_list_replace(void **state) {
+  fixture *f = *state;
+  hitl_store *s = f->s;
+  assert_int_not_equal(f->q1, f->q2);
+
+  int64_t id = 0;
+  bool created = false;
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->queue_put(s, "aardvark", "{\"v\":1}", 2000, &id, &created), 0);
+  assert_true(created);
+  int64_t first = id;
+  assert_int_equal(s->vt->queue_put(s, "aardvark", "{\"v\":2}", 3000, &id, &created), 0);
+  assert_false(created);
+  assert_int_equal(id, first);
+  assert_int_equal(s->vt->commit(s), 0);
+
+  hitl_queue_row q;
+  assert_int_equal(s->vt->queue_get(s, "aardvark", &q), 0);
+  assert_int_equal(q.id, first);
+  assert_string_equal(q.name, "aardvark");
+  assert_string_equal(q.config, "{\"v\":2}");
+  assert_int_equal(q.created_at, 2000);
+  assert_int_equal(q.updated_at, 3000);
+  hitl_queue_row_clear(&q);
+  assert_null(q.name);
+
+  assert_int_equal(s->vt->queue_get(s, "nope", &q), HITL_ENOT_FOUND);
+  hitl_queue_row_clear(&q);
+
+  hitl_queue_row *rows = NULL;
+  size_t n = 0;
+  assert_int_equal(s->vt->queue_list(s, &rows, &n), 0);
+  assert_int_equal(n, 3);
+  assert_string_equal(rows[0].name, "aardvark");
+  assert_string_equal(rows[1].name, "alpha");
+  assert_string_equal(rows[2].name, "beta");
+  assert_int_equal(rows[1].id, f->q1);
+  for (size_t i = 0; i < n; i++) hitl_queue_row_clear(&rows[i]);
+  free(rows);
+}
+
+static void test_queue_stats(void **state) {
+  fixture *f = *state;
+  hitl_store *s = f->s;
+  hitl_queue_stats st;
+  assert_int_equal(s->vt->queue_stats(s, f->q1, &st), 0);
+  for (int i = 0; i < HITL_TASK_NSTATES; i++) assert_int_equal(st.by_state[i], 0);
+  assert_int_equal(st.oldest_pending_at, 0);
+
+  static const struct {
+    hitl_task_state state;
+    const char *by;
+    int64_t at;
+  } rows[] = {{HITL_TASK_PENDING, NULL, 500},  {HITL_TASK_PENDING, NULL, 600},
+              {HITL_TASK_LEASED, NULL, 400},   {HITL_TASK_DECIDED, "policy", 100},
+              {HITL_TASK_DECIDED, "human", 1}, {HITL_TASK_DECIDED, "human", 2},
+              {HITL_TASK_EXPIRED, "sla", 3}};
+  for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+    hitl_task t;
+    make_task(&t, f->q1, 0, rows[i].at);
+    t.state = rows[i].state;
+    t.decided_by = hitl_xstrdup(rows[i].by);
+    insert_task(s, &t);
+    hitl_task_clear(&t);
+  }
+  hitl_task other; /* Another queue's task counts only there. */
+  make_task(&other, f->q2, 0, 1);
+  insert_task(s, &other);
+  hitl_task_clear(&other);
+
+  assert_int_equal(s->vt->queue_stats(s, f->q1, &st), 0);
+  assert_int_equal(st.by_state[HITL_TASK_PENDING], 2);
+  assert_int_equal(st.by_state[HITL_TASK_LEASED], 1);
+  assert_int_equal(st.by_state[HITL_TASK_DECIDED], 3);
+  assert_int_equal(st.by_state[HITL_TASK_EXPIRED], 1);
+  assert_int_equal(st.by_state[HITL_TASK_CANCELLED], 0);
+  assert_int_equal(st.oldest_pending_at, 500);
+  assert_int_equal(st.decided_policy, 1);
+  assert_int_equal(st.decided_human, 2);
+  assert_int_equal(st.decided_consensus, 0);
+  assert_int_equal(st.decided_sla, 1);
+
+  assert_int_equal(s->vt->queue_stats(s, 999999, &st), HITL_ENOT_FOUND);
+}
+
+/* ---- Tasks ---- */
+
+static void test_task_roundtrip_every_field(void **state) {
+  fixture *f = *state;
+  hitl_store *s = f->s;
+
+  hitl_task full;
+  make_task(&full, f->q1, 7, 1111);
+  full.state = HITL_TASK_LEASED;
+  full.role = hitl_xstrdup("validator");
+  full.updated_at = 2222;
+  full.deadline_at = 3333;
+  full.idempotency_key = hitl_xstrdup("key-1");
+  hitl_hash("body", 4, full.body_hash);
+  full.external_id = hitl_xstrdup("ext-1");
+  full.model_version = hitl_xstrdup("m-2");
+  full.inference_id = hitl_xstrdup("inf-3");
+  full.run_id = hitl_xstrdup("run-4");
+  full.has_confidence = true;
+  full.confidence = 0.0; /* Present and zero: must not come back as absent. */
+  full.route = hitl_xstrdup("{\"rule\":\"low\",\"trace\":[]}");
+  full.stage = 1;
+  full.needed = 3;
+  full.answers = 2;
+  hitl_id_new("l", full.lease_id);
+  full.lease_owner = hitl_xstrdup("alice");
+  full.lease_expires_at = 4444;
+  full.decision = hitl_xstrdup("{\"verdict\":\"approve\"}");
+  full.decided_by = hitl_xstrdup("human");
+  full.decided_at = 5555;
+  insert_task(s, &full);
+
+  hitl_task bare; /* Every optional field absent. */
+  make_task(&bare, f->q2, 0, 10);
+  free(bare.payload);
+  bare.payload = NULL;
+  insert_task(s, &bare);
+  assert_true(bare.seq > full.seq);
+
+  hitl_task got;
+  assert_int_equal(s->vt->task_get(s, full.id, &got), 0);
+  assert_task_equal(&got, &full);
+  assert_string_equal(got.queue, "alpha");
+  hitl_task_clear(&got);
+
+  assert_int_equal(s->vt->task_get(s, bare.id, &got), 0);
+  assert_task_equal(&got, &bare);
+  assert_false(got.has_confidence);
+  assert_string_equal(got.lease_id, "");
+  assert_string_equal(got.queue, "beta");
+  hitl_task_clear(&got);
+
+  /* Update every mutable field, including back to NULL / empty. */
+  full.state = HITL_TASK_PENDING;
+  free(full.role);
+  full.role = NULL;
+  full.priority = -3;
+  full.stage = 0;
+  full.needed = 1;
+  full.answers = 0;
+  full.lease_id[0] = '\0';
+  free(full.lease_owner);
+  full.lease_owner = NULL;
+  full.lease_expires_at = 0;
+  full.deadline_at = 0;
+  free(full.decision);
+  full.decision = NULL;
+  free(full.decided_by);
+  full.decided_by = NULL;
+  full.decided_at = 0;
+  full.updated_at = 9999;
+  update_task(s, &full);
+  assert_int_equal(s->vt->task_get(s, full.id, &got), 0);
+  assert_task_equal(&got, &full);
+  hitl_task_clear(&got);
+
+  /* And to set values again, with a non-zero confidence on the untouched side. */
+  bare.state = HITL_TASK_DECIDED;
+  bare.role = hitl_xstrdup("arbiter");
+  bare.decision = hitl_xstrdup("{\"verdict\":\"reject\"}");
+  bare.decided_by = hitl_xstrdup("consensus");
+  bare.decided_at = 77;
+  bare.updated_at = 77;
+  update_task(s, &bare);
+  assert_int_equal(s->vt->task_get(s, bare.id, &got), 0);
+  assert_task_equal(&got, &bare);
+  hitl_task_clear(&got);
+
+  /* Unknown task: not found, nothing changed. */
+  assert_int_equal(s->vt->task_get(s, "t_missing", &got), HITL_ENOT_FOUND);
+  hitl_task ghost;
+  make_task(&ghost, f->q1, 0, 1);
+  ghost.seq = 424242;
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->task_update(s, &ghost), HITL_ENOT_FOUND);
+  assert_int_equal(s->vt->commit(s), 0);
+  hitl_task_clear(&ghost);
+
+  hitl_task_clear(&full);
+  hitl_task_clear(&bare);
+}
+
+static void test_task_confidence_values(void **state) {
+  fixture *f = *state;
+  hitl_task t;
+  make_task(&t, f->q1, 0, 1);
+  t.has_confidence = true;
+  t.confidence = 0.8125;
+  insert_task(f->s, &t);
+  hitl_task got;
+  assert_int_equal(f->s->vt->task_get(f->s, t.id, &got), 0);
+  assert_true(got.has_confidence);
+  assert_true(got.confidence == 0.8125);
+  hitl_task_clear(&got);
+  hitl_task_clear(&t);
+}
+
+static void test_task_insert_conflicts(void **state) {
+  fixture *f = *state;
+  hitl_store *s = f->s;
+  hitl_task a, b, c, d, e, got;
+  make_task(&a, f->q1, 0, 1);
+  a.idempotency_key = hitl_xstrdup("k");
+  hitl_hash("A", 1, a.body_hash);
+  insert_task(s, &a);
+
+  assert_int_equal(s->vt->task_get_idempotent(s, f->q1, "k", &got), 0);
+  assert_string_equal(got.id, a.id);
+  assert_memory_equal(got.body_hash, a.body_hash, HITL_HASH_LEN);
+  hitl_task_clear(&got);
+  assert_int_equal(s->vt->task_get_idempotent(s, f->q2, "k", &got), HITL_ENOT_FOUND);
+  assert_int_equal(s->vt->task_get_idempotent(s, f->q1, "other", &got), HITL_ENOT_FOUND);
+
+  /* Same key in the same queue: a conflict that undoes only its own operation. */
+  make_task(&b, f->q1, 0, 2);
+  b.idempotency_key = hitl_xstrdup("k");
+  make_task(&c, f->q2, 0, 3); /* Same key, another queue: allowed. */
+  c.idempotency_key = hitl_xstrdup("k");
+  make_task(&d, f->q1, 0, 4); /* No key: any number allowed. */
+  make_task(&e, f->q1, 0, 5);
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->op_begin(s), 0);
+  assert_int_equal(s->vt->task_insert(s, &b), HITL_ECONFLICT);
+  assert_int_equal(s->vt->op_abort(s), 0);
+  assert_int_equal(s->vt->task_insert(s, &c), 0);
+  assert_int_equal(s->vt->task_insert(s, &d), 0);
+  assert_int_equal(s->vt->task_insert(s, &e), 0);
+  /* Same public id: a conflict too. */
+  hitl_task dup;
+  make_task(&dup, f->q2, 0, 6);
+  memcpy(dup.id, a.id, sizeof dup.id);
+  assert_int_equal(s->vt->op_begin(s), 0);
+  assert_int_equal(s->vt->task_insert(s, &dup), HITL_ECONFLICT);
+  assert_int_equal(s->vt->op_abort(s), 0);
+  hitl_task_clear(&dup);
+  assert_int_equal(s->vt->commit(s), 0);
+
+  assert_int_equal(s->vt->task_get(s, b.id, &got), HITL_ENOT_FOUND);
+  assert_int_equal(s->vt->task_get_idempotent(s, f->q1, "k", &got), 0);
+  assert_string_equal(got.id, a.id);
+  hitl_task_clear(&got);
+  assert_int_equal(s->vt->task_get_idempotent(s, f->q2, "k", &got), 0);
+  assert_string_equal(got.id, c.id);
+  hitl_task_clear(&got);
+  assert_int_equal(s->vt->task_get(s, e.id, &got), 0);
+  hitl_task_clear(&got);
+
+  /* A task of a queue that does not exist is refused. */
+  hitl_task orphan;
+  make_task(&orphan, 987654, 0, 1);
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_true(s->vt->task_insert(s, &orphan) < 0);
+  assert_int_equal(s->vt->rollback(s), 0);
+  assert_int_equal(s->vt->task_get(s, orphan.id, &got), HITL_ENOT_FOUND);
+  hitl_task_clear(&orphan);
+
+  hitl_task_clear(&a);
+  hitl_task_clear(&b);
+  hitl_task_clear(&c);
+  hitl_task_clear(&d);
+  hitl_task_clear(&e);
+}
+
+/* Claims for f and returns the id in out ("" when none). */
+static void claim(hitl_store *s, const hitl_claim_filter *f, char out[HITL_ID_LEN]) {
+  hitl_task t;
+  int rc = s->vt->task_claim_next(s, f, &t);
+  if (rc == HITL_ENOT_FOUND) {
+    out[0] = '\0';
+    return;
+  }
+  assert_int_equal(rc, 0);
+  assert_int_equal(t.state, HITL_TASK_PENDING);
+  assert_int_equal(t.queue_id, f->queue_id);
+  memcpy(out, t.id, HITL_ID_LEN);
+  hitl_task_clear(&t);
+}
+
+static void set_state(hitl_store *s, const char *id, hitl_task_state state) {
+  hitl_task t;
+  assert_int_equal(s->vt->task_get(s, id, &t), 0);
+  t.state = state;
+  update_task(s, &t);
+  hitl_task_clear(&t);
+}
+
+static void test_claim_order(void **state) {
+  fixture *f = *state;
+  hitl_store *s = f->s;
+  static const int prio[] = {0, 5, 5, 1};
+  hitl_task t[4];
+  for (int i = 0; i < 4; i++) {
+    make_task(&t[i], f->q1, prio[i], 100 + i);
+    insert_task(s, &t[i]);
+  }
+  hitl_task high_other; /* Another queue's task never shows. */
+  make_task(&high_other, f->q2, 100, 1);
+  insert_task(s, &high_other);
+  hitl_task decided; /* Nor does one that is not pending. */
+  make_task(&decided, f->q1, 50, 1);
+  decided.state = HITL_TASK_DECIDED;
+  insert_task(s, &decided);
+
+  hitl_claim_filter cf = {.queue_id = f->q1, .reviewer = "alice", .any_role = true};
+  char id[HITL_ID_LEN];
+  static const int want[] = {1, 2, 3, 0};
+  for (int i = 0; i < 4; i++) {
+    claim(s, &cf, id);
+    assert_string_equal(id, t[want[i]].id);
+    set_state(s, id, HITL_TASK_LEASED);
+  }
+  claim(s, &cf, id);
+  assert_string_equal(id, "");
+
+  /* Back to pending: served again, in order. */
+  set_state(s, t[3].id, HITL_TASK_PENDING);
+  set_state(s, t[2].id, HITL_TASK_PENDING);
+  claim(s, &cf, id);
+  assert_string_equal(id, t[2].id);
+
+  for (int i = 0; i < 4; i++) hitl_task_clear(&t[i]);
+  hitl_task_clear(&high_other);
+  hitl_task_clear(&decided);
+}
+
+static void test_claim_roles(void **state) {
+  fixture *f = *state;
+  hitl_store *s = f->s;
+  hitl_task arb, val, any;
+  make_task(&arb, f->q1, 10, 1);
+  arb.role = hitl_xstrdup("arbiter");
+  make_task(&val, f->q1, 5, 2);
+  val.role = hitl_xstrdup("validator");
+  make_task(&any, f->q1, 1, 3);
+  insert_task(s, &arb);
+  insert_task(s, &val);
+  insert_task(s, &any);
+
+  char id[HITL_ID_LEN];
+  const char *validator[] = {"validator"};
+  const char *annotator[] = {"annotator"};
+  const char *both[] = {"annotator", "arbiter"};
+  const char *tricky[] = {"validator,arbiter", "", "arb"}; /* Malformed roles match nothing. */
+  hitl_claim_filter cf = {.queue_id = f->q1, .reviewer = "bob"};
+
+  cf.roles = validator, cf.n_roles = 1;
+  claim(s, &cf, id);
+  assert_string_equal(id, val.id);
+  cf.roles = annotator, cf.n_roles = 1;
+  claim(s, &cf, id);
+  assert_string_equal(id, any.id);
+  cf.roles = NULL, cf.n_roles = 0;
+  claim(s, &cf, id);
+  assert_string_equal(id, any.id);
+  cf.roles = both, cf.n_roles = 2;
+  claim(s, &cf, id);
+  assert_string_equal(id, arb.id);
+  cf.roles = tricky, cf.n_roles = 3;
+  claim(s, &cf, id);
+  assert_string_equal(id, any.id);
+  cf.roles = annotator, cf.n_roles = 1, cf.any_role = true;
+  claim(s, &cf, id);
+  assert_string_equal(id, arb.id);
+
+  /* Only role-restricted tasks left and a caller without the role: none. */
+  set_state(s, any.id, HITL_TASK_CANCELLED);
+  cf.any_role = false;
+  claim(s, &cf, id);
+  assert_string_equal(id, "");
+
+  /* A role is matched whole: "arbiter" does not hold the role "arb". */
+  hitl_task part;
+  make_task(&part, f->q1, 100, 4);
+  part.role = hitl_xstrdup("arb");
+  insert_task(s, &part);
+  const char *arbiter[] = {"arbiter"};
+  cf.roles = arbiter, cf.n_roles = 1;
+  claim(s, &cf, id);
+  assert_string_equal(id, arb.id);
+  hitl_task_clear(&part);
+
+  hitl_task_clear(&arb);
+  hitl_task_clear(&val);
+  hitl_task_clear(&any);
+}
+
+static void add_response(hitl_store *s, int64_t task_seq, const char *reviewer, const char *kind,
+                         const char *value, int64_t at, hitl_response *out) {
+  memset(out, 0, sizeof *out);
+  hitl_id_new("r", out->id);
+  out->task_seq = task_seq;
+  out->reviewer = hitl_xstrdup(reviewer);
+  out->question = hitl_xstrdup("verdict");
+  out->kind = hitl_xstrdup(kind);
+  out->value = hitl_xstrdup(value);
+  out->time_spent_ms = at * 10;
+  out->created_at = at;
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->response_insert(s, out), 0);
+  assert_int_equal(s->vt->commit(s), 0);
+  assert_true(out->seq > 0);
+}
+
+static void test_claim_excludes_reviewer(void **state) {
+  fixture *f = *state;
+  hitl_store *s = f->s;
+  hitl_task a, b;
+  make_task(&a, f->q1, 5, 1);
+  make_task(&b, f->q1, 1, 2);
+  insert_task(s, &a);
+  insert_task(s, &b);
+  hitl_response r;
+  add_response(s, a.seq, "alice", "skip", NULL, 5, &r);
+  hitl_response_clear(&r);
+
+  char id[HITL_ID_LEN];
+  hitl_claim_filter cf = {.queue_id = f->q1, .reviewer = "alice", .any_role = true};
+  claim(s, &cf, id);
+  assert_string_equal(id, b.id);
+  cf.reviewer = "bob";
+  claim(s, &cf, id);
+  assert_string_equal(id, a.id);
+
+  add_response(s, b.seq, "alice", "approve", "true", 6, &r);
+  hitl_response_clear(&r);
+  cf.reviewer = "alice";
+  claim(s, &cf, id);
+  assert_string_equal(id, "");
+
+  bool exists = false;
+  assert_int_equal(s->vt->response_exists(s, a.seq, "alice", &exists), 0);
+  assert_true(exists);
+  assert_int_equal(s->vt->response_exists(s, a.seq, "bob", &exists), 0);
+  assert_false(exists);
+  hitl_task_clear(&a);
+  hitl_task_clear(&b);
+}
+
+static void test_task_list_paging(void **state) {
+  fixture *f = *state;
+  hitl_store *s = f->s;
+  int64_t seq[6];
+  for (int i = 0; i < 6; i++) {
+    hitl_task t;
+    make_task(&t, f->q1, 0, i);
+    if (i % 2) t.state = HITL_TASK_DECIDED;
+    seq[i] = insert_task(s, &t);
+    hitl_task_clear(&t);
+    hitl_task other;
+    make_task(&other, f->q2, 0, i);
+    insert_task(s, &other);
+    hitl_task_clear(&other);
+  }
+  hitl_task *v = NULL;
+  size_t n = 99;
+  assert_int_equal(s->vt->task_list(s, f->q1, -1, 0, 4, &v, &n), 0);
+  assert_int_equal(n, 4);
+  for (int i = 0; i < 4; i++) {
+    assert_int_equal(v[i].seq, seq[5 - i]);
+    assert_string_equal(v[i].queue, "alpha");
+  }
+  int64_t cursor = v[3].seq;
+  free_tasks(v, n);
+  assert_int_equal(s->vt->task_list(s, f->q1, -1, cursor, 4, &v, &n), 0);
+  assert_int_equal(n, 2);
+  assert_int_equal(v[0].seq, seq[1]);
+  assert_int_equal(v[1].seq, seq[0]);
+  free_tasks(v, n);
+  assert_int_equal(s->vt->task_list(s, f->q1, -1, seq[0], 4, &v, &n), 0);
+  assert_int_equal(n, 0);
+  free_tasks(v, n);
+
+  assert_int_equal(s->vt->task_list(s, f->q1, HITL_TASK_PENDING, 0, 10, &v, &n), 0);
+  assert_int_equal(n, 3);
+  assert_int_equal(v[0].seq, seq[4]);
+  assert_int_equal(v[1].seq, seq[2]);
+  assert_int_equal(v[2].seq, seq[0]);
+  for (size_t i = 0; i < n; i++) assert_int_equal(v[i].state, HITL_TASK_PENDING);
+  free_tasks(v, n);
+  assert_int_equal(s->vt->task_list(s, f->q1, HITL_TASK_DECIDED, seq[5], 1, &v, &n), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(v[0].seq, seq[3]);
+  free_tasks(v, n);
+  assert_int_equal(s->vt->task_list(s, f->q1, HITL_TASK_CANCELLED, 0, 10, &v, &n), 0);
+  assert_int_equal(n, 0);
+  free_tasks(v, n);
+  assert_int_equal(s->vt->task_list(s, f->q1, -1, 0, 0, &v, &n), 0);
+  assert_int_equal(n, 0);
+  free_tasks(v, n);
+  assert_int_equal(s->vt->task_list(s, 555555, -1, 0, 10, &v, &n), 0);
+  assert_int_equal(n, 0);
+  free_tasks(v, n);
+}
+
+static int64_t insert_timed(hitl_store *s, int64_t queue_id, hitl_task_state state,
+                            int64_t lease_expires_at, int64_t deadline_at, char id[HITL_ID_LEN]) {
+  hitl_task t;
+  make_task(&t, queue_id, 0, 1);
+  t.state = state;
+  t.lease_expires_at = lease_expires_at;
+  if (lease_expires_at) hitl_id_new("l", t.lease_id);
+  t.deadline_at = deadline_at;
+  int64_t seq = insert_task(s, &t);
+  memcpy(id, t.id, HITL_ID_LEN);
+  hitl_task_clear(&t);
+  return seq;
+}
+
+static void test_task_due(void **state) {
+  fixture *f = *state;
+  hitl_store *s = f->s;
+  int64_t at = -1;
+  hitl_task *v = NULL;
+  size_t n = 99;
+  assert_int_equal(s->vt->task_next_due(s, &at), 0);
+  assert_int_equal(at, 0);
+  assert_int_equal(s->vt->task_due(s, 1000000, 10, &v, &n), 0);
+  assert_int_equal(n, 0);
+  free_tasks(v, n);
+
+  char lease100[HITL_ID_LEN], dl50[HITL_ID_LEN], both[HITL_ID_LEN], junk[HITL_ID_LEN];
+  insert_timed(s, f->q1, HITL_TASK_LEASED, 100, 0, lease100);
+  insert_timed(s, f->q2, HITL_TASK_PENDING, 0, 50, dl50);
+  insert_timed(s, f->q1, HITL_TASK_LEASED, 300, 200, both);
+  insert_timed(s, f->q1, HITL_TASK_DECIDED, 0, 10, junk);  /* Decided: never due. */
+  insert_timed(s, f->q1, HITL_TASK_PENDING, 0, 0, junk);   /* No deadline. */
+  insert_timed(s, f->q1, HITL_TASK_CANCELLED, 5, 5, junk); /* Cancelled: never due. */
+
+  assert_int_equal(s->vt->task_next_due(s, &at), 0);
+  assert_int_equal(at, 50);
+
+  assert_int_equal(s->vt->task_due(s, 49, 10, &v, &n), 0);
+  assert_int_equal(n, 0);
+  free_tasks(v, n);
+  assert_int_equal(s->vt->task_due(s, 150, 10, &v, &n), 0);
+  assert_int_equal(n, 2);
+  assert_string_equal(v[0].id, dl50);
+  assert_string_equal(v[1].id, lease100);
+  free_tasks(v, n);
+  /* At 400 the third task is due twice (deadline 200, lease 300): listed once, at 200. */
+  assert_int_equal(s->vt->task_due(s, 400, 10, &v, &n), 0);
+  assert_int_equal(n, 3);
+  assert_string_equal(v[0].id, dl50);
+  assert_string_equal(v[1].id, lease100);
+  assert_string_equal(v[2].id, both);
+  free_tasks(v, n);
+  assert_int_equal(s->vt->task_due(s, 400, 2, &v, &n), 0);
+  assert_int_equal(n, 2);
+  assert_string_equal(v[1].id, lease100);
+  free_tasks(v, n);
+
+  /* Handled tasks stop being due. */
+  set_state(s, dl50, HITL_TASK_EXPIRED);
+  assert_int_equal(s->vt->task_next_due(s, &at), 0);
+  assert_int_equal(at, 100);
+  set_state(s, lease100, HITL_TASK_PENDING); /* A pending task's stale lease time is not due. */
+  assert_int_equal(s->vt->task_next_due(s, &at), 0);
+  assert_int_equal(at, 200);
+  assert_int_equal(s->vt->task_due(s, 250, 10, &v, &n), 0);
+  assert_int_equal(n, 1);
+  assert_string_equal(v[0].id, both);
+  free_tasks(v, n);
+}
+
+/* ---- Responses ---- */
+
+static void test_responses(void **state) {
+  fixture *f = *state;
+  hitl_store *s = f->s;
+  hitl_task a, b;
+  make_task(&a, f->q1, 0, 1);
+  make_task(&b, f->q1, 0, 2);
+  insert_task(s, &a);
+  insert_task(s, &b);
+
+  hitl_response r1, r2, r3;
+  add_response(s, a.seq, "alice", "label", "\"spam\"", 10, &r1);
+  add_response(s, b.seq, "bob", "approve", NULL, 11, &r2);
+  add_response(s, a.seq, "bob", "text", "\"fixed\"", 12, &r3);
+  assert_true(r1.seq < r2.seq && r2.seq < r3.seq);
+
+  hitl_response *v = NULL;
+  size_t n = 0;
+  assert_int_equal(s->vt->response_list(s, a.seq, &v, &n), 0);
+  assert_int_equal(n, 2);
+  assert_int_equal(v[0].seq, r1.seq);
+  assert_string_equal(v[0].id, r1.id);
+  assert_int_equal(v[0].task_seq, a.seq);
+  assert_string_equal(v[0].reviewer, "alice");
+  assert_string_equal(v[0].question, "verdict");
+  assert_string_equal(v[0].kind, "label");
+  assert_string_equal(v[0].value, "\"spam\"");
+  assert_null(v[0].comment);
+  assert_int_equal(v[0].time_spent_ms, 100);
+  assert_int_equal(v[0].created_at, 10);
+  assert_int_equal(v[1].seq, r3.seq);
+  for (size_t i = 0; i < n; i++) hitl_response_clear(&v[i]);
+  free(v);
+
+  assert_int_equal(s->vt->response_list(s, b.seq, &v, &n), 0);
+  assert_int_equal(n, 1);
+  assert_null(v[0].value);
+  assert_int_equal(v[0].stage, 0);
+  hitl_response_clear(&v[0]);
+  free(v);
+
+  /* Stage, comment and a task without responses. */
+  hitl_response r4;
+  memset(&r4, 0, sizeof r4);
+  hitl_id_new("r", r4.id);
+  r4.task_seq = b.seq;
+  r4.reviewer = hitl_xstrdup("carol");
+  r4.stage = 1;
+  r4.kind = hitl_xstrdup("escalate");
+  r4.comment = hitl_xstrdup("unsure");
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->response_insert(s, &r4), 0);
+  assert_int_equal(s->vt->commit(s), 0);
+  assert_int_equal(s->vt->response_list(s, b.seq, &v, &n), 0);
+  assert_int_equal(n, 2);
+  assert_int_equal(v[1].stage, 1);
+  assert_null(v[1].question);
+  assert_string_equal(v[1].comment, "unsure");
+  for (size_t i = 0; i < n; i++) hitl_response_clear(&v[i]);
+  free(v);
+  assert_int_equal(s->vt->response_list(s, 777777, &v, &n), 0);
+  assert_int_equal(n, 0);
+  free(v);
+
+  bool exists = true;
+  assert_int_equal(s->vt->response_exists(s, b.seq, "alice", &exists), 0);
+  assert_false(exists);
+  assert_int_equal(s->vt->response_exists(s, b.seq, "carol", &exists), 0);
+  assert_true(exists);
+
+  hitl_response_clear(&r1);
+  hitl_response_clear(&r2);
+  hitl_response_clear(&r3);
+  hitl_response_clear(&r4);
+  hitl_task_clear(&a);
+  hitl_task_clear(&b);
+}
+
+/* ---- Events ---- */
+
+static void make_event(hitl_event *e, int64_t seq, const uint8_t prev[HITL_HASH_LEN]) {
+  memset(e, 0, sizeof *e);
+  e->seq = seq;
+  e->at = 1000 + seq;
+  e->type = hitl_xstrdup("task.submitted");
+  e->actor = hitl_xstrdup("system");
+  e->data = hitl_xstrdup("{\"n\":1}");
+  memcpy(e->prev_hash, prev, HITL_HASH_LEN);
+  char text[32];
+  snprintf(text, sizeof text, "event %lld", (long long)seq);
+  hitl_hash(text, strlen(text), e->hash);
+}
+
+static void test_events(void **state) {
+  fixture *f = *state;
+  hitl_store *s = f->s;
+  int64_t seq = -1;
+  uint8_t hash[HITL_HASH_LEN], zero[HITL_HASH_LEN] = {0};
+  memset(hash, 0xff, sizeof hash);
+  assert_int_equal(s->vt->event_last(s, &seq, hash), 0);
+  assert_int_equal(seq, 0);
+  assert_memory_equal(hash, zero, HITL_HASH_LEN);
+
+  hitl_event e1, e2;
+  make_event(&e1, 1, zero);
+  make_event(&e2, 2, e1.hash);
+  e2.queue = hitl_xstrdup("alpha");
+  e2.task_id = hitl_xstrdup("t_x");
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->event_insert(s, &e1), 0);
+  assert_int_equal(s->vt->event_insert(s, &e2), 0);
+  assert_int_equal(s->vt->commit(s), 0);
+
+  assert_int_equal(s->vt->event_last(s, &seq, hash), 0);
+  assert_int_equal(seq, 2);
+  assert_memory_equal(hash, e2.hash, HITL_HASH_LEN);
+
+  hitl_event *v = NULL;
+  size_t n = 0;
+  assert_int_equal(s->vt->event_list(s, 0, 10, &v, &n), 0);
+  assert_int_equal(n, 2);
+  assert_int_equal(v[0].seq, 1);
+  assert_int_equal(v[0].at, 1001);
+  assert_string_equal(v[0].type, "task.submitted");
+  assert_null(v[0].queue);
+  assert_null(v[0].task_id);
+  assert_string_equal(v[0].actor, "system");
+  assert_string_equal(v[0].data, "{\"n\":1}");
+  assert_memory_equal(v[0].prev_hash, zero, HITL_HASH_LEN);
+  assert_memory_equal(v[0].hash, e1.hash, HITL_HASH_LEN);
+  assert_string_equal(v[1].queue, "alpha");
+  assert_string_equal(v[1].task_id, "t_x");
+  assert_memory_equal(v[1].prev_hash, e1.hash, HITL_HASH_LEN);
+  for (size_t i = 0; i < n; i++) hitl_event_clear(&v[i]);
+  free(v);
+  assert_int_equal(s->vt->event_list(s, 1, 10, &v, &n), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(v[0].seq, 2);
+  hitl_event_clear(&v[0]);
+  free(v);
+  assert_int_equal(s->vt->event_list(s, 0, 1, &v, &n), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(v[0].seq, 1);
+  hitl_event_clear(&v[0]);
+  free(v);
+  assert_int_equal(s->vt->event_list(s, 2, 10, &v, &n), 0);
+  assert_int_equal(n, 0);
+  free(v);
+
+  /* A second writer with the same seq: conflict, the log unchanged. */
+  hitl_event fork;
+  make_event(&fork, 2, e1.hash);
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->event_insert(s, &fork), HITL_ECONFLICT);
+  assert_int_equal(s->vt->rollback(s), 0);
+  assert_int_equal(s->vt->event_last(s, &seq, hash), 0);
+  assert_int_equal(seq, 2);
+  assert_memory_equal(hash, e2.hash, HITL_HASH_LEN);
+  hitl_event_clear(&fork);
+  hitl_event_clear(&e1);
+  hitl_event_clear(&e2);
+}
+
+/* ---- Tokens ---- */
+
+static void test_tokens(void **state) {
+  fixture *f = *state;
+  hitl_store *s = f->s;
+  uint8_t h1[HITL_HASH_LEN], h2[HITL_HASH_LEN], h3[HITL_HASH_LEN];
+  hitl_hash("secret-1", 8, h1);
+  hitl_hash("secret-2", 8, h2);
+  hitl_hash("secret-3", 8, h3);
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->token_insert(s, "admin", h1, "orchestrator", 123), 0);
+  assert_int_equal(s->vt->token_insert(s, "alice", h2, "validator,annotator", 124), 0);
+  assert_int_equal(s->vt->commit(s), 0);
+
+  hitl_token_row t;
+  assert_int_equal(s->vt->token_find(s, h2, &t), 0);
+  assert_true(t.id > 0);
+  assert_string_equal(t.name, "alice");
+  assert_string_equal(t.roles, "validator,annotator");
+  assert_int_equal(t.created_at, 124);
+  assert_false(t.revoked);
+  hitl_token_row_clear(&t);
+  assert_null(t.name);
+  assert_int_equal(s->vt->token_find(s, h3, &t), HITL_ENOT_FOUND);
+  hitl_token_row_clear(&t);
+
+  /* Each clash inside a savepoint, as core runs every operation, so the transaction goes on. */
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->op_begin(s), 0);
+  assert_int_equal(s->vt->token_insert(s, "alice", h3, "validator", 1), HITL_ECONFLICT);
+  assert_int_equal(s->vt->op_abort(s), 0);
+  assert_int_equal(s->vt->op_begin(s), 0);
+  assert_int_equal(s->vt->token_insert(s, "bob", h1, "validator", 1), HITL_ECONFLICT);
+  assert_int_equal(s->vt->op_abort(s), 0);
+  assert_int_equal(s->vt->token_insert(s, "carol", h3, "labeler", 2), 0);
+  assert_int_equal(s->vt->commit(s), 0);
+  assert_int_equal(s->vt->token_find(s, h3, &t), 0);
+  assert_string_equal(t.name, "carol");
+  hitl_token_row_clear(&t);
+  assert_int_equal(s->vt->token_find(s, h1, &t), 0);
+  assert_string_equal(t.name, "admin");
+  hitl_token_row_clear(&t);
+}
+
+/* ---- Transactions ---- */
+
+static void test_rollback_undoes(void **state) {
+  fixture *f = *state;
+  hitl_store *s = f->s;
+  int64_t qid;
+  bool created;
+  hitl_task t, got;
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->queue_put(s, "gamma", "{}", 1, &qid, &created), 0);
+  make_task(&t, qid, 0, 1);
+  assert_int_equal(s->vt->task_insert(s, &t), 0);
+  assert_int_equal(s->vt->task_get(s, t.id, &got), 0); /* Visible inside the transaction. */
+  hitl_task_clear(&got);
+  assert_int_equal(s->vt->rollback(s), 0);
+
+  hitl_queue_row q;
+  assert_int_equal(s->vt->queue_get(s, "gamma", &q), HITL_ENOT_FOUND);
+  assert_int_equal(s->vt->task_get(s, t.id, &got), HITL_ENOT_FOUND);
+  /* Rollback with nothing open is harmless, and the handle goes on working. */
+  assert_int_equal(s->vt->rollback(s), 0);
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->queue_put(s, "gamma", "{}", 2, &qid, &created), 0);
+  assert_true(created);
+  assert_int_equal(s->vt->commit(s), 0);
+  hitl_task_clear(&t);
+}
+
+static void test_op_abort_undoes_only_its_op(void **state) {
+  fixture *f = *state;
+  hitl_store *s = f->s;
+  int64_t id;
+  bool created;
+  hitl_task t1, t2, got;
+  make_task(&t1, f->q1, 0, 1);
+  make_task(&t2, f->q1, 0, 2);
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->op_begin(s), 0);
+  assert_int_equal(s->vt->queue_put(s, "kept", "{}", 1, &id, &created), 0);
+  assert_int_equal(s->vt->task_insert(s, &t1), 0);
+  assert_int_equal(s->vt->op_end(s), 0);
+  assert_int_equal(s->vt->op_begin(s), 0);
+  assert_int_equal(s->vt->queue_put(s, "dropped", "{}", 1, &id, &created), 0);
+  assert_int_equal(s->vt->task_insert(s, &t2), 0);
+  assert_int_equal(s->vt->op_abort(s), 0);
+  assert_int_equal(s->vt->op_begin(s), 0); /* The handle still works after an abort. */
+  assert_int_equal(s->vt->queue_put(s, "after", "{}", 1, &id, &created), 0);
+  assert_int_equal(s->vt->op_end(s), 0);
+  assert_int_equal(s->vt->commit(s), 0);
+
+  hitl_queue_row q;
+  assert_int_equal(s->vt->queue_get(s, "kept", &q), 0);
+  hitl_queue_row_clear(&q);
+  assert_int_equal(s->vt->queue_get(s, "after", &q), 0);
+  hitl_queue_row_clear(&q);
+  assert_int_equal(s->vt->queue_get(s, "dropped", &q), HITL_ENOT_FOUND);
+  assert_int_equal(s->vt->task_get(s, t1.id, &got), 0);
+  hitl_task_clear(&got);
+  assert_int_equal(s->vt->task_get(s, t2.id, &got), HITL_ENOT_FOUND);
+  hitl_task_clear(&t1);
+  hitl_task_clear(&t2);
+}
+
+static void test_survives_reopen(void **state) {
+  fixture *f = *state;
+  hitl_task t, got;
+  make_task(&t, f->q2, 3, 42);
+  t.has_confidence = true;
+  t.confidence = 0.25;
+  insert_task(f->s, &t);
+  hitl_event e;
+  uint8_t zero[HITL_HASH_LEN] = {0};
+  make_event(&e, 1, zero);
+  assert_int_equal(f->s->vt->begin(f->s), 0);
+  assert_int_equal(f->s->vt->event_insert(f->s, &e), 0);
+  assert_int_equal(f->s->vt->commit(f->s), 0);
+
+  /* Reopening twice also shows that migrations are idempotent. */
+  for (int round = 0; round < 2; round++) {
+    hitl_store_close(f->s);
+    f->s = open_store(f->path);
+    assert_int_equal(f->s->vt->task_get(f->s, t.id, &got), 0);
+    assert_task_equal(&got, &t);
+    assert_string_equal(got.queue, "beta");
+    hitl_task_clear(&got);
+    int64_t seq;
+    uint8_t hash[HITL_HASH_LEN];
+    assert_int_equal(f->s->vt->event_last(f->s, &seq, hash), 0);
+    assert_int_equal(seq, 1);
+    assert_memory_equal(hash, e.hash, HITL_HASH_LEN);
+    hitl_queue_row *rows;
+    size_t n;
+    assert_int_equal(f->s->vt->queue_list(f->s, &rows, &n), 0);
+    assert_int_equal(n, 2);
+    for (size_t i = 0; i < n; i++) hitl_queue_row_clear(&rows[i]);
+    free(rows);
+  }
+  hitl_event_clear(&e);
+  hitl_task_clear(&t);
+}
+
+static void test_second_handle_sees_committed(void **state) {
+  fixture *f = *state;
+  hitl_store *other = open_store(f->path);
+  hitl_task t, got;
+  make_task(&t, f->q1, 0, 1);
+  assert_int_equal(f->s->vt->begin(f->s), 0);
+  assert_int_equal(f->s->vt->task_insert(f->s, &t), 0);
+  /* Not committed yet: the other handle does not see it (and is not blocked reading). */
+  assert_int_equal(other->vt->task_get(other, t.id, &got), HITL_ENOT_FOUND);
+  assert_int_equal(f->s->vt->commit(f->s), 0);
+  assert_int_equal(other->vt->task_get(other, t.id, &got), 0);
+  assert_int_equal(got.seq, t.seq);
+  hitl_task_clear(&got);
+
+  /* Writes through the second handle show in the first. */
+  hitl_task u;
+  make_task(&u, f->q2, 0, 2);
+  insert_task(other, &u);
+  assert_int_equal(f->s->vt->task_get(f->s, u.id, &got), 0);
+  assert_int_equal(got.seq, u.seq);
+  assert_true(u.seq > t.seq);
+  hitl_task_clear(&got);
+  hitl_task_clear(&t);
+  hitl_task_clear(&u);
+  hitl_store_close(other);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void) {
+  if (hitl_id_init() != 0) return 1;
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_open_rejects_bad_locations),
+      T(test_queue_put_get_list_replace),
+      T(test_queue_stats),
+      T(test_task_roundtrip_every_field),
+      T(test_task_confidence_values),
+      T(test_task_insert_conflicts),
+      T(test_claim_order),
+      T(test_claim_roles),
+      T(test_claim_excludes_reviewer),
+      T(test_task_list_paging),
+      T(test_task_due),
+      T(test_responses),
+      T(test_events),
+      T(test_tokens),
+      T(test_rollback_undoes),
+      T(test_op_abort_undoes_only_its_op),
+      T(test_survives_reopen),
+      T(test_second_handle_sees_committed),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

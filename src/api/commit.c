@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: MIT */
+/* The writer thread: batches of queued jobs share one transaction and one durable commit. */
+#include "api/commit.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "util/clock.h"
+#include "util/log.h"
+#include "util/xmalloc.h"
+
+#define MAX_BATCH 4096         /* Jobs per transaction at most, to bound latency. */
+#define SWEEP_LIMIT 1000       /* Due tasks handled per sweep. */
+#define IDLE_WAKE_MS 1000      /* Longest sleep: the sweeper looks at least this often. */
+
+struct hitl_committer {
+  hitl_store *store;
+  hitl_chain chain;
+  hitl_commit_fn on_commit;
+  hitl_config_fn sweep_config;
+  void *ctx;
+  pthread_t thread;
+  pthread_mutex_t lock;
+  pthread_cond_t wake;
+  hitl_job *head, *tail; /* Queued jobs, oldest first. */
+  bool stopping;
+  bool stopped; /* The thread has ended: enqueue fails at once. */
+  int64_t next_sweep_at; /* Wall-clock ms. */
+};
+
+static void run_one(hitl_committer *c, hitl_txn *x, hitl_job *job) {
+  hitl_store *s = c->store;
+  hitl_chain_op_begin(&c->chain);
+  int rc = s->vt->op_begin(s);
+  if (rc == 0) {
+    job->rc = job->run(job, x);
+    if (job->rc == 0) {
+      rc = s->vt->op_end(s);
+    } else {
+      s->vt->op_abort(s);
+      hitl_chain_op_abort(&c->chain);
+    }
+  }
+  if (rc) {
+    hitl_chain_op_abort(&c->chain);
+    job->rc = hitl_err_set(&job->err, HITL_ESTORE, NULL, "the database failed");
+  }
+}
+
+static bool sweep(hitl_committer *c, hitl_txn *x) {
+  if (x->now < c->next_sweep_at) return false;
+  hitl_store *s = c->store;
+  size_t n = 0;
+  hitl_chain_op_begin(&c->chain);
+  if (s->vt->op_begin(s) == 0) {
+    int rc = hitl_task_sweep(x, c->sweep_config, c->ctx, SWEEP_LIMIT, &n);
+    if (rc == 0) {
+      s->vt->op_end(s);
+    } else {
+      s->vt->op_abort(s);
+      hitl_chain_op_abort(&c->chain);
+      hitl_log(HITL_LOG_ERROR, "msg=\"sweep failed\" rc=%d", rc);
+    }
+  }
+  int64_t next = 0;
+  if (n == SWEEP_LIMIT) {
+    c->next_sweep_at = x->now; /* More is due: go on at once. */
+  } else if (s->vt->task_next_due(s, &next) == 0 && next > 0 && next < x->now + IDLE_WAKE_MS) {
+    c->next_sweep_at = next;
+  } else {
+    c->next_sweep_at = x->now + IDLE_WAKE_MS;
+  }
+  return n > 0;
+}
+
+static void *writer_main(void *arg) {
+  hitl_committer *c = arg;
+  for (;;) {
+    pthread_mutex_lock(&c->lock);
+    while (c->head == NULL && !c->stopping && hitl_now_ms() < c->next_sweep_at) {
+      int64_t at = c->next_sweep_at;
+      struct timespec ts = {.tv_sec = at / 1000, .tv_nsec = (long)(at % 1000) * 1000000};
+      pthread_cond_timedwait(&c->wake, &c->lock, &ts);
+    }
+    if (c->head == NULL && c->stopping) {
+      pthread_mutex_unlock(&c->lock);
+      break;
+    }
+    hitl_job *batch = c->head, *last = c->head;
+    size_t n = batch ? 1 : 0;
+    while (last && last->next && n < MAX_BATCH) {
+      last = last->next;
+      n++;
+    }
+    if (last) {
+      c->head = last->next;
+      if (c->head == NULL) c->tail = NULL;
+      last->next = NULL;
+    }
+    pthread_mutex_unlock(&c->lock);
+
+    hitl_txn x = {.store = c->store, .chain = &c->chain, .now = hitl_now_ms()};
+    int rc = c->store->vt->begin(c->store);
+    if (rc == 0) {
+      for (hitl_job *j = batch; j; j = j->next) run_one(c, &x, j);
+      sweep(c, &x);
+      rc = c->store->vt->commit(c->store);
+      if (rc) c->store->vt->rollback(c->store);
+    }
+    if (rc) {
+      hitl_log(HITL_LOG_ERROR, "msg=\"transaction failed\" jobs=%zu rc=%d", n, rc);
+      hitl_chain_rolled_back(&c->chain);
+      for (hitl_job *j = batch; j; j = j->next)
+        if (j->rc == 0)
+          j->rc = hitl_err_set(&j->err, HITL_EUNAVAILABLE, NULL,
+                               "the database could not commit; nothing was stored, retry");
+    } else {
+      if (c->chain.n_changes) c->on_commit(c->ctx, c->chain.changes, c->chain.n_changes);
+      hitl_chain_committed(&c->chain);
+    }
+    for (hitl_job *j = batch, *next; j; j = next) {
+      next = j->next;
+      j->done(j, j->rc);
+    }
+  }
+  return NULL;
+}
+
+hitl_committer *hitl__committer_start(hitl_store *store, hitl_commit_fn on_commit,
+                                      hitl_config_fn sweep_config, void *ctx) {
+  hitl_committer *c = hitl_xcalloc(1, sizeof *c);
+  c->store = store;
+  c->on_commit = on_commit;
+  c->sweep_config = sweep_config;
+  c->ctx = ctx;
+  hitl_chain_init(&c->chain);
+  pthread_mutex_init(&c->lock, NULL);
+  pthread_condattr_t attr;
+  pthread_condattr_init(&attr);
+  pthread_cond_init(&c->wake, &attr); /* CLOCK_REALTIME, matching next_sweep_at. */
+  pthread_condattr_destroy(&attr);
+  c->next_sweep_at = 0;
+  pthread_create(&c->thread, NULL, writer_main, c);
+  return c;
+}
+
+void hitl__committer_enqueue(hitl_committer *c, hitl_job *job) {
+  job->next = NULL;
+  job->rc = 0;
+  pthread_mutex_lock(&c->lock);
+  if (c->stopping) {
+    pthread_mutex_unlock(&c->lock);
+    job->done(job, hitl_err_set(&job->err, HITL_EUNAVAILABLE, NULL, "the server is stopping"));
+    return;
+  }
+  if (c->tail)
+    c->tail->next = job;
+  else
+    c->head = job;
+  c->tail = job;
+  pthread_cond_signal(&c->wake);
+  pthread_mutex_unlock(&c->lock);
+}
+
+void hitl__committer_stop(hitl_committer *c) {
+  if (c == NULL || c->stopped) return;
+  pthread_mutex_lock(&c->lock);
+  c->stopping = true;
+  pthread_cond_signal(&c->wake);
+  pthread_mutex_unlock(&c->lock);
+  pthread_join(c->thread, NULL);
+  c->stopped = true;
+  hitl_chain_free(&c->chain);
+  hitl_store_close(c->store);
+  c->store = NULL;
+}
+
+void hitl__committer_free(hitl_committer *c) {
+  if (c == NULL) return;
+  hitl__committer_stop(c);
+  pthread_mutex_destroy(&c->lock);
+  pthread_cond_destroy(&c->wake);
+  free(c);
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/* Group commit: one writer thread runs queued operations in shared transactions, one fsync each. */
+#ifndef HITL_API_COMMIT_H
+#define HITL_API_COMMIT_H
+
+#include <stddef.h>
+
+#include "core/chain.h"
+#include "core/lifecycle.h"
+#include "store/store.h"
+
+typedef struct hitl_job hitl_job;
+typedef struct hitl_committer hitl_committer;
+
+/* Runs the job's operation inside the open transaction; returns 0 or a HITL_E* code (with
+ * job->err set). A failing job's writes are undone; the others' are kept. */
+typedef int (*hitl_job_run_fn)(hitl_job *job, hitl_txn *x);
+/* Called once the transaction is durable (rc is the job's result) or failed (rc is the
+ * failure). Runs on the writer thread: must not block. */
+typedef void (*hitl_job_done_fn)(hitl_job *job, int rc);
+
+struct hitl_job {
+  hitl_job_run_fn run;
+  hitl_job_done_fn done;
+  hitl_err err;
+  int rc;
+  hitl_job *next; /* Owned by the committer while queued. */
+};
+
+/* Called after each commit with the changes it made durable (writer thread). */
+typedef void (*hitl_commit_fn)(void *ctx, const hitl_change *changes, size_t n);
+
+/* Starts the writer on store (which it now owns). sweep_config looks up queue configurations
+ * for the deadline sweeper. */
+hitl_committer *hitl__committer_start(hitl_store *store, hitl_commit_fn on_commit,
+                                      hitl_config_fn sweep_config, void *ctx);
+/* Queues a job; its done() is called later on the writer thread. Thread-safe. */
+void hitl__committer_enqueue(hitl_committer *c, hitl_job *job);
+/* Runs the remaining jobs, stops the thread and closes the store. Jobs queued afterwards fail
+ * at once with HITL_EUNAVAILABLE (their done() runs in the caller). NULL is a no-op. */
+void hitl__committer_stop(hitl_committer *c);
+/* Frees a stopped committer. NULL is a no-op. */
+void hitl__committer_free(hitl_committer *c);
+
+#endif

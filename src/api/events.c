@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/* GET /v1/events: the audit log after a sequence number. */
+#include <stdlib.h>
+
+#include "api/server_internal.h"
+#include "util/clock.h"
+
+void hitl__h_events(hitl_request *req) {
+  if (!hitl__require_role(req, "orchestrator")) return;
+  long long after = 0, limit = 100;
+  const char *s;
+  char *end;
+  if ((s = hitl__query(req, "after"))) {
+    after = strtoll(s, &end, 10);
+    if (*s == '\0' || *end || after < 0) {
+      hitl__reply_error(req, HITL_EVALIDATION, "after", "after must be an event seq (0 or more)");
+      return;
+    }
+  }
+  if ((s = hitl__query(req, "limit"))) {
+    limit = strtoll(s, &end, 10);
+    if (*s == '\0' || *end || limit < 1 || limit > 1000) {
+      hitl__reply_error(req, HITL_EVALIDATION, "limit", "limit must be an integer from 1 to 1000");
+      return;
+    }
+  }
+  hitl_store *st = hitl__reader(req);
+  if (st == NULL) return;
+  hitl_event *evs = NULL;
+  size_t n = 0;
+  if (st->vt->event_list(st, after, (size_t)limit, &evs, &n) != 0) {
+    hitl__reply_error(req, HITL_EUNAVAILABLE, NULL, "could not read the events");
+    return;
+  }
+  hitl_buf b = HITL_BUF_INIT;
+  hitl_buf_puts(&b, "{\"events\":[");
+  for (size_t i = 0; i < n; i++) {
+    hitl_event *e = &evs[i];
+    char at[HITL_TIME_LEN], hash[2 * HITL_HASH_LEN + 1], prev[2 * HITL_HASH_LEN + 1];
+    hitl_time_format(e->at, at);
+    hitl_hex(e->hash, HITL_HASH_LEN, hash);
+    hitl_hex(e->prev_hash, HITL_HASH_LEN, prev);
+    hitl_buf_printf(&b, "%s{\"seq\":%lld,\"at\":\"%s\",\"type\":", i ? "," : "", (long long)e->seq, at);
+    hitl_buf_json_cstr(&b, e->type);
+    hitl_buf_puts(&b, ",\"queue\":");
+    hitl_buf_json_cstr(&b, e->queue);
+    hitl_buf_puts(&b, ",\"task_id\":");
+    hitl_buf_json_cstr(&b, e->task_id);
+    hitl_buf_puts(&b, ",\"actor\":");
+    hitl_buf_json_cstr(&b, e->actor);
+    hitl_buf_printf(&b, ",\"data\":%s,\"prev_hash\":\"%s\",\"hash\":\"%s\"}", e->data ? e->data : "{}",
+                    prev, hash);
+  }
+  long long next = n ? (long long)evs[n - 1].seq : after;
+  hitl_buf_printf(&b, "],\"next_after\":%lld}", next);
+  for (size_t i = 0; i < n; i++) hitl_event_clear(&evs[i]);
+  free(evs);
+  hitl__reply_buf(req, 200, &b);
+}

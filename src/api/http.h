@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/* One HTTP request as the handlers see it, and the functions that answer it. */
+#ifndef HITL_API_HTTP_H
+#define HITL_API_HTTP_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/lifecycle.h"
+#include "hitl/error.h"
+#include "util/buf.h"
+
+typedef struct hitl_server hitl_server;
+typedef struct hitl_request hitl_request;
+
+/* A handler answers (hitl__reply_*) or suspends the request (hitl__request_suspend) and
+ * arranges for someone to answer and resume it later. */
+typedef void (*hitl_handler_fn)(hitl_request *req);
+
+/* Where a request is in its life. */
+typedef enum hitl_request_phase {
+  HITL_PHASE_READING = 0, /* Receiving the body. */
+  HITL_PHASE_WAITING,     /* Suspended: waiting on a commit or a decision. */
+  HITL_PHASE_ANSWERED,    /* The answer is ready to send. */
+} hitl_request_phase;
+
+#define HITL_MAX_PARAMS 2
+#define HITL_MAX_ROLES 8
+#define HITL_MAX_QUERY 4
+
+/* The caller, as authenticated. */
+typedef struct hitl_principal {
+  char name[96];
+  char role_buf[HITL_MAX_ROLES][24];
+  const char *roles[HITL_MAX_ROLES];
+  size_t n_roles;
+  bool orchestrator;
+} hitl_principal;
+
+struct hitl_request {
+  struct MHD_Connection *conn;
+  hitl_server *server;
+  const char *method;
+  char *path;                       /* Owned copy of the raw (still percent-encoded) path. */
+  int64_t start_us;
+  const char *route_name;           /* Route pattern, for logs and metrics. */
+  char *params[HITL_MAX_PARAMS];    /* Decoded path parameters, owned. */
+  char *query_copies[HITL_MAX_QUERY]; /* Decoded query values handed out, owned. */
+  hitl_buf body;
+  bool body_too_large;
+  size_t body_limit;
+  hitl_principal who;
+  hitl_actor actor;                 /* View of who for core. */
+
+  volatile hitl_request_phase phase;
+  hitl_handler_fn on_resume;        /* Called on the HTTP thread when resumed, or NULL. */
+
+  int status;                       /* The answer. */
+  hitl_buf out;
+  const char *content_type;
+  char location[160];               /* Extra header values, empty when unused. */
+  struct MHD_Response *stream;      /* A prepared streaming response, or NULL. */
+
+  void *state;                      /* Handler-owned state, freed by state_free at the end. */
+  void (*state_free)(void *state);
+};
+
+/* Answers with status and a JSON body (copied). */
+void hitl__reply_json(hitl_request *req, int status, const char *json, size_t len);
+/* Answers with status and the JSON text in b (taken: b is left empty). */
+void hitl__reply_buf(hitl_request *req, int status, hitl_buf *b);
+/* Answers with the JSON error {"error":{"code","message","field"}} for a HITL_E* code. Every
+ * error leaves through this function. */
+void hitl__reply_error(hitl_request *req, int code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Answers with the error described by err (err->code decides the status). */
+void hitl__reply_err(hitl_request *req, const hitl_err *err);
+/* Answers 204 No Content. */
+void hitl__reply_empty(hitl_request *req, int status);
+
+/* Suspends the request until hitl__request_resume; call from the handler. */
+void hitl__request_suspend(hitl_request *req);
+/* Wakes a suspended request (any thread): on_resume runs, or the prepared answer is sent. */
+void hitl__request_resume(hitl_request *req);
+
+/* The query argument name, or NULL. */
+const char *hitl__query(hitl_request *req, const char *name);
+/* A header value, or NULL. */
+const char *hitl__header(hitl_request *req, const char *name);
+
+/* Parses the body as a JSON value. On failure answers the request (400 invalid_json, or 413)
+ * and returns NULL. The caller owns the result. */
+json_t *hitl__body_json(hitl_request *req);
+
+/* True when the caller holds role (orchestrators hold every role); otherwise answers 403 and
+ * returns false. */
+bool hitl__require_role(hitl_request *req, const char *role);
+
+#endif

@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: MIT */
+/* Queue routes: create or replace a configuration, read one, list all with live counts. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/queue_json.h"
+#include "api/queue_lookup.h"
+#include "api/server_internal.h"
+#include "api/task_json.h"
+#include "util/clock.h"
+#include "util/xmalloc.h"
+
+hitl_queue_ref *hitl__queue_lookup(hitl_request *req, const char *name) {
+  if (!hitl__queue_name_valid(name)) {
+    hitl__reply_error(req, HITL_EVALIDATION, "queue",
+                      "a queue name has 1 to 64 characters from A-Z a-z 0-9 _ . - and is not . or ..");
+    return NULL;
+  }
+  hitl_queue_ref *q = hitl__registry_get(req->server->registry, name);
+  if (q == NULL) hitl__reply_error(req, HITL_ENOT_FOUND, "queue", "no queue named \"%s\"", name);
+  return q;
+}
+
+/* Appends {"name","config","counts","created_at","updated_at"} for q. */
+static void queue_json(hitl_buf *b, hitl_server *s, const hitl_queue_ref *q) {
+  hitl_queue_counts c;
+  hitl__registry_counts(s->registry, q->id, &c);
+  char created[HITL_TIME_LEN], updated[HITL_TIME_LEN];
+  hitl_time_format(q->created_at, created);
+  hitl_time_format(q->updated_at, updated);
+  hitl_buf_puts(b, "{\"name\":");
+  hitl_buf_json_cstr(b, q->name);
+  hitl_buf_printf(b, ",\"config\":%s,\"counts\":{", q->config->json);
+  for (int st = 0; st < HITL_TASK_NSTATES; st++)
+    hitl_buf_printf(b, "%s\"%s\":%lld", st ? "," : "", hitl_task_state_name((hitl_task_state)st),
+                    (long long)c.by_state[st]);
+  hitl_buf_printf(b,
+                  "},\"decided_by\":{\"policy\":%lld,\"human\":%lld,\"consensus\":%lld,\"sla\":%lld},"
+                  "\"created_at\":\"%s\",\"updated_at\":\"%s\"}",
+                  (long long)c.decided_policy, (long long)c.decided_human,
+                  (long long)c.decided_consensus, (long long)c.decided_sla, created, updated);
+}
+
+typedef struct put_job {
+  hitl_job job;
+  hitl_request *req;
+  char *name;
+  hitl_queue_config *config;
+  int64_t id;
+  bool created;
+} put_job;
+
+static void put_job_free(void *p) {
+  put_job *j = p;
+  hitl_queue_config_free(j->config);
+  free(j->name);
+  free(j);
+}
+
+static int put_run(hitl_job *job, hitl_txn *x) {
+  put_job *j = (put_job *)job;
+  hitl_store *s = x->store;
+  int rc = s->vt->queue_put(s, j->name, j->config->json, x->now, &j->id, &j->created);
+  if (rc) return hitl_err_set(&job->err, rc, NULL, "could not store the queue");
+  hitl_event_spec spec = {
+      .type = j->created ? "queue.created" : "queue.updated",
+      .queue = j->name,
+      .queue_id = j->id,
+      .actor = j->req->who.name,
+      .data = j->config->json,
+      .from_state = -1,
+      .to_state = -1,
+  };
+  rc = hitl_chain_append(x->chain, s, x->now, &spec);
+  if (rc) return hitl_err_set(&job->err, rc, NULL, "could not append the event");
+  return 0;
+}
+
+static void put_done(hitl_job *job, int rc) {
+  put_job *j = (put_job *)job;
+  hitl_request *req = j->req;
+  if (rc) {
+    hitl__reply_err(req, &job->err);
+  } else {
+    hitl_server *s = req->server;
+    hitl_queue_ref *old = hitl__registry_get(s->registry, j->name);
+    int64_t now = hitl_now_ms(), created_at = old ? old->created_at : now;
+    hitl__queue_ref_release(old);
+    hitl_queue_stats zero = {0};
+    hitl__registry_put(s->registry, j->id, j->name, j->config, created_at, now,
+                       j->created ? &zero : NULL);
+    j->config = NULL; /* The registry owns it now. */
+    hitl_queue_ref *q = hitl__registry_get(s->registry, j->name);
+    hitl_buf b = HITL_BUF_INIT;
+    queue_json(&b, s, q);
+    hitl__queue_ref_release(q);
+    hitl__reply_buf(req, j->created ? 201 : 200, &b);
+  }
+  hitl__request_resume(req);
+}
+
+void hitl__h_queue_put(hitl_request *req) {
+  const char *name = req->params[0];
+  if (!hitl__queue_name_valid(name)) {
+    hitl__reply_error(req, HITL_EVALIDATION, "queue",
+                      "a queue name has 1 to 64 characters from A-Z a-z 0-9 _ . - and is not . or ..");
+    return;
+  }
+  if (!hitl__require_role(req, "orchestrator")) return;
+  json_t *body = hitl__body_json(req);
+  if (body == NULL) return;
+  hitl_queue_config *config = NULL;
+  hitl_err err = {0};
+  int rc = hitl__queue_config_from_json(body, &config, &err);
+  json_decref(body);
+  if (rc) {
+    hitl__reply_err(req, &err);
+    return;
+  }
+  put_job *j = hitl_xcalloc(1, sizeof *j);
+  j->req = req;
+  j->name = hitl_xstrdup(name);
+  j->config = config;
+  j->job.run = put_run;
+  j->job.done = put_done;
+  req->state = j;
+  req->state_free = put_job_free;
+  hitl__request_suspend(req);
+  hitl__committer_enqueue(req->server->committer, &j->job);
+}
+
+void hitl__h_queue_get(hitl_request *req) {
+  hitl_queue_ref *q = hitl__queue_lookup(req, req->params[0]);
+  if (q == NULL) return;
+  hitl_buf b = HITL_BUF_INIT;
+  queue_json(&b, req->server, q);
+  hitl__queue_ref_release(q);
+  hitl__reply_buf(req, 200, &b);
+}
+
+void hitl__h_queue_list(hitl_request *req) {
+  hitl_queue_ref **qs = NULL;
+  size_t n = hitl__registry_list(req->server->registry, &qs);
+  hitl_buf b = HITL_BUF_INIT;
+  hitl_buf_puts(&b, "{\"queues\":[");
+  for (size_t i = 0; i < n; i++) {
+    if (i) hitl_buf_putc(&b, ',');
+    queue_json(&b, req->server, qs[i]);
+    hitl__queue_ref_release(qs[i]);
+  }
+  free(qs);
+  hitl_buf_puts(&b, "]}");
+  hitl__reply_buf(req, 200, &b);
+}

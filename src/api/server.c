@@ -1,0 +1,446 @@
+/* SPDX-License-Identifier: MIT */
+/* HTTP glue: libmicrohttpd callbacks, request bodies, routing, auth, answers, start and stop. */
+#include "api/server_internal.h"
+
+#include "api/queue_json.h"
+
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/clock.h"
+#include "util/log.h"
+#include "util/xmalloc.h"
+
+#define MAX_JSON_DEPTH 64
+
+/* ---- answers ---------------------------------------------------------------------------- */
+
+void hitl__reply_buf(hitl_request *req, int status, hitl_buf *b) {
+  hitl_buf_free(&req->out);
+  req->out = *b;
+  hitl_buf_init(b);
+  req->status = status;
+  req->content_type = "application/json";
+  req->phase = HITL_PHASE_ANSWERED;
+}
+
+void hitl__reply_json(hitl_request *req, int status, const char *json, size_t len) {
+  hitl_buf b = HITL_BUF_INIT;
+  hitl_buf_append(&b, json, len);
+  hitl__reply_buf(req, status, &b);
+}
+
+void hitl__reply_empty(hitl_request *req, int status) {
+  hitl_buf_free(&req->out);
+  req->status = status;
+  req->content_type = NULL;
+  req->phase = HITL_PHASE_ANSWERED;
+}
+
+void hitl__reply_error(hitl_request *req, int code, const char *field, const char *fmt, ...) {
+  char message[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(message, sizeof message, fmt, ap);
+  va_end(ap);
+  hitl_buf b = HITL_BUF_INIT;
+  hitl_buf_puts(&b, "{\"error\":{\"code\":");
+  hitl_buf_json_cstr(&b, hitl_err_code(code));
+  hitl_buf_puts(&b, ",\"message\":");
+  hitl_buf_json_cstr(&b, message);
+  if (field && *field) {
+    hitl_buf_puts(&b, ",\"field\":");
+    hitl_buf_json_cstr(&b, field);
+  }
+  hitl_buf_puts(&b, "}}");
+  hitl__reply_buf(req, hitl_err_status(code), &b);
+}
+
+void hitl__reply_err(hitl_request *req, const hitl_err *err) {
+  int code = err->code ? err->code : HITL_EINTERNAL;
+  hitl__reply_error(req, code, err->field, "%s", err->message[0] ? err->message : "internal error");
+}
+
+/* ---- suspension --------------------------------------------------------------------------- */
+
+void hitl__request_suspend(hitl_request *req) {
+  req->phase = HITL_PHASE_WAITING;
+  MHD_suspend_connection(req->conn);
+}
+
+void hitl__request_resume(hitl_request *req) { MHD_resume_connection(req->conn); }
+
+/* ---- request helpers ---------------------------------------------------------------------- */
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* Percent-decodes s in place ('+' stays '+'); returns -1 on a broken escape or a NUL byte. */
+static int percent_decode(char *s) {
+  char *w = s;
+  for (char *r = s; *r; r++) {
+    if (*r == '%') {
+      int hi = hexval(r[1]), lo = hi >= 0 ? hexval(r[2]) : -1;
+      if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) return -1;
+      *w++ = (char)(hi * 16 + lo);
+      r += 2;
+    } else {
+      *w++ = *r;
+    }
+  }
+  *w = '\0';
+  return 0;
+}
+
+const char *hitl__query(hitl_request *req, const char *name) {
+  const char *raw = MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+  if (raw == NULL) return NULL;
+  /* Arguments arrive undecoded (see unescape_none); decode into a per-request copy. */
+  char *copy = hitl_xstrdup(raw);
+  if (percent_decode(copy) != 0) copy[0] = '\0';
+  /* Keep the copy alive with the request: chain it onto the params' spare slots. */
+  for (int i = 0; i < HITL_MAX_QUERY; i++) {
+    if (req->query_copies[i] == NULL) {
+      req->query_copies[i] = copy;
+      return copy;
+    }
+  }
+  free(copy);
+  return NULL;
+}
+
+const char *hitl__header(hitl_request *req, const char *name) {
+  return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+/* Rejects JSON nested deeper than MAX_JSON_DEPTH before jansson sees it. */
+static bool too_deep(const char *s, size_t n) {
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (in_string) {
+      if (c == '\\') i++;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      if (++depth > MAX_JSON_DEPTH) return true;
+    } else if (c == '}' || c == ']') {
+      depth--;
+    }
+  }
+  return false;
+}
+
+json_t *hitl__body_json(hitl_request *req) {
+  if (req->body.len == 0) {
+    hitl__reply_error(req, HITL_EINVALID_JSON, NULL, "the request body is empty: send a JSON object");
+    return NULL;
+  }
+  if (too_deep(req->body.data, req->body.len)) {
+    hitl__reply_error(req, HITL_EINVALID_JSON, NULL,
+                      "the JSON is nested more than %d levels deep", MAX_JSON_DEPTH);
+    return NULL;
+  }
+  json_error_t e;
+  json_t *v = json_loadb(req->body.data, req->body.len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &e);
+  if (v == NULL) {
+    hitl__reply_error(req, HITL_EINVALID_JSON, NULL, "invalid JSON at line %d, column %d: %s",
+                      e.line, e.column, e.text);
+    return NULL;
+  }
+  return v;
+}
+
+bool hitl__require_role(hitl_request *req, const char *role) {
+  if (hitl_actor_has_role(&req->actor, role)) return true;
+  hitl__reply_error(req, HITL_EFORBIDDEN, NULL, "this needs the %s role, which token \"%s\" lacks",
+                    role, req->who.name);
+  return false;
+}
+
+hitl_store *hitl__reader(hitl_request *req) {
+  hitl_server *s = req->server;
+  hitl_store *st = pthread_getspecific(s->reader_key);
+  if (st) return st;
+  hitl_err err = {0};
+  if (hitl_store_open(s->db, &st, &err) != 0) {
+    hitl_log(HITL_LOG_ERROR, "msg=\"cannot open a read handle\" detail=\"%s\"", err.message);
+    hitl__reply_error(req, HITL_EUNAVAILABLE, NULL, "the database is not available");
+    return NULL;
+  }
+  pthread_setspecific(s->reader_key, st);
+  pthread_mutex_lock(&s->readers_lock);
+  if (s->n_readers == s->cap_readers) {
+    s->cap_readers = s->cap_readers ? s->cap_readers * 2 : 8;
+    s->readers = hitl_xrealloc(s->readers, s->cap_readers * sizeof *s->readers);
+  }
+  s->readers[s->n_readers++] = st;
+  pthread_mutex_unlock(&s->readers_lock);
+  return st;
+}
+
+/* ---- the libmicrohttpd callbacks ---------------------------------------------------------- */
+
+static void dispatch(hitl_request *req) {
+  int status = 404;
+  const hitl_route_def *r = hitl__route_match(req->method, req->path, req->params, &status);
+  if (r == NULL) {
+    if (status == 405)
+      hitl__reply_error(req, HITL_EMETHOD, NULL, "%s is not allowed on %s", req->method, req->path);
+    else if (status == 400)
+      hitl__reply_error(req, HITL_EVALIDATION, NULL,
+                        "the path has a broken percent-escape or a NUL byte");
+    else
+      hitl__reply_error(req, HITL_ENOT_FOUND, NULL, "no such route: %s %s", req->method, req->path);
+    return;
+  }
+  req->route_name = r->pattern;
+  if (req->body_too_large) {
+    hitl__reply_error(req, HITL_ETOO_LARGE, NULL, "the request body is larger than %zu bytes",
+                      req->body_limit);
+    return;
+  }
+  if (!r->public_route) {
+    hitl_store *reader = hitl__reader(req);
+    if (reader == NULL) return;
+    hitl_err err = {0};
+    if (hitl__auth_check(req->server->auth, reader, hitl__header(req, MHD_HTTP_HEADER_AUTHORIZATION),
+                         &req->who, &err) != 0) {
+      hitl__reply_err(req, &err);
+      return;
+    }
+    req->actor.name = req->who.name;
+    req->actor.roles = req->who.roles;
+    req->actor.n_roles = req->who.n_roles;
+    req->actor.orchestrator = req->who.orchestrator;
+  }
+  r->handler(req);
+}
+
+static enum MHD_Result send_answer(hitl_request *req) {
+  struct MHD_Response *resp = req->stream;
+  req->stream = NULL;
+  if (resp == NULL) {
+    size_t len = req->out.len;
+    char *data = hitl_buf_detach(&req->out);
+    resp = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+    if (req->content_type)
+      MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, req->content_type);
+  }
+  if (req->location[0]) MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, req->location);
+  enum MHD_Result ok = MHD_queue_response(req->conn, (unsigned)req->status, resp);
+  MHD_destroy_response(resp);
+  return ok;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls) {
+  (void)version;
+  hitl_server *s = cls;
+  hitl_request *req = *con_cls;
+  if (req == NULL) {
+    req = hitl_xcalloc(1, sizeof *req);
+    req->conn = conn;
+    req->server = s;
+    req->method = method;
+    req->path = hitl_xstrdup(url);
+    req->start_us = hitl_mono_us();
+    req->route_name = "unmatched";
+    bool batch = strstr(url, "/tasks/batch") != NULL;
+    req->body_limit = batch ? s->cfg.max_body * 16 : s->cfg.max_body;
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl && strtoull(cl, NULL, 10) > req->body_limit) req->body_too_large = true;
+    *con_cls = req;
+    return MHD_YES;
+  }
+  if (req->phase == HITL_PHASE_READING) {
+    if (*upload_data_size > 0) {
+      if (!req->body_too_large) {
+        if (req->body.len + *upload_data_size > req->body_limit)
+          req->body_too_large = true;
+        else
+          hitl_buf_append(&req->body, upload_data, *upload_data_size);
+      }
+      *upload_data_size = 0;
+      if (!req->body_too_large) return MHD_YES;
+      /* Answer at once rather than reading the rest of an oversized body. */
+      hitl__reply_error(req, HITL_ETOO_LARGE, NULL, "the request body is larger than %zu bytes",
+                        req->body_limit);
+      return send_answer(req);
+    }
+    dispatch(req);
+  } else if (req->phase == HITL_PHASE_WAITING && req->on_resume) {
+    hitl_handler_fn fn = req->on_resume;
+    req->on_resume = NULL;
+    fn(req);
+  }
+  if (req->phase == HITL_PHASE_ANSWERED) return send_answer(req);
+  return MHD_YES; /* Suspended. */
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+  (void)conn;
+  hitl_server *s = cls;
+  hitl_request *req = *con_cls;
+  if (req == NULL) return;
+  int64_t us = hitl_mono_us() - req->start_us;
+  hitl__metrics_observe(&s->metrics, req->status, us);
+  hitl_log(HITL_LOG_INFO, "method=%s route=%s status=%d us=%lld%s", req->method, req->route_name,
+           req->status, (long long)us, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
+  if (req->state_free) req->state_free(req->state);
+  for (int i = 0; i < HITL_MAX_PARAMS; i++) free(req->params[i]);
+  for (int i = 0; i < HITL_MAX_QUERY; i++) free(req->query_copies[i]);
+  if (req->stream) MHD_destroy_response(req->stream);
+  hitl_buf_free(&req->body);
+  hitl_buf_free(&req->out);
+  free(req->path);
+  free(req);
+  *con_cls = NULL;
+}
+
+/* Keeps paths and query arguments as sent; routing decodes each path segment itself, so that an
+ * encoded '/' inside a name cannot change which route matches. */
+static size_t unescape_none(void *cls, struct MHD_Connection *c, char *s) {
+  (void)cls;
+  (void)c;
+  return strlen(s);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+  (void)cls;
+  char line[512];
+  vsnprintf(line, sizeof line, fmt, ap);
+  line[strcspn(line, "\n")] = '\0';
+  hitl_log(HITL_LOG_WARN, "msg=\"http: %s\"", line);
+}
+
+/* ---- start and stop ----------------------------------------------------------------------- */
+
+static void on_commit(void *ctx, const hitl_change *changes, size_t n) {
+  hitl_server *s = ctx;
+  hitl__registry_apply(s->registry, changes, n);
+  for (size_t i = 0; i < n; i++) {
+    int to = changes[i].to_state;
+    if (changes[i].task_id[0] && changes[i].from_state >= 0 &&
+        (to == HITL_TASK_DECIDED || to == HITL_TASK_EXPIRED || to == HITL_TASK_CANCELLED))
+      hitl__waiters_wake(s->waiters, changes[i].task_id);
+  }
+}
+
+static const hitl_queue_config *sweep_config(void *ctx, int64_t queue_id) {
+  hitl_server *s = ctx;
+  return hitl__registry_config_by_id(s->registry, queue_id);
+}
+
+/* Parses every stored queue into the registry. */
+static int load_queues(hitl_server *s, hitl_store *st, hitl_err *err) {
+  hitl_queue_row *rows = NULL;
+  size_t n = 0;
+  int rc = st->vt->queue_list(st, &rows, &n);
+  if (rc) return hitl_err_set(err, rc, NULL, "cannot list the stored queues");
+  for (size_t i = 0; i < n && rc == 0; i++) {
+    json_error_t je;
+    json_t *body = json_loads(rows[i].config, 0, &je);
+    hitl_queue_config *config = NULL;
+    hitl_queue_stats stats = {0};
+    if (body == NULL || hitl__queue_config_from_json(body, &config, err) != 0) {
+      rc = hitl_err_set(err, HITL_ESTORE, NULL, "stored queue \"%s\" has an unreadable configuration",
+                        rows[i].name);
+    } else if ((rc = st->vt->queue_stats(st, rows[i].id, &stats)) != 0) {
+      hitl_err_set(err, rc, NULL, "cannot count the tasks of queue \"%s\"", rows[i].name);
+      hitl_queue_config_free(config);
+    } else {
+      hitl__registry_put(s->registry, rows[i].id, rows[i].name, config, rows[i].created_at,
+                         rows[i].updated_at, &stats);
+    }
+    json_decref(body);
+  }
+  for (size_t i = 0; i < n; i++) hitl_queue_row_clear(&rows[i]);
+  free(rows);
+  return rc;
+}
+
+int hitl_server_start(const hitl_server_config *cfg, hitl_server **out, hitl_err *err) {
+  if (hitl_id_init() != 0) return hitl_err_set(err, HITL_EINTERNAL, NULL, "libsodium failed to start");
+  hitl_server *s = hitl_xcalloc(1, sizeof *s);
+  s->cfg = *cfg;
+  s->db = hitl_xstrdup(cfg->db);
+  s->admin_token = hitl_xstrdup(cfg->admin_token);
+  s->cfg.db = s->db;
+  s->cfg.admin_token = s->admin_token;
+  if (s->cfg.max_body == 0) s->cfg.max_body = HITL_DEFAULT_MAX_BODY;
+  pthread_key_create(&s->reader_key, NULL);
+  pthread_mutex_init(&s->readers_lock, NULL);
+  s->registry = hitl__registry_new();
+  s->auth = hitl__auth_new(cfg->admin_token);
+  s->waiters = hitl__waiters_new();
+
+  hitl_store *writer = NULL;
+  int rc = hitl_store_open(s->db, &writer, err);
+  if (rc) goto fail;
+  rc = load_queues(s, writer, err);
+  if (rc) {
+    hitl_store_close(writer);
+    goto fail;
+  }
+  s->committer = hitl__committer_start(writer, on_commit, sweep_config, s);
+
+  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->port)};
+  if (inet_pton(AF_INET, cfg->host ? cfg->host : "127.0.0.1", &addr.sin_addr) != 1) {
+    rc = hitl_err_set(err, HITL_EVALIDATION, "listen", "\"%s\" is not an IPv4 address", cfg->host);
+    goto fail;
+  }
+  unsigned threads = cfg->threads > 0 ? (unsigned)cfg->threads : 2;
+  s->mhd = MHD_start_daemon(
+      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
+      0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+      MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+      MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+      (unsigned)120, MHD_OPTION_CONNECTION_LIMIT, (unsigned)10000, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+      (unsigned)1024, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+  if (s->mhd == NULL) {
+    rc = hitl_err_set(err, HITL_EUNAVAILABLE, "listen", "cannot listen on %s:%d (in use?)",
+                      cfg->host ? cfg->host : "127.0.0.1", cfg->port);
+    goto fail;
+  }
+  const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
+  s->port = info ? info->port : cfg->port;
+  *out = s;
+  return 0;
+fail:
+  hitl_server_stop(s);
+  return rc;
+}
+
+int hitl_server_port(const hitl_server *s) { return s->port; }
+
+void hitl_server_stop(hitl_server *s) {
+  if (s == NULL) return;
+  if (s->mhd) MHD_quiesce_daemon(s->mhd); /* No new connections. */
+  hitl__waiters_stop(s->waiters);          /* Long-polls answer with the task as it is. */
+  hitl__committer_stop(s->committer);      /* Queued writes finish and answer; later ones get 503. */
+  if (s->mhd) MHD_stop_daemon(s->mhd);
+  hitl__waiters_free(s->waiters);
+  hitl__committer_free(s->committer);
+  for (size_t i = 0; i < s->n_readers; i++) hitl_store_close(s->readers[i]);
+  free(s->readers);
+  pthread_key_delete(s->reader_key);
+  pthread_mutex_destroy(&s->readers_lock);
+  hitl__auth_free(s->auth);
+  hitl__registry_free(s->registry);
+  free(s->db);
+  free(s->admin_token);
+  free(s);
+}

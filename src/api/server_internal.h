@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/* The server's parts, for the resource handlers of api/. */
+#ifndef HITL_API_SERVER_INTERNAL_H
+#define HITL_API_SERVER_INTERNAL_H
+
+#include <pthread.h>
+
+#include "api/auth.h"
+#include "api/commit.h"
+#include "api/http.h"
+#include "api/metrics.h"
+#include "api/registry.h"
+#include "api/server.h"
+#include "api/waiters.h"
+
+struct hitl_server {
+  hitl_server_config cfg;
+  char *db;
+  char *admin_token;
+  struct MHD_Daemon *mhd;
+  int port;
+  hitl_committer *committer;
+  hitl_waiters *waiters;
+  hitl_registry *registry;
+  hitl_auth *auth;
+  hitl_metrics metrics;
+  pthread_key_t reader_key; /* Each HTTP thread's own read handle on the store. */
+  pthread_mutex_t readers_lock;
+  hitl_store **readers;     /* Every read handle opened, closed at stop. */
+  size_t n_readers, cap_readers;
+};
+
+/* The calling thread's read handle on the store (opened on first use); NULL when the store
+ * cannot be opened (then the request was answered 503). */
+hitl_store *hitl__reader(hitl_request *req);
+
+/* One row of the route table. */
+typedef struct hitl_route_def {
+  const char *method;
+  const char *pattern;  /* "/v1/queues/{}/tasks": {} matches one path segment. */
+  hitl_handler_fn handler;
+  bool public_route;    /* No token needed. */
+  bool batch_body;      /* Body limit is 16 times the normal one. */
+} hitl_route_def;
+
+/* Finds the route for method and path; fills params (decoded, malloc'd) and returns it, or
+ * NULL with *status 404 (no path) or 405 (path known, method not). */
+const hitl_route_def *hitl__route_match(const char *method, const char *path,
+                                        char *params[HITL_MAX_PARAMS], int *status);
+
+/* Handlers, one file per resource. */
+void hitl__h_healthz(hitl_request *req);
+void hitl__h_metrics(hitl_request *req);
+void hitl__h_queue_put(hitl_request *req);
+void hitl__h_queue_get(hitl_request *req);
+void hitl__h_queue_list(hitl_request *req);
+void hitl__h_task_submit(hitl_request *req);
+void hitl__h_task_batch(hitl_request *req);
+void hitl__h_task_list(hitl_request *req);
+void hitl__h_task_get(hitl_request *req);
+void hitl__h_claim(hitl_request *req);
+void hitl__h_respond(hitl_request *req);
+void hitl__h_release(hitl_request *req);
+void hitl__h_cancel(hitl_request *req);
+void hitl__h_events(hitl_request *req);
+void hitl__h_token_create(hitl_request *req);
+void hitl__h_export(hitl_request *req);
+
+#endif

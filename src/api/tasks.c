@@ -1,0 +1,321 @@
+/* SPDX-License-Identifier: MIT */
+/* Task routes: submit one or a batch, list a queue's tasks, read one task (with long-poll). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/policy_json.h"
+#include "api/queue_lookup.h"
+#include "api/server_internal.h"
+#include "api/task_json.h"
+#include "util/clock.h"
+#include "util/xmalloc.h"
+
+#define MAX_BATCH 1000
+#define MAX_WAIT_SECONDS 120
+
+/* ---- submit ------------------------------------------------------------------------------- */
+
+typedef struct submit_job {
+  hitl_job job;
+  hitl_request *req;
+  hitl_queue_ref *queue;
+  hitl_task *tasks;      /* n routed tasks to store. */
+  hitl_task *existing;   /* Per task: the stored task when the key replayed. */
+  bool *replayed;
+  size_t n;
+  bool batch;
+} submit_job;
+
+static void submit_job_free(void *p) {
+  submit_job *j = p;
+  for (size_t i = 0; i < j->n; i++) {
+    hitl_task_clear(&j->tasks[i]);
+    hitl_task_clear(&j->existing[i]);
+  }
+  free(j->tasks);
+  free(j->existing);
+  free(j->replayed);
+  hitl__queue_ref_release(j->queue);
+  free(j);
+}
+
+static int submit_run(hitl_job *job, hitl_txn *x) {
+  submit_job *j = (submit_job *)job;
+  for (size_t i = 0; i < j->n; i++) {
+    int rc = hitl_task_submit(x, &j->tasks[i], j->req->who.name, &j->existing[i], &j->replayed[i],
+                              &job->err);
+    if (rc) {
+      if (j->batch) {
+        char field[64];
+        snprintf(field, sizeof field, "tasks[%zu]", i);
+        snprintf(job->err.field, sizeof job->err.field, "%s", field);
+      }
+      return rc;
+    }
+  }
+  return 0;
+}
+
+static void submit_done(hitl_job *job, int rc) {
+  submit_job *j = (submit_job *)job;
+  hitl_request *req = j->req;
+  if (rc) {
+    hitl__reply_err(req, &job->err);
+  } else {
+    hitl_buf b = HITL_BUF_INIT;
+    bool all_replayed = true;
+    if (j->batch) hitl_buf_puts(&b, "{\"tasks\":[");
+    for (size_t i = 0; i < j->n; i++) {
+      if (i) hitl_buf_putc(&b, ',');
+      hitl__task_to_json(&b, j->replayed[i] ? &j->existing[i] : &j->tasks[i], NULL, 0, false);
+      all_replayed = all_replayed && j->replayed[i];
+    }
+    if (j->batch) hitl_buf_puts(&b, "]}");
+    if (!j->batch) snprintf(req->location, sizeof req->location, "/v1/tasks/%s", j->tasks[0].id);
+    hitl__reply_buf(req, all_replayed ? 200 : 201, &b);
+  }
+  hitl__request_resume(req);
+}
+
+/* Parses and routes one task body into t. */
+static int prepare(hitl_request *req, const hitl_queue_ref *q, const json_t *body,
+                   const char *header_key, const char *prefix, int64_t now, hitl_task *t,
+                   hitl_err *err) {
+  int rc = hitl__task_from_json(body, header_key, prefix, t, err);
+  if (rc) return rc;
+  hitl_id_new("t", t->id);
+  t->queue_id = q->id;
+  t->queue = hitl_xstrdup(q->name);
+  t->created_at = now;
+  hitl_json_doc *doc = hitl__json_doc_new(body);
+  hitl_policy_input in = {
+      .lookup = hitl__json_doc_lookup,
+      .ctx = doc,
+      .sample_key = t->id,
+      .has_confidence = t->has_confidence,
+      .confidence = t->confidence,
+  };
+  rc = hitl_task_route(q->config, &in, t, now);
+  hitl__json_doc_free(doc);
+  if (rc) return hitl_err_set(err, HITL_EINTERNAL, NULL, "the policy could not be evaluated");
+  (void)req;
+  return 0;
+}
+
+static void submit(hitl_request *req, bool batch) {
+  hitl_queue_ref *q = hitl__queue_lookup(req, req->params[0]);
+  if (q == NULL) return;
+  json_t *body = NULL;
+  submit_job *j = NULL;
+  if (!hitl__require_role(req, "agent")) goto fail;
+  body = hitl__body_json(req);
+  if (body == NULL) goto fail;
+  const json_t *items = body;
+  size_t n = 1;
+  if (batch) {
+    items = json_is_object(body) ? json_object_get(body, "tasks") : NULL;
+    if (!json_is_array(items) || json_array_size(items) == 0) {
+      hitl__reply_error(req, HITL_EVALIDATION, "tasks",
+                        "a batch is {\"tasks\": [...]} with 1 to %d tasks", MAX_BATCH);
+      goto fail;
+    }
+    n = json_array_size(items);
+    if (n > MAX_BATCH) {
+      hitl__reply_error(req, HITL_EVALIDATION, "tasks",
+                        "a batch holds at most %d tasks; this one has %zu: split it", MAX_BATCH, n);
+      goto fail;
+    }
+  }
+  j = hitl_xcalloc(1, sizeof *j);
+  j->req = req;
+  j->queue = q;
+  q = NULL;
+  j->n = n;
+  j->batch = batch;
+  j->tasks = hitl_xcalloc(n, sizeof *j->tasks);
+  j->existing = hitl_xcalloc(n, sizeof *j->existing);
+  j->replayed = hitl_xcalloc(n, sizeof *j->replayed);
+  const char *header_key = batch ? NULL : hitl__header(req, "Idempotency-Key");
+  int64_t now = hitl_now_ms();
+  for (size_t i = 0; i < n; i++) {
+    char prefix[32] = "";
+    if (batch) snprintf(prefix, sizeof prefix, "tasks[%zu].", i);
+    hitl_err err = {0};
+    const json_t *item = batch ? json_array_get(items, i) : items;
+    if (prepare(req, j->queue, item, header_key, prefix, now, &j->tasks[i], &err) != 0) {
+      if (batch && err.field[0] == '\0') snprintf(err.field, sizeof err.field, "tasks[%zu]", i);
+      hitl__reply_err(req, &err);
+      goto fail;
+    }
+  }
+  json_decref(body);
+  req->state = j;
+  req->state_free = submit_job_free;
+  j->job.run = submit_run;
+  j->job.done = submit_done;
+  hitl__request_suspend(req);
+  hitl__committer_enqueue(req->server->committer, &j->job);
+  return;
+fail:
+  json_decref(body);
+  if (j) submit_job_free(j);
+  hitl__queue_ref_release(q);
+}
+
+void hitl__h_task_submit(hitl_request *req) { submit(req, false); }
+void hitl__h_task_batch(hitl_request *req) { submit(req, true); }
+
+/* ---- list --------------------------------------------------------------------------------- */
+
+void hitl__h_task_list(hitl_request *req) {
+  hitl_queue_ref *q = hitl__queue_lookup(req, req->params[0]);
+  if (q == NULL) return;
+  hitl_task *tasks = NULL;
+  size_t n = 0;
+  int state = -1;
+  long long limit = 50, cursor = 0;
+  const char *s;
+  /* Agents, orchestrators and the queue's reviewers may list it. */
+  if (!hitl_actor_has_role(&req->actor, "agent") && !hitl_actor_may_review(&req->actor, q->config)) {
+    hitl__reply_error(req, HITL_EFORBIDDEN, NULL, "token \"%s\" may not read queue \"%s\"",
+                      req->who.name, q->name);
+    goto done;
+  }
+  if ((s = hitl__query(req, "state")) && (state = hitl_task_state_parse(s)) < 0) {
+    hitl__reply_error(req, HITL_EVALIDATION, "state",
+                      "state must be pending, leased, decided, expired or cancelled");
+    goto done;
+  }
+  if ((s = hitl__query(req, "limit"))) {
+    char *end;
+    limit = strtoll(s, &end, 10);
+    if (*s == '\0' || *end || limit < 1 || limit > 1000) {
+      hitl__reply_error(req, HITL_EVALIDATION, "limit", "limit must be an integer from 1 to 1000");
+      goto done;
+    }
+  }
+  if ((s = hitl__query(req, "cursor")) && *s) {
+    char *end;
+    cursor = strtoll(s, &end, 10);
+    if (*end || cursor < 1) {
+      hitl__reply_error(req, HITL_EVALIDATION, "cursor",
+                        "cursor must be the next_cursor of a previous page");
+      goto done;
+    }
+  }
+  hitl_store *st = hitl__reader(req);
+  if (st == NULL) goto done;
+  if (st->vt->task_list(st, q->id, state, cursor, (size_t)limit, &tasks, &n) != 0) {
+    hitl__reply_error(req, HITL_EUNAVAILABLE, NULL, "could not read the tasks");
+    goto done;
+  }
+  hitl_buf b = HITL_BUF_INIT;
+  hitl_buf_puts(&b, "{\"tasks\":[");
+  for (size_t i = 0; i < n; i++) {
+    if (i) hitl_buf_putc(&b, ',');
+    hitl__task_to_json(&b, &tasks[i], NULL, 0, req->actor.orchestrator);
+  }
+  if (n == (size_t)limit)
+    hitl_buf_printf(&b, "],\"next_cursor\":\"%lld\"}", (long long)tasks[n - 1].seq);
+  else
+    hitl_buf_puts(&b, "],\"next_cursor\":null}");
+  hitl__reply_buf(req, 200, &b);
+done:
+  for (size_t i = 0; i < n; i++) hitl_task_clear(&tasks[i]);
+  free(tasks);
+  hitl__queue_ref_release(q);
+}
+
+/* ---- get one, with long-poll -------------------------------------------------------------- */
+
+typedef struct wait_state {
+  char task_id[HITL_ID_LEN];
+  bool registered;
+} wait_state;
+
+static bool final_state(hitl_task_state s) {
+  return s == HITL_TASK_DECIDED || s == HITL_TASK_EXPIRED || s == HITL_TASK_CANCELLED;
+}
+
+/* Reads the task and answers with it; returns its state, or -1 when it answered an error. */
+static int answer_task(hitl_request *req, const char *id) {
+  hitl_store *st = hitl__reader(req);
+  if (st == NULL) return -1;
+  hitl_task t = {0};
+  int rc = st->vt->task_get(st, id, &t);
+  if (rc == HITL_ENOT_FOUND) {
+    hitl__reply_error(req, HITL_ENOT_FOUND, NULL, "no task with id \"%s\"", id);
+    return -1;
+  }
+  if (rc) {
+    hitl__reply_error(req, HITL_EUNAVAILABLE, NULL, "could not read the task");
+    return -1;
+  }
+  /* Agents, orchestrators and reviewers of the task's queue may read it. */
+  bool allowed = hitl_actor_has_role(&req->actor, "agent");
+  if (!allowed) {
+    hitl_queue_ref *q = hitl__registry_get(req->server->registry, t.queue);
+    allowed = q && hitl_actor_may_review(&req->actor, q->config);
+    hitl__queue_ref_release(q);
+  }
+  if (!allowed) {
+    hitl__reply_error(req, HITL_EFORBIDDEN, NULL, "token \"%s\" may not read tasks of queue \"%s\"",
+                      req->who.name, t.queue);
+    hitl_task_clear(&t);
+    return -1;
+  }
+  hitl_response *rs = NULL;
+  size_t n = 0;
+  if (st->vt->response_list(st, t.seq, &rs, &n) != 0) {
+    hitl__reply_error(req, HITL_EUNAVAILABLE, NULL, "could not read the responses");
+    hitl_task_clear(&t);
+    return -1;
+  }
+  hitl_buf b = HITL_BUF_INIT;
+  bool holder = t.lease_owner && strcmp(t.lease_owner, req->who.name) == 0;
+  hitl__task_to_json(&b, &t, rs, n, holder || req->actor.orchestrator);
+  hitl__reply_buf(req, 200, &b);
+  int state = (int)t.state;
+  for (size_t i = 0; i < n; i++) hitl_response_clear(&rs[i]);
+  free(rs);
+  hitl_task_clear(&t);
+  return state;
+}
+
+static void wait_resumed(hitl_request *req) {
+  wait_state *w = req->state;
+  answer_task(req, w->task_id);
+}
+
+void hitl__h_task_get(hitl_request *req) {
+  const char *id = req->params[0];
+  long long wait = 0;
+  const char *s = hitl__query(req, "wait");
+  if (s) {
+    char *end;
+    wait = strtoll(s, &end, 10);
+    if (*s == '\0' || *end || wait < 0 || wait > MAX_WAIT_SECONDS) {
+      hitl__reply_error(req, HITL_EVALIDATION, "wait",
+                        "wait must be a whole number of seconds from 0 to %d", MAX_WAIT_SECONDS);
+      return;
+    }
+  }
+  int state = answer_task(req, id);
+  if (state < 0 || wait == 0 || final_state((hitl_task_state)state)) return;
+
+  /* Not decided yet: suspend, register, then look again, so that a decision committed between
+   * the first read and the registration is not missed. */
+  wait_state *w = hitl_xcalloc(1, sizeof *w);
+  snprintf(w->task_id, sizeof w->task_id, "%s", id);
+  req->state = w;
+  req->state_free = free;
+  req->on_resume = wait_resumed;
+  hitl__request_suspend(req);
+  hitl__waiters_add(req->server->waiters, req, w->task_id, hitl_now_ms() + wait * 1000);
+  hitl_store *st = hitl__reader(req);
+  hitl_task t = {0};
+  if (st && st->vt->task_get(st, id, &t) == 0 && final_state(t.state) &&
+      hitl__waiters_remove(req->server->waiters, req, w->task_id))
+    hitl__request_resume(req);
+  hitl_task_clear(&t);
+}

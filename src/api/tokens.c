@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/* POST /v1/tokens: an orchestrator makes a token; the secret is shown once and stored hashed. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/server_internal.h"
+#include "util/xmalloc.h"
+
+typedef struct token_job {
+  hitl_job job;
+  hitl_request *req;
+  char name[96];
+  char roles[256];
+  char secret[64];
+} token_job;
+
+static int token_run(hitl_job *job, hitl_txn *x) {
+  token_job *j = (token_job *)job;
+  uint8_t h[HITL_HASH_LEN];
+  hitl_hash(j->secret, strlen(j->secret), h);
+  int rc = x->store->vt->token_insert(x->store, j->name, h, j->roles, x->now);
+  if (rc == HITL_ECONFLICT)
+    return hitl_err_set(&job->err, rc, "name", "a token named \"%s\" already exists", j->name);
+  if (rc) return hitl_err_set(&job->err, rc, NULL, "could not store the token");
+  char data[400];
+  snprintf(data, sizeof data, "{\"name\":\"%s\",\"roles\":\"%s\"}", j->name, j->roles);
+  hitl_event_spec spec = {.type = "token.created", .actor = j->req->who.name, .data = data,
+                          .from_state = -1, .to_state = -1};
+  rc = hitl_chain_append(x->chain, x->store, x->now, &spec);
+  if (rc) return hitl_err_set(&job->err, rc, NULL, "could not append the event");
+  return 0;
+}
+
+static void token_done(hitl_job *job, int rc) {
+  token_job *j = (token_job *)job;
+  hitl_request *req = j->req;
+  if (rc) {
+    hitl__reply_err(req, &job->err);
+  } else {
+    hitl_buf b = HITL_BUF_INIT;
+    hitl_buf_puts(&b, "{\"token\":");
+    hitl_buf_json_cstr(&b, j->secret);
+    hitl_buf_puts(&b, ",\"name\":");
+    hitl_buf_json_cstr(&b, j->name);
+    hitl_buf_puts(&b, ",\"roles\":[");
+    const char *p = j->roles;
+    for (int i = 0; *p; i++) {
+      size_t len = strcspn(p, ",");
+      if (i) hitl_buf_putc(&b, ',');
+      hitl_buf_json_string(&b, p, len);
+      p += len + (p[len] == ',');
+    }
+    hitl_buf_puts(&b, "]}");
+    hitl__reply_buf(req, 201, &b);
+  }
+  hitl__request_resume(req);
+}
+
+/* Token names: 1 to 64 of [A-Za-z0-9_.@-]. */
+static bool name_valid(const char *s, size_t n) {
+  if (n == 0 || n > 64) return false;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+          c == '_' || c == '.' || c == '-' || c == '@'))
+      return false;
+  }
+  return true;
+}
+
+void hitl__h_token_create(hitl_request *req) {
+  if (!hitl__require_role(req, "orchestrator")) return;
+  json_t *body = hitl__body_json(req);
+  if (body == NULL) return;
+  token_job *j = hitl_xcalloc(1, sizeof *j);
+  const json_t *name = json_object_get(body, "name"), *roles = json_object_get(body, "roles");
+  if (!json_is_object(body)) {
+    hitl__reply_error(req, HITL_EVALIDATION, NULL, "send {\"name\": \"...\", \"roles\": [...]}");
+  } else if (!json_is_string(name) || !name_valid(json_string_value(name), json_string_length(name))) {
+    hitl__reply_error(req, HITL_EVALIDATION, "name",
+                      "name must have 1 to 64 characters from A-Z a-z 0-9 _ . @ -");
+  } else if (strcmp(json_string_value(name), "admin") == 0) {
+    hitl__reply_error(req, HITL_EVALIDATION, "name", "\"admin\" is the name of HITL_ADMIN_TOKEN");
+  } else if (!json_is_array(roles) || json_array_size(roles) == 0 ||
+             json_array_size(roles) > HITL_MAX_ROLES) {
+    hitl__reply_error(req, HITL_EVALIDATION, "roles", "roles must be an array of 1 to %d role names",
+                      HITL_MAX_ROLES);
+  } else {
+    snprintf(j->name, sizeof j->name, "%s", json_string_value(name));
+    size_t i;
+    const json_t *r;
+    json_array_foreach(roles, i, r) {
+      if (!json_is_string(r) || !hitl__role_known(json_string_value(r))) {
+        char field[32];
+        snprintf(field, sizeof field, "roles[%zu]", i);
+        hitl__reply_error(req, HITL_EVALIDATION, field,
+                          "unknown role; roles are annotator, validator, corrector, arbiter, "
+                          "labeler, orchestrator, agent");
+        break;
+      }
+      if (i) strcat(j->roles, ",");
+      strcat(j->roles, json_string_value(r));
+    }
+  }
+  json_decref(body);
+  if (req->phase == HITL_PHASE_ANSWERED) {
+    free(j);
+    return;
+  }
+  hitl_token_new(j->secret);
+  j->req = req;
+  j->job.run = token_run;
+  j->job.done = token_done;
+  req->state = j;
+  req->state_free = free;
+  hitl__request_suspend(req);
+  hitl__committer_enqueue(req->server->committer, &j->job);
+}

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+/* Event hash chain: each event's BLAKE2b hash covers its content and the previous hash. */
+#include "core/chain.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/xmalloc.h"
+
+void hitl_chain_init(hitl_chain *c) { memset(c, 0, sizeof *c); }
+
+void hitl_chain_free(hitl_chain *c) {
+  free(c->changes);
+  memset(c, 0, sizeof *c);
+}
+
+static void put_u64(crypto_generichash_state *st, uint64_t v) {
+  uint8_t b[8];
+  for (int i = 0; i < 8; i++) b[i] = (uint8_t)(v >> (8 * i));
+  crypto_generichash_update(st, b, sizeof b);
+}
+
+static void put_str(crypto_generichash_state *st, const char *s) {
+  if (s == NULL) {
+    put_u64(st, UINT64_MAX); /* NULL differs from "". */
+    return;
+  }
+  size_t n = strlen(s);
+  put_u64(st, n);
+  crypto_generichash_update(st, (const uint8_t *)s, n);
+}
+
+void hitl_event_hash(const hitl_event *e, uint8_t out[HITL_HASH_LEN]) {
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, NULL, 0, HITL_HASH_LEN);
+  crypto_generichash_update(&st, e->prev_hash, HITL_HASH_LEN);
+  put_u64(&st, (uint64_t)e->seq);
+  put_u64(&st, (uint64_t)e->at);
+  put_str(&st, e->type);
+  put_str(&st, e->queue);
+  put_str(&st, e->task_id);
+  put_str(&st, e->actor);
+  put_str(&st, e->data);
+  crypto_generichash_final(&st, out, HITL_HASH_LEN);
+}
+
+int hitl_chain_append(hitl_chain *c, hitl_store *s, int64_t now, const hitl_event_spec *spec) {
+  if (!c->loaded) {
+    int rc = s->vt->event_last(s, &c->last_seq, c->last_hash);
+    if (rc) return rc;
+    c->loaded = true;
+    c->op_seq = c->last_seq;
+    memcpy(c->op_hash, c->last_hash, HITL_HASH_LEN);
+  }
+  hitl_event e = {
+      .seq = c->last_seq + 1,
+      .at = now,
+      .type = (char *)spec->type,
+      .queue = (char *)spec->queue,
+      .task_id = (char *)spec->task_id,
+      .actor = (char *)spec->actor,
+      .data = (char *)(spec->data ? spec->data : "{}"),
+  };
+  memcpy(e.prev_hash, c->last_hash, HITL_HASH_LEN);
+  hitl_event_hash(&e, e.hash);
+  int rc = s->vt->event_insert(s, &e);
+  if (rc) return rc;
+  c->last_seq = e.seq;
+  memcpy(c->last_hash, e.hash, HITL_HASH_LEN);
+
+  if (c->n_changes == c->cap_changes) {
+    c->cap_changes = c->cap_changes ? c->cap_changes * 2 : 64;
+    c->changes = hitl_xrealloc(c->changes, c->cap_changes * sizeof *c->changes);
+  }
+  hitl_change *ch = &c->changes[c->n_changes++];
+  memset(ch, 0, sizeof *ch);
+  ch->seq = e.seq;
+  ch->type = spec->type;
+  ch->queue_id = spec->queue_id;
+  if (spec->task_id) snprintf(ch->task_id, sizeof ch->task_id, "%s", spec->task_id);
+  ch->from_state = spec->from_state;
+  ch->to_state = spec->to_state;
+  ch->decided_by = spec->decided_by;
+  return 0;
+}
+
+void hitl_chain_op_begin(hitl_chain *c) {
+  c->op_mark = c->n_changes;
+  c->op_seq = c->last_seq;
+  memcpy(c->op_hash, c->last_hash, HITL_HASH_LEN);
+}
+
+void hitl_chain_op_abort(hitl_chain *c) {
+  c->n_changes = c->op_mark;
+  c->last_seq = c->op_seq;
+  memcpy(c->last_hash, c->op_hash, HITL_HASH_LEN);
+}
+
+void hitl_chain_committed(hitl_chain *c) {
+  c->n_changes = 0;
+  c->op_mark = 0;
+}
+
+void hitl_chain_rolled_back(hitl_chain *c) {
+  c->n_changes = 0;
+  c->op_mark = 0;
+  c->loaded = false;
+}
+
+int hitl_chain_verify(hitl_store *s, hitl_chain_report *report) {
+  memset(report, 0, sizeof *report);
+  uint8_t prev[HITL_HASH_LEN] = {0};
+  int64_t after = 0;
+  for (;;) {
+    hitl_event *evs = NULL;
+    size_t n = 0;
+    int rc = s->vt->event_list(s, after, 1000, &evs, &n);
+    if (rc) return rc;
+    for (size_t i = 0; i < n && report->broken_seq == 0; i++) {
+      hitl_event *e = &evs[i];
+      uint8_t h[HITL_HASH_LEN];
+      if (e->seq != after + 1) {
+        report->broken_seq = after + 1;
+        snprintf(report->reason, sizeof report->reason, "event %lld is missing (next is %lld)",
+                 (long long)(after + 1), (long long)e->seq);
+      } else if (sodium_memcmp(e->prev_hash, prev, HITL_HASH_LEN) != 0) {
+        report->broken_seq = e->seq;
+        snprintf(report->reason, sizeof report->reason,
+                 "prev_hash does not match the hash of event %lld", (long long)(e->seq - 1));
+      } else {
+        hitl_event_hash(e, h);
+        if (sodium_memcmp(h, e->hash, HITL_HASH_LEN) != 0) {
+          report->broken_seq = e->seq;
+          snprintf(report->reason, sizeof report->reason,
+                   "content does not match its hash (the event was altered)");
+        }
+      }
+      memcpy(prev, e->hash, HITL_HASH_LEN);
+      after = e->seq;
+      report->events++;
+    }
+    for (size_t i = 0; i < n; i++) hitl_event_clear(&evs[i]);
+    free(evs);
+    if (n == 0 || report->broken_seq) return 0;
+  }
+}

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: MIT */
+/* The hash-chained event log: appending events inside a transaction and verifying the chain. */
+#ifndef HITL_CORE_CHAIN_H
+#define HITL_CORE_CHAIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/task.h"
+#include "store/store.h"
+
+/* What the writer learns from an appended event once its transaction commits: enough to wake
+ * waiters and keep live counts without reading the database again. */
+typedef struct hitl_change {
+  int64_t seq;           /* Event seq. */
+  const char *type;      /* Static string, e.g. "task.decided". */
+  int64_t queue_id;      /* 0 when the event concerns no queue. */
+  char task_id[HITL_ID_LEN]; /* Empty when the event concerns no task. */
+  int from_state;        /* Task state before, -1 when the task is new or no task. */
+  int to_state;          /* Task state after, -1 when no task. */
+  const char *decided_by; /* Static string when the event decided the task, else NULL. */
+} hitl_change;
+
+/* The writer's view of the chain: the last link, and the changes of the open transaction.
+ * Used by one thread (the writer); not shared. */
+typedef struct hitl_chain {
+  bool loaded;                    /* last_seq/last_hash were read from the store. */
+  int64_t last_seq;
+  uint8_t last_hash[HITL_HASH_LEN];
+  hitl_change *changes;           /* Changes appended since the transaction began. */
+  size_t n_changes, cap_changes;
+  size_t op_mark;                 /* n_changes when the current operation began. */
+  int64_t op_seq;                 /* last_seq when the current operation began. */
+  uint8_t op_hash[HITL_HASH_LEN];
+} hitl_chain;
+
+/* One event to append. Strings are borrowed. */
+typedef struct hitl_event_spec {
+  const char *type;      /* Static string. */
+  const char *queue;     /* Queue name or NULL. */
+  int64_t queue_id;
+  const char *task_id;   /* Or NULL. */
+  const char *actor;     /* Token name, "policy" or "system". */
+  const char *data;      /* JSON object text; NULL means {}. */
+  int from_state, to_state;
+  const char *decided_by;
+} hitl_event_spec;
+
+void hitl_chain_init(hitl_chain *c);
+void hitl_chain_free(hitl_chain *c);
+/* Appends an event at time now, chained to the previous one. Returns 0 or a store error. */
+int hitl_chain_append(hitl_chain *c, hitl_store *s, int64_t now, const hitl_event_spec *spec);
+/* Bracket one operation: op_abort forgets the events appended since op_begin. */
+void hitl_chain_op_begin(hitl_chain *c);
+void hitl_chain_op_abort(hitl_chain *c);
+/* After a commit: the caller has read c->changes; forget them. */
+void hitl_chain_committed(hitl_chain *c);
+/* After a rollback: forget the changes and reload the last link from the store next time. */
+void hitl_chain_rolled_back(hitl_chain *c);
+
+/* Computes the hash of e (its seq, at, strings and prev_hash) into out. */
+void hitl_event_hash(const hitl_event *e, uint8_t out[HITL_HASH_LEN]);
+
+/* Result of checking the whole log. */
+typedef struct hitl_chain_report {
+  int64_t events;       /* Events checked. */
+  int64_t broken_seq;   /* 0 when intact, else the seq of the first event that does not verify. */
+  char reason[160];     /* Why it does not verify. */
+} hitl_chain_report;
+
+/* Walks the log from the start and recomputes every link. Returns 0 (see report->broken_seq
+ * for the verdict) or a store error. */
+int hitl_chain_verify(hitl_store *s, hitl_chain_report *report);
+
+#endif

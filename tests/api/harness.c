@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: MIT */
+/* The API test harness: a real server process and a libcurl client. */
+#include "harness.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+void ts_start(test_server *s, const char *const *extra_args) {
+  if (s->dir[0] == '\0') {
+    snprintf(s->dir, sizeof s->dir, "/tmp/hitl-api-XXXXXX");
+    assert_non_null(mkdtemp(s->dir));
+    snprintf(s->db, sizeof s->db, "%s/hitl.db", s->dir);
+  }
+  const char *bin = getenv("HITL_BIN");
+  assert_non_null(bin);
+  int out[2];
+  assert_int_equal(pipe(out), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    dup2(out[1], STDOUT_FILENO);
+    close(out[0]);
+    close(out[1]);
+    char logfile[320];
+    snprintf(logfile, sizeof logfile, "%s/server.log", s->dir);
+    FILE *log = fopen(logfile, "a");
+    if (log) dup2(fileno(log), STDERR_FILENO);
+    setenv("HITL_ADMIN_TOKEN", ADMIN_TOKEN, 1);
+    const char *argv[32] = {bin, "serve", "--db", s->db, "--listen", "127.0.0.1:0"};
+    int argc = 6;
+    for (int i = 0; extra_args && extra_args[i] && argc < 31; i++) argv[argc++] = extra_args[i];
+    argv[argc] = NULL;
+    execv(bin, (char *const *)argv);
+    _exit(127);
+  }
+  close(out[1]);
+  /* Wait, bounded, for "hitl: listening on http://127.0.0.1:PORT". */
+  char line[512];
+  size_t len = 0;
+  s->port = 0;
+  for (int waited = 0; waited < 20000 && s->port == 0;) {
+    struct pollfd p = {.fd = out[0], .events = POLLIN};
+    int r = poll(&p, 1, 100);
+    waited += 100;
+    if (r <= 0) continue;
+    ssize_t n = read(out[0], line + len, sizeof line - 1 - len);
+    if (n <= 0) break;
+    len += (size_t)n;
+    line[len] = '\0';
+    const char *at = strstr(line, "127.0.0.1:");
+    if (at && strchr(at, ' ')) s->port = atoi(at + strlen("127.0.0.1:"));
+  }
+  close(out[0]);
+  s->pid = pid;
+  if (s->port == 0) fail_msg("the server did not start; see %s/server.log", s->dir);
+}
+
+void ts_stop(test_server *s, int sig) {
+  if (s->pid <= 0) return;
+  kill(s->pid, sig);
+  int status;
+  waitpid(s->pid, &status, 0);
+  s->pid = 0;
+}
+
+void ts_cleanup(test_server *s) {
+  if (s->pid > 0) ts_stop(s, SIGKILL);
+  if (s->dir[0] == '\0') return;
+  char cmd[320];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", s->dir);
+  if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", s->dir);
+  s->dir[0] = '\0';
+}
+
+typedef struct sink {
+  char *data;
+  size_t len;
+} sink;
+
+static size_t on_data(char *ptr, size_t size, size_t n, void *ud) {
+  sink *k = ud;
+  size_t add = size * n;
+  k->data = realloc(k->data, k->len + add + 1);
+  memcpy(k->data + k->len, ptr, add);
+  k->len += add;
+  k->data[k->len] = '\0';
+  return add;
+}
+
+long tr_headers(test_server *s, const char *method, const char *path, const char *token,
+                const char *body, const char *const *headers, test_resp *out) {
+  memset(out, 0, sizeof *out);
+  CURL *c = curl_easy_init();
+  char url[2048];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d%s", s->port, path);
+  sink k = {0};
+  struct curl_slist *h = NULL;
+  char auth[512];
+  if (token) {
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+    h = curl_slist_append(h, auth);
+  }
+  h = curl_slist_append(h, "Content-Type: application/json");
+  h = curl_slist_append(h, "Expect:");
+  for (int i = 0; headers && headers[i]; i++) h = curl_slist_append(h, headers[i]);
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &k);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 150L);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+  if (body) {
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+  }
+  if (curl_easy_perform(c) == CURLE_OK) {
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out->status);
+    char *ct = NULL;
+    curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &ct);
+    if (ct) out->content_type = strdup(ct);
+  }
+  out->body = k.data ? k.data : strdup("");
+  out->json = json_loads(out->body, JSON_DECODE_ANY, NULL);
+  curl_slist_free_all(h);
+  curl_easy_cleanup(c);
+  return out->status;
+}
+
+long tr(test_server *s, const char *method, const char *path, const char *token, const char *body,
+        test_resp *out) {
+  return tr_headers(s, method, path, token, body, NULL, out);
+}
+
+void tr_free(test_resp *r) {
+  free(r->body);
+  free(r->content_type);
+  json_decref(r->json);
+  memset(r, 0, sizeof *r);
+}
+
+static const json_t *walk(const test_resp *r, const char *path) {
+  const json_t *v = r->json;
+  char buf[256];
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *save = NULL, *part = strtok_r(buf, ".", &save); part && v;
+       part = strtok_r(NULL, ".", &save)) {
+    if (json_is_array(v))
+      v = json_array_get(v, (size_t)atoi(part));
+    else
+      v = json_object_get(v, part);
+  }
+  return v;
+}
+
+const char *tj_str(const test_resp *r, const char *path) {
+  const json_t *v = walk(r, path);
+  return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+long long tj_int(const test_resp *r, const char *path) {
+  const json_t *v = walk(r, path);
+  return json_is_integer(v) ? json_integer_value(v) : -999999;
+}
+
+char *ts_token(test_server *s, const char *name, const char *roles) {
+  char body[512], list[256] = "";
+  const char *p = roles;
+  while (*p) {
+    size_t n = strcspn(p, ",");
+    snprintf(list + strlen(list), sizeof list - strlen(list), "%s\"%.*s\"", list[0] ? "," : "",
+             (int)n, p);
+    p += n + (p[n] == ',');
+  }
+  snprintf(body, sizeof body, "{\"name\":\"%s\",\"roles\":[%s]}", name, list);
+  test_resp r;
+  long st = tr(s, "POST", "/v1/tokens", ADMIN_TOKEN, body, &r);
+  if (st != 201) fail_msg("token create: %ld %s", st, r.body);
+  char *tok = strdup(tj_str(&r, "token"));
+  tr_free(&r);
+  return tok;
+}

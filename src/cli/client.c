@@ -283,7 +283,11 @@ int hitl__cli_report(const hitl__cli_conn *c, const hitl__cli_reply *r) {
 }
 
 int hitl__cli_fail(const hitl_err *err) {
-  fprintf(stderr, "hitl: %s: %s", hitl_err_code(err->code), err->message);
+  /* A file that cannot be read is no wire error: no code then. */
+  if (err->code == HITL_EINTERNAL)
+    fprintf(stderr, "hitl: %s", err->message);
+  else
+    fprintf(stderr, "hitl: %s: %s", hitl_err_code(err->code), err->message);
   if (err->field[0]) fprintf(stderr, " (field: %s)", err->field);
   fputc('\n', stderr);
   return err->code == HITL_EVALIDATION ? HITL_EXIT_USAGE : HITL_EXIT_FAILURE;

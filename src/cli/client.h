@@ -70,7 +70,8 @@ int hitl__cli_http(const hitl__cli_conn *c, const char *method, const char *url,
  * stdout for 2xx; the error line (and a hint on 401 without a token) on stderr otherwise. */
 int hitl__cli_report(const hitl__cli_conn *c, const hitl__cli_reply *r);
 
-/* Prints a local failure as "hitl: CODE: MESSAGE (field: FIELD)" on stderr and returns
+/* Prints a local failure as "hitl: CODE: MESSAGE (field: FIELD)" on stderr (without "CODE: " for
+ * HITL_EINTERNAL, a file that cannot be read) and returns
  * HITL_EXIT_USAGE for HITL_EVALIDATION (a bad command line), HITL_EXIT_FAILURE otherwise. */
 int hitl__cli_fail(const hitl_err *err);
 

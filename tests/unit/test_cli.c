@@ -73,8 +73,8 @@ static void test_args_anywhere(void **state) {
   (void)state;
   hitl__cli_args a;
   hitl_err err = {0};
-  assert_int_equal(parse(demo_options, &a, &err, "tasks", "--url", "http://x", "q1", "--state=pending",
-                         "--jsonl", "-", "--token", "T", NULL),
+  assert_int_equal(parse(demo_options, &a, &err, "tasks", "--url", "http://x", "q1",
+                         "--state=pending", "--jsonl", "-", "--token", "T", NULL),
                    0);
   assert_int_equal(a.npositional, 2);
   assert_string_equal(a.positional[0], "q1");
@@ -157,17 +157,18 @@ static void test_respond_kinds(void **state) {
   assert_int_equal(respond(&body, &err, "--lease", "l_1", "--approve", NULL), 0);
   assert_json_eq(body, "{\"lease_id\":\"l_1\",\"kind\":\"approve\"}");
   free(body);
-  assert_int_equal(respond(&body, &err, "--reject", "--lease=l_1", "--comment", "wrong total", NULL), 0);
+  assert_int_equal(
+      respond(&body, &err, "--reject", "--lease=l_1", "--comment", "wrong total", NULL), 0);
   assert_json_eq(body, "{\"lease_id\":\"l_1\",\"kind\":\"reject\",\"comment\":\"wrong total\"}");
   free(body);
-  assert_int_equal(respond(&body, &err, "--lease", "l", "--label", "spam", "--question", "category",
-                           NULL),
-                   0);
-  assert_json_eq(body,
-                 "{\"lease_id\":\"l\",\"kind\":\"label\",\"value\":\"spam\",\"question\":\"category\"}");
+  assert_int_equal(
+      respond(&body, &err, "--lease", "l", "--label", "spam", "--question", "category", NULL), 0);
+  assert_json_eq(
+      body, "{\"lease_id\":\"l\",\"kind\":\"label\",\"value\":\"spam\",\"question\":\"category\"}");
   free(body);
   assert_int_equal(respond(&body, &err, "--lease", "l", "--labels", " urgent , billing", NULL), 0);
-  assert_json_eq(body, "{\"lease_id\":\"l\",\"kind\":\"labels\",\"value\":[\"urgent\",\"billing\"]}");
+  assert_json_eq(body,
+                 "{\"lease_id\":\"l\",\"kind\":\"labels\",\"value\":[\"urgent\",\"billing\"]}");
   free(body);
   assert_int_equal(respond(&body, &err, "--lease", "l", "--labels", "", NULL), 0);
   assert_json_eq(body, "{\"lease_id\":\"l\",\"kind\":\"labels\",\"value\":[]}");
@@ -180,7 +181,8 @@ static void test_respond_kinds(void **state) {
   assert_json_eq(body, "{\"lease_id\":\"l\",\"kind\":\"rating\",\"value\":3.5}");
   free(body);
   assert_int_equal(respond(&body, &err, "--lease", "l", "--text", "He said \"hi\"\n", NULL), 0);
-  assert_json_eq(body, "{\"lease_id\":\"l\",\"kind\":\"text\",\"value\":\"He said \\\"hi\\\"\\n\"}");
+  assert_json_eq(body,
+                 "{\"lease_id\":\"l\",\"kind\":\"text\",\"value\":\"He said \\\"hi\\\"\\n\"}");
   free(body);
   assert_int_equal(respond(&body, &err, "--lease", "l", "--skip", NULL), 0);
   assert_json_eq(body, "{\"lease_id\":\"l\",\"kind\":\"skip\"}");
@@ -197,8 +199,9 @@ static void test_respond_files(void **state) {
   char path[64];
   temp_file(path, "{\"text\": \"fixed\", \"amount\": 12}\n");
   assert_int_equal(respond(&body, &err, "--lease", "l", "--modify", path, NULL), 0);
-  assert_json_eq(body,
-                 "{\"lease_id\":\"l\",\"kind\":\"modify\",\"value\":{\"text\":\"fixed\",\"amount\":12}}");
+  assert_json_eq(
+      body,
+      "{\"lease_id\":\"l\",\"kind\":\"modify\",\"value\":{\"text\":\"fixed\",\"amount\":12}}");
   free(body);
   unlink(path);
 
@@ -207,8 +210,9 @@ static void test_respond_files(void **state) {
   assert_int_equal(respond(&body, &err, "--json", path, "--lease", "l_9", "--question", "other",
                            "--comment", "close call", NULL),
                    0);
-  assert_json_eq(body, "{\"lease_id\":\"l_9\",\"kind\":\"ranking\",\"value\":[\"b\",\"a\"],"
-                       "\"question\":\"better\",\"comment\":\"close call\"}");
+  assert_json_eq(body,
+                 "{\"lease_id\":\"l_9\",\"kind\":\"ranking\",\"value\":[\"b\",\"a\"],"
+                 "\"question\":\"better\",\"comment\":\"close call\"}");
   free(body);
   unlink(path);
   temp_file(path, "{\"lease_id\":\"from_file\",\"kind\":\"approve\"}");
@@ -219,7 +223,8 @@ static void test_respond_files(void **state) {
 
   /* Bad files. */
   temp_file(path, "{\"text\": ");
-  assert_int_equal(respond(&body, &err, "--lease", "l", "--modify", path, NULL), HITL_EINVALID_JSON);
+  assert_int_equal(respond(&body, &err, "--lease", "l", "--modify", path, NULL),
+                   HITL_EINVALID_JSON);
   assert_non_null(strstr(err.message, "line 1"));
   assert_null(body);
   assert_int_equal(respond(&body, &err, "--lease", "l", "--json", path, NULL), HITL_EINVALID_JSON);
@@ -244,10 +249,12 @@ static void test_respond_bad_lines(void **state) {
   assert_non_null(strstr(err.message, "--approve and --label"));
   assert_int_equal(respond(&body, &err, "--lease", "l", "--approve", "--json", "-", NULL),
                    HITL_EVALIDATION);
-  assert_int_equal(respond(&body, &err, "--lease", "l", "--rating", "good", NULL), HITL_EVALIDATION);
+  assert_int_equal(respond(&body, &err, "--lease", "l", "--rating", "good", NULL),
+                   HITL_EVALIDATION);
   assert_int_equal(respond(&body, &err, "--lease", "l", "--rating", "", NULL), HITL_EVALIDATION);
   assert_int_equal(respond(&body, &err, "--lease", "l", "--rating", "inf", NULL), HITL_EVALIDATION);
-  assert_int_equal(respond(&body, &err, "--lease", "l", "--labels", "a,,b", NULL), HITL_EVALIDATION);
+  assert_int_equal(respond(&body, &err, "--lease", "l", "--labels", "a,,b", NULL),
+                   HITL_EVALIDATION);
   assert_int_equal(respond(&body, &err, "--lease", "l", "--labels", "a,", NULL), HITL_EVALIDATION);
   assert_int_equal(respond(&body, &err, "--lease", "l", "--label", "\xff", NULL), HITL_EVALIDATION);
   assert_null(body);
@@ -281,10 +288,12 @@ static void test_url_build(void **state) {
   hitl__cli_url_query(&u, "wait", "30");
   hitl__cli_url_query(&u, "skip", NULL);
   hitl__cli_url_query(&u, "cursor", "a&b=c d");
-  assert_string_equal(hitl_buf_cstr(&u), "https://h/hitl/v1/tasks/t_1/..?wait=30&cursor=a%26b%3Dc%20d");
+  assert_string_equal(hitl_buf_cstr(&u),
+                      "https://h/hitl/v1/tasks/t_1/..?wait=30&cursor=a%26b%3Dc%20d");
   assert_int_equal(hitl__cli_url(&u, &err, "http://h", "/100%%/%s", "x"), 0);
   assert_string_equal(hitl_buf_cstr(&u), "http://h/100%/x");
-  assert_int_equal(hitl__cli_url(&u, &err, "http://h", "/v1/queues/%s/claim", ""), HITL_EVALIDATION);
+  assert_int_equal(hitl__cli_url(&u, &err, "http://h", "/v1/queues/%s/claim", ""),
+                   HITL_EVALIDATION);
   assert_non_null(strstr(err.message, "segment 1"));
   hitl_buf_free(&u);
 }
@@ -306,7 +315,8 @@ static void test_conn_init(void **state) {
   assert_string_equal(c.base_url, "https://env:1");
   assert_string_equal(c.token, "env_token");
   /* Options beat the environment. */
-  assert_int_equal(parse(demo_options, &a, &err, "x", "--url", "http://opt:2", "--token", "t2", NULL), 0);
+  assert_int_equal(
+      parse(demo_options, &a, &err, "x", "--url", "http://opt:2", "--token", "t2", NULL), 0);
   assert_int_equal(hitl__cli_conn_init(&c, &a, &err), 0);
   assert_string_equal(c.base_url, "http://opt:2");
   assert_string_equal(c.token, "t2");
@@ -343,13 +353,15 @@ static void test_exit_codes(void **state) {
 static void test_error_text(void **state) {
   (void)state;
   hitl_buf b = HITL_BUF_INIT;
-  const char *e1 = "{\"error\":{\"code\":\"validation_failed\",\"message\":\"must be a number\","
-                   "\"field\":\"policy.rules[2].when\"}}";
+  const char *e1 =
+      "{\"error\":{\"code\":\"validation_failed\",\"message\":\"must be a number\","
+      "\"field\":\"policy.rules[2].when\"}}";
   hitl__cli_error_text(&b, 400, e1, strlen(e1));
   assert_string_equal(hitl_buf_cstr(&b),
                       "hitl: validation_failed: must be a number (field: policy.rules[2].when)");
   hitl_buf_reset(&b);
-  const char *e2 = "{\"error\":{\"code\":\"not_found\",\"message\":\"no such task\",\"field\":\"\"}}";
+  const char *e2 =
+      "{\"error\":{\"code\":\"not_found\",\"message\":\"no such task\",\"field\":\"\"}}";
   hitl__cli_error_text(&b, 404, e2, strlen(e2));
   assert_string_equal(hitl_buf_cstr(&b), "hitl: not_found: no such task");
   hitl_buf_reset(&b);
@@ -358,7 +370,8 @@ static void test_error_text(void **state) {
   assert_string_equal(hitl_buf_cstr(&b), "hitl: http_502: <html>Bad Gateway</html>");
   hitl_buf_reset(&b);
   hitl__cli_error_text(&b, 503, NULL, 0);
-  assert_string_equal(hitl_buf_cstr(&b), "hitl: http_503: the server answered 503 with no error body");
+  assert_string_equal(hitl_buf_cstr(&b),
+                      "hitl: http_503: the server answered 503 with no error body");
   hitl_buf_free(&b);
 }
 
@@ -367,8 +380,9 @@ static void test_error_text(void **state) {
 static void test_pretty(void **state) {
   (void)state;
   /* The layout is jansson's JSON_INDENT(2) for a document without reals. */
-  const char *doc = " {\"id\":\"t_1\", \"n\":[1, 2,{}], \"e\":[ ], \"o\":{\"s\":\"a,b:{[\\\"]}\"},"
-                    "\"t\":true,\"z\":null}\n";
+  const char *doc =
+      " {\"id\":\"t_1\", \"n\":[1, 2,{}], \"e\":[ ], \"o\":{\"s\":\"a,b:{[\\\"]}\"},"
+      "\"t\":true,\"z\":null}\n";
   json_t *j = json_loads(doc, 0, NULL);
   assert_non_null(j);
   char *want = json_dumps(j, JSON_INDENT(2));
@@ -437,7 +451,8 @@ static void test_jsonl_edges(void **state) {
   size_t n = 99;
   hitl_err err = {0};
   const char *last_no_newline = "{\"a\":1}\n{\"a\":2}";
-  assert_int_equal(hitl__cli_jsonl_split(last_no_newline, strlen(last_no_newline), &spans, &n, &err), 0);
+  assert_int_equal(
+      hitl__cli_jsonl_split(last_no_newline, strlen(last_no_newline), &spans, &n, &err), 0);
   assert_int_equal(n, 2);
   assert_int_equal(spans[1].len, 7);
   free(spans);
@@ -454,7 +469,8 @@ static void test_jsonl_edges(void **state) {
                    HITL_EINVALID_JSON);
   assert_non_null(strstr(err.message, "line 2: a task must be a JSON object"));
   const char *scalar = "42\n";
-  assert_int_equal(hitl__cli_jsonl_split(scalar, strlen(scalar), &spans, &n, &err), HITL_EINVALID_JSON);
+  assert_int_equal(hitl__cli_jsonl_split(scalar, strlen(scalar), &spans, &n, &err),
+                   HITL_EINVALID_JSON);
 }
 
 static void test_array_batches(void **state) {
@@ -501,14 +517,22 @@ static void test_list_json(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_args_anywhere),   cmocka_unit_test(test_args_bad),
-      cmocka_unit_test(test_parse_count),     cmocka_unit_test(test_read_input),
-      cmocka_unit_test(test_respond_kinds),   cmocka_unit_test(test_respond_files),
-      cmocka_unit_test(test_respond_bad_lines), cmocka_unit_test(test_percent_encode),
-      cmocka_unit_test(test_url_build),       cmocka_unit_test(test_conn_init),
-      cmocka_unit_test(test_exit_codes),      cmocka_unit_test(test_error_text),
-      cmocka_unit_test(test_pretty),          cmocka_unit_test(test_jsonl_batches),
-      cmocka_unit_test(test_jsonl_edges),     cmocka_unit_test(test_array_batches),
+      cmocka_unit_test(test_args_anywhere),
+      cmocka_unit_test(test_args_bad),
+      cmocka_unit_test(test_parse_count),
+      cmocka_unit_test(test_read_input),
+      cmocka_unit_test(test_respond_kinds),
+      cmocka_unit_test(test_respond_files),
+      cmocka_unit_test(test_respond_bad_lines),
+      cmocka_unit_test(test_percent_encode),
+      cmocka_unit_test(test_url_build),
+      cmocka_unit_test(test_conn_init),
+      cmocka_unit_test(test_exit_codes),
+      cmocka_unit_test(test_error_text),
+      cmocka_unit_test(test_pretty),
+      cmocka_unit_test(test_jsonl_batches),
+      cmocka_unit_test(test_jsonl_edges),
+      cmocka_unit_test(test_array_batches),
       cmocka_unit_test(test_list_json),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

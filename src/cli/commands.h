@@ -21,4 +21,30 @@ int hitl__cmd_serve(int argc, char **argv);
 /* `hitl audit verify --db FILE`: recomputes the event hash chain. */
 int hitl__cmd_audit(int argc, char **argv);
 
+/* The client commands talk to a server over HTTP (see docs/cli.md). Each takes argv[0] = its own
+ * name; options may come anywhere; --url/--token/--help are accepted by all. */
+
+/* `hitl queue put NAME FILE|-`, `hitl queue get NAME`, `hitl queue list`. */
+int hitl__cmd_queue(int argc, char **argv);
+/* `hitl submit QUEUE [FILE|-] [--idempotency-key K] [--jsonl]`: one task or batches of 1,000. */
+int hitl__cmd_submit(int argc, char **argv);
+/* `hitl claim QUEUE`: leases the next task; HITL_EXIT_EMPTY when there is none. */
+int hitl__cmd_claim(int argc, char **argv);
+/* `hitl respond TASK_ID --lease L ANSWER [--question Q] [--comment C]`. */
+int hitl__cmd_respond(int argc, char **argv);
+/* `hitl release TASK_ID --lease L`. */
+int hitl__cmd_release(int argc, char **argv);
+/* `hitl cancel TASK_ID`. */
+int hitl__cmd_cancel(int argc, char **argv);
+/* `hitl task ID [--wait S]`: HITL_EXIT_EMPTY when still undecided after a wait. */
+int hitl__cmd_task(int argc, char **argv);
+/* `hitl tasks QUEUE [--state S] [--limit N] [--cursor C]`. */
+int hitl__cmd_tasks(int argc, char **argv);
+/* `hitl events [--after SEQ]`. */
+int hitl__cmd_events(int argc, char **argv);
+/* `hitl export QUEUE [--format F]`: streams to stdout. */
+int hitl__cmd_export(int argc, char **argv);
+/* `hitl token create --name N --roles a,b` and `hitl token generate` (no server). */
+int hitl__cmd_token(int argc, char **argv);
+
 #endif

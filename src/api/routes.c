@@ -22,6 +22,7 @@ static const hitl_route_def routes[] = {
     {"POST", "/v1/tasks/{}/release", hitl__h_release, false, false},
     {"POST", "/v1/tasks/{}/cancel", hitl__h_cancel, false, false},
     {"GET", "/v1/events", hitl__h_events, false, false},
+    {"GET", "/v1/events/stream", hitl__h_events_stream, false, false},
     {"POST", "/v1/tokens", hitl__h_token_create, false, false},
 };
 

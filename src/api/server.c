@@ -331,6 +331,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
 static void on_commit(void *ctx, const hitl_change *changes, size_t n) {
   hitl_server *s = ctx;
   hitl__registry_apply(s->registry, changes, n);
+  if (n) hitl__waiters_wake(s->waiters, HITL_EVENTS_KEY);
   for (size_t i = 0; i < n; i++) {
     int to = changes[i].to_state;
     if (changes[i].task_id[0] && changes[i].from_state >= 0 &&
@@ -404,7 +405,8 @@ int hitl_server_start(const hitl_server_config *cfg, hitl_server **out, hitl_err
   }
   unsigned threads = cfg->threads > 0 ? (unsigned)cfg->threads : 2;
   s->mhd = MHD_start_daemon(
-      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
+      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
+          MHD_USE_ERROR_LOG,
       0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
       MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
       MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
@@ -428,6 +430,7 @@ int hitl_server_port(const hitl_server *s) { return s->port; }
 
 void hitl_server_stop(hitl_server *s) {
   if (s == NULL) return;
+  __atomic_store_n(&s->stopping, true, __ATOMIC_RELEASE); /* Event streams end. */
   if (s->mhd) MHD_quiesce_daemon(s->mhd); /* No new connections. */
   hitl__waiters_stop(s->waiters);          /* Long-polls answer with the task as it is. */
   hitl__committer_stop(s->committer);      /* Queued writes finish and answer; later ones get 503. */

@@ -24,6 +24,7 @@ struct hitl_server {
   hitl_registry *registry;
   hitl_auth *auth;
   hitl_metrics metrics;
+  bool stopping;            /* Set (atomically) when hitl_server_stop begins. */
   pthread_key_t reader_key; /* Each HTTP thread's own read handle on the store. */
   pthread_mutex_t readers_lock;
   hitl_store **readers;     /* Every read handle opened, closed at stop. */
@@ -63,6 +64,10 @@ void hitl__h_respond(hitl_request *req);
 void hitl__h_release(hitl_request *req);
 void hitl__h_cancel(hitl_request *req);
 void hitl__h_events(hitl_request *req);
+void hitl__h_events_stream(hitl_request *req);
+
+/* The waiters key under which event streams wait for the next commit (task ids start "t_"). */
+#define HITL_EVENTS_KEY "events"
 void hitl__h_token_create(hitl_request *req);
 void hitl__h_export(hitl_request *req);
 

@@ -10,6 +10,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <cmocka.h>
+#include <curl/curl.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -420,6 +422,84 @@ static void test_events_and_audit_verify(void **state) {
   tr_free(&r);
 }
 
+/* The SSE stream client, in a child: tells the parent once connected, then waits for a
+ * task.submitted frame naming the expected task. */
+typedef struct sse_sink {
+  int ready_fd;
+  bool told;
+  char seen[65536];
+  size_t len;
+  const char *want;
+} sse_sink;
+
+static size_t sse_data(char *ptr, size_t size, size_t n, void *ud) {
+  sse_sink *k = ud;
+  size_t add = size * n;
+  if (!k->told) {
+    k->told = true;
+    if (write(k->ready_fd, "r", 1) != 1) return 0;
+  }
+  size_t room = sizeof k->seen - 1 - k->len;
+  memcpy(k->seen + k->len, ptr, add < room ? add : room);
+  k->len += add < room ? add : room;
+  k->seen[k->len] = '\0';
+  if (strstr(k->seen, k->want)) return 0; /* Seen: stop the transfer. */
+  return add;
+}
+
+static void test_event_stream_pushes_commits(void **state) {
+  (void)state;
+  /* Start the stream after the newest event, so that only what is committed from now on is due. */
+  long long last = 0;
+  for (;;) {
+    test_resp r;
+    char path[96];
+    snprintf(path, sizeof path, "/v1/events?after=%lld&limit=1000", last);
+    assert_int_equal(tr(&srv, "GET", path, ADMIN_TOKEN, NULL, &r), 200);
+    long long next = tj_int(&r, "next_after");
+    tr_free(&r);
+    if (next == last) break;
+    last = next;
+  }
+  int ready[2], go[2];
+  assert_int_equal(pipe(ready), 0);
+  assert_int_equal(pipe(go), 0);
+  pid_t child = fork();
+  if (child == 0) {
+    close(ready[0]);
+    close(go[1]);
+    sse_sink k = {.ready_fd = ready[1], .want = "event: task.submitted"};
+    CURL *c = curl_easy_init();
+    char url[128], auth[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/events/stream?after=%lld", srv.port, last);
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", ADMIN_TOKEN);
+    struct curl_slist *h = curl_slist_append(NULL, auth);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sse_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &k);
+    /* Shorter than the 15 s heartbeat: only a push at commit can deliver the event in time. */
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    curl_easy_perform(c);
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    _exit(strstr(k.seen, "event: task.submitted") ? 0 : 1);
+  }
+  close(ready[1]);
+  close(go[0]);
+  char b;
+  assert_int_equal(read(ready[0], &b, 1), 1); /* The stream is open and idle. */
+  char *id = submit("review", "{\"input\":\"streamed\",\"confidence\":0.2}", 201);
+  (void)id;
+  int status = 0;
+  waitpid(child, &status, 0);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+  close(ready[0]);
+  close(go[1]);
+  free(id);
+}
+
 static void test_metrics(void **state) {
   (void)state;
   test_resp r;
@@ -474,6 +554,7 @@ int main(void) {
       cmocka_unit_test(test_release_and_skip),
       cmocka_unit_test(test_lease_expires_and_returns),
       cmocka_unit_test(test_events_and_audit_verify),
+      cmocka_unit_test(test_event_stream_pushes_commits),
       cmocka_unit_test(test_metrics),
       cmocka_unit_test(test_list_paging),
   };

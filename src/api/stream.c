@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+/* GET /v1/events/stream: the event log as Server-Sent Events, pushed as commits happen. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/server_internal.h"
+#include "util/clock.h"
+#include "util/xmalloc.h"
+
+#define HEARTBEAT_MS 15000
+#define PAGE 200
+
+/* One open stream. It lives as long as the MHD response (freed by stream_free). */
+typedef struct stream {
+  hitl_request *req;  /* Borrowed: MHD keeps the connection while the response lives. */
+  hitl_server *server;
+  int64_t after;      /* Last event seq sent. */
+  hitl_buf pending;   /* Bytes ready to send. */
+  size_t sent;        /* Of pending. */
+  bool waited;        /* The last call suspended the stream. */
+} stream;
+
+/* Appends events after s->after as SSE frames; returns how many. */
+static size_t load(stream *s, hitl_store *st) {
+  hitl_event *evs = NULL;
+  size_t n = 0;
+  if (st->vt->event_list(st, s->after, PAGE, &evs, &n) != 0) return 0;
+  for (size_t i = 0; i < n; i++) {
+    hitl_event *e = &evs[i];
+    char at[HITL_TIME_LEN], hash[2 * HITL_HASH_LEN + 1];
+    hitl_time_format(e->at, at);
+    hitl_hex(e->hash, HITL_HASH_LEN, hash);
+    /* Event types, names and ids contain no newline, and JSON text has none: one data line. */
+    hitl_buf_printf(&s->pending, "id: %lld\nevent: %s\ndata: {\"seq\":%lld,\"at\":\"%s\",\"type\":",
+                    (long long)e->seq, e->type, (long long)e->seq, at);
+    hitl_buf_json_cstr(&s->pending, e->type);
+    hitl_buf_puts(&s->pending, ",\"queue\":");
+    hitl_buf_json_cstr(&s->pending, e->queue);
+    hitl_buf_puts(&s->pending, ",\"task_id\":");
+    hitl_buf_json_cstr(&s->pending, e->task_id);
+    hitl_buf_puts(&s->pending, ",\"actor\":");
+    hitl_buf_json_cstr(&s->pending, e->actor);
+    hitl_buf_printf(&s->pending, ",\"data\":%s,\"hash\":\"%s\"}\n\n", e->data ? e->data : "{}", hash);
+    s->after = e->seq;
+    hitl_event_clear(e);
+  }
+  free(evs);
+  return n;
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
+  (void)pos;
+  stream *s = cls;
+  hitl_server *srv = s->server;
+  if (s->sent == s->pending.len) {
+    hitl_buf_reset(&s->pending);
+    s->sent = 0;
+    if (__atomic_load_n(&srv->stopping, __ATOMIC_ACQUIRE)) return MHD_CONTENT_READER_END_OF_STREAM;
+    hitl_store *st = hitl__reader(s->req);
+    if (st == NULL) return MHD_CONTENT_READER_END_WITH_ERROR;
+    size_t got = load(s, st);
+    if (got > 0) {
+      s->waited = false;
+    } else if (s->waited) {
+      /* Woken by the heartbeat timer with nothing new: an SSE comment keeps proxies from closing
+       * an idle connection, and writing is how a vanished client is noticed. */
+      s->waited = false;
+      hitl_buf_puts(&s->pending, ": keep-alive\n\n");
+    } else {
+      /* Suspend until the next commit or the heartbeat, then look again for what raced in. */
+      s->waited = true;
+      MHD_suspend_connection(s->req->conn);
+      hitl__waiters_add(srv->waiters, s->req, HITL_EVENTS_KEY, hitl_now_ms() + HEARTBEAT_MS);
+      if (load(s, st) == 0) return 0;
+      if (hitl__waiters_remove(srv->waiters, s->req, HITL_EVENTS_KEY))
+        MHD_resume_connection(s->req->conn);
+      else
+        return 0; /* Someone resumes us; we send on the next call. */
+    }
+  }
+  size_t n = s->pending.len - s->sent;
+  if (n > max) n = max;
+  memcpy(buf, s->pending.data + s->sent, n);
+  s->sent += n;
+  return (ssize_t)n;
+}
+
+static void stream_free(void *cls) {
+  stream *s = cls;
+  hitl_buf_free(&s->pending);
+  free(s);
+}
+
+void hitl__h_events_stream(hitl_request *req) {
+  if (!hitl__require_role(req, "orchestrator")) return;
+  const char *after = hitl__query(req, "after");
+  if (after == NULL) after = hitl__header(req, "Last-Event-ID");
+  long long from = 0;
+  if (after) {
+    char *end;
+    from = strtoll(after, &end, 10);
+    if (*after == '\0' || *end || from < 0) {
+      hitl__reply_error(req, HITL_EVALIDATION, "after", "after must be an event seq (0 or more)");
+      return;
+    }
+  }
+  stream *s = hitl_xcalloc(1, sizeof *s);
+  s->req = req;
+  s->server = req->server;
+  s->after = from;
+  /* A retry hint, then the events. */
+  hitl_buf_puts(&s->pending, "retry: 2000\n\n");
+  struct MHD_Response *resp =
+      MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, s, stream_free);
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+  req->stream = resp;
+  req->status = 200;
+  req->phase = HITL_PHASE_ANSWERED;
+}

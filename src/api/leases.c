@@ -178,10 +178,17 @@ void hitl__h_release(hitl_request *req) {
 void hitl__h_cancel(hitl_request *req) {
   hitl_task t = {0};
   hitl_queue_ref *q = queue_of_task(req, req->params[0], &t);
+  /* Orchestrators, and the agent that submitted the task, may cancel it. */
+  bool allowed = req->actor.orchestrator || (hitl_actor_has_role(&req->actor, "agent") &&
+                                             t.submitted_by && strcmp(t.submitted_by, req->who.name) == 0);
   hitl_task_clear(&t);
   if (q == NULL) return;
   hitl__queue_ref_release(q);
-  if (!hitl__require_role(req, "agent")) return;
+  if (!allowed) {
+    hitl__reply_error(req, HITL_EFORBIDDEN, NULL,
+                      "only an orchestrator or the agent that submitted a task may cancel it");
+    return;
+  }
   lease_job *j = new_job(req, OP_CANCEL);
   snprintf(j->task_id, sizeof j->task_id, "%s", req->params[0]);
   enqueue(req, j);

@@ -87,6 +87,7 @@ static int prepare(hitl_request *req, const hitl_queue_ref *q, const json_t *bod
   t->queue_id = q->id;
   t->queue = hitl_xstrdup(q->name);
   t->created_at = now;
+  t->submitted_by = hitl_xstrdup(req->who.name);
   hitl_json_doc *doc = hitl__json_doc_new(body);
   hitl_policy_input in = {
       .lookup = hitl__json_doc_lookup,
@@ -98,7 +99,6 @@ static int prepare(hitl_request *req, const hitl_queue_ref *q, const json_t *bod
   rc = hitl_task_route(q->config, &in, t, now);
   hitl__json_doc_free(doc);
   if (rc) return hitl_err_set(err, HITL_EINTERNAL, NULL, "the policy could not be evaluated");
-  (void)req;
   return 0;
 }
 
@@ -175,8 +175,8 @@ void hitl__h_task_list(hitl_request *req) {
   int state = -1;
   long long limit = 50, cursor = 0;
   const char *s;
-  /* Agents, orchestrators and the queue's reviewers may list it. */
-  if (!hitl_actor_has_role(&req->actor, "agent") && !hitl_actor_may_review(&req->actor, q->config)) {
+  /* Orchestrators and the queue's reviewers may list it; agents read their own tasks by id. */
+  if (!hitl_actor_may_review(&req->actor, q->config)) {
     hitl__reply_error(req, HITL_EFORBIDDEN, NULL, "token \"%s\" may not read queue \"%s\"",
                       req->who.name, q->name);
     goto done;
@@ -251,8 +251,10 @@ static int answer_task(hitl_request *req, const char *id) {
     hitl__reply_error(req, HITL_EUNAVAILABLE, NULL, "could not read the task");
     return -1;
   }
-  /* Agents, orchestrators and reviewers of the task's queue may read it. */
-  bool allowed = hitl_actor_has_role(&req->actor, "agent");
+  /* Orchestrators, the agent that submitted it and reviewers of the task's queue may read it. */
+  bool allowed = req->actor.orchestrator ||
+                 (hitl_actor_has_role(&req->actor, "agent") && t.submitted_by &&
+                  strcmp(t.submitted_by, req->who.name) == 0);
   if (!allowed) {
     hitl_queue_ref *q = hitl__registry_get(req->server->registry, t.queue);
     allowed = q && hitl_actor_may_review(&req->actor, q->config);

@@ -19,6 +19,7 @@ void hitl_task_clear(hitl_task *t) {
   free(t->lease_owner);
   free(t->decision);
   free(t->decided_by);
+  free(t->submitted_by);
   memset(t, 0, sizeof *t);
 }
 

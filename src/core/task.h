@@ -49,6 +49,7 @@ typedef struct hitl_task {
   char *decision;           /* JSON, NULL until decided. */
   char *decided_by;         /* "policy", "human", "consensus" or "sla"; NULL until decided. */
   int64_t decided_at;
+  char *submitted_by;       /* Token name of the agent that submitted the task. */
 } hitl_task;
 
 /* One answer to one question of a task by one reviewer. */

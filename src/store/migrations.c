@@ -40,7 +40,8 @@ static const char migration_001_initial[] =
     "  lease_expires_at INTEGER NOT NULL DEFAULT 0,"
     "  decision TEXT,"
     "  decided_by TEXT,"
-    "  decided_at INTEGER NOT NULL DEFAULT 0);"
+    "  decided_at INTEGER NOT NULL DEFAULT 0,"
+    "  submitted_by TEXT);"
 
     /* Claim: the first entry of (queue, pending) in serving order; only pending rows are in it. */
     "CREATE INDEX tasks_claim ON tasks(queue_id, priority DESC, seq) WHERE state = 0;"

@@ -38,6 +38,7 @@ static void read_task(sqlite3_stmt *st, hitl_task *t) {
   t->decision = hitl__sqlite_col_text(st, 25);
   t->decided_by = hitl__sqlite_col_text(st, 26);
   t->decided_at = sqlite3_column_int64(st, 27);
+  t->submitted_by = hitl__sqlite_col_text(st, 28);
 }
 
 /* Steps a statement expected to give at most one task row. */
@@ -115,6 +116,7 @@ int hitl__sqlite_task_insert(hitl_store *store, hitl_task *t) {
   hitl__sqlite_bind_text(st, 24, t->decision, 0);
   hitl__sqlite_bind_text(st, 25, t->decided_by, 0);
   sqlite3_bind_int64(st, 26, t->decided_at);
+  hitl__sqlite_bind_text(st, 27, t->submitted_by, 0);
   int rc = sqlite3_step(st);
   int ret = rc == SQLITE_DONE ? 0 : hitl__sqlite_fail(s, rc, "task_insert");
   hitl__sqlite_done(st);
@@ -209,7 +211,7 @@ static int read_due(hitl__sqlite *s, sqlite3_stmt *st, task_vec *tv, int64_t **t
       cap = tv->cap;
       *times = hitl_xrealloc(*times, cap * sizeof **times);
     }
-    (*times)[tv->len - 1] = sqlite3_column_int64(st, 28);
+    (*times)[tv->len - 1] = sqlite3_column_int64(st, 29);
   }
   int ret = rc == SQLITE_DONE ? 0 : hitl__sqlite_fail(s, rc, "task_due");
   hitl__sqlite_done(st);

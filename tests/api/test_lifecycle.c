@@ -247,7 +247,15 @@ static void test_long_poll_times_out_undecided(void **state) {
   assert_int_equal(tr(&srv, "GET", path, agent, NULL, &r), 200);
   assert_string_equal(tj_str(&r, "state"), "pending");
   tr_free(&r);
+  /* Another agent may neither read nor cancel it. */
+  char *other = ts_token(&srv, "agent-2", "agent");
+  snprintf(path, sizeof path, "/v1/tasks/%s", id);
+  assert_int_equal(tr(&srv, "GET", path, other, NULL, &r), 403);
+  tr_free(&r);
   snprintf(path, sizeof path, "/v1/tasks/%s/cancel", id);
+  assert_int_equal(tr(&srv, "POST", path, other, NULL, &r), 403);
+  tr_free(&r);
+  free(other);
   assert_int_equal(tr(&srv, "POST", path, agent, NULL, &r), 200);
   assert_string_equal(tj_str(&r, "state"), "cancelled");
   tr_free(&r);
@@ -516,7 +524,7 @@ static void test_metrics(void **state) {
   assert_int_equal(tr(&srv, "GET", "/v1/queues/review", agent, NULL, &r), 200);
   long long decided = tj_int(&r, "counts.decided");
   tr_free(&r);
-  assert_int_equal(tr(&srv, "GET", "/v1/queues/review/tasks?state=decided&limit=1000", agent, NULL, &r), 200);
+  assert_int_equal(tr(&srv, "GET", "/v1/queues/review/tasks?state=decided&limit=1000", ADMIN_TOKEN, NULL, &r), 200);
   assert_int_equal((long long)json_array_size(json_object_get(r.json, "tasks")), decided);
   tr_free(&r);
 }
@@ -528,13 +536,16 @@ static void test_list_paging(void **state) {
   tr_free(&r);
   char *ids[5];
   for (int i = 0; i < 5; i++) ids[i] = submit("pages", "{\"input\":1}", 201);
-  assert_int_equal(tr(&srv, "GET", "/v1/queues/pages/tasks?limit=2", agent, NULL, &r), 200);
+  /* Agents read their own tasks by id; listing a queue is for its reviewers and orchestrators. */
+  assert_int_equal(tr(&srv, "GET", "/v1/queues/pages/tasks?limit=2", agent, NULL, &r), 403);
+  tr_free(&r);
+  assert_int_equal(tr(&srv, "GET", "/v1/queues/pages/tasks?limit=2", ADMIN_TOKEN, NULL, &r), 200);
   assert_string_equal(tj_str(&r, "tasks.0.id"), ids[4]); /* Newest first. */
   assert_string_equal(tj_str(&r, "tasks.1.id"), ids[3]);
   char path[160];
   snprintf(path, sizeof path, "/v1/queues/pages/tasks?limit=2&cursor=%s", tj_str(&r, "next_cursor"));
   tr_free(&r);
-  assert_int_equal(tr(&srv, "GET", path, agent, NULL, &r), 200);
+  assert_int_equal(tr(&srv, "GET", path, ADMIN_TOKEN, NULL, &r), 200);
   assert_string_equal(tj_str(&r, "tasks.0.id"), ids[2]);
   tr_free(&r);
   for (int i = 0; i < 5; i++) free(ids[i]);

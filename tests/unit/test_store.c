@@ -129,6 +129,7 @@ static void assert_task_equal(const hitl_task *got, const hitl_task *want) {
   assert_str_or_null(got->decision, want->decision);
   assert_str_or_null(got->decided_by, want->decided_by);
   assert_int_equal(got->decided_at, want->decided_at);
+  assert_str_or_null(got->submitted_by, want->submitted_by);
 }
 
 static void free_tasks(hitl_task *v, size_t n) {
@@ -270,6 +271,7 @@ static void test_task_roundtrip_every_field(void **state) {
   full.decision = hitl_xstrdup("{\"verdict\":\"approve\"}");
   full.decided_by = hitl_xstrdup("human");
   full.decided_at = 5555;
+  full.submitted_by = hitl_xstrdup("agent-7");
   insert_task(s, &full);
 
   hitl_task bare; /* Every optional field absent. */

@@ -77,6 +77,7 @@ static bool sweep(hitl_committer *c, hitl_txn *x) {
 
 static void *writer_main(void *arg) {
   hitl_committer *c = arg;
+  pthread_setname_np(pthread_self(), "hitl-writer");
   for (;;) {
     pthread_mutex_lock(&c->lock);
     while (c->head == NULL && !c->stopping && hitl_now_ms() < c->next_sweep_at) {
@@ -102,13 +103,17 @@ static void *writer_main(void *arg) {
     pthread_mutex_unlock(&c->lock);
 
     hitl_txn x = {.store = c->store, .chain = &c->chain, .now = hitl_now_ms()};
+    int64_t t0 = hitl_mono_us(), t1 = t0;
     int rc = c->store->vt->begin(c->store);
     if (rc == 0) {
       for (hitl_job *j = batch; j; j = j->next) run_one(c, &x, j);
       sweep(c, &x);
+      t1 = hitl_mono_us();
       rc = c->store->vt->commit(c->store);
       if (rc) c->store->vt->rollback(c->store);
     }
+    hitl_log(HITL_LOG_DEBUG, "msg=\"batch\" jobs=%zu run_us=%lld commit_us=%lld", n,
+             (long long)(t1 - t0), (long long)(hitl_mono_us() - t1));
     if (rc) {
       hitl_log(HITL_LOG_ERROR, "msg=\"transaction failed\" jobs=%zu rc=%d", n, rc);
       hitl_chain_rolled_back(&c->chain);
@@ -155,12 +160,15 @@ void hitl__committer_enqueue(hitl_committer *c, hitl_job *job) {
     job->done(job, hitl_err_set(&job->err, HITL_EUNAVAILABLE, NULL, "the server is stopping"));
     return;
   }
+  bool was_empty = c->head == NULL;
   if (c->tail)
     c->tail->next = job;
   else
     c->head = job;
   c->tail = job;
-  pthread_cond_signal(&c->wake);
+  /* The writer sleeps only on an empty queue; jobs added to a non-empty one are picked up with
+   * it, so one wake-up per batch is enough. */
+  if (was_empty) pthread_cond_signal(&c->wake);
   pthread_mutex_unlock(&c->lock);
 }
 

@@ -58,6 +58,7 @@ static int64_t expire(hitl_waiters *w, int64_t now) {
 
 static void *timer_main(void *arg) {
   hitl_waiters *w = arg;
+  pthread_setname_np(pthread_self(), "hitl-timer");
   pthread_mutex_lock(&w->lock);
   while (!w->stopping) {
     int64_t next = expire(w, hitl_now_ms());

@@ -4,6 +4,7 @@
 
 #include <sodium.h>
 #include <string.h>
+#include <time.h>
 
 int hitl_id_init(void) { return sodium_init() < 0 ? -1 : 0; }
 
@@ -27,8 +28,14 @@ static size_t base32(const uint8_t *in, size_t n, char *out) {
 }
 
 void hitl_id_new(const char *prefix, char out[HITL_ID_LEN]) {
+  /* 48 bits of milliseconds, then 80 random bits (as ULIDs are made): ids made later sort
+   * later, so the database's id index grows at its right edge instead of at random pages. */
   uint8_t raw[16];
-  randombytes_buf(raw, sizeof raw);
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  uint64_t ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+  for (int i = 0; i < 6; i++) raw[i] = (uint8_t)(ms >> (8 * (5 - i)));
+  randombytes_buf(raw + 6, sizeof raw - 6);
   size_t p = strlen(prefix);
   if (p > 3) p = 3;
   memcpy(out, prefix, p);

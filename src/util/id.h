@@ -11,7 +11,8 @@
 
 /* Must be called once before any other function here (initialises libsodium). Returns 0 or -1. */
 int hitl_id_init(void);
-/* Writes "<prefix>_<26 chars of lowercase base32>" from 128 random bits, e.g. "t_0f3k...". */
+/* Writes "<prefix>_<26 chars of lowercase base32>" from a 48-bit millisecond time and 80 random
+ * bits, e.g. "t_0f3k...": unguessable, and ids made later sort later. */
 void hitl_id_new(const char *prefix, char out[HITL_ID_LEN]);
 /* Writes a new bearer token "hitl_<43 chars>" (256 random bits) into out (at least 64 bytes). */
 void hitl_token_new(char out[64]);

@@ -409,6 +409,53 @@ static void test_lease_expires_and_returns(void **state) {
   free(id); free(c1); free(c2);
 }
 
+/* Deadlines: each on_timeout action, observed through a long-poll that returns at the change. */
+static void test_sla_deadlines(void **state) {
+  (void)state;
+  const char *actions[] = {"accept", "reject", "expire", "escalate"};
+  for (int i = 0; i < 4; i++) {
+    char cfg[256], path[128];
+    snprintf(cfg, sizeof cfg,
+             "{\"assignment\":{\"roles\":[\"validator\"]},"
+             "\"sla\":{\"deadline_seconds\":1,\"on_timeout\":\"%s\"}}", actions[i]);
+    snprintf(path, sizeof path, "/v1/queues/sla-%s", actions[i]);
+    test_resp r;
+    assert_int_equal(tr(&srv, "PUT", path, ADMIN_TOKEN, cfg, &r), 201);
+    tr_free(&r);
+    snprintf(path, sizeof path, "sla-%s", actions[i]);
+    char *id = submit(path, "{\"input\":\"late\"}", 201);
+    if (strcmp(actions[i], "escalate") == 0) {
+      /* Escalation keeps the task open, now for an arbiter: poll that condition, bounded. */
+      snprintf(path, sizeof path, "/v1/tasks/%s", id);
+      bool escalated = false;
+      for (int k = 0; k < 100 && !escalated; k++) {
+        assert_int_equal(tr(&srv, "GET", path, ADMIN_TOKEN, NULL, &r), 200);
+        escalated = tj_str(&r, "role") && strcmp(tj_str(&r, "role"), "arbiter") == 0;
+        tr_free(&r);
+        if (!escalated) nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
+      }
+      assert_true(escalated);
+      assert_int_equal(tr(&srv, "POST", "/v1/queues/sla-escalate/claim", alice, NULL, &r), 204);
+      tr_free(&r);
+      assert_int_equal(tr(&srv, "POST", "/v1/queues/sla-escalate/claim", arbiter, NULL, &r), 200);
+      assert_string_equal(tj_str(&r, "id"), id);
+      tr_free(&r);
+    } else {
+      snprintf(path, sizeof path, "/v1/tasks/%s?wait=20", id);
+      assert_int_equal(tr(&srv, "GET", path, ADMIN_TOKEN, NULL, &r), 200);
+      const char *want_state = strcmp(actions[i], "expire") == 0 ? "expired" : "decided";
+      const char *want_outcome = strcmp(actions[i], "accept") == 0   ? "approve"
+                                 : strcmp(actions[i], "reject") == 0 ? "reject"
+                                                                     : "expired";
+      assert_string_equal(tj_str(&r, "state"), want_state);
+      assert_string_equal(tj_str(&r, "decision.by"), "sla");
+      assert_string_equal(tj_str(&r, "decision.outcome"), want_outcome);
+      tr_free(&r);
+    }
+    free(id);
+  }
+}
+
 static void test_events_and_audit_verify(void **state) {
   (void)state;
   test_resp r;
@@ -564,6 +611,7 @@ int main(void) {
       cmocka_unit_test(test_overlap_agreement_is_consensus),
       cmocka_unit_test(test_release_and_skip),
       cmocka_unit_test(test_lease_expires_and_returns),
+      cmocka_unit_test(test_sla_deadlines),
       cmocka_unit_test(test_events_and_audit_verify),
       cmocka_unit_test(test_event_stream_pushes_commits),
       cmocka_unit_test(test_metrics),

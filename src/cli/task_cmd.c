@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* The reviewer's and the caller's task commands: claim, respond, release, cancel, task, tasks. */
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/client.h"
 #include "cli/commands.h"
@@ -135,6 +137,7 @@ int hitl__cmd_cancel(int argc, char **argv) {
 }
 
 static const hitl__cli_optspec task_options[] = {{"wait", 1}, {NULL, 0}};
+#define MAX_WAIT_PER_REQUEST 120 /* The server's limit for ?wait. */
 static const char task_usage[] =
     "usage: hitl task TASK_ID [--wait SECONDS]\n"
     "  Prints the task with its responses and decision. --wait long-polls until it is decided;\n"
@@ -156,23 +159,50 @@ int hitl__cmd_task(int argc, char **argv) {
     code = hitl__cli_usage_error(task_usage, "%s", err.message);
     goto cleanup;
   }
-  hitl__cli_url_query(&url, "wait", wait);
-  hitl__cli_reply r;
-  if (hitl__cli_http(&c, "GET", url.data, NULL, 0, NULL, NULL, &r, &err) < 0) {
-    code = hitl__cli_unreachable(&err);
-    goto cleanup;
-  }
-  code = hitl__cli_report(&c, &r);
-  if (code == HITL_EXIT_OK && wait) {
-    doc = json_loadb(r.body.data ? r.body.data : "", r.body.len, 0, NULL);
-    const json_t *state = json_object_get(doc, "state");
-    const char *s = json_is_string(state) ? json_string_value(state) : "";
-    if (strcmp(s, "pending") == 0 || strcmp(s, "leased") == 0) {
+  /* The server holds one request for at most MAX_WAIT_PER_REQUEST seconds: a longer wait is a
+   * series of long-polls, each answered at once when the task is decided. */
+  size_t base_len = url.len;
+  time_t deadline = time(NULL) + (time_t)seconds;
+  for (;;) {
+    long long left = (long long)(deadline - time(NULL));
+    if (left < 0) left = 0;
+    long long chunk = left < MAX_WAIT_PER_REQUEST ? left : MAX_WAIT_PER_REQUEST;
+    url.len = base_len;
+    url.data[base_len] = '\0';
+    if (wait) {
+      char n[24];
+      snprintf(n, sizeof n, "%lld", chunk);
+      hitl__cli_url_query(&url, "wait", n);
+    }
+    hitl__cli_reply r;
+    time_t asked = time(NULL);
+    if (hitl__cli_http(&c, "GET", url.data, NULL, 0, NULL, NULL, &r, &err) < 0) {
+      code = hitl__cli_unreachable(&err);
+      goto cleanup;
+    }
+    bool open = false;
+    const char *s = "";
+    if (r.status == 200 && wait) {
+      json_decref(doc);
+      doc = json_loadb(r.body.data ? r.body.data : "", r.body.len, 0, NULL);
+      const json_t *state = json_object_get(doc, "state");
+      s = json_is_string(state) ? json_string_value(state) : "";
+      open = strcmp(s, "pending") == 0 || strcmp(s, "leased") == 0;
+      /* Undecided after a full wait, and time is left: wait again. An early answer (the server
+       * stopping) ends the loop, so that nothing spins. */
+      if (open && chunk < left && time(NULL) - asked >= chunk - 1) {
+        hitl_buf_free(&r.body);
+        continue;
+      }
+    }
+    code = hitl__cli_report(&c, &r);
+    if (code == HITL_EXIT_OK && open) {
       fprintf(stderr, "hitl: task %s is still %s after %lld s\n", a.positional[0], s, seconds);
       code = HITL_EXIT_EMPTY;
     }
+    hitl_buf_free(&r.body);
+    break;
   }
-  hitl_buf_free(&r.body);
 cleanup:
   json_decref(doc);
   hitl_buf_free(&url);

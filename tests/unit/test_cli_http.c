@@ -315,6 +315,12 @@ static void test_task_wait(void **state) {
   answer(200, "{\"id\":\"t_1\",\"state\":\"decided\",\"decision\":{\"by\":\"human\"}}");
   assert_int_equal(run(hitl__cmd_task, &o, "task", "t_1", "--wait", "30", NULL), HITL_EXIT_OK);
   assert_string_equal(srv.query, "wait=30");
+  /* Longer than the server's 120 s per request: asked in pieces of 120 s; a server that answers
+   * early (as one does when stopping) ends the wait rather than being asked in a loop. */
+  answer(200, "{\"id\":\"t_1\",\"state\":\"pending\"}");
+  assert_int_equal(run(hitl__cmd_task, &o, "task", "t_1", "--wait", "500", NULL), HITL_EXIT_EMPTY);
+  assert_string_equal(srv.query, "wait=120");
+  assert_int_equal(srv.requests, 1);
   answer(200, "{\"id\":\"t_1\",\"state\":\"pending\"}");
   assert_int_equal(run(hitl__cmd_task, &o, "task", "t_1", NULL), HITL_EXIT_OK); /* No wait. */
   assert_string_equal(srv.query, "");

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* GET /v1/events: the audit log after a sequence number. */
+#include <errno.h>
 #include <stdlib.h>
 
 #include "api/server_internal.h"
@@ -11,8 +12,9 @@ void hitl__h_events(hitl_request *req) {
   const char *s;
   char *end;
   if ((s = hitl__query(req, "after"))) {
+    errno = 0;
     after = strtoll(s, &end, 10);
-    if (*s == '\0' || *end || after < 0) {
+    if (*s == '\0' || *end || after < 0 || errno == ERANGE) {
       hitl__reply_error(req, HITL_EVALIDATION, "after", "after must be an event seq (0 or more)");
       return;
     }

@@ -61,6 +61,7 @@ struct hitl_request {
   hitl_buf out;
   const char *content_type;
   char location[160];               /* Extra header values, empty when unused. */
+  char allow[48];                   /* The methods of the path, for a 405. */
   struct MHD_Response *stream;      /* A prepared streaming response, or NULL. */
 
   void *state;                      /* Handler-owned state, freed by state_free at the end. */

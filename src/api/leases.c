@@ -87,7 +87,7 @@ static hitl_queue_ref *queue_of_task(hitl_request *req, const char *task_id, hit
   if (st == NULL) return NULL;
   int rc = st->vt->task_get(st, task_id, t);
   if (rc == HITL_ENOT_FOUND) {
-    hitl__reply_error(req, HITL_ENOT_FOUND, NULL, "no task with id \"%s\"", task_id);
+    hitl__reply_error(req, HITL_ENOT_FOUND, "task_id", "no task with id \"%s\"", task_id);
     return NULL;
   }
   if (rc) {
@@ -164,7 +164,8 @@ void hitl__h_respond(hitl_request *req) {
 
 void hitl__h_release(hitl_request *req) {
   if (strlen(req->params[0]) >= HITL_ID_LEN) {
-    hitl__reply_error(req, HITL_ENOT_FOUND, NULL, "no task with id \"%.40s...\"", req->params[0]);
+    hitl__reply_error(req, HITL_ENOT_FOUND, "task_id", "no task with id \"%.40s...\"",
+                      req->params[0]);
     return;
   }
   char *lease = lease_from_body(req);

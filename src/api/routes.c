@@ -108,3 +108,15 @@ const hitl_route_def *hitl__route_match(const char *method, const char *path,
   }
   return NULL;
 }
+
+void hitl__route_allow(const char *path, char *out, size_t n) {
+  size_t used = 0;
+  out[0] = '\0';
+  for (size_t i = 0; i < sizeof routes / sizeof *routes && used < n; i++) {
+    char *got[HITL_MAX_PARAMS] = {0};
+    int m = match(routes[i].pattern, path, got);
+    for (int j = 0; j < HITL_MAX_PARAMS; j++) free(got[j]);
+    if (m == 1)
+      used += (size_t)snprintf(out + used, n - used, "%s%s", used ? ", " : "", routes[i].method);
+  }
+}

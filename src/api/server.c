@@ -40,12 +40,56 @@ void hitl__reply_empty(hitl_request *req, int status) {
   req->phase = HITL_PHASE_ANSWERED;
 }
 
+/* Length of the well-formed UTF-8 sequence at s (NUL-terminated), or 0 when there is none. */
+static size_t utf8_sequence(const unsigned char *s) {
+  unsigned char c = s[0], lo = 0x80, hi = 0xBF;
+  size_t n;
+  if (c < 0x80) return 1;
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    if (c == 0xE0) lo = 0xA0; /* Overlong. */
+    if (c == 0xED) hi = 0x9F; /* Surrogates. */
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    if (c == 0xF0) lo = 0x90; /* Overlong. */
+    if (c == 0xF4) hi = 0x8F; /* Past U+10FFFF. */
+  } else {
+    return 0;
+  }
+  if (s[1] < lo || s[1] > hi) return 0;
+  for (size_t i = 2; i < n; i++)
+    if ((s[i] & 0xC0) != 0x80) return 0;
+  return n;
+}
+
+/* Replaces in place every byte of s that is not part of well-formed UTF-8 with '?', so that
+ * echoed input (a path, a key cut short by truncation) cannot make the error body invalid JSON. */
+static void utf8_scrub(char *s) {
+  unsigned char *p = (unsigned char *)s;
+  while (*p) {
+    size_t n = utf8_sequence(p);
+    if (n == 0) {
+      *p = '?';
+      n = 1;
+    }
+    p += n;
+  }
+}
+
 void hitl__reply_error(hitl_request *req, int code, const char *field, const char *fmt, ...) {
-  char message[512];
+  char message[512], field_copy[160]; /* As hitl_err.field. */
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(message, sizeof message, fmt, ap);
   va_end(ap);
+  utf8_scrub(message);
+  if (field) {
+    snprintf(field_copy, sizeof field_copy, "%s", field);
+    utf8_scrub(field_copy);
+    field = field_copy;
+  }
   hitl_buf b = HITL_BUF_INIT;
   hitl_buf_puts(&b, "{\"error\":{\"code\":");
   hitl_buf_json_cstr(&b, hitl_err_code(code));
@@ -153,8 +197,9 @@ json_t *hitl__body_json(hitl_request *req) {
   json_error_t e;
   json_t *v = json_loadb(req->body.data, req->body.len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &e);
   if (v == NULL) {
-    hitl__reply_error(req, HITL_EINVALID_JSON, NULL, "invalid JSON at line %d, column %d: %s",
-                      e.line, e.column, e.text);
+    hitl__reply_error(req, HITL_EINVALID_JSON, NULL, "invalid JSON at line %d, column %d: %s%s",
+                      e.line, e.column, e.text,
+                      json_error_code(&e) == json_error_invalid_utf8 ? " (send UTF-8 text)" : "");
     return NULL;
   }
   return v;
@@ -194,13 +239,16 @@ static void dispatch(hitl_request *req) {
   int status = 404;
   const hitl_route_def *r = hitl__route_match(req->method, req->path, req->params, &status);
   if (r == NULL) {
-    if (status == 405)
-      hitl__reply_error(req, HITL_EMETHOD, NULL, "%s is not allowed on %s", req->method, req->path);
-    else if (status == 400)
+    if (status == 405) {
+      hitl__route_allow(req->path, req->allow, sizeof req->allow);
+      hitl__reply_error(req, HITL_EMETHOD, NULL, "%s is not allowed on %s; use %s", req->method,
+                        req->path, req->allow);
+    } else if (status == 400) {
       hitl__reply_error(req, HITL_EVALIDATION, NULL,
                         "the path has a broken percent-escape or a NUL byte");
-    else
+    } else {
       hitl__reply_error(req, HITL_ENOT_FOUND, NULL, "no such route: %s %s", req->method, req->path);
+    }
     return;
   }
   req->route_name = r->pattern;
@@ -237,6 +285,7 @@ static enum MHD_Result send_answer(hitl_request *req) {
       MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, req->content_type);
   }
   if (req->location[0]) MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, req->location);
+  if (req->allow[0]) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, req->allow);
   enum MHD_Result ok = MHD_queue_response(req->conn, (unsigned)req->status, resp);
   MHD_destroy_response(resp);
   return ok;
@@ -262,22 +311,23 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl && strtoull(cl, NULL, 10) > req->body_limit) req->body_too_large = true;
     *con_cls = req;
-    return MHD_YES;
+    if (!req->body_too_large) return MHD_YES;
+    /* A declared length over the limit is refused before any of the body is read: this is the
+     * only moment libmicrohttpd lets us answer before the upload ends. */
+    dispatch(req);
+    return send_answer(req);
   }
   if (req->phase == HITL_PHASE_READING) {
     if (*upload_data_size > 0) {
-      if (!req->body_too_large) {
-        if (req->body.len + *upload_data_size > req->body_limit)
-          req->body_too_large = true;
-        else
-          hitl_buf_append(&req->body, upload_data, *upload_data_size);
+      /* A chunked body that outgrows the limit is read to its end and dropped; dispatch then
+       * answers 413 (libmicrohttpd refuses an answer in the middle of an upload). */
+      if (!req->body_too_large && req->body.len + *upload_data_size > req->body_limit) {
+        req->body_too_large = true;
+        hitl_buf_free(&req->body);
       }
+      if (!req->body_too_large) hitl_buf_append(&req->body, upload_data, *upload_data_size);
       *upload_data_size = 0;
-      if (!req->body_too_large) return MHD_YES;
-      /* Answer at once rather than reading the rest of an oversized body. */
-      hitl__reply_error(req, HITL_ETOO_LARGE, NULL, "the request body is larger than %zu bytes",
-                        req->body_limit);
-      return send_answer(req);
+      return MHD_YES;
     }
     dispatch(req);
   } else if (req->phase == HITL_PHASE_WAITING && req->on_resume) {

@@ -48,6 +48,8 @@ typedef struct hitl_route_def {
  * NULL with *status 404 (no path) or 405 (path known, method not). */
 const hitl_route_def *hitl__route_match(const char *method, const char *path,
                                         char *params[HITL_MAX_PARAMS], int *status);
+/* Writes the methods the route table has for path into out ("GET, PUT"; empty when none). */
+void hitl__route_allow(const char *path, char *out, size_t n);
 
 /* Handlers, one file per resource. */
 void hitl__h_healthz(hitl_request *req);

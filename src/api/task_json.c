@@ -51,9 +51,11 @@ static const char *const known_keys[] = {
 int hitl__task_from_json(const json_t *body, const char *header_key, const char *prefix,
                          hitl_task *t, hitl_err *err) {
   char field[128];
-  if (!json_is_object(body))
-    return hitl_err_set(err, HITL_EVALIDATION, prefix[0] ? prefix : NULL,
+  if (!json_is_object(body)) {
+    snprintf(field, sizeof field, "%.*s", (int)(prefix[0] ? strlen(prefix) - 1 : 0), prefix);
+    return hitl_err_set(err, HITL_EVALIDATION, field[0] ? field : NULL,
                         "a task must be a JSON object with at least \"input\"");
+  }
   const char *key;
   const json_t *v;
   json_object_foreach((json_t *)body, key, v) {
@@ -147,7 +149,9 @@ int hitl__task_from_json(const json_t *body, const char *header_key, const char 
   json_decref(copy);
   if (t->payload == NULL || canon == NULL) {
     free(canon);
-    return hitl_err_set(err, HITL_EVALIDATION, prefix[0] ? prefix : NULL, "the task cannot be encoded");
+    snprintf(field, sizeof field, "%.*s", (int)(prefix[0] ? strlen(prefix) - 1 : 0), prefix);
+    return hitl_err_set(err, HITL_EVALIDATION, field[0] ? field : NULL,
+                        "the task cannot be encoded");
   }
   hitl_hash(canon, strlen(canon), t->body_hash);
   free(canon);

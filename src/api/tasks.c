@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Task routes: submit one or a batch, list a queue's tasks, read one task (with long-poll). */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,8 +47,9 @@ static int submit_run(hitl_job *job, hitl_txn *x) {
                               &job->err);
     if (rc) {
       if (j->batch) {
-        char field[64];
-        snprintf(field, sizeof field, "tasks[%zu]", i);
+        char field[sizeof job->err.field];
+        snprintf(field, sizeof field, "tasks[%zu]%s%s", i, job->err.field[0] ? "." : "",
+                 job->err.field);
         snprintf(job->err.field, sizeof job->err.field, "%s", field);
       }
       return rc;
@@ -117,6 +119,17 @@ static void submit(hitl_request *req, bool batch) {
     if (!json_is_array(items) || json_array_size(items) == 0) {
       hitl__reply_error(req, HITL_EVALIDATION, "tasks",
                         "a batch is {\"tasks\": [...]} with 1 to %d tasks", MAX_BATCH);
+      goto fail;
+    }
+    if (json_object_size(body) != 1) {
+      const char *key;
+      json_t *v;
+      json_object_foreach(body, key, v) {
+        if (strcmp(key, "tasks") != 0) break; /* There is one: the body has more than "tasks". */
+      }
+      hitl__reply_error(req, HITL_EVALIDATION, key,
+                        "unknown field \"%.64s\"; a batch is {\"tasks\": [...]} and nothing else",
+                        key);
       goto fail;
     }
     n = json_array_size(items);
@@ -196,8 +209,9 @@ void hitl__h_task_list(hitl_request *req) {
   }
   if ((s = hitl__query(req, "cursor")) && *s) {
     char *end;
+    errno = 0;
     cursor = strtoll(s, &end, 10);
-    if (*end || cursor < 1) {
+    if (*end || cursor < 1 || errno == ERANGE) {
       hitl__reply_error(req, HITL_EVALIDATION, "cursor",
                         "cursor must be the next_cursor of a previous page");
       goto done;
@@ -244,7 +258,7 @@ static int answer_task(hitl_request *req, const char *id) {
   hitl_task t = {0};
   int rc = st->vt->task_get(st, id, &t);
   if (rc == HITL_ENOT_FOUND) {
-    hitl__reply_error(req, HITL_ENOT_FOUND, NULL, "no task with id \"%s\"", id);
+    hitl__reply_error(req, HITL_ENOT_FOUND, "task_id", "no task with id \"%s\"", id);
     return -1;
   }
   if (rc) {

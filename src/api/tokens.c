@@ -56,6 +56,16 @@ static void token_done(hitl_job *job, int rc) {
   hitl__request_resume(req);
 }
 
+/* The first key of body other than name and roles, or NULL. */
+static const char *unknown_key(json_t *body) {
+  const char *key;
+  json_t *v;
+  json_object_foreach(body, key, v) {
+    if (strcmp(key, "name") != 0 && strcmp(key, "roles") != 0) return key;
+  }
+  return NULL;
+}
+
 /* Token names: 1 to 64 of [A-Za-z0-9_.@-]. */
 static bool name_valid(const char *s, size_t n) {
   if (n == 0 || n > 64) return false;
@@ -74,8 +84,12 @@ void hitl__h_token_create(hitl_request *req) {
   if (body == NULL) return;
   token_job *j = hitl_xcalloc(1, sizeof *j);
   const json_t *name = json_object_get(body, "name"), *roles = json_object_get(body, "roles");
+  const char *extra = NULL;
   if (!json_is_object(body)) {
     hitl__reply_error(req, HITL_EVALIDATION, NULL, "send {\"name\": \"...\", \"roles\": [...]}");
+  } else if ((extra = unknown_key(body)) != NULL) {
+    hitl__reply_error(req, HITL_EVALIDATION, extra,
+                      "unknown field \"%.64s\"; a token has only name and roles", extra);
   } else if (!json_is_string(name) || !name_valid(json_string_value(name), json_string_length(name))) {
     hitl__reply_error(req, HITL_EVALIDATION, "name",
                       "name must have 1 to 64 characters from A-Z a-z 0-9 _ . @ -");
@@ -90,12 +104,20 @@ void hitl__h_token_create(hitl_request *req) {
     size_t i;
     const json_t *r;
     json_array_foreach(roles, i, r) {
+      char field[32];
+      snprintf(field, sizeof field, "roles[%zu]", i);
       if (!json_is_string(r) || !hitl__role_known(json_string_value(r))) {
-        char field[32];
-        snprintf(field, sizeof field, "roles[%zu]", i);
         hitl__reply_error(req, HITL_EVALIDATION, field,
-                          "unknown role; roles are annotator, validator, corrector, arbiter, "
-                          "labeler, orchestrator, agent");
+                          "unknown role \"%.32s\"; roles are annotator, validator, corrector, "
+                          "arbiter, labeler, orchestrator, agent",
+                          json_is_string(r) ? json_string_value(r) : "(not a string)");
+        break;
+      }
+      bool twice = false;
+      for (size_t k = 0; k < i && !twice; k++) twice = json_equal(json_array_get(roles, k), r);
+      if (twice) {
+        hitl__reply_error(req, HITL_EVALIDATION, field, "role \"%s\" is listed twice",
+                          json_string_value(r));
         break;
       }
       if (i) strcat(j->roles, ",");

@@ -16,7 +16,19 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+static bool sanitizer_failed; /* Some server's log held a sanitizer report. */
+
+/* cmocka does not count a failure in a group teardown, where ts_cleanup usually runs: a
+ * sanitizer report makes the test program's exit status 1 here instead. */
+static void exit_failed_on_report(void) {
+  if (!sanitizer_failed) return;
+  fflush(NULL);
+  _exit(1);
+}
+
 void ts_start(test_server *s, const char *const *extra_args) {
+  static bool registered;
+  if (!registered) registered = atexit(exit_failed_on_report) == 0;
   if (s->dir[0] == '\0') {
     snprintf(s->dir, sizeof s->dir, "/tmp/hitl-api-XXXXXX");
     assert_non_null(mkdtemp(s->dir));
@@ -74,13 +86,36 @@ void ts_stop(test_server *s, int sig) {
   s->pid = 0;
 }
 
+/* True when the server's log holds a sanitizer report (ASan, LSan or UBSan), which it then
+ * copies to stderr from its first line on. */
+static bool sanitizer_reported(const test_server *s) {
+  char path[320], line[1024];
+  snprintf(path, sizeof path, "%s/server.log", s->dir);
+  FILE *f = fopen(path, "r");
+  if (f == NULL) return false;
+  bool found = false;
+  while (fgets(line, sizeof line, f)) {
+    if (!found && (strstr(line, "ERROR: AddressSanitizer") || strstr(line, "ERROR: LeakSanitizer") ||
+                   strstr(line, "runtime error:")))
+      found = true;
+    if (found) fputs(line, stderr);
+  }
+  fclose(f);
+  return found;
+}
+
 void ts_cleanup(test_server *s) {
   if (s->pid > 0) ts_stop(s, SIGKILL);
   if (s->dir[0] == '\0') return;
+  bool reported = sanitizer_reported(s);
   char cmd[320];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", s->dir);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", s->dir);
   s->dir[0] = '\0';
+  if (reported) {
+    sanitizer_failed = true;
+    fail_msg("the server's sanitizer reported an error (its report is above)");
+  }
 }
 
 typedef struct sink {

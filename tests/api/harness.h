@@ -28,7 +28,8 @@ typedef struct test_resp {
 void ts_start(test_server *s, const char *const *extra_args);
 /* Sends sig to the server and reaps it. */
 void ts_stop(test_server *s, int sig);
-/* Removes the temporary directory. */
+/* Removes the temporary directory. Fails the test when the server's log (server.log in it)
+ * holds a sanitizer report. */
 void ts_cleanup(test_server *s);
 
 /* Sends a request; token NULL sends no Authorization; body NULL sends none. The response must

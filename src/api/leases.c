@@ -58,7 +58,7 @@ static void lease_done(hitl_job *job, int rc) {
     hitl__reply_err(req, &job->err);
   } else {
     hitl_buf b = HITL_BUF_INIT;
-    hitl__task_to_json(&b, &j->task, NULL, 0, true);
+    hitl__task_to_json(&b, &j->task, NULL, 0, HITL_TASK_JSON_LEASE);
     hitl__reply_buf(req, 200, &b);
   }
   hitl__request_resume(req);

@@ -213,13 +213,17 @@ bool hitl__require_role(hitl_request *req, const char *role) {
 }
 
 hitl_store *hitl__reader(hitl_request *req) {
-  hitl_server *s = req->server;
+  hitl_store *st = hitl__server_reader(req->server);
+  if (st == NULL) hitl__reply_error(req, HITL_EUNAVAILABLE, NULL, "the database is not available");
+  return st;
+}
+
+hitl_store *hitl__server_reader(hitl_server *s) {
   hitl_store *st = pthread_getspecific(s->reader_key);
   if (st) return st;
   hitl_err err = {0};
   if (hitl_store_open(s->db, &st, &err) != 0) {
     hitl_log(HITL_LOG_ERROR, "msg=\"cannot open a read handle\" detail=\"%s\"", err.message);
-    hitl__reply_error(req, HITL_EUNAVAILABLE, NULL, "the database is not available");
     return NULL;
   }
   pthread_setspecific(s->reader_key, st);

@@ -34,6 +34,8 @@ struct hitl_server {
 /* The calling thread's read handle on the store (opened on first use); NULL when the store
  * cannot be opened (then the request was answered 503). */
 hitl_store *hitl__reader(hitl_request *req);
+/* The same without a request to answer: NULL when the store cannot be opened. */
+hitl_store *hitl__server_reader(hitl_server *s);
 
 /* One row of the route table. */
 typedef struct hitl_route_def {

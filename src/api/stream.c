@@ -56,7 +56,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
     hitl_buf_reset(&s->pending);
     s->sent = 0;
     if (__atomic_load_n(&srv->stopping, __ATOMIC_ACQUIRE)) return MHD_CONTENT_READER_END_OF_STREAM;
-    hitl_store *st = hitl__reader(s->req);
+    hitl_store *st = hitl__server_reader(srv);
     if (st == NULL) return MHD_CONTENT_READER_END_WITH_ERROR;
     size_t got = load(s, st);
     if (got > 0) {

@@ -174,7 +174,7 @@ static void put_time(hitl_buf *b, const char *key, int64_t ms) {
 }
 
 void hitl__task_to_json(hitl_buf *b, const hitl_task *t, const hitl_response *responses, size_t n,
-                        bool with_lease) {
+                        int flags) {
   hitl_buf_puts(b, "{\"id\":");
   hitl_buf_json_cstr(b, t->id);
   put_str(b, "queue", t->queue);
@@ -185,9 +185,10 @@ void hitl__task_to_json(hitl_buf *b, const hitl_task *t, const hitl_response *re
     hitl_buf_putc(b, ',');
     hitl_buf_append(b, t->payload + 1, plen - 2);
   }
-  if (t->has_confidence)
-    hitl_buf_printf(b, ",\"confidence\":%.17g", t->confidence);
-  else
+  if (t->has_confidence) {
+    hitl_buf_puts(b, ",\"confidence\":");
+    hitl_buf_double(b, t->confidence);
+  } else
     hitl_buf_puts(b, ",\"confidence\":null");
   put_str(b, "model_version", t->model_version);
   put_str(b, "inference_id", t->inference_id);
@@ -201,14 +202,14 @@ void hitl__task_to_json(hitl_buf *b, const hitl_task *t, const hitl_response *re
   put_time(b, "deadline_at", t->deadline_at);
   hitl_buf_printf(b, ",\"route\":%s", t->route ? t->route : "null");
   hitl_buf_printf(b, ",\"decision\":%s", t->decision ? t->decision : "null");
-  if (with_lease && t->state == HITL_TASK_LEASED) {
+  if ((flags & HITL_TASK_JSON_LEASE) && t->state == HITL_TASK_LEASED) {
     hitl_buf_puts(b, ",\"lease\":{\"id\":");
     hitl_buf_json_cstr(b, t->lease_id);
     put_str(b, "owner", t->lease_owner);
     put_time(b, "expires_at", t->lease_expires_at);
     hitl_buf_putc(b, '}');
   }
-  if (responses) {
+  if (flags & HITL_TASK_JSON_RESPONSES) {
     hitl_buf_puts(b, ",\"responses\":[");
     for (size_t i = 0; i < n; i++) {
       const hitl_response *r = &responses[i];

@@ -16,10 +16,15 @@
 int hitl__task_from_json(const json_t *body, const char *header_key, const char *prefix,
                          hitl_task *t, hitl_err *err);
 
-/* Appends the task as a JSON object. responses (n of them) are included when not NULL; the
- * lease (id, owner, expires_at) when with_lease. */
+/* What hitl__task_to_json includes besides the task's own fields. */
+enum {
+  HITL_TASK_JSON_LEASE = 1,     /* The lease (id, owner, expires_at) while leased. */
+  HITL_TASK_JSON_RESPONSES = 2, /* "responses": the n given (an empty array when n is 0). */
+};
+
+/* Appends the task as a JSON object with the parts named by flags. */
 void hitl__task_to_json(hitl_buf *b, const hitl_task *t, const hitl_response *responses, size_t n,
-                        bool with_lease);
+                        int flags);
 
 /* True when name is a valid queue name: 1 to 64 of [A-Za-z0-9_.-], not "." or "..". */
 bool hitl__queue_name_valid(const char *name);

@@ -69,11 +69,13 @@ static void submit_done(hitl_job *job, int rc) {
     if (j->batch) hitl_buf_puts(&b, "{\"tasks\":[");
     for (size_t i = 0; i < j->n; i++) {
       if (i) hitl_buf_putc(&b, ',');
-      hitl__task_to_json(&b, j->replayed[i] ? &j->existing[i] : &j->tasks[i], NULL, 0, false);
+      hitl__task_to_json(&b, j->replayed[i] ? &j->existing[i] : &j->tasks[i], NULL, 0, 0);
       all_replayed = all_replayed && j->replayed[i];
     }
     if (j->batch) hitl_buf_puts(&b, "]}");
-    if (!j->batch) snprintf(req->location, sizeof req->location, "/v1/tasks/%s", j->tasks[0].id);
+    if (!j->batch)
+      snprintf(req->location, sizeof req->location, "/v1/tasks/%s",
+               j->replayed[0] ? j->existing[0].id : j->tasks[0].id);
     hitl__reply_buf(req, all_replayed ? 200 : 201, &b);
   }
   hitl__request_resume(req);
@@ -227,7 +229,7 @@ void hitl__h_task_list(hitl_request *req) {
   hitl_buf_puts(&b, "{\"tasks\":[");
   for (size_t i = 0; i < n; i++) {
     if (i) hitl_buf_putc(&b, ',');
-    hitl__task_to_json(&b, &tasks[i], NULL, 0, req->actor.orchestrator);
+    hitl__task_to_json(&b, &tasks[i], NULL, 0, req->actor.orchestrator ? HITL_TASK_JSON_LEASE : 0);
   }
   if (n == (size_t)limit)
     hitl_buf_printf(&b, "],\"next_cursor\":\"%lld\"}", (long long)tasks[n - 1].seq);
@@ -289,7 +291,9 @@ static int answer_task(hitl_request *req, const char *id) {
   }
   hitl_buf b = HITL_BUF_INIT;
   bool holder = t.lease_owner && strcmp(t.lease_owner, req->who.name) == 0;
-  hitl__task_to_json(&b, &t, rs, n, holder || req->actor.orchestrator);
+  hitl__task_to_json(&b, &t, rs, n,
+                     HITL_TASK_JSON_RESPONSES |
+                         (holder || req->actor.orchestrator ? HITL_TASK_JSON_LEASE : 0));
   hitl__reply_buf(req, 200, &b);
   int state = (int)t.state;
   for (size_t i = 0; i < n; i++) hitl_response_clear(&rs[i]);

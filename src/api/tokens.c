@@ -14,6 +14,21 @@ typedef struct token_job {
   char secret[64];
 } token_job;
 
+/* Appends the members "name":..,"roles":[..] of the job's token (roles are kept comma-separated). */
+static void token_members(hitl_buf *b, const token_job *j) {
+  hitl_buf_puts(b, "\"name\":");
+  hitl_buf_json_cstr(b, j->name);
+  hitl_buf_puts(b, ",\"roles\":[");
+  const char *p = j->roles;
+  for (int i = 0; *p; i++) {
+    size_t len = strcspn(p, ",");
+    if (i) hitl_buf_putc(b, ',');
+    hitl_buf_json_string(b, p, len);
+    p += len + (p[len] == ',');
+  }
+  hitl_buf_putc(b, ']');
+}
+
 static int token_run(hitl_job *job, hitl_txn *x) {
   token_job *j = (token_job *)job;
   uint8_t h[HITL_HASH_LEN];
@@ -22,11 +37,14 @@ static int token_run(hitl_job *job, hitl_txn *x) {
   if (rc == HITL_ECONFLICT)
     return hitl_err_set(&job->err, rc, "name", "a token named \"%s\" already exists", j->name);
   if (rc) return hitl_err_set(&job->err, rc, NULL, "could not store the token");
-  char data[400];
-  snprintf(data, sizeof data, "{\"name\":\"%s\",\"roles\":\"%s\"}", j->name, j->roles);
-  hitl_event_spec spec = {.type = "token.created", .actor = j->req->who.name, .data = data,
-                          .from_state = -1, .to_state = -1};
+  hitl_buf data = HITL_BUF_INIT;
+  hitl_buf_putc(&data, '{');
+  token_members(&data, j);
+  hitl_buf_putc(&data, '}');
+  hitl_event_spec spec = {.type = "token.created", .actor = j->req->who.name,
+                          .data = hitl_buf_cstr(&data), .from_state = -1, .to_state = -1};
   rc = hitl_chain_append(x->chain, x->store, x->now, &spec);
+  hitl_buf_free(&data);
   if (rc) return hitl_err_set(&job->err, rc, NULL, "could not append the event");
   return 0;
 }
@@ -40,17 +58,9 @@ static void token_done(hitl_job *job, int rc) {
     hitl_buf b = HITL_BUF_INIT;
     hitl_buf_puts(&b, "{\"token\":");
     hitl_buf_json_cstr(&b, j->secret);
-    hitl_buf_puts(&b, ",\"name\":");
-    hitl_buf_json_cstr(&b, j->name);
-    hitl_buf_puts(&b, ",\"roles\":[");
-    const char *p = j->roles;
-    for (int i = 0; *p; i++) {
-      size_t len = strcspn(p, ",");
-      if (i) hitl_buf_putc(&b, ',');
-      hitl_buf_json_string(&b, p, len);
-      p += len + (p[len] == ',');
-    }
-    hitl_buf_puts(&b, "]}");
+    hitl_buf_putc(&b, ',');
+    token_members(&b, j);
+    hitl_buf_putc(&b, '}');
     hitl__reply_buf(req, 201, &b);
   }
   hitl__request_resume(req);

@@ -12,7 +12,7 @@ static int deadline_passed(hitl_txn *x, const hitl_queue_config *q, hitl_task *t
   hitl_sla_action action = q ? q->on_timeout : HITL_SLA_EXPIRE;
   t->deadline_at = 0; /* A deadline fires once. */
   t->updated_at = x->now;
-  const char *type = "task.deadline";
+  const char *type;
   if (action == HITL_SLA_ESCALATE) {
     if (t->stage == 0) {
       hitl__task_to_arbiter(t, x->now);

@@ -99,6 +99,15 @@ void hitl_buf_json_cstr(hitl_buf *b, const char *s) {
     hitl_buf_json_string(b, s, strlen(s));
 }
 
+void hitl_buf_double(hitl_buf *b, double x) {
+  char s[32];
+  for (int precision = 15; precision <= 17; precision++) {
+    snprintf(s, sizeof s, "%.*g", precision, x);
+    if (strtod(s, NULL) == x) break;
+  }
+  hitl_buf_puts(b, s);
+}
+
 char *hitl_buf_detach(hitl_buf *b) {
   char *p = b->data ? b->data : hitl_xstrdup("");
   hitl_buf_init(b);

@@ -28,6 +28,9 @@ void hitl_buf_vprintf(hitl_buf *b, const char *fmt, va_list ap) __attribute__((f
 void hitl_buf_json_string(hitl_buf *b, const char *s, size_t n);
 /* Appends the JSON string literal of a NUL-terminated string, or `null` when s is NULL. */
 void hitl_buf_json_cstr(hitl_buf *b, const char *s);
+/* Appends a finite double in the shortest form that reads back as the same value (0.8, not
+ * 0.80000000000000004). */
+void hitl_buf_double(hitl_buf *b, double x);
 /* Returns the contents as a malloc'd NUL-terminated string owned by the caller ("" if empty) and
  * leaves the buffer empty. */
 char *hitl_buf_detach(hitl_buf *b);

@@ -14,7 +14,7 @@ int hitl_id_init(void);
 /* Writes "<prefix>_<26 chars of lowercase base32>" from a 48-bit millisecond time and 80 random
  * bits, e.g. "t_0f3k...": unguessable, and ids made later sort later. */
 void hitl_id_new(const char *prefix, char out[HITL_ID_LEN]);
-/* Writes a new bearer token "hitl_<43 chars>" (256 random bits) into out (at least 64 bytes). */
+/* Writes a new bearer token "hitl_<52 chars of base32>" (256 random bits) into out. */
 void hitl_token_new(char out[64]);
 /* BLAKE2b-256 of data. */
 void hitl_hash(const void *data, size_t n, uint8_t out[HITL_HASH_LEN]);

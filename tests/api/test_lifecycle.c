@@ -576,6 +576,40 @@ static void test_metrics(void **state) {
   tr_free(&r);
 }
 
+static void test_export_jsonl(void **state) {
+  (void)state;
+  test_resp r;
+  assert_int_equal(tr(&srv, "GET", "/v1/queues/review", ADMIN_TOKEN, NULL, &r), 200);
+  long long decided = tj_int(&r, "counts.decided");
+  tr_free(&r);
+  assert_true(decided >= 5);
+  assert_int_equal(tr(&srv, "GET", "/v1/queues/review/export?format=jsonl", agent, NULL, &r), 403);
+  tr_free(&r);
+  assert_int_equal(tr(&srv, "GET", "/v1/queues/review/export?format=jsonl", ADMIN_TOKEN, NULL, &r), 200);
+  assert_string_equal(r.content_type, "application/x-ndjson");
+  /* One JSON object per decided task, each with its decision and responses. */
+  long long lines = 0, with_human = 0;
+  for (char *save = NULL, *line = strtok_r(r.body, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    json_t *t = json_loads(line, 0, NULL);
+    assert_non_null(t);
+    assert_string_equal(json_string_value(json_object_get(t, "state")), "decided");
+    assert_true(json_is_array(json_object_get(t, "responses")));
+    const char *by = json_string_value(json_object_get(json_object_get(t, "decision"), "by"));
+    if (strcmp(by, "human") == 0) {
+      with_human++;
+      assert_true(json_array_size(json_object_get(t, "responses")) >= 1);
+    }
+    json_decref(t);
+    lines++;
+  }
+  assert_int_equal(lines, decided);
+  assert_true(with_human >= 1);
+  tr_free(&r);
+  assert_int_equal(tr(&srv, "GET", "/v1/queues/review/export?format=csv", ADMIN_TOKEN, NULL, &r), 400);
+  assert_string_equal(tj_str(&r, "error.field"), "format");
+  tr_free(&r);
+}
+
 static void test_list_paging(void **state) {
   (void)state;
   test_resp r;
@@ -616,6 +650,7 @@ int main(void) {
       cmocka_unit_test(test_event_stream_pushes_commits),
       cmocka_unit_test(test_metrics),
       cmocka_unit_test(test_list_paging),
+      cmocka_unit_test(test_export_jsonl),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -61,6 +61,8 @@ struct hitl_request {
   hitl_buf out;
   const char *content_type;
   char location[160];               /* Extra header values, empty when unused. */
+  char cookie[200];                 /* A Set-Cookie value to send, or empty. */
+  char csrf[64];                    /* The session's CSRF secret when signed in by cookie. */
   char allow[48];                   /* The methods of the path, for a 405. */
   struct MHD_Response *stream;      /* A prepared streaming response, or NULL. */
 

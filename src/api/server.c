@@ -3,6 +3,9 @@
 #include "api/server_internal.h"
 
 #include "api/queue_json.h"
+#include "api/session.h"
+
+#include <sodium.h>
 
 #include <arpa/inet.h>
 #include <stdarg.h>
@@ -239,7 +242,44 @@ hitl_store *hitl__server_reader(hitl_server *s) {
 
 /* ---- the libmicrohttpd callbacks ---------------------------------------------------------- */
 
+/* True when the request carries a valid bearer token or session cookie (then req->who is set);
+ * otherwise answers 401 (or 403 for a cookie request without its CSRF secret). */
+static bool authenticate(hitl_request *req) {
+  hitl_err err = {0};
+  const char *authorization = hitl__header(req, MHD_HTTP_HEADER_AUTHORIZATION);
+  const char *sid = MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, HITL_SESSION_COOKIE);
+  if (authorization == NULL && sid != NULL) {
+    if (hitl__session_find(req->server->sessions, sid, &req->who, req->csrf) != 0) {
+      hitl__reply_error(req, HITL_EUNAUTHORIZED, NULL, "the session has ended: sign in again");
+      return false;
+    }
+    /* A cookie is sent by the browser on its own, so a change needs proof that the page that
+     * asked is ours: the CSRF secret, which only our pages can read. */
+    bool changes = strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0;
+    const char *given = hitl__header(req, "X-CSRF-Token");
+    if (changes && (given == NULL || strlen(given) != strlen(req->csrf) ||
+                    sodium_memcmp(given, req->csrf, strlen(req->csrf)) != 0)) {
+      hitl__reply_error(req, HITL_EFORBIDDEN, NULL,
+                        "missing or wrong CSRF token: send the X-CSRF-Token header that "
+                        "GET /v1/session gives");
+      return false;
+    }
+    return true;
+  }
+  hitl_store *reader = hitl__reader(req);
+  if (reader == NULL) return false;
+  if (hitl__auth_check(req->server->auth, reader, authorization, &req->who, &err) != 0) {
+    hitl__reply_err(req, &err);
+    return false;
+  }
+  return true;
+}
+
 static void dispatch(hitl_request *req) {
+  if (hitl__is_static_path(req->path)) {
+    hitl__h_static(req);
+    return;
+  }
   int status = 404;
   const hitl_route_def *r = hitl__route_match(req->method, req->path, req->params, &status);
   if (r == NULL) {
@@ -261,15 +301,8 @@ static void dispatch(hitl_request *req) {
                       req->body_limit);
     return;
   }
+  if (!r->public_route && !authenticate(req)) return;
   if (!r->public_route) {
-    hitl_store *reader = hitl__reader(req);
-    if (reader == NULL) return;
-    hitl_err err = {0};
-    if (hitl__auth_check(req->server->auth, reader, hitl__header(req, MHD_HTTP_HEADER_AUTHORIZATION),
-                         &req->who, &err) != 0) {
-      hitl__reply_err(req, &err);
-      return;
-    }
     req->actor.name = req->who.name;
     req->actor.roles = req->who.roles;
     req->actor.n_roles = req->who.n_roles;
@@ -290,6 +323,7 @@ static enum MHD_Result send_answer(hitl_request *req) {
   }
   if (req->location[0]) MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, req->location);
   if (req->allow[0]) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, req->allow);
+  if (req->cookie[0]) MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, req->cookie);
   enum MHD_Result ok = MHD_queue_response(req->conn, (unsigned)req->status, resp);
   MHD_destroy_response(resp);
   return ok;
@@ -441,6 +475,7 @@ int hitl_server_start(const hitl_server_config *cfg, hitl_server **out, hitl_err
   s->registry = hitl__registry_new();
   s->auth = hitl__auth_new(cfg->admin_token);
   s->waiters = hitl__waiters_new();
+  s->sessions = hitl__sessions_new();
 
   hitl_store *writer = NULL;
   int rc = hitl_store_open(s->db, &writer, err);
@@ -497,6 +532,7 @@ void hitl_server_stop(hitl_server *s) {
   pthread_key_delete(s->reader_key);
   pthread_mutex_destroy(&s->readers_lock);
   hitl__auth_free(s->auth);
+  hitl__sessions_free(s->sessions);
   hitl__registry_free(s->registry);
   free(s->db);
   free(s->admin_token);

@@ -23,6 +23,7 @@ struct hitl_server {
   hitl_waiters *waiters;
   hitl_registry *registry;
   hitl_auth *auth;
+  struct hitl_sessions *sessions;
   hitl_metrics metrics;
   bool stopping;            /* Set (atomically) when hitl_server_stop begins. */
   pthread_key_t reader_key; /* Each HTTP thread's own read handle on the store. */
@@ -74,5 +75,11 @@ void hitl__h_events_stream(hitl_request *req);
 #define HITL_EVENTS_KEY "events"
 void hitl__h_token_create(hitl_request *req);
 void hitl__h_export(hitl_request *req);
+void hitl__h_session_create(hitl_request *req);
+void hitl__h_session_get(hitl_request *req);
+void hitl__h_session_delete(hitl_request *req);
+/* The embedded web UI: "/" and "/assets/..." (checked before the route table). */
+bool hitl__is_static_path(const char *path);
+void hitl__h_static(hitl_request *req);
 
 #endif

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -133,13 +134,34 @@ static size_t on_data(char *ptr, size_t size, size_t n, void *ud) {
   return add;
 }
 
+static size_t on_header(char *ptr, size_t size, size_t n, void *ud) {
+  return on_data(ptr, size, n, ud);
+}
+
+char *tr_header(const test_resp *r, const char *name) {
+  size_t n = strlen(name);
+  for (const char *p = r->headers; p && *p;) {
+    const char *eol = strchr(p, '\n');
+    size_t len = eol ? (size_t)(eol - p) : strlen(p);
+    if (len > n + 1 && strncasecmp(p, name, n) == 0 && p[n] == ':') {
+      const char *v = p + n + 1;
+      while (*v == ' ') v++;
+      size_t vlen = (size_t)(p + len - v);
+      while (vlen && (v[vlen - 1] == '\r' || v[vlen - 1] == ' ')) vlen--;
+      return strndup(v, vlen);
+    }
+    p = eol ? eol + 1 : p + len;
+  }
+  return NULL;
+}
+
 long tr_headers(test_server *s, const char *method, const char *path, const char *token,
                 const char *body, const char *const *headers, test_resp *out) {
   memset(out, 0, sizeof *out);
   CURL *c = curl_easy_init();
   char url[2048];
   snprintf(url, sizeof url, "http://127.0.0.1:%d%s", s->port, path);
-  sink k = {0};
+  sink k = {0}, hk = {0};
   struct curl_slist *h = NULL;
   char auth[512];
   if (token) {
@@ -154,6 +176,8 @@ long tr_headers(test_server *s, const char *method, const char *path, const char
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &k);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &hk);
   curl_easy_setopt(c, CURLOPT_TIMEOUT, 150L);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
@@ -168,6 +192,7 @@ long tr_headers(test_server *s, const char *method, const char *path, const char
     if (ct) out->content_type = strdup(ct);
   }
   out->body = k.data ? k.data : strdup("");
+  out->headers = hk.data ? hk.data : strdup("");
   out->json = json_loads(out->body, JSON_DECODE_ANY, NULL);
   curl_slist_free_all(h);
   curl_easy_cleanup(c);
@@ -182,6 +207,7 @@ long tr(test_server *s, const char *method, const char *path, const char *token,
 void tr_free(test_resp *r) {
   free(r->body);
   free(r->content_type);
+  free(r->headers);
   json_decref(r->json);
   memset(r, 0, sizeof *r);
 }

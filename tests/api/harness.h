@@ -21,6 +21,7 @@ typedef struct test_resp {
   char *body;          /* NUL-terminated. */
   json_t *json;        /* Parsed body, or NULL when it is not JSON. */
   char *content_type;
+  char *headers;       /* The response's header lines, as received. */
 } test_resp;
 
 /* Starts `hitl serve` on a fresh temporary directory (dir empty) or on s->dir (restart), with
@@ -44,6 +45,8 @@ void tr_free(test_resp *r);
 /* Shortcuts on the parsed body. */
 const char *tj_str(const test_resp *r, const char *path); /* path like "error.code" or "lease.id" */
 long long tj_int(const test_resp *r, const char *path);
+/* The value of response header name (case-insensitive), malloc'd, or NULL. */
+char *tr_header(const test_resp *r, const char *name);
 
 /* Creates a token with roles (comma-separated) through the admin token; returns it (static
  * storage per call slot: copy it). */

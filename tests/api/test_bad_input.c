@@ -105,7 +105,7 @@ static const bad_case corpus[] = {
     {"POST", "/v1/tasks/t_nope/cancel", TK_AGENT, NULL, 404, "not_found", "task_id", "t_nope"},
     {"GET", "/v1/tasks/%FF%FE", TK_AGENT, NULL, 404, "not_found", "task_id", "no task"},
     {"GET", "/v1/nope", TK_ADMIN, NULL, 404, "not_found", NULL, "GET /v1/nope"},
-    {"GET", "/", TK_NONE, NULL, 404, "not_found", NULL, "no such route"},
+    {"GET", "/nope", TK_NONE, NULL, 404, "not_found", NULL, "no such route"},
     {"DELETE", Q, TK_ADMIN, NULL, 405, "method_not_allowed", NULL, "use PUT, GET"},
     {"GET", Q "/claim", TK_REVIEWER, NULL, 405, "method_not_allowed", NULL, "use POST"},
     {"PATCH", "/healthz", TK_NONE, NULL, 405, "method_not_allowed", NULL, "use GET"},

@@ -3,6 +3,7 @@
 #include "api/server_internal.h"
 
 #include "api/queue_json.h"
+#include "api/series.h"
 #include "api/session.h"
 
 #include <sodium.h>
@@ -486,6 +487,7 @@ int hitl_server_start(const hitl_server_config *cfg, hitl_server **out, hitl_err
     goto fail;
   }
   s->committer = hitl__committer_start(writer, on_commit, sweep_config, s);
+  s->series = hitl__series_start(s->registry);
 
   struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->port)};
   if (inet_pton(AF_INET, cfg->host ? cfg->host : "127.0.0.1", &addr.sin_addr) != 1) {
@@ -527,6 +529,7 @@ void hitl_server_stop(hitl_server *s) {
   if (s->mhd) MHD_stop_daemon(s->mhd);
   hitl__waiters_free(s->waiters);
   hitl__committer_free(s->committer);
+  hitl__series_stop(s->series);
   for (size_t i = 0; i < s->n_readers; i++) hitl_store_close(s->readers[i]);
   free(s->readers);
   pthread_key_delete(s->reader_key);

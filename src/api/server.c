@@ -443,8 +443,9 @@ static void wait_for_requests(hitl_server *s, int64_t ms) {
   int64_t until = hitl_now_ms() + ms;
   struct timespec ts = {.tv_sec = until / 1000, .tv_nsec = (long)(until % 1000) * 1000000};
   pthread_mutex_lock(&s->inflight_lock);
-  while (s->inflight > 0 && pthread_cond_timedwait(&s->inflight_done, &s->inflight_lock, &ts) == 0) {
-  }
+  int rc = 0;
+  while (s->inflight > 0 && rc == 0)
+    rc = pthread_cond_timedwait(&s->inflight_done, &s->inflight_lock, &ts);
   size_t left = s->inflight;
   pthread_mutex_unlock(&s->inflight_lock);
   if (left) hitl_log(HITL_LOG_WARN, "msg=\"stopping with requests in flight\" requests=%zu", left);

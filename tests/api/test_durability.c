@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Crash tests: load from several clients, stop the server mid-stream, restart, check nothing acknowledged was lost. */
+/* Crash tests: load from several clients, stop the server mid-stream, restart, and check that
+ * nothing acknowledged was lost, nothing was done twice and held leases came back. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <poll.h>
@@ -454,7 +455,8 @@ static json_t *drain(test_server *s, const char *reviewer, size_t bound) {
     if (st != 200) fail_msg("drain claim: %ld %s", st, r.body);
     char path[96], body[160];
     snprintf(path, sizeof path, "/v1/tasks/%s/responses", tj_str(&r, "id"));
-    snprintf(body, sizeof body, "{\"lease_id\":\"%s\",\"kind\":\"approve\"}", tj_str(&r, "lease.id"));
+    snprintf(body, sizeof body, "{\"lease_id\":\"%s\",\"kind\":\"approve\"}",
+             tj_str(&r, "lease.id"));
     json_array_append_new(ids, json_string(tj_str(&r, "id")));
     tr_free(&r);
     st = tr(s, "POST", path, reviewer, body, &r);
@@ -765,7 +767,8 @@ static void test_audit_names_the_altered_event(void **state) {
   /* One event's data changed: that event no longer matches its hash. */
   long long k = (long long)log.mid_seq;
   copy_db(&s, "altered.db", db, sizeof db);
-  snprintf(stmt, sizeof stmt, "UPDATE events SET data = '{\"by\":\"someone else\"}' WHERE seq = %lld", k);
+  snprintf(stmt, sizeof stmt,
+           "UPDATE events SET data = '{\"by\":\"someone else\"}' WHERE seq = %lld", k);
   sql(db, stmt);
   assert_int_equal(audit_verify(db, out, sizeof out), 1);
   snprintf(expect, sizeof expect, "broken: event %lld:", k);

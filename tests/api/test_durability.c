@@ -688,18 +688,30 @@ static void crash_scenario(test_server *s, int sig) {
   free(late);
 }
 
+/* Each test's server: the teardown stops it and removes its directory, also after a failure (the
+ * load clients then see their connection fail and end). */
+static test_server srv;
+
+static int fresh_server(void **state) {
+  (void)state;
+  memset(&srv, 0, sizeof srv);
+  return 0;
+}
+
+static int remove_server(void **state) {
+  (void)state;
+  ts_cleanup(&srv);
+  return 0;
+}
+
 static void test_sigkill_mid_stream_loses_nothing(void **state) {
   (void)state;
-  test_server s = {0};
-  crash_scenario(&s, SIGKILL);
-  ts_cleanup(&s);
+  crash_scenario(&srv, SIGKILL);
 }
 
 static void test_sigterm_mid_stream_loses_nothing(void **state) {
   (void)state;
-  test_server s = {0};
-  crash_scenario(&s, SIGTERM);
-  ts_cleanup(&s);
+  crash_scenario(&srv, SIGTERM);
 }
 
 /* ---- tampering ------------------------------------------------------------------------- */
@@ -737,36 +749,35 @@ static void sql(const char *db, const char *statement) {
 
 static void test_audit_names_the_altered_event(void **state) {
   (void)state;
-  test_server s = {0};
-  ts_start(&s, NULL);
-  char *agent = ts_token(&s, "agent", "agent");
-  char *rev = ts_token(&s, "rev", "validator");
+  ts_start(&srv, NULL);
+  char *agent = ts_token(&srv, "agent", "agent");
+  char *rev = ts_token(&srv, "rev", "validator");
   test_resp r;
-  assert_int_equal(tr(&s, "PUT", "/v1/queues/crash", ADMIN_TOKEN, crash_queue, &r), 201);
+  assert_int_equal(tr(&srv, "PUT", "/v1/queues/crash", ADMIN_TOKEN, crash_queue, &r), 201);
   tr_free(&r);
   for (int i = 0; i < 6; i++) {
     char key[16], body[512];
     snprintf(key, sizeof key, "t-%d", i);
     task_body(key, 0, body, sizeof body);
-    assert_int_equal(tr(&s, "POST", "/v1/queues/crash/tasks", agent, body, &r), 201);
+    assert_int_equal(tr(&srv, "POST", "/v1/queues/crash/tasks", agent, body, &r), 201);
     tr_free(&r);
   }
-  json_decref(drain(&s, rev, 20));
+  json_decref(drain(&srv, rev, 20));
   event_log log;
-  event_log_read(&s, &log);
+  event_log_read(&srv, &log);
   free(log.tasks);
   assert_true(log.last_seq >= 18);
-  stop_server(&s, SIGTERM);
+  stop_server(&srv, SIGTERM);
 
   char out[1024], db[400], stmt[256];
-  assert_int_equal(audit_verify(s.db, out, sizeof out), 0);
+  assert_int_equal(audit_verify(srv.db, out, sizeof out), 0);
   char expect[64];
   snprintf(expect, sizeof expect, "intact: %lld events", (long long)log.last_seq);
   assert_non_null(strstr(out, expect));
 
   /* One event's data changed: that event no longer matches its hash. */
   long long k = (long long)log.mid_seq;
-  copy_db(&s, "altered.db", db, sizeof db);
+  copy_db(&srv, "altered.db", db, sizeof db);
   snprintf(stmt, sizeof stmt,
            "UPDATE events SET data = '{\"by\":\"someone else\"}' WHERE seq = %lld", k);
   sql(db, stmt);
@@ -776,7 +787,7 @@ static void test_audit_names_the_altered_event(void **state) {
   assert_non_null(strstr(out, "altered"));
 
   /* One event's actor changed, in the last event: the end of the chain is covered too. */
-  copy_db(&s, "actor.db", db, sizeof db);
+  copy_db(&srv, "actor.db", db, sizeof db);
   snprintf(stmt, sizeof stmt, "UPDATE events SET actor = 'mallory' WHERE seq = %lld",
            (long long)log.last_seq);
   sql(db, stmt);
@@ -785,7 +796,7 @@ static void test_audit_names_the_altered_event(void **state) {
   assert_non_null(strstr(out, expect));
 
   /* One event removed: the gap is named. */
-  copy_db(&s, "gap.db", db, sizeof db);
+  copy_db(&srv, "gap.db", db, sizeof db);
   snprintf(stmt, sizeof stmt, "DELETE FROM events WHERE seq = %lld", k + 1);
   sql(db, stmt);
   assert_int_equal(audit_verify(db, out, sizeof out), 1);
@@ -793,22 +804,24 @@ static void test_audit_names_the_altered_event(void **state) {
   if (strstr(out, expect) == NULL) fail_msg("expected \"%s\" in: %s", expect, out);
 
   /* The original was not touched by any of this. */
-  assert_int_equal(audit_verify(s.db, out, sizeof out), 0);
+  assert_int_equal(audit_verify(srv.db, out, sizeof out), 0);
   /* A file that does not exist is an error, not an empty intact log. */
-  snprintf(db, sizeof db, "%s/missing.db", s.dir);
+  snprintf(db, sizeof db, "%s/missing.db", srv.dir);
   assert_int_equal(audit_verify(db, out, sizeof out), 1);
 
   free(agent);
   free(rev);
-  ts_cleanup(&s);
 }
 
 int main(void) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_sigkill_mid_stream_loses_nothing),
-      cmocka_unit_test(test_sigterm_mid_stream_loses_nothing),
-      cmocka_unit_test(test_audit_names_the_altered_event),
+      cmocka_unit_test_setup_teardown(test_sigkill_mid_stream_loses_nothing, fresh_server,
+                                      remove_server),
+      cmocka_unit_test_setup_teardown(test_sigterm_mid_stream_loses_nothing, fresh_server,
+                                      remove_server),
+      cmocka_unit_test_setup_teardown(test_audit_names_the_altered_event, fresh_server,
+                                      remove_server),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   curl_global_cleanup();

@@ -31,6 +31,9 @@ struct hitl_server {
   pthread_mutex_t readers_lock;
   hitl_store **readers;     /* Every read handle opened, closed at stop. */
   size_t n_readers, cap_readers;
+  pthread_mutex_t inflight_lock;
+  pthread_cond_t inflight_done; /* Signalled when the last request in flight completes. */
+  size_t inflight;              /* Requests begun and not yet completed: stop lets them finish. */
 };
 
 /* The calling thread's read handle on the store (opened on first use); NULL when the store

@@ -6,6 +6,23 @@
 #include "api/server_internal.h"
 #include "util/clock.h"
 
+void hitl__event_to_json(hitl_buf *b, const hitl_event *e) {
+  char at[HITL_TIME_LEN], hash[2 * HITL_HASH_LEN + 1], prev[2 * HITL_HASH_LEN + 1];
+  hitl_time_format(e->at, at);
+  hitl_hex(e->hash, HITL_HASH_LEN, hash);
+  hitl_hex(e->prev_hash, HITL_HASH_LEN, prev);
+  hitl_buf_printf(b, "{\"seq\":%lld,\"at\":\"%s\",\"type\":", (long long)e->seq, at);
+  hitl_buf_json_cstr(b, e->type);
+  hitl_buf_puts(b, ",\"queue\":");
+  hitl_buf_json_cstr(b, e->queue);
+  hitl_buf_puts(b, ",\"task_id\":");
+  hitl_buf_json_cstr(b, e->task_id);
+  hitl_buf_puts(b, ",\"actor\":");
+  hitl_buf_json_cstr(b, e->actor);
+  hitl_buf_printf(b, ",\"data\":%s,\"prev_hash\":\"%s\",\"hash\":\"%s\"}", e->data ? e->data : "{}",
+                  prev, hash);
+}
+
 void hitl__h_events(hitl_request *req) {
   if (!hitl__require_role(req, "orchestrator")) return;
   long long after = 0, limit = 100;
@@ -26,32 +43,27 @@ void hitl__h_events(hitl_request *req) {
       return;
     }
   }
+  /* Optional filters; an empty value is no filter. */
+  hitl_event_filter f = {0};
+  const char **slots[] = {&f.task_id, &f.queue, &f.actor, &f.type};
+  const char *names[] = {"task_id", "queue", "actor", "type"};
+  for (size_t i = 0; i < 4; i++) {
+    const char *v = hitl__query(req, names[i]);
+    *slots[i] = v && *v ? v : NULL;
+  }
   hitl_store *st = hitl__reader(req);
   if (st == NULL) return;
   hitl_event *evs = NULL;
   size_t n = 0;
-  if (st->vt->event_list(st, after, (size_t)limit, &evs, &n) != 0) {
+  if (st->vt->event_find(st, after, &f, (size_t)limit, &evs, &n) != 0) {
     hitl__reply_error(req, HITL_EUNAVAILABLE, NULL, "could not read the events");
     return;
   }
   hitl_buf b = HITL_BUF_INIT;
   hitl_buf_puts(&b, "{\"events\":[");
   for (size_t i = 0; i < n; i++) {
-    hitl_event *e = &evs[i];
-    char at[HITL_TIME_LEN], hash[2 * HITL_HASH_LEN + 1], prev[2 * HITL_HASH_LEN + 1];
-    hitl_time_format(e->at, at);
-    hitl_hex(e->hash, HITL_HASH_LEN, hash);
-    hitl_hex(e->prev_hash, HITL_HASH_LEN, prev);
-    hitl_buf_printf(&b, "%s{\"seq\":%lld,\"at\":\"%s\",\"type\":", i ? "," : "", (long long)e->seq, at);
-    hitl_buf_json_cstr(&b, e->type);
-    hitl_buf_puts(&b, ",\"queue\":");
-    hitl_buf_json_cstr(&b, e->queue);
-    hitl_buf_puts(&b, ",\"task_id\":");
-    hitl_buf_json_cstr(&b, e->task_id);
-    hitl_buf_puts(&b, ",\"actor\":");
-    hitl_buf_json_cstr(&b, e->actor);
-    hitl_buf_printf(&b, ",\"data\":%s,\"prev_hash\":\"%s\",\"hash\":\"%s\"}", e->data ? e->data : "{}",
-                    prev, hash);
+    if (i) hitl_buf_putc(&b, ',');
+    hitl__event_to_json(&b, &evs[i]);
   }
   long long next = n ? (long long)evs[n - 1].seq : after;
   hitl_buf_printf(&b, "],\"next_after\":%lld}", next);

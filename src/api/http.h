@@ -28,7 +28,7 @@ typedef enum hitl_request_phase {
 
 #define HITL_MAX_PARAMS 2
 #define HITL_MAX_ROLES 8
-#define HITL_MAX_QUERY 4
+#define HITL_MAX_QUERY 8
 
 /* The caller, as authenticated. */
 typedef struct hitl_principal {

@@ -10,7 +10,7 @@
 #include "util/xmalloc.h"
 
 /* One job type serves the four routes: what differs is the operation and the answer. */
-typedef enum op { OP_CLAIM, OP_RESPOND, OP_RELEASE, OP_CANCEL } op;
+typedef enum op { OP_CLAIM, OP_RESPOND, OP_RELEASE, OP_CANCEL, OP_RENEW } op;
 
 typedef struct lease_job {
   hitl_job job;
@@ -45,6 +45,8 @@ static int lease_run(hitl_job *job, hitl_txn *x) {
     return hitl_task_release(x, j->task_id, j->lease_id, a, &j->task, &job->err);
   case OP_CANCEL:
     return hitl_task_cancel(x, j->task_id, a, &j->task, &job->err);
+  case OP_RENEW:
+    return hitl_task_renew(x, j->queue->config, j->task_id, j->lease_id, a, &j->task, &job->err);
   }
   return HITL_EINTERNAL;
 }
@@ -191,6 +193,23 @@ void hitl__h_cancel(hitl_request *req) {
     return;
   }
   lease_job *j = new_job(req, OP_CANCEL);
+  snprintf(j->task_id, sizeof j->task_id, "%s", req->params[0]);
+  enqueue(req, j);
+}
+
+void hitl__h_renew(hitl_request *req) {
+  hitl_task t = {0};
+  hitl_queue_ref *q = queue_of_task(req, req->params[0], &t);
+  hitl_task_clear(&t);
+  if (q == NULL) return;
+  char *lease = lease_from_body(req);
+  if (lease == NULL) {
+    hitl__queue_ref_release(q);
+    return;
+  }
+  lease_job *j = new_job(req, OP_RENEW);
+  j->queue = q;
+  j->lease_id = lease;
   snprintf(j->task_id, sizeof j->task_id, "%s", req->params[0]);
   enqueue(req, j);
 }

@@ -3,6 +3,7 @@
 #include "api/server_internal.h"
 
 #include "api/queue_json.h"
+#include "api/series.h"
 #include "api/session.h"
 
 #include <sodium.h>
@@ -18,6 +19,7 @@
 #include "util/xmalloc.h"
 
 #define MAX_JSON_DEPTH 64
+#define STOP_DRAIN_MS 5000 /* At stop, how long answers already decided may take to go out. */
 
 /* ---- answers ---------------------------------------------------------------------------- */
 
@@ -349,6 +351,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (cl && strtoull(cl, NULL, 10) > req->body_limit) req->body_too_large = true;
     *con_cls = req;
+    pthread_mutex_lock(&s->inflight_lock);
+    s->inflight++;
+    pthread_mutex_unlock(&s->inflight_lock);
     if (!req->body_too_large) return MHD_YES;
     /* A declared length over the limit is refused before any of the body is read: this is the
      * only moment libmicrohttpd lets us answer before the upload ends. */
@@ -396,6 +401,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   free(req->path);
   free(req);
   *con_cls = NULL;
+  pthread_mutex_lock(&s->inflight_lock);
+  if (--s->inflight == 0) pthread_cond_broadcast(&s->inflight_done);
+  pthread_mutex_unlock(&s->inflight_lock);
 }
 
 /* Keeps paths and query arguments as sent; routing decodes each path segment itself, so that an
@@ -472,6 +480,8 @@ int hitl_server_start(const hitl_server_config *cfg, hitl_server **out, hitl_err
   if (s->cfg.max_body == 0) s->cfg.max_body = HITL_DEFAULT_MAX_BODY;
   pthread_key_create(&s->reader_key, NULL);
   pthread_mutex_init(&s->readers_lock, NULL);
+  pthread_mutex_init(&s->inflight_lock, NULL);
+  pthread_cond_init(&s->inflight_done, NULL);
   s->registry = hitl__registry_new();
   s->auth = hitl__auth_new(cfg->admin_token);
   s->waiters = hitl__waiters_new();
@@ -486,6 +496,7 @@ int hitl_server_start(const hitl_server_config *cfg, hitl_server **out, hitl_err
     goto fail;
   }
   s->committer = hitl__committer_start(writer, on_commit, sweep_config, s);
+  s->series = hitl__series_start(s->registry);
 
   struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->port)};
   if (inet_pton(AF_INET, cfg->host ? cfg->host : "127.0.0.1", &addr.sin_addr) != 1) {
@@ -518,19 +529,39 @@ fail:
 
 int hitl_server_port(const hitl_server *s) { return s->port; }
 
+/* Waits, at most ms, until no request is in flight. At stop, the committer has answered every job
+ * it committed by resuming its connection; MHD_stop_daemon would close those connections before
+ * the answers go out, leaving durable writes unacknowledged (a claim would hold a lease its
+ * reviewer never learnt of). */
+static void wait_for_requests(hitl_server *s, int64_t ms) {
+  int64_t until = hitl_now_ms() + ms;
+  struct timespec ts = {.tv_sec = until / 1000, .tv_nsec = (long)(until % 1000) * 1000000};
+  pthread_mutex_lock(&s->inflight_lock);
+  int rc = 0;
+  while (s->inflight > 0 && rc == 0)
+    rc = pthread_cond_timedwait(&s->inflight_done, &s->inflight_lock, &ts);
+  size_t left = s->inflight;
+  pthread_mutex_unlock(&s->inflight_lock);
+  if (left) hitl_log(HITL_LOG_WARN, "msg=\"stopping with requests in flight\" requests=%zu", left);
+}
+
 void hitl_server_stop(hitl_server *s) {
   if (s == NULL) return;
   __atomic_store_n(&s->stopping, true, __ATOMIC_RELEASE); /* Event streams end. */
   if (s->mhd) MHD_quiesce_daemon(s->mhd); /* No new connections. */
   hitl__waiters_stop(s->waiters);          /* Long-polls answer with the task as it is. */
   hitl__committer_stop(s->committer);      /* Queued writes finish and answer; later ones get 503. */
+  if (s->mhd) wait_for_requests(s, STOP_DRAIN_MS);
   if (s->mhd) MHD_stop_daemon(s->mhd);
   hitl__waiters_free(s->waiters);
   hitl__committer_free(s->committer);
+  hitl__series_stop(s->series);
   for (size_t i = 0; i < s->n_readers; i++) hitl_store_close(s->readers[i]);
   free(s->readers);
   pthread_key_delete(s->reader_key);
   pthread_mutex_destroy(&s->readers_lock);
+  pthread_mutex_destroy(&s->inflight_lock);
+  pthread_cond_destroy(&s->inflight_done);
   hitl__auth_free(s->auth);
   hitl__sessions_free(s->sessions);
   hitl__registry_free(s->registry);

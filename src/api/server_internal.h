@@ -24,12 +24,16 @@ struct hitl_server {
   hitl_registry *registry;
   hitl_auth *auth;
   struct hitl_sessions *sessions;
+  struct hitl_series *series;   /* Queue counts over time, for the dashboard. */
   hitl_metrics metrics;
   bool stopping;            /* Set (atomically) when hitl_server_stop begins. */
   pthread_key_t reader_key; /* Each HTTP thread's own read handle on the store. */
   pthread_mutex_t readers_lock;
   hitl_store **readers;     /* Every read handle opened, closed at stop. */
   size_t n_readers, cap_readers;
+  pthread_mutex_t inflight_lock;
+  pthread_cond_t inflight_done; /* Signalled when the last request in flight completes. */
+  size_t inflight;              /* Requests begun and not yet completed: stop lets them finish. */
 };
 
 /* The calling thread's read handle on the store (opened on first use); NULL when the store
@@ -67,8 +71,14 @@ void hitl__h_task_get(hitl_request *req);
 void hitl__h_claim(hitl_request *req);
 void hitl__h_respond(hitl_request *req);
 void hitl__h_release(hitl_request *req);
+void hitl__h_renew(hitl_request *req);
+void hitl__h_me(hitl_request *req);
+void hitl__h_me_responses(hitl_request *req);
+void hitl__h_stats(hitl_request *req);
 void hitl__h_cancel(hitl_request *req);
 void hitl__h_events(hitl_request *req);
+/* Appends an event as the API shows it: seq, at, type, queue, task_id, actor, data, hashes. */
+void hitl__event_to_json(hitl_buf *b, const hitl_event *e);
 void hitl__h_events_stream(hitl_request *req);
 
 /* The waiters key under which event streams wait for the next commit (task ids start "t_"). */

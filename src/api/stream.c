@@ -27,20 +27,10 @@ static size_t load(stream *s, hitl_store *st) {
   if (st->vt->event_list(st, s->after, PAGE, &evs, &n) != 0) return 0;
   for (size_t i = 0; i < n; i++) {
     hitl_event *e = &evs[i];
-    char at[HITL_TIME_LEN], hash[2 * HITL_HASH_LEN + 1];
-    hitl_time_format(e->at, at);
-    hitl_hex(e->hash, HITL_HASH_LEN, hash);
-    /* Event types, names and ids contain no newline, and JSON text has none: one data line. */
-    hitl_buf_printf(&s->pending, "id: %lld\nevent: %s\ndata: {\"seq\":%lld,\"at\":\"%s\",\"type\":",
-                    (long long)e->seq, e->type, (long long)e->seq, at);
-    hitl_buf_json_cstr(&s->pending, e->type);
-    hitl_buf_puts(&s->pending, ",\"queue\":");
-    hitl_buf_json_cstr(&s->pending, e->queue);
-    hitl_buf_puts(&s->pending, ",\"task_id\":");
-    hitl_buf_json_cstr(&s->pending, e->task_id);
-    hitl_buf_puts(&s->pending, ",\"actor\":");
-    hitl_buf_json_cstr(&s->pending, e->actor);
-    hitl_buf_printf(&s->pending, ",\"data\":%s,\"hash\":\"%s\"}\n\n", e->data ? e->data : "{}", hash);
+    /* Types, names and ids contain no newline, and compact JSON has none: one data line. */
+    hitl_buf_printf(&s->pending, "id: %lld\nevent: %s\ndata: ", (long long)e->seq, e->type);
+    hitl__event_to_json(&s->pending, e);
+    hitl_buf_puts(&s->pending, "\n\n");
     s->after = e->seq;
     hitl_event_clear(e);
   }

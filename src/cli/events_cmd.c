@@ -35,11 +35,13 @@ int hitl__cmd_events(int argc, char **argv) {
   return code;
 }
 
-static const hitl__cli_optspec export_options[] = {{"format", 1}, {NULL, 0}};
+static const hitl__cli_optspec export_options[] = {
+    {"format", 1}, {"since", 1}, {"model-version", 1}, {NULL, 0}};
 static const char export_usage[] =
-    "usage: hitl export QUEUE [--format FORMAT]\n"
+    "usage: hitl export QUEUE [--format FORMAT] [--since TIME] [--model-version V]\n"
     "  Streams QUEUE's decided tasks to standard output. FORMAT: jsonl (default), sft, dpo,\n"
-    "  labels, label-studio.\n" GLOBAL_OPTIONS;
+    "  labels, label-studio. --since keeps tasks decided at or after TIME (RFC 3339);\n"
+    "  --model-version keeps the tasks of that model version.\n" GLOBAL_OPTIONS;
 
 int hitl__cmd_export(int argc, char **argv) {
   hitl__cli_args a;
@@ -55,6 +57,8 @@ int hitl__cmd_export(int argc, char **argv) {
     code = hitl__cli_usage_error(export_usage, "the queue name is empty");
   } else {
     hitl__cli_url_query(&url, "format", hitl__cli_opt(&a, "format"));
+    hitl__cli_url_query(&url, "since", hitl__cli_opt(&a, "since"));
+    hitl__cli_url_query(&url, "model_version", hitl__cli_opt(&a, "model-version"));
     if (hitl__cli_http(&c, "GET", url.data, NULL, 0, NULL, stdout, &r, &err) < 0) {
       code = hitl__cli_unreachable(&err);
     } else if (hitl__cli_exit_code(r.status) == HITL_EXIT_OK) {

@@ -174,6 +174,23 @@ int hitl__task_load_leased(hitl_txn *x, const char *task_id, const char *lease_i
   return 0;
 }
 
+int hitl_task_renew(hitl_txn *x, const hitl_queue_config *q, const char *task_id,
+                    const char *lease_id, const hitl_actor *a, hitl_task *out, hitl_err *err) {
+  int rc = hitl__task_load_leased(x, task_id, lease_id, a, out, err);
+  if (rc) return rc;
+  out->lease_expires_at = x->now + (int64_t)q->lease_seconds * 1000;
+  out->updated_at = x->now;
+  rc = x->store->vt->task_update(x->store, out);
+  if (rc == 0) {
+    char ts[HITL_TIME_LEN], data[160];
+    hitl_time_format(out->lease_expires_at, ts);
+    snprintf(data, sizeof data, "{\"lease_id\":\"%s\",\"expires_at\":\"%s\"}", out->lease_id, ts);
+    rc = hitl__task_event(x, out, "task.lease_renewed", a->name, HITL_TASK_LEASED, data);
+  }
+  if (rc) return hitl_err_set(err, rc, NULL, "could not store the renewal");
+  return 0;
+}
+
 int hitl_task_release(hitl_txn *x, const char *task_id, const char *lease_id,
                       const hitl_actor *a, hitl_task *out, hitl_err *err) {
   int rc = hitl__task_load_leased(x, task_id, lease_id, a, out, err);

@@ -59,6 +59,11 @@ int hitl_task_respond(hitl_txn *x, const hitl_queue_config *q, const char *task_
                       const char *lease_id, const hitl_actor *a, hitl_response *answers,
                       size_t n_answers, hitl_task *out, hitl_err *err);
 
+/* Extends the actor's lease to now + the queue's lease_seconds. HITL_ECONFLICT when the lease
+ * is not (or no longer) the actor's. */
+int hitl_task_renew(hitl_txn *x, const hitl_queue_config *q, const char *task_id,
+                    const char *lease_id, const hitl_actor *a, hitl_task *out, hitl_err *err);
+
 /* Gives a lease back: the task is pending again. HITL_ECONFLICT unless the actor holds it. */
 int hitl_task_release(hitl_txn *x, const char *task_id, const char *lease_id,
                       const hitl_actor *a, hitl_task *out, hitl_err *err);

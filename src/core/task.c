@@ -30,6 +30,7 @@ void hitl_response_clear(hitl_response *r) {
   free(r->kind);
   free(r->value);
   free(r->comment);
+  free(r->queue);
   memset(r, 0, sizeof *r);
 }
 

@@ -65,6 +65,8 @@ typedef struct hitl_response {
   char *comment;           /* NULL when none. */
   int64_t time_spent_ms;   /* As reported by the client; 0 when unknown. */
   int64_t created_at;
+  char task_id[HITL_ID_LEN]; /* Filled by reviewer listings only; empty otherwise. */
+  char *queue;               /* Filled by reviewer listings only; NULL otherwise. */
 } hitl_response;
 
 /* One entry of the append-only, hash-chained event log. */

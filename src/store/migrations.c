@@ -57,6 +57,9 @@ static const char migration_001_initial[] =
     /* Counts of decisions by who decided, for queue statistics without reading task rows. */
     "CREATE INDEX tasks_queue_decided ON tasks(queue_id, decided_by)"
     "  WHERE decided_by IS NOT NULL;"
+    /* Times to decision of what people decided, by window: policy decisions stay out of it. */
+    "CREATE INDEX tasks_people_decided ON tasks(queue_id, decided_at)"
+    "  WHERE decided_at > 0 AND decided_by <> 'policy';"
 
     "CREATE TABLE responses ("
     "  seq INTEGER PRIMARY KEY,"
@@ -72,6 +75,9 @@ static const char migration_001_initial[] =
     "  created_at INTEGER NOT NULL);"
     /* Serves response_list, response_exists and the claim's reviewer exclusion. */
     "CREATE INDEX responses_task_reviewer ON responses(task_seq, reviewer);"
+    /* A reviewer's history, newest first, and activity in a time window. */
+    "CREATE INDEX responses_reviewer ON responses(reviewer, seq);"
+    "CREATE INDEX responses_created ON responses(created_at);"
 
     /* The caller assigns seq (1, 2, 3, ...), so a second writer racing for the same seq gets a
      * unique-key clash instead of a fork of the hash chain. */
@@ -85,6 +91,8 @@ static const char migration_001_initial[] =
     "  data TEXT,"
     "  prev_hash BLOB NOT NULL,"
     "  hash BLOB NOT NULL);"
+    /* A task's history for the audit view. */
+    "CREATE INDEX events_task ON events(task_id, seq) WHERE task_id IS NOT NULL;"
 
     "CREATE TABLE tokens ("
     "  id INTEGER PRIMARY KEY,"

@@ -85,6 +85,21 @@ static const char *const stmt_sql[HITL__ST_COUNT] = {
         "time_spent_ms, created_at FROM responses WHERE task_seq = ?1 ORDER BY seq",
     [HITL__ST_RESPONSE_EXISTS] =
         "SELECT 1 FROM responses WHERE task_seq = ?1 AND reviewer = ?2 LIMIT 1",
+    [HITL__ST_RESPONSE_BY_REVIEWER] =
+        "SELECT r.seq, r.id, r.task_seq, r.reviewer, r.stage, r.question, r.kind, r.value, "
+        "r.comment, r.time_spent_ms, r.created_at, t.id, q.name FROM responses r "
+        "INDEXED BY responses_reviewer JOIN tasks t ON t.seq = r.task_seq "
+        "JOIN queues q ON q.id = t.queue_id WHERE r.reviewer = ?1 AND r.seq < ?2 "
+        "ORDER BY r.seq DESC LIMIT ?3",
+    [HITL__ST_RESPONSE_COUNT_REVIEWER] =
+        "SELECT count(*) FROM responses INDEXED BY responses_reviewer "
+        "WHERE reviewer = ?1 AND created_at >= ?2",
+    [HITL__ST_REVIEWER_ACTIVITY] =
+        "SELECT reviewer, count(*) FROM responses INDEXED BY responses_created "
+        "WHERE created_at >= ?1 GROUP BY reviewer ORDER BY 2 DESC, 1",
+    [HITL__ST_TASK_DECISIONS] =
+        "SELECT created_at, decided_at, decided_by FROM tasks INDEXED BY tasks_people_decided "
+        "WHERE queue_id = ?1 AND decided_at >= ?2 AND decided_at > 0 AND decided_by <> 'policy'",
 
     [HITL__ST_EVENT_LAST] =
         "SELECT seq, hash FROM events WHERE seq = (SELECT max(seq) FROM events)",
@@ -92,6 +107,15 @@ static const char *const stmt_sql[HITL__ST_COUNT] = {
                               "prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [HITL__ST_EVENT_LIST] = "SELECT seq, at, type, queue, task_id, actor, data, prev_hash, hash "
                             "FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    [HITL__ST_EVENT_FIND_TASK] =
+        "SELECT seq, at, type, queue, task_id, actor, data, prev_hash, hash FROM events "
+        "INDEXED BY events_task WHERE task_id = ?2 AND seq > ?1 "
+        "AND (?3 IS NULL OR queue = ?3) AND (?4 IS NULL OR actor = ?4) "
+        "AND (?5 IS NULL OR type = ?5) ORDER BY seq LIMIT ?6",
+    [HITL__ST_EVENT_FIND] =
+        "SELECT seq, at, type, queue, task_id, actor, data, prev_hash, hash FROM events "
+        "WHERE seq > ?1 AND (?3 IS NULL OR queue = ?3) AND (?4 IS NULL OR actor = ?4) "
+        "AND (?5 IS NULL OR type = ?5) ORDER BY seq LIMIT ?6",
 
     [HITL__ST_TOKEN_INSERT] =
         "INSERT INTO tokens (name, hash, roles, created_at) VALUES (?1, ?2, ?3, ?4)",
@@ -353,6 +377,11 @@ static const hitl_store_vtable sqlite_vtable = {
     .event_list = hitl__sqlite_event_list,
     .token_insert = hitl__sqlite_token_insert,
     .token_find = hitl__sqlite_token_find,
+    .response_list_by_reviewer = hitl__sqlite_response_list_by_reviewer,
+    .response_count_by_reviewer = hitl__sqlite_response_count_by_reviewer,
+    .reviewer_activity = hitl__sqlite_reviewer_activity,
+    .task_decisions = hitl__sqlite_task_decisions,
+    .event_find = hitl__sqlite_event_find,
 };
 
 /* Runs one or more SQL statements that return nothing of interest. */

@@ -38,9 +38,15 @@ typedef enum hitl__sqlite_stmt_id {
   HITL__ST_RESPONSE_INSERT,
   HITL__ST_RESPONSE_LIST,
   HITL__ST_RESPONSE_EXISTS,
+  HITL__ST_RESPONSE_BY_REVIEWER,
+  HITL__ST_RESPONSE_COUNT_REVIEWER,
+  HITL__ST_REVIEWER_ACTIVITY,
+  HITL__ST_TASK_DECISIONS,
   HITL__ST_EVENT_LAST,
   HITL__ST_EVENT_INSERT,
   HITL__ST_EVENT_LIST,
+  HITL__ST_EVENT_FIND_TASK,
+  HITL__ST_EVENT_FIND,
   HITL__ST_TOKEN_INSERT,
   HITL__ST_TOKEN_FIND,
   HITL__ST_COUNT
@@ -108,6 +114,17 @@ int hitl__sqlite_response_list(hitl_store *store, int64_t task_seq, hitl_respons
                                size_t *n);
 int hitl__sqlite_response_exists(hitl_store *store, int64_t task_seq, const char *reviewer,
                                  bool *exists);
+int hitl__sqlite_response_list_by_reviewer(hitl_store *store, const char *reviewer,
+                                           int64_t before_seq, size_t limit, hitl_response **out,
+                                           size_t *n);
+int hitl__sqlite_response_count_by_reviewer(hitl_store *store, const char *reviewer, int64_t since,
+                                            int64_t *n);
+int hitl__sqlite_reviewer_activity(hitl_store *store, int64_t since, hitl_reviewer_count **out,
+                                   size_t *n);
+int hitl__sqlite_task_decisions(hitl_store *store, int64_t queue_id, int64_t since,
+                                hitl_decision_time **out, size_t *n);
+int hitl__sqlite_event_find(hitl_store *store, int64_t after, const hitl_event_filter *f,
+                            size_t limit, hitl_event **out, size_t *n);
 int hitl__sqlite_event_last(hitl_store *store, int64_t *seq, uint8_t hash[HITL_HASH_LEN]);
 int hitl__sqlite_event_insert(hitl_store *store, const hitl_event *e);
 int hitl__sqlite_event_list(hitl_store *store, int64_t after, size_t limit, hitl_event **out,

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The SQLite backend's append-mostly records: responses, the event log and tokens. */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,11 +29,10 @@ int hitl__sqlite_response_insert(hitl_store *store, hitl_response *r) {
   return ret;
 }
 
-int hitl__sqlite_response_list(hitl_store *store, int64_t task_seq, hitl_response **out,
-                               size_t *n) {
-  hitl__sqlite *s = (hitl__sqlite *)store;
-  sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_RESPONSE_LIST);
-  sqlite3_bind_int64(st, 1, task_seq);
+/* Steps st and collects its response rows (columns as in RESPONSE_LIST, then task id and queue
+ * name when with_task). Resets st. */
+static int collect_responses(hitl__sqlite *s, sqlite3_stmt *st, bool with_task, const char *what,
+                             hitl_response **out, size_t *n) {
   hitl_response *rows = NULL;
   size_t len = 0, cap = 0;
   int rc, ret = 0;
@@ -42,6 +42,7 @@ int hitl__sqlite_response_list(hitl_store *store, int64_t task_seq, hitl_respons
       rows = hitl_xrealloc(rows, cap * sizeof *rows);
     }
     hitl_response *r = &rows[len++];
+    memset(r, 0, sizeof *r);
     r->seq = sqlite3_column_int64(st, 0);
     hitl__sqlite_col_id(st, 1, r->id);
     r->task_seq = sqlite3_column_int64(st, 2);
@@ -53,10 +54,76 @@ int hitl__sqlite_response_list(hitl_store *store, int64_t task_seq, hitl_respons
     r->comment = hitl__sqlite_col_text(st, 8);
     r->time_spent_ms = sqlite3_column_int64(st, 9);
     r->created_at = sqlite3_column_int64(st, 10);
+    if (with_task) {
+      hitl__sqlite_col_id(st, 11, r->task_id);
+      r->queue = hitl__sqlite_col_text(st, 12);
+    }
   }
   if (rc != SQLITE_DONE) {
-    ret = hitl__sqlite_fail(s, rc, "response_list");
+    ret = hitl__sqlite_fail(s, rc, what);
     for (size_t i = 0; i < len; i++) hitl_response_clear(&rows[i]);
+    free(rows);
+    rows = NULL;
+    len = 0;
+  }
+  hitl__sqlite_done(st);
+  *out = rows;
+  *n = len;
+  return ret;
+}
+
+int hitl__sqlite_response_list(hitl_store *store, int64_t task_seq, hitl_response **out,
+                               size_t *n) {
+  hitl__sqlite *s = (hitl__sqlite *)store;
+  sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_RESPONSE_LIST);
+  sqlite3_bind_int64(st, 1, task_seq);
+  return collect_responses(s, st, false, "response_list", out, n);
+}
+
+int hitl__sqlite_response_list_by_reviewer(hitl_store *store, const char *reviewer,
+                                           int64_t before_seq, size_t limit, hitl_response **out,
+                                           size_t *n) {
+  hitl__sqlite *s = (hitl__sqlite *)store;
+  sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_RESPONSE_BY_REVIEWER);
+  sqlite3_bind_text(st, 1, reviewer, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, before_seq > 0 ? before_seq : INT64_MAX);
+  sqlite3_bind_int64(st, 3, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+  return collect_responses(s, st, true, "response_list_by_reviewer", out, n);
+}
+
+int hitl__sqlite_response_count_by_reviewer(hitl_store *store, const char *reviewer, int64_t since,
+                                            int64_t *n) {
+  hitl__sqlite *s = (hitl__sqlite *)store;
+  sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_RESPONSE_COUNT_REVIEWER);
+  sqlite3_bind_text(st, 1, reviewer, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(st, 2, since);
+  int rc = sqlite3_step(st);
+  *n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+  int ret = rc == SQLITE_ROW ? 0 : hitl__sqlite_fail(s, rc, "response_count_by_reviewer");
+  hitl__sqlite_done(st);
+  return ret;
+}
+
+int hitl__sqlite_reviewer_activity(hitl_store *store, int64_t since, hitl_reviewer_count **out,
+                                   size_t *n) {
+  hitl__sqlite *s = (hitl__sqlite *)store;
+  sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_REVIEWER_ACTIVITY);
+  sqlite3_bind_int64(st, 1, since);
+  hitl_reviewer_count *rows = NULL;
+  size_t len = 0, cap = 0;
+  int rc, ret = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (len == cap) {
+      cap = cap ? cap * 2 : 8;
+      rows = hitl_xrealloc(rows, cap * sizeof *rows);
+    }
+    rows[len].reviewer = hitl__sqlite_col_text(st, 0);
+    rows[len].responses = sqlite3_column_int64(st, 1);
+    len++;
+  }
+  if (rc != SQLITE_DONE) {
+    ret = hitl__sqlite_fail(s, rc, "reviewer_activity");
+    for (size_t i = 0; i < len; i++) free(rows[i].reviewer);
     free(rows);
     rows = NULL;
     len = 0;
@@ -117,12 +184,9 @@ int hitl__sqlite_event_insert(hitl_store *store, const hitl_event *e) {
   return ret;
 }
 
-int hitl__sqlite_event_list(hitl_store *store, int64_t after, size_t limit, hitl_event **out,
-                            size_t *n) {
-  hitl__sqlite *s = (hitl__sqlite *)store;
-  sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_EVENT_LIST);
-  sqlite3_bind_int64(st, 1, after);
-  sqlite3_bind_int64(st, 2, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+/* Steps st and collects its event rows (columns as in EVENT_LIST). Resets st. */
+static int collect_events(hitl__sqlite *s, sqlite3_stmt *st, const char *what, hitl_event **out,
+                          size_t *n) {
   hitl_event *rows = NULL;
   size_t len = 0, cap = 0;
   int rc, ret = 0;
@@ -143,7 +207,7 @@ int hitl__sqlite_event_list(hitl_store *store, int64_t after, size_t limit, hitl
     hitl__sqlite_col_hash(st, 8, e->hash);
   }
   if (rc != SQLITE_DONE) {
-    ret = hitl__sqlite_fail(s, rc, "event_list");
+    ret = hitl__sqlite_fail(s, rc, what);
     for (size_t i = 0; i < len; i++) hitl_event_clear(&rows[i]);
     free(rows);
     rows = NULL;
@@ -153,6 +217,28 @@ int hitl__sqlite_event_list(hitl_store *store, int64_t after, size_t limit, hitl
   *out = rows;
   *n = len;
   return ret;
+}
+
+int hitl__sqlite_event_list(hitl_store *store, int64_t after, size_t limit, hitl_event **out,
+                            size_t *n) {
+  hitl__sqlite *s = (hitl__sqlite *)store;
+  sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_EVENT_LIST);
+  sqlite3_bind_int64(st, 1, after);
+  sqlite3_bind_int64(st, 2, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+  return collect_events(s, st, "event_list", out, n);
+}
+
+int hitl__sqlite_event_find(hitl_store *store, int64_t after, const hitl_event_filter *f,
+                            size_t limit, hitl_event **out, size_t *n) {
+  hitl__sqlite *s = (hitl__sqlite *)store;
+  sqlite3_stmt *st = hitl__sqlite_stmt(s, f->task_id ? HITL__ST_EVENT_FIND_TASK : HITL__ST_EVENT_FIND);
+  sqlite3_bind_int64(st, 1, after);
+  hitl__sqlite_bind_text(st, 2, f->task_id, 0);
+  hitl__sqlite_bind_text(st, 3, f->queue, 0);
+  hitl__sqlite_bind_text(st, 4, f->actor, 0);
+  hitl__sqlite_bind_text(st, 5, f->type, 0);
+  sqlite3_bind_int64(st, 6, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
+  return collect_events(s, st, "event_find", out, n);
 }
 
 /* ---- Tokens ---- */

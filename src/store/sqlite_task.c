@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The SQLite backend's task functions: insert, update, look-ups, claim, listings and timers. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -274,5 +275,37 @@ int hitl__sqlite_task_next_due(hitl_store *store, int64_t *at) {
     ret = hitl__sqlite_fail(s, rc, "task_next_due");
   }
   hitl__sqlite_done(st);
+  return ret;
+}
+
+int hitl__sqlite_task_decisions(hitl_store *store, int64_t queue_id, int64_t since,
+                                hitl_decision_time **out, size_t *n) {
+  hitl__sqlite *s = (hitl__sqlite *)store;
+  sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_TASK_DECISIONS);
+  sqlite3_bind_int64(st, 1, queue_id);
+  sqlite3_bind_int64(st, 2, since);
+  hitl_decision_time *rows = NULL;
+  size_t len = 0, cap = 0;
+  int rc, ret = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (len == cap) {
+      cap = cap ? cap * 2 : 64;
+      rows = hitl_xrealloc(rows, cap * sizeof *rows);
+    }
+    hitl_decision_time *d = &rows[len++];
+    d->created_at = sqlite3_column_int64(st, 0);
+    d->decided_at = sqlite3_column_int64(st, 1);
+    const unsigned char *by = sqlite3_column_text(st, 2);
+    snprintf(d->decided_by, sizeof d->decided_by, "%s", by ? (const char *)by : "");
+  }
+  if (rc != SQLITE_DONE) {
+    ret = hitl__sqlite_fail(s, rc, "task_decisions");
+    free(rows);
+    rows = NULL;
+    len = 0;
+  }
+  hitl__sqlite_done(st);
+  *out = rows;
+  *n = len;
   return ret;
 }

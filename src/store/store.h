@@ -54,6 +54,27 @@ typedef struct hitl_claim_filter {
   bool any_role;             /* True for orchestrators: the task's role is not checked. */
 } hitl_claim_filter;
 
+/* Filters of event_find; a NULL member matches every event. */
+typedef struct hitl_event_filter {
+  const char *task_id;
+  const char *queue;
+  const char *actor;
+  const char *type;
+} hitl_event_filter;
+
+/* A reviewer and a count of their responses. */
+typedef struct hitl_reviewer_count {
+  char *reviewer;
+  int64_t responses;
+} hitl_reviewer_count;
+
+/* When a task people decided was created and decided, and by whom. */
+typedef struct hitl_decision_time {
+  int64_t created_at;
+  int64_t decided_at;
+  char decided_by[16];
+} hitl_decision_time;
+
 typedef struct hitl_store_vtable {
   int version; /* HITL_STORE_VERSION of the header the backend was built against. */
 
@@ -102,6 +123,18 @@ typedef struct hitl_store_vtable {
   /* All responses of a task, in seq order. */
   int (*response_list)(hitl_store *s, int64_t task_seq, hitl_response **out, size_t *n);
   int (*response_exists)(hitl_store *s, int64_t task_seq, const char *reviewer, bool *exists);
+  /* The reviewer's responses with seq < before_seq (0: from the newest), newest first, at most
+   * limit; task_id and queue are filled. */
+  int (*response_list_by_reviewer)(hitl_store *s, const char *reviewer, int64_t before_seq,
+                                   size_t limit, hitl_response **out, size_t *n);
+  /* How many responses the reviewer gave at or after since. */
+  int (*response_count_by_reviewer)(hitl_store *s, const char *reviewer, int64_t since,
+                                    int64_t *n);
+  /* Every reviewer who responded at or after since, with their count, most active first. */
+  int (*reviewer_activity)(hitl_store *s, int64_t since, hitl_reviewer_count **out, size_t *n);
+  /* Tasks of the queue decided at or after since by anyone but the policy. */
+  int (*task_decisions)(hitl_store *s, int64_t queue_id, int64_t since, hitl_decision_time **out,
+                        size_t *n);
 
   /* Events. event_last gives the newest event's seq and hash (seq 0 and zero hash when the log
    * is empty). event_insert stores e as given (the caller computed seq and hashes). */
@@ -109,6 +142,10 @@ typedef struct hitl_store_vtable {
   int (*event_insert)(hitl_store *s, const hitl_event *e);
   /* Events with seq > after in seq order, at most limit. */
   int (*event_list)(hitl_store *s, int64_t after, size_t limit, hitl_event **out, size_t *n);
+  /* Events with seq > after that match f, in seq order, at most limit. Indexed by task_id; the
+   * other filters scan the log from after. */
+  int (*event_find)(hitl_store *s, int64_t after, const hitl_event_filter *f, size_t limit,
+                    hitl_event **out, size_t *n);
 
   /* Tokens, found by the hash of their secret. */
   int (*token_insert)(hitl_store *s, const char *name, const uint8_t hash[HITL_HASH_LEN],

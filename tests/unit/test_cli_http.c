@@ -400,6 +400,11 @@ static void test_export_streams(void **state) {
   assert_string_equal(srv.path, "/v1/queues/q/export");
   assert_string_equal(srv.query, "format=dpo");
   assert_string_equal(o.out, "{\"a\":0.1}\n{\"a\":2}\n"); /* Byte for byte, not reformatted. */
+  answer(200, "");
+  assert_int_equal(run(hitl__cmd_export, &o, "export", "q", "--format", "sft", "--since",
+                       "2026-11-23T00:00:00Z", "--model-version", "m 2", NULL),
+                   HITL_EXIT_OK);
+  assert_string_equal(srv.query, "format=sft&since=2026-11-23T00%3A00%3A00Z&model_version=m%202");
   answer(404, "{\"error\":{\"code\":\"not_found\",\"message\":\"no queue q\"}}");
   assert_int_equal(run(hitl__cmd_export, &o, "export", "q", NULL), HITL_EXIT_NOT_FOUND);
   assert_string_equal(o.out, "");

@@ -807,6 +807,93 @@ static void test_responses(void **state) {
 
 /* ---- Events ---- */
 
+/* A reviewer's history, counts by time, activity, and the times to decision of people. */
+static void test_reviewer_reports(void **state) {
+  fixture *f = *state;
+  hitl_store *s = f->s;
+  hitl_task a, b, c;
+  make_task(&a, f->q1, 0, 1);
+  make_task(&b, f->q2, 0, 2);
+  make_task(&c, f->q1, 0, 3);
+  insert_task(s, &a);
+  insert_task(s, &b);
+  insert_task(s, &c);
+  hitl_response r[4];
+  add_response(s, a.seq, "alice", "approve", NULL, 100, &r[0]);
+  add_response(s, b.seq, "alice", "label", "\"x\"", 200, &r[1]);
+  add_response(s, c.seq, "bob", "approve", NULL, 300, &r[2]);
+  add_response(s, c.seq, "alice", "reject", NULL, 400, &r[3]);
+
+  hitl_response *v = NULL;
+  size_t n = 0;
+  assert_int_equal(s->vt->response_list_by_reviewer(s, "alice", 0, 2, &v, &n), 0);
+  assert_int_equal(n, 2); /* Newest first, limited. */
+  assert_int_equal(v[0].seq, r[3].seq);
+  assert_string_equal(v[0].task_id, c.id);
+  assert_string_equal(v[0].queue, "alpha");
+  assert_string_equal(v[0].kind, "reject");
+  assert_int_equal(v[1].seq, r[1].seq);
+  assert_string_equal(v[1].task_id, b.id);
+  assert_string_equal(v[1].queue, "beta");
+  int64_t cursor = v[1].seq;
+  for (size_t i = 0; i < n; i++) hitl_response_clear(&v[i]);
+  free(v);
+  assert_int_equal(s->vt->response_list_by_reviewer(s, "alice", cursor, 10, &v, &n), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(v[0].seq, r[0].seq);
+  hitl_response_clear(&v[0]);
+  free(v);
+  assert_int_equal(s->vt->response_list_by_reviewer(s, "nobody", 0, 10, &v, &n), 0);
+  assert_int_equal(n, 0);
+  free(v);
+
+  int64_t count = -1;
+  assert_int_equal(s->vt->response_count_by_reviewer(s, "alice", 200, &count), 0);
+  assert_int_equal(count, 2);
+  assert_int_equal(s->vt->response_count_by_reviewer(s, "alice", 0, &count), 0);
+  assert_int_equal(count, 3);
+
+  hitl_reviewer_count *act = NULL;
+  assert_int_equal(s->vt->reviewer_activity(s, 150, &act, &n), 0);
+  assert_int_equal(n, 2);
+  assert_string_equal(act[0].reviewer, "alice"); /* 2 responses since 150, then bob's 1. */
+  assert_int_equal(act[0].responses, 2);
+  assert_string_equal(act[1].reviewer, "bob");
+  assert_int_equal(act[1].responses, 1);
+  for (size_t i = 0; i < n; i++) free(act[i].reviewer);
+  free(act);
+
+  /* Decided by a person at 500 and 900, by the policy at 600: only people's decisions count. */
+  a.state = c.state = b.state = HITL_TASK_DECIDED;
+  a.decided_by = hitl_xstrdup("human");
+  a.decided_at = 500;
+  c.decided_by = hitl_xstrdup("sla");
+  c.decided_at = 900;
+  b.decided_by = hitl_xstrdup("policy");
+  b.decided_at = 600;
+  update_task(s, &a);
+  update_task(s, &b);
+  update_task(s, &c);
+  hitl_decision_time *d = NULL;
+  assert_int_equal(s->vt->task_decisions(s, f->q1, 0, &d, &n), 0);
+  assert_int_equal(n, 2);
+  int64_t total = 0;
+  for (size_t i = 0; i < n; i++) total += d[i].decided_at - d[i].created_at;
+  assert_int_equal(total, (500 - 1) + (900 - 3));
+  free(d);
+  assert_int_equal(s->vt->task_decisions(s, f->q1, 600, &d, &n), 0);
+  assert_int_equal(n, 1);
+  assert_string_equal(d[0].decided_by, "sla");
+  free(d);
+  assert_int_equal(s->vt->task_decisions(s, f->q2, 0, &d, &n), 0);
+  assert_int_equal(n, 0); /* The policy's decision is not a time to decision. */
+  free(d);
+  for (int i = 0; i < 4; i++) hitl_response_clear(&r[i]);
+  hitl_task_clear(&a);
+  hitl_task_clear(&b);
+  hitl_task_clear(&c);
+}
+
 static void make_event(hitl_event *e, int64_t seq, const uint8_t prev[HITL_HASH_LEN]) {
   memset(e, 0, sizeof *e);
   e->seq = seq;
@@ -818,6 +905,59 @@ static void make_event(hitl_event *e, int64_t seq, const uint8_t prev[HITL_HASH_
   char text[32];
   snprintf(text, sizeof text, "event %lld", (long long)seq);
   hitl_hash(text, strlen(text), e->hash);
+}
+
+static void test_event_find(void **state) {
+  fixture *f = *state;
+  hitl_store *s = f->s;
+  uint8_t prev[HITL_HASH_LEN] = {0};
+  const char *tasks[] = {"t_a", "t_b", "t_a", NULL, "t_a"};
+  const char *queues[] = {"alpha", "beta", "alpha", NULL, "alpha"};
+  const char *actors[] = {"alice", "bob", "bob", "admin", "alice"};
+  const char *types[] = {"task.submitted", "task.submitted", "task.leased", "queue.created",
+                         "task.decided"};
+  assert_int_equal(s->vt->begin(s), 0);
+  for (int i = 0; i < 5; i++) {
+    hitl_event e;
+    make_event(&e, i + 1, prev);
+    free(e.type);
+    free(e.actor);
+    e.type = hitl_xstrdup(types[i]);
+    e.actor = hitl_xstrdup(actors[i]);
+    e.task_id = hitl_xstrdup(tasks[i]);
+    e.queue = hitl_xstrdup(queues[i]);
+    assert_int_equal(s->vt->event_insert(s, &e), 0);
+    memcpy(prev, e.hash, HITL_HASH_LEN);
+    hitl_event_clear(&e);
+  }
+  assert_int_equal(s->vt->commit(s), 0);
+  struct {
+    hitl_event_filter f;
+    int64_t after;
+    size_t limit;
+    int64_t want[5];
+    size_t n;
+  } cases[] = {
+      {{.task_id = "t_a"}, 0, 10, {1, 3, 5}, 3},
+      {{.task_id = "t_a"}, 1, 1, {3}, 1},
+      {{.task_id = "t_a", .actor = "alice"}, 0, 10, {1, 5}, 2},
+      {{.queue = "beta"}, 0, 10, {2}, 1},
+      {{.actor = "bob"}, 0, 10, {2, 3}, 2},
+      {{.type = "task.submitted"}, 1, 10, {2}, 1},
+      {{0}, 3, 10, {4, 5}, 2},
+      {{.task_id = "t_none"}, 0, 10, {0}, 0},
+  };
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    hitl_event *v = NULL;
+    size_t n = 0;
+    assert_int_equal(s->vt->event_find(s, cases[k].after, &cases[k].f, cases[k].limit, &v, &n), 0);
+    assert_int_equal(n, cases[k].n);
+    for (size_t i = 0; i < n; i++) {
+      assert_int_equal(v[i].seq, cases[k].want[i]);
+      hitl_event_clear(&v[i]);
+    }
+    free(v);
+  }
 }
 
 static void test_events(void **state) {
@@ -1080,6 +1220,8 @@ int main(void) {
       T(test_task_due),
       T(test_responses),
       T(test_events),
+      T(test_event_find),
+      T(test_reviewer_reports),
       T(test_tokens),
       T(test_rollback_undoes),
       T(test_op_abort_undoes_only_its_op),

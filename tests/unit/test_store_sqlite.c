@@ -143,6 +143,8 @@ static void test_query_plans_use_indexes(void **state) {
       HITL__ST_TASK_GET,      HITL__ST_TASK_IDEMPOTENT, HITL__ST_RESPONSE_EXISTS,
       HITL__ST_STATS_OLDEST,  HITL__ST_STATS_STATES,    HITL__ST_STATS_DECIDED,
       HITL__ST_EVENT_LIST,    HITL__ST_EVENT_LAST,      HITL__ST_TOKEN_FIND,
+      HITL__ST_RESPONSE_BY_REVIEWER, HITL__ST_RESPONSE_COUNT_REVIEWER, HITL__ST_TASK_DECISIONS,
+      HITL__ST_EVENT_FIND_TASK, HITL__ST_EVENT_FIND,
   };
   char sql[4096];
   for (size_t i = 0; i < sizeof hot / sizeof hot[0]; i++) {

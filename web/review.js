@@ -51,6 +51,7 @@ function picker(root, ctx) {
   return () => document.removeEventListener('keydown', key);
 }
 
+const IMG = /^(https?:\/\/|data:image\/)/i;
 const keyStore = (id) => 'hitl.answer.' + id;
 const kbd = (k) => el('kbd', {'aria-hidden': 'true', text: k});
 
@@ -68,12 +69,12 @@ function valueView(v) {
 function fieldView(f, task, spanFields) {
   const v = (task.input || {})[f.name];
   let body;
-  if (spanFields.has(f.name)) body = el('p', {class: 'hint', text: 'Shown in the span question, where you mark it.'});
+  if (spanFields.has(f.name)) body = el('div', {class: 'spanslot', 'data-field': f.name});
   else if (v === undefined || v === null) body = el('p', {class: 'hint', text: 'absent from the input'});
   else if (f.type === 'markdown') body = markdown(String(v));
   else if (f.type === 'json') body = el('pre', {class: 'json', text: pretty(v)});
   else if (f.type === 'image_url') {
-    body = /^https?:\/\//i.test(String(v))
+    body = IMG.test(String(v))
       ? el('div', {class: 'imgbox'}, el('img', {src: String(v), alt: `Image of field ${f.name}`, loading: 'eager'}))
       : el('p', {class: 'warn', text: 'not an http(s) image URL: ' + String(v)});
   } else if (f.type === 'diff') {
@@ -107,8 +108,8 @@ function routeView(r) {
     el('b', {text: x.rule}), ` ${x.op}${x.path ? ' ' + x.path : ''}: `,
     x.missing ? 'missing' : `${fmt(x.actual)} vs ${fmt(x.expected)}`, ` → ${x.result}`));
   return el('details', {class: 'block route', open: true},
-    el('summary', {}, 'Why it is here: rule ', el('b', {text: r.rule || '(none)'}),
-       ` → ${r.action || 'review'}${r.role ? ', role ' + r.role : ''}`),
+    el('summary', {}, 'Why it is here: ', r.rule ? ['rule ', el('b', {text: r.rule}), ` → ${r.action}`]
+      : 'no rule matched, so it is reviewed', r.role ? `, role ${r.role}` : ''),
     trace.length ? el('ol', {class: 'trace'}, trace) : el('p', {class: 'hint', text: 'No condition was evaluated.'}));
 }
 
@@ -136,7 +137,7 @@ function taskView(t, schema) {
 function preload(t, schema) {
   for (const f of schema.fields) {
     const v = (t.input || {})[f.name];
-    if (f.type === 'image_url' && /^https?:\/\//i.test(String(v))) new Image().src = v;
+    if (f.type === 'image_url' && IMG.test(String(v))) new Image().src = v;
   }
 }
 
@@ -280,6 +281,10 @@ function workspace(root, ctx, queue) {
                                                () => save(s)));
     s.active = s.widgets.findIndex((w) => w.digits);
     item.replaceChildren(taskView(s.task, schema));
+    for (const w of s.widgets) {
+      const slotEl = w.box && item.querySelector(`.spanslot[data-field="${CSS.escape(w.q.field)}"]`);
+      if (slotEl) slotEl.append(w.box);
+    }
     qs.replaceChildren(...s.widgets.map((w) => w.el));
     comment.value = s.state.comment || '';
     note.textContent = '';
@@ -398,7 +403,7 @@ function workspace(root, ctx, queue) {
     if (done) e.preventDefault();
   }
 
-  qs.addEventListener('focusin', (e) => {
+  root.addEventListener('focusin', (e) => {
     if (!cur) return;
     const i = cur.widgets.findIndex((w) => w.el.contains(e.target));
     if (i >= 0 && cur.widgets[i].digits && i !== cur.active) { cur.active = i; paintState(); }

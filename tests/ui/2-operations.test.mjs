@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: MIT
+// The orchestrator's screens in a real browser: dashboard (live), config editor, audit, history;
+// phone-sized views; the size of the embedded UI.
+import {test, before, after} from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import {fileURLToPath} from 'node:url';
+import {ADMIN, BASE, ok, tokens, launch, newPage, signIn, shot, shownTask, nextTask, report} from './lib.mjs';
+
+let browser, T;
+before(async () => { browser = await launch(); T = tokens(); });
+after(async () => { await browser?.close(); });
+
+const cell = (page, queue, col) => page.locator(`#queues td[data-queue="${queue}"][data-col="${col}"]`);
+
+test('the dashboard counts change live after a decision made over the API', async () => {
+  const page = await newPage(browser);
+  await signIn(page, ADMIN, '#/dashboard');
+  await page.locator('.live.on').waitFor();
+  const before = Number(await cell(page, 'ops', 'decided').innerText());
+  const pending = Number(await cell(page, 'ops', 'pending').innerText());
+  await page.locator('#depth').waitFor();
+  assert.ok(await page.evaluate(() => typeof window.Chart === 'function'), 'Chart.js loaded');
+  // Bob decides one ops task over the API.
+  const t = await ok(T.bob, 'POST', '/v1/queues/ops/claim');
+  await ok(T.bob, 'POST', `/v1/tasks/${t.id}/responses`, {lease_id: t.lease.id, kind: 'approve', time_spent_ms: 1200});
+  // The event stream makes the page fetch the numbers again, well before its 10 s timer.
+  await page.waitForFunction(([b]) => Number(document.querySelector('#queues td[data-queue="ops"][data-col="decided"]').textContent) === b + 1,
+                             [before], {timeout: 5000});
+  assert.equal(Number(await cell(page, 'ops', 'pending').innerText()), pending - 1);
+  await page.locator('.ticker li', {hasText: 'task.decided'}).first().waitFor();
+  await shot(page, 'dashboard', {fullPage: true});
+  assert.deepEqual(page.errors, []);
+
+  // On a phone.
+  await page.setViewportSize({width: 390, height: 844});
+  await page.locator('#queues').waitFor();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  assert.ok(overflow <= 0, 'no sideways scrolling of the page on a 390 px screen');
+  await shot(page, 'phone-dashboard');
+  await page.context().close();
+});
+
+test('the queue configuration editor shows a server validation error at the field', async () => {
+  const page = await newPage(browser);
+  await signIn(page, ADMIN, '#/config/ops');
+  const area = page.locator('#config');
+  await page.waitForFunction(() => document.getElementById('config').value.includes('"overlap"'));
+  const text = await area.inputValue();
+  await area.fill(text.replace(/"overlap": 1/, '"overlap": 12'));
+  await page.keyboard.press('Control+s');
+  const err = page.locator('#cfgerr');
+  await err.getByText('assignment.overlap').waitFor();
+  // The bubble sits on the line of "overlap", which is marked in the gutter and selected.
+  const line = (await area.inputValue()).split('\n').findIndex((l) => l.includes('"overlap": 12')) + 1;
+  assert.equal(await page.locator('.gutter .err').innerText(), String(line));
+  assert.match(await page.locator('.bubble').innerText(), /overlap/);
+  const sel = await area.evaluate((n) => n.value.slice(n.selectionStart, n.selectionEnd));
+  assert.equal(sel, '"overlap"');
+  await shot(page, 'config-error');
+  // A syntax error is caught before sending.
+  await area.fill('{"schema": }');
+  await page.getByRole('button', {name: /Save/}).click();
+  await err.getByText('not valid JSON').waitFor();
+  // A good change is saved.
+  await area.fill(text.replace(/"overlap": 1/, '"overlap": 2'));
+  await page.getByRole('button', {name: /Save/}).click();
+  await page.getByText('Saved queue ops.').waitFor();
+  assert.equal((await ok(ADMIN, 'GET', '/v1/queues/ops')).config.assignment.overlap, 2);
+  await ok(ADMIN, 'PUT', '/v1/queues/ops', {...(await ok(ADMIN, 'GET', '/v1/queues/ops')).config,
+                                            assignment: {overlap: 1, roles: ['validator']}});
+  await page.context().close();
+});
+
+test('audit view: the event log filtered by task, queue, actor; a task history', async () => {
+  const page = await newPage(browser);
+  await signIn(page, ADMIN, '#/audit');
+  await page.locator('#auditlog tbody tr').first().waitFor();
+  const t = await ok(T.bob, 'POST', '/v1/queues/ops/claim');
+  await ok(T.bob, 'POST', `/v1/tasks/${t.id}/responses`, {lease_id: t.lease.id, kind: 'reject', comment: 'not ok'});
+  await page.getByLabel('Task id').fill(t.id);
+  await page.getByRole('button', {name: 'Filter'}).click();
+  await page.waitForFunction((id) => {
+    const rows = [...document.querySelectorAll('#auditlog tbody tr')];
+    return rows.length >= 3 && rows.every((r) => r.textContent.includes(id));
+  }, t.id);
+  const types = await page.locator('#auditlog tbody .etype').allTextContents();
+  assert.equal(types[0], 'task.submitted');
+  assert.deepEqual(types.slice(-2), ['task.leased', 'task.decided']);
+  await page.getByLabel('Task id').fill('');
+  await page.getByLabel('Actor').fill('bob');
+  await page.getByLabel('Event type').selectOption('task.decided');
+  await page.getByRole('button', {name: 'Filter'}).click();
+  await page.waitForFunction(() => {
+    const rows = [...document.querySelectorAll('#auditlog tbody tr')];
+    return rows.length > 0 && rows.every((r) => r.querySelector('.etype').textContent === 'task.decided' && r.children[5].textContent === 'bob');
+  });
+  await shot(page, 'audit');
+  await page.locator('#auditlog a', {hasText: t.id}).first().click();
+  await page.locator('#responses tbody tr').first().waitFor();
+  assert.match(await page.locator('#responses').innerText(), /bob[\s\S]*reject[\s\S]*not ok/);
+  assert.match(await page.locator('.kv').innerText(), /reject by human/);
+  await page.locator('#taskevents tbody tr').nth(2).waitFor();
+  await shot(page, 'audit-task', {fullPage: true});
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});
+
+test("a reviewer's own history and counts", async () => {
+  const page = await newPage(browser);
+  await signIn(page, T.alice, '#/history');
+  await page.locator('#history tbody tr').first().waitFor();
+  const text = await page.locator('#history').innerText();
+  for (const k of ['approve', 'modify', 'rating', 'ranking', 'spans', 'label']) assert.match(text, new RegExp(k));
+  const today = Number(await page.locator('.tile b').first().innerText());
+  assert.ok(today >= 10, `alice answered at least 10 today, the page says ${today}`);
+  await shot(page, 'history');
+  await page.context().close();
+});
+
+test('the workspace on a 390 px phone: no sideways scrolling, the answer bar on screen', async () => {
+  const page = await newPage(browser, {width: 390, height: 844});
+  await signIn(page, T.alice, '#/review/support-replies');
+  const id = await shownTask(page);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  assert.ok(overflow <= 0, 'no sideways scrolling');
+  const bar = await page.locator('#submit').boundingBox();
+  assert.ok(bar.y + bar.height <= 844, 'the submit button is on screen without scrolling');
+  await shot(page, 'phone-workspace');
+  await page.keyboard.press('r');
+  await page.keyboard.press('Enter');
+  await nextTask(page, id);
+  assert.equal((await ok(ADMIN, 'GET', `/v1/tasks/${id}`)).decision.outcome, 'reject');
+  await page.context().close();
+});
+
+test('the embedded UI stays under 300 KB, Chart.js included', async () => {
+  const web = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../web');
+  let own = 0;
+  for (const f of fs.readdirSync(web, {recursive: true})) {
+    const p = path.join(web, f);
+    if (!fs.statSync(p).isFile()) continue;
+    const rel = f === 'index.html' ? '/' : '/assets/' + f;
+    const r = await fetch(BASE + rel);
+    assert.equal(r.status, 200, rel);
+    const served = (await r.arrayBuffer()).byteLength;
+    assert.equal(served, fs.statSync(p).size, `${rel} is served as it is in web/`);
+    own += served;
+  }
+  const chart = (await (await fetch(BASE + '/assets/vendor/chart.min.js')).arrayBuffer()).byteLength;
+  const total = own + chart;
+  report(`ui embedded size: ${total} bytes (web/ ${own} + chart.min.js ${chart}), target < 300 KB (307200 bytes)`);
+  assert.ok(total < 300 * 1024);
+});

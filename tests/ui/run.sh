@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Browser tests of the web UI: starts `hitl serve` ($HITL_BIN) on a free port with a fresh
+# database, seeds it over the API, runs tests/ui/*.test.mjs (node --test, playwright-core driving
+# Debian's chromium), and stops the server. Needs: node >= 20, npm, /usr/bin/chromium.
+#   HITL_BIN=build/hitl bash tests/ui/run.sh
+# HITL_CHROMIUM overrides the browser; HITL_SCREENSHOTS=DIR keeps the screenshots there
+# (docs/screenshots to refresh the committed ones); HITL_UI_BENCH=FILE appends the timings.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+bin=${HITL_BIN:-$root/build/hitl}
+[[ "$bin" = /* ]] || bin="$PWD/$bin"
+chromium=${HITL_CHROMIUM:-/usr/bin/chromium}
+
+[[ -x "$bin" ]] || { echo "tests/ui: HITL_BIN ($bin) is not an executable hitl" >&2; exit 1; }
+command -v node >/dev/null || { echo "tests/ui: node is missing (apt-get install nodejs npm)" >&2; exit 1; }
+[[ -x "$chromium" ]] || { echo "tests/ui: $chromium is missing (apt-get install chromium)" >&2; exit 1; }
+if [[ ! -d "$here/node_modules/playwright-core" ]]; then
+  (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+tmp=$(mktemp -d)
+pid=
+cleanup() {
+  if [[ -n "$pid" ]]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+export HITL_ADMIN_TOKEN="ui-admin-$RANDOM$RANDOM$RANDOM"
+mkfifo "$tmp/out"
+"$bin" serve --db "$tmp/hitl.db" --listen 127.0.0.1:0 >"$tmp/out" 2>"$tmp/server.log" &
+pid=$!
+exec 3<"$tmp/out"
+line=
+IFS= read -r -t 30 line <&3 || true
+# Keep draining the server's standard output so that it never blocks on a full pipe.
+cat <&3 >>"$tmp/server.log" &
+url=$(grep -o 'http://127\.0\.0\.1:[0-9]*' <<<"$line" || true)
+if [[ -z "$url" ]]; then
+  echo "tests/ui: hitl serve did not start: $line" >&2
+  cat "$tmp/server.log" >&2
+  exit 1
+fi
+export HITL_URL=$url
+export HITL_CHROMIUM=$chromium
+export HITL_UI_STATE=$tmp/seed.json
+export HITL_UI_TMP=$tmp
+export HITL_SCREENSHOTS=${HITL_SCREENSHOTS:-$tmp/screenshots}
+[[ "$HITL_SCREENSHOTS" = /* ]] || HITL_SCREENSHOTS="$PWD/$HITL_SCREENSHOTS"
+mkdir -p "$HITL_SCREENSHOTS"
+echo "tests/ui: hitl serve at $url (pid $pid)"
+
+node "$here/seed.mjs"
+status=0
+node --test --test-concurrency=1 --test-reporter=spec "$here"/*.test.mjs || status=$?
+if [[ $status -ne 0 ]]; then
+  echo "tests/ui: server log:" >&2
+  tail -n 50 "$tmp/server.log" >&2
+fi
+exit $status

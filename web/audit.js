@@ -80,7 +80,7 @@ function task(root, id) {
       el('dl', {class: 'kv'},
         kv('Queue', x.queue), kv('State', el('span', {class: 'badge s-' + x.state, text: x.state})),
         kv('Decision', d ? `${d.outcome} by ${d.by}${d.rule ? ' (rule ' + d.rule + ')' : ''}${d.reviewers ? ' — ' + d.reviewers.join(', ') : ''}, ${when(d.decided_at)}` : 'not yet'),
-        kv('Routed', x.route ? `rule ${x.route.rule || '(none)'} → ${x.route.action}` : '–'),
+        kv('Routed', x.route ? (x.route.rule ? `rule ${x.route.rule} → ${x.route.action}` : 'no rule matched → review') : '–'),
         kv('Confidence', x.confidence ?? '–'), kv('Model', x.model_version || '–'),
         kv('Submitted', when(x.created_at))),
       el('div', {class: 'two'},

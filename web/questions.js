@@ -118,7 +118,7 @@ function choices(q, labels, multiple, st, changed, ariaLabel, render) {
     return input;
   });
   const group = el('div', {class: 'choices', role: multiple ? 'group' : 'radiogroup', 'aria-label': ariaLabel},
-    labels.map((lab, i) => el('label', {class: 'opt'}, inputs[i], render ? render(lab, i) : el('span', {text: lab}),
+    labels.map((lab, i) => el('label', {class: 'opt'}, inputs[i], render ? render(lab, i, inputs[i]) : el('span', {text: lab}),
                               i < 9 ? keyHint(String(i + 1)) : null)));
   const sync = () => { st.sel = inputs.flatMap((x, i) => (x.checked ? [i] : [])); st.touched = true; };
   for (const i of st.sel || []) if (inputs[i]) inputs[i].checked = true;
@@ -150,8 +150,10 @@ function rating(q, task, st, changed) {
   const max = q.max || 5;
   const stars = Array.from({length: max}, (_, i) => i + 1);
   const c = choices(q, stars, false, st, changed, `${q.name}: 1 to ${max} stars`,
-                    (n) => el('span', {class: 'star', title: `${n} of ${max}`, text: '★',
-                                       'aria-label': `${n} star${n > 1 ? 's' : ''}`}));
+                    (n, i, input) => {
+                      input.setAttribute('aria-label', `${n} star${n > 1 ? 's' : ''}`);
+                      return el('span', {class: 'star', title: `${n} of ${max}`, text: '★', 'aria-hidden': 'true'});
+                    });
   const node = el('section', {}, c.group);
   const paint = () => {
     const v = st.sel && st.sel.length ? st.sel[0] : -1;

@@ -55,8 +55,10 @@ export async function signIn(page, token, hash = '') {
   await page.locator('#signout').waitFor();
 }
 
-// Saves a screenshot of the page as NAME.png in $HITL_SCREENSHOTS.
+// Checks that every visible control of the screen has an accessible name, then saves a
+// screenshot of the page as NAME.png in $HITL_SCREENSHOTS.
 export async function shot(page, name, opts = {}) {
+  assert.deepEqual(await unlabeled(page), [], `controls without an accessible name on screen ${name}`);
   const dir = process.env.HITL_SCREENSHOTS;
   if (!dir) return;
   await page.evaluate(() => document.fonts && document.fonts.ready);
@@ -90,4 +92,12 @@ export async function decided(id) {
 export function report(line) {
   console.log('# ' + line);
   if (process.env.HITL_UI_BENCH) fs.appendFileSync(process.env.HITL_UI_BENCH, line + '\n');
+}
+
+// The controls on the page that have no accessible name (should be none).
+export function unlabeled(page) {
+  return page.evaluate(() => [...document.querySelectorAll('button, input, select, textarea, a, [tabindex="0"], canvas')]
+    .filter((n) => n.getClientRects().length && !(n.getAttribute('aria-label') || n.getAttribute('aria-labelledby') ||
+      (n.labels && n.labels.length) || n.textContent.trim() || n.title))
+    .map((n) => n.outerHTML.slice(0, 80)));
 }

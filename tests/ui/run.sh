@@ -55,7 +55,7 @@ echo "tests/ui: hitl serve at $url (pid $pid)"
 
 node "$here/seed.mjs"
 status=0
-node --test --test-concurrency=1 --test-reporter=spec "$here"/*.test.mjs || status=$?
+node --test --test-concurrency=1 --test-reporter=spec "$@" "$here"/*.test.mjs || status=$?
 if [[ $status -ne 0 ]]; then
   echo "tests/ui: server log:" >&2
   tail -n 50 "$tmp/server.log" >&2

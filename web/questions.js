@@ -302,7 +302,6 @@ function spans(q, task, st, changed) {
     if (!e.shiftKey) st.a = f;
     paint();
   });
-  box.addEventListener('focus', paint);
   paint();
   return {el: el('section', {}, legend, box, list), st, digits: true, box,
     focus: () => box.focus(),

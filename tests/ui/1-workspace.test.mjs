@@ -190,13 +190,8 @@ test('text spans: select with Shift+arrows and with the mouse, label with a numb
   await signIn(page, T.alice, '#/review/ner');
   const id = await shownTask(page);
   const box = page.locator('.spantext');
-  // Keyboard: "Maria Schmidt" starts after "🎉 " (2 code points), 13 long.
-  await box.focus();
-  await page.keyboard.press('Home');
-  for (let i = 0; i < 2; i++) await page.keyboard.press('ArrowRight');
-  for (let i = 0; i < 13; i++) await page.keyboard.press('Shift+ArrowRight');
-  await page.keyboard.press('1');
-  // Mouse: select "Acme Corp" with a real drag over the text.
+  // Mouse first, while the text is one piece that starts with a character outside the BMP:
+  // select "Acme Corp" with a real drag (offsets must count code points, not UTF-16 units).
   const r = await page.evaluate(() => {
     const n = [...document.querySelectorAll('.spantext [data-s]')].find((x) => x.textContent.includes('Acme Corp'));
     const t = n.firstChild, i = t.textContent.indexOf('Acme Corp');
@@ -212,13 +207,19 @@ test('text spans: select with Shift+arrows and with the mouse, label with a numb
   await page.mouse.move(r.x2, r.y2, {steps: 4});
   await page.mouse.up();
   await page.keyboard.press('2');
+  // Keyboard: "Maria Schmidt" starts after "𝐍𝐞𝐰𝐬: " (6 code points, 10 UTF-16 units), 13 long.
+  await box.focus();
+  await page.keyboard.press('Home');
+  for (let i = 0; i < 6; i++) await page.keyboard.press('ArrowRight');
+  for (let i = 0; i < 13; i++) await page.keyboard.press('Shift+ArrowRight');
+  await page.keyboard.press('1');
   await page.locator('.spanlist li', {hasText: 'ORG: “Acme Corp”'}).waitFor();
   await shot(page, 'workspace-spans');
   await page.keyboard.press('Enter');
   await nextTask(page, id);
   const t = await decided(id);
   assert.deepEqual(t.decision.answers.entities, {kind: 'spans', value: [
-    {start: 2, end: 15, label: 'PER'}, {start: 23, end: 32, label: 'ORG'}]});
+    {start: 6, end: 19, label: 'PER'}, {start: 27, end: 36, label: 'ORG'}]});
   await page.context().close();
 });
 

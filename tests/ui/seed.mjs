@@ -94,7 +94,7 @@ async function main() {
     {input: {prompt: 'Third pair'}, output: {'model-a': 'A', 'model-b': 'B'}}]);
 
   await submit('ner', [
-    {input: {text: '🎉 Maria Schmidt joined Acme Corp in Berlin last spring.'}},
+    {input: {text: '𝐍𝐞𝐰𝐬: Maria Schmidt joined Acme Corp in Berlin last spring.'}},
     {input: {text: 'Ada Lovelace worked with Charles Babbage in London.'}},
     {input: {text: 'OpenStreetMap maps Paris.'}}]);
 

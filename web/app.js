@@ -10,7 +10,7 @@ import * as audit from './audit.js';
 
 const views = {
   review: {mod: review, title: 'Review'},
-  history: {mod: history, title: 'My history'},
+  history: {mod: history, title: 'History'},
   dashboard: {mod: dashboard, title: 'Dashboard', orch: true},
   config: {mod: config, title: 'Queues', orch: true},
   audit: {mod: audit, title: 'Audit', orch: true},

@@ -279,13 +279,14 @@ test('leaving the workspace gives both leases (current and prefetched) back', as
   await signIn(page, T.bob, '#/review/ops');
   await shownTask(page);
   await leasedBy('ops', 'bob', 2);
-  await page.getByRole('link', {name: 'My history'}).click();
+  await page.getByRole('link', {name: 'History', exact: true}).click();
   await leasedBy('ops', 'bob', 0);
-  // The same on closing the page (pagehide, keepalive requests).
+  // The same when the tab goes away (pagehide: keepalive requests that outlive the page).
   await page.getByRole('link', {name: 'Review'}).click();
   await page.locator('.queuelink', {hasText: 'ops'}).click();
   await shownTask(page);
   await leasedBy('ops', 'bob', 2);
-  await page.close({runBeforeUnload: true});
+  await page.evaluate(() => dispatchEvent(new PageTransitionEvent('pagehide', {persisted: false})));
   await leasedBy('ops', 'bob', 0);
+  await page.context().close();
 });

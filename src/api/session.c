@@ -6,6 +6,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/server_internal.h"
 #include "util/clock.h"
@@ -125,7 +126,33 @@ static void who_json(hitl_buf *b, const hitl_principal *who, const char *csrf) {
   hitl_buf_putc(b, '}');
 }
 
+/* True when the request comes from a page of this server, as far as the browser tells: a
+ * cross-site page could otherwise sign a visitor in under its own token (login CSRF). A form
+ * cannot send JSON, and a script of another origin sending JSON is stopped by the browser's
+ * preflight, which this server never grants; a browser's Origin header must name this host. */
+static bool same_origin(hitl_request *req) {
+  const char *type = hitl__header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
+  if (type == NULL || strncasecmp(type, "application/json", 16) != 0) return false;
+  const char *origin = hitl__header(req, "Origin");
+  const char *host = hitl__header(req, MHD_HTTP_HEADER_HOST);
+  if (origin == NULL) return true; /* Not a browser, or a same-origin GET-like request. */
+  const char *sep = strstr(origin, "://");
+  return host != NULL && sep != NULL && strcmp(sep + 3, host) == 0;
+}
+
+/* "; Secure" when the client reached us over HTTPS through a proxy that says so. */
+static const char *secure_attribute(hitl_request *req) {
+  const char *proto = hitl__header(req, "X-Forwarded-Proto");
+  return proto && strcasecmp(proto, "https") == 0 ? "; Secure" : "";
+}
+
 void hitl__h_session_create(hitl_request *req) {
+  if (!same_origin(req)) {
+    hitl__reply_error(req, HITL_EFORBIDDEN, NULL,
+                      "sign in from hitl's own page: send JSON (Content-Type: application/json) "
+                      "from the same origin");
+    return;
+  }
   json_t *body = hitl__body_json(req);
   if (body == NULL) return;
   const json_t *token = json_is_object(body) ? json_object_get(body, "token") : NULL;
@@ -150,8 +177,8 @@ void hitl__h_session_create(hitl_request *req) {
   char sid[HITL_SESSION_SECRET_LEN], csrf[HITL_SESSION_SECRET_LEN];
   hitl__session_create(req->server->sessions, &who, sid, csrf);
   snprintf(req->cookie, sizeof req->cookie,
-           HITL_SESSION_COOKIE "=%s; HttpOnly; SameSite=Strict; Path=/; Max-Age=%d", sid,
-           HITL_SESSION_SECONDS);
+           HITL_SESSION_COOKIE "=%s; HttpOnly; SameSite=Strict; Path=/; Max-Age=%d%s", sid,
+           HITL_SESSION_SECONDS, secure_attribute(req));
   sodium_memzero(sid, sizeof sid);
   hitl_buf b = HITL_BUF_INIT;
   who_json(&b, &who, csrf);
@@ -168,6 +195,7 @@ void hitl__h_session_delete(hitl_request *req) {
   const char *sid = MHD_lookup_connection_value(req->conn, MHD_COOKIE_KIND, HITL_SESSION_COOKIE);
   if (sid) hitl__session_delete(req->server->sessions, sid);
   snprintf(req->cookie, sizeof req->cookie,
-           HITL_SESSION_COOKIE "=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+           HITL_SESSION_COOKIE "=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0%s",
+           secure_attribute(req));
   hitl__reply_empty(req, 204);
 }

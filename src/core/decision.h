@@ -12,7 +12,7 @@
 #define HITL_OUTCOME_APPROVE "approve"
 #define HITL_OUTCOME_REJECT "reject"
 #define HITL_OUTCOME_MODIFY "modify"
-#define HITL_OUTCOME_ANSWERED "answered" /* The schema has no approve question. */
+#define HITL_OUTCOME_ANSWERED "answered" /* No approve question has a winning answer. */
 #define HITL_OUTCOME_EXPIRED "expired"
 
 /* {"by":"policy","outcome":..,"rule":..,"decided_at":..}; malloc'd, caller frees. */

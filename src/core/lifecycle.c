@@ -157,7 +157,12 @@ int hitl__task_load_leased(hitl_txn *x, const char *task_id, const char *lease_i
     return hitl_err_set(err, rc, "task_id", "no task with id \"%s\"", task_id);
   if (rc) return hitl_err_set(err, rc, NULL, "could not read the store");
   const char *why = NULL;
-  if (t->state != HITL_TASK_LEASED)
+  if (t->state == HITL_TASK_DECIDED || t->state == HITL_TASK_EXPIRED ||
+      t->state == HITL_TASK_CANCELLED)
+    why = t->state == HITL_TASK_DECIDED    ? "the task is already decided"
+          : t->state == HITL_TASK_EXPIRED ? "the task expired at its deadline"
+                                          : "the task was cancelled";
+  else if (t->state != HITL_TASK_LEASED)
     why = "the task is not leased (the lease expired or was given back)";
   else if (strcmp(t->lease_id, lease_id) != 0)
     why = "the lease is not the task's current lease";

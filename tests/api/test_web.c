@@ -86,6 +86,21 @@ static void test_session_cookie_and_csrf(void **state) {
   assert_int_equal(tr(&srv, "POST", "/v1/session", NULL, "{\"token\":\"wrong\"}", &r), 401);
   assert_null(tr_header(&r, "Set-Cookie"));
   tr_free(&r);
+  /* Another site's page cannot sign this browser in under a token of its choosing. */
+  char body[256], same[96];
+  snprintf(body, sizeof body, "{\"token\":\"%s\"}", reviewer);
+  const char *evil[] = {"Origin: http://evil.example", NULL};
+  assert_int_equal(tr_headers(&srv, "POST", "/v1/session", NULL, body, evil, &r), 403);
+  assert_null(tr_header(&r, "Set-Cookie"));
+  tr_free(&r);
+  /* Our own page may; behind an HTTPS proxy the cookie is Secure. */
+  snprintf(same, sizeof same, "Origin: http://127.0.0.1:%d", srv.port);
+  const char *own[] = {same, "X-Forwarded-Proto: https", NULL};
+  assert_int_equal(tr_headers(&srv, "POST", "/v1/session", NULL, body, own, &r), 200);
+  char *secure = tr_header(&r, "Set-Cookie");
+  assert_non_null(strstr(secure, "; Secure"));
+  free(secure);
+  tr_free(&r);
   char csrf[128];
   char *cookie = sign_in(reviewer, csrf);
   assert_true(strlen(csrf) > 20);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Installs the Debian packages hitl needs to build, run and test, when any is missing.
+# Installs the Debian packages hitl needs to build and run (no argument) or also to test
+# (argument "test": the browser tests' chromium and Node.js), when any is missing.
 # Quick when everything is there: it asks dpkg only, and runs apt-get only for what is missing.
 set -euo pipefail
 
@@ -9,6 +10,11 @@ packages=(
   libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev libcurl4-openssl-dev libcmocka-dev
   libjs-chart.js
 )
+if [[ "${1:-}" == test ]]; then
+  packages+=(chromium)
+  # Node.js runs the browser tests: Debian's, unless a node with npm is installed already.
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then packages+=(nodejs npm); fi
+fi
 
 missing=()
 for p in "${packages[@]}"; do

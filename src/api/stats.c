@@ -90,11 +90,18 @@ void hitl__h_stats(hitl_request *req) {
   }
   hitl_store *st = hitl__reader(req);
   if (st == NULL) return;
-  int64_t now = hitl_now_ms(), since = now - window * 1000;
+  int64_t now = hitl_now_ms(), since = now - window * 1000, last_seq = 0;
+  uint8_t last_hash[HITL_HASH_LEN];
+  /* The newest event: the dashboard follows the event stream from there. */
+  if (st->vt->event_last(st, &last_seq, last_hash) != 0) {
+    hitl__reply_error(req, HITL_EUNAVAILABLE, NULL, "could not read the statistics");
+    return;
+  }
   char at[HITL_TIME_LEN];
   hitl_time_format(now, at);
   hitl_buf b = HITL_BUF_INIT;
-  hitl_buf_printf(&b, "{\"window_seconds\":%lld,\"generated_at\":\"%s\",\"queues\":[", window, at);
+  hitl_buf_printf(&b, "{\"window_seconds\":%lld,\"generated_at\":\"%s\",\"last_seq\":%lld,\"queues\":[",
+                  window, at, (long long)last_seq);
   hitl_queue_ref **qs = NULL;
   size_t n = hitl__registry_list(req->server->registry, &qs);
   int rc = 0;

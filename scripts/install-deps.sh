@@ -2,12 +2,18 @@
 # SPDX-License-Identifier: MIT
 # Installs the Debian packages hitl needs to build, run and test, when any is missing.
 # Quick when everything is there: it asks dpkg only, and runs apt-get only for what is missing.
+# Usage: install-deps.sh [fuzz]   (fuzz: also clang and its libFuzzer runtime, for `make fuzz`)
 set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config ca-certificates
   libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev libcurl4-openssl-dev libcmocka-dev
 )
+case "${1:-}" in
+  "") ;;
+  fuzz) packages+=(clang libclang-rt-14-dev) ;;
+  *) echo "usage: $0 [fuzz]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do

@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps deps-test build run test test-asan clean
+.PHONY: all deps deps-test build run test test-asan fuzz clean
 
 all: build
 
@@ -31,5 +31,24 @@ test-asan: deps-test
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --test-dir build-asan --output-on-failure -j$(JOBS)
 
+# libFuzzer on every parser of client input (tests/fuzz/), FUZZ_SECONDS each, with clang,
+# AddressSanitizer and UndefinedBehaviorSanitizer. New inputs go to build-fuzz/corpus/<name>, crashes
+# to build-fuzz/artifacts/<name>/; the committed corpus tests/fuzz/corpus/<name> is only read.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= policy queue_config answers task http_path time
+
+fuzz:
+	@bash scripts/install-deps.sh fuzz
+	@cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DHITL_FUZZ=ON >/dev/null
+	@cmake --build build-fuzz -j$(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p build-fuzz/corpus/$$t build-fuzz/artifacts/$$t && \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS) s" && \
+	  build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 \
+	    -dict=tests/fuzz/hitl.dict -artifact_prefix=build-fuzz/artifacts/$$t/ \
+	    build-fuzz/corpus/$$t tests/fuzz/corpus/$$t || exit 1; \
+	done
+
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-fuzz

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Installs the Debian packages hitl needs to build and run (no argument) or also to test
-# (argument "test": the browser tests' chromium and Node.js), when any is missing.
+# Installs the Debian packages hitl needs to build and run (no argument), and also to test
+# ("test": the browser tests' chromium and Node.js) or to fuzz ("fuzz": clang and libFuzzer),
+# when any is missing.
 # Quick when everything is there: it asks dpkg only, and runs apt-get only for what is missing.
+# Usage: install-deps.sh [fuzz]   (fuzz: also clang and its libFuzzer runtime, for `make fuzz`)
 set -euo pipefail
 
 packages=(
@@ -10,11 +12,16 @@ packages=(
   libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev libcurl4-openssl-dev libcmocka-dev
   libjs-chart.js
 )
-if [[ "${1:-}" == test ]]; then
-  packages+=(chromium)
-  # Node.js runs the browser tests: Debian's, unless a node with npm is installed already.
-  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then packages+=(nodejs npm); fi
-fi
+case "${1:-}" in
+  "") ;;
+  test)
+    packages+=(chromium)
+    # Node.js runs the browser tests: Debian's, unless a node with npm is installed already.
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then packages+=(nodejs npm); fi
+    ;;
+  fuzz) packages+=(clang libclang-rt-14-dev) ;;
+  *) echo "usage: $0 [test|fuzz]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do

@@ -39,7 +39,8 @@ static int parse_listen(const char *s, char host[64], int *port) {
 int hitl__cmd_serve(int argc, char **argv) {
   const char *db = "hitl.db", *listen = "127.0.0.1:8080";
   long long max_body = HITL_DEFAULT_MAX_BODY, threads = 2;
-  for (int i = 1; i < argc; i++) {
+  /* Every option but --help takes a value: the loop steps over both. */
+  for (int i = 1; i < argc; i += 2) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     char *end = NULL;
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -72,7 +73,6 @@ int hitl__cmd_serve(int argc, char **argv) {
       fprintf(stderr, "hitl serve: unknown or incomplete option %s\n\n%s", a, serve_usage);
       return HITL_EXIT_USAGE;
     }
-    i++;
   }
   char host[64];
   int port;

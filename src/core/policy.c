@@ -219,14 +219,131 @@ hitl_cond *hitl__cond_exists(const char *path) {
   return c;
 }
 
+/* Returns the character after the bracket expression that starts at p ('['), or the end of the
+ * string when it is not closed (regcomp then refuses the pattern). */
+static const char *skip_bracket(const char *p) {
+  p++;
+  if (*p == '^') p++;
+  if (*p == ']') p++; /* A ']' that comes first is a member, not the end. */
+  while (*p && *p != ']') {
+    if (p[0] == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
+      char kind = p[1]; /* "[:alpha:]", "[.a.]", "[=e=]" may hold a ']'. */
+      p += 2;
+      while (*p && !(p[0] == kind && p[1] == ']')) p++;
+      if (*p) p += 2;
+    } else {
+      p++;
+    }
+  }
+  return *p ? p + 1 : p;
+}
+
+/* Reads the interval ("{m}", "{m,}", "{,n}", "{m,n}") at p. Returns the copies of the repeated
+ * atom that regcomp makes (at least 1) and moves *p past it, or returns 0 when p holds no
+ * interval. Counts saturate: any count past the limit is refused anyway. */
+static size_t interval_copies(const char **p) {
+  const char *q = *p + 1;
+  size_t m = 0, n = 0;
+  bool has_m = false, comma = false, has_n = false;
+  for (; *q >= '0' && *q <= '9'; q++, has_m = true)
+    if (m <= HITL_POLICY_REGEX_MAX_PARTS) m = m * 10 + (size_t)(*q - '0');
+  if (*q == ',') {
+    comma = true;
+    for (q++; *q >= '0' && *q <= '9'; q++, has_n = true)
+      if (n <= HITL_POLICY_REGEX_MAX_PARTS) n = n * 10 + (size_t)(*q - '0');
+  }
+  if (*q != '}' || (!has_m && !has_n)) return 0;
+  *p = q + 1;
+  size_t copies = has_n ? (n > m ? n : m) : comma ? m + 1 : m;
+  return copies ? copies : 1;
+}
+
+/* Refuses a pattern that would be costly to compile or to match: glibc's regcomp makes a copy of
+ * a repeated atom per repetition, so stacked repetitions ("a+++++") grow it exponentially;
+ * back-references make matching exponential; and deeply nested groups exhaust its stack. Counts
+ * the parts as hitl__cond_regex describes. Returns 0, or HITL_EVALIDATION with msg set. */
+static int regex_check(const char *pattern, char *msg, size_t msg_size) {
+  size_t sum[HITL_POLICY_REGEX_MAX_GROUPS + 1] = {0};  /* Parts so far in each open group. */
+  size_t last[HITL_POLICY_REGEX_MAX_GROUPS + 1] = {0}; /* Parts of its latest atom; 0: none. */
+  int depth = 0;
+  const char *p = pattern;
+  while (*p) {
+    size_t atom = 1, copies = 0; /* What p holds: an atom of that many parts, or a repetition. */
+    if (((unsigned char)*p & 0xC0) == 0x80) { /* UTF-8 continuation: part of the character. */
+      p++;
+      continue;
+    }
+    switch (*p) {
+    case '\\':
+      if (p[1] >= '1' && p[1] <= '9') {
+        snprintf(msg, msg_size, "back-references (\\%c) are not supported", p[1]);
+        return HITL_EVALIDATION;
+      }
+      p += p[1] ? 2 : 1;
+      break;
+    case '[': p = skip_bracket(p); break;
+    case '(':
+      if (depth == HITL_POLICY_REGEX_MAX_GROUPS) {
+        snprintf(msg, msg_size, "groups are nested more than %d deep", HITL_POLICY_REGEX_MAX_GROUPS);
+        return HITL_EVALIDATION;
+      }
+      depth++;
+      sum[depth] = last[depth] = 0;
+      p++;
+      continue;
+    case ')':
+      if (depth > 0) atom = sum[depth--] + 1;
+      p++;
+      break;
+    case '|':
+      last[depth] = 0;
+      p++;
+      continue;
+    case '*':
+    case '?':
+      copies = 1;
+      p++;
+      break;
+    case '+':
+      copies = 2; /* regcomp writes "a+" as "aa*". */
+      p++;
+      break;
+    case '{':
+      if ((copies = interval_copies(&p)) == 0) p++;
+      break;
+    default: p++; break;
+    }
+    if (copies && last[depth]) {
+      sum[depth] -= last[depth];
+      last[depth] *= copies;
+      sum[depth] += last[depth];
+    } else { /* A repetition with nothing to repeat is a character, or an error for regcomp. */
+      last[depth] = atom;
+      sum[depth] += atom;
+    }
+    if (sum[depth] > HITL_POLICY_REGEX_MAX_PARTS) {
+      snprintf(msg, msg_size, "its repetitions expand it to more than %d parts; lower the counts "
+                              "or shorten it", HITL_POLICY_REGEX_MAX_PARTS);
+      return HITL_EVALIDATION;
+    }
+  }
+  return 0;
+}
+
 int hitl__cond_regex(const char *path, const char *pattern, hitl_cond **out, char *msg,
                      size_t msg_size) {
+  char scratch[1];
+  if (msg == NULL || msg_size == 0) {
+    msg = scratch;
+    msg_size = sizeof scratch;
+  }
+  *out = NULL;
+  if (regex_check(pattern, msg, msg_size) < 0) return HITL_EVALIDATION;
   hitl_cond *c = cond_new(HITL_COND_REGEX);
   int rc = regcomp(&c->regex, pattern, REG_EXTENDED | REG_NOSUB);
   if (rc != 0) {
-    if (msg && msg_size) regerror(rc, &c->regex, msg, msg_size);
+    regerror(rc, &c->regex, msg, msg_size);
     hitl__cond_free(c);
-    *out = NULL;
     return HITL_EVALIDATION;
   }
   c->has_regex = true;

@@ -22,12 +22,16 @@ int64_t hitl_mono_us(void) {
 void hitl_time_format(int64_t ms, char out[HITL_TIME_LEN]) {
   time_t secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
   int frac = (int)(ms - (int64_t)secs * 1000);
-  struct tm tm;
+  struct tm tm = {0};
   gmtime_r(&secs, &tm);
-  char date[24];
-  strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf(out, HITL_TIME_LEN, "%.19s.%03dZ", date, frac);
+  /* Not strftime's %Y, which writes the year 812 as "812": RFC 3339 wants four digits. */
+  snprintf(out, HITL_TIME_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
 }
+
+/* 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z: the times RFC 3339 can write. */
+#define TIME_MIN_MS INT64_C(-62167219200000)
+#define TIME_MAX_MS INT64_C(253402300799999)
 
 static int digits(const char **p, int n, int *out) {
   int v = 0;
@@ -67,7 +71,7 @@ int hitl_time_parse(const char *s, int64_t *ms) {
     p++;
   } else if (*p == '+' || *p == '-') {
     int sign = *p++ == '-' ? -1 : 1, oh, om;
-    if (digits(&p, 2, &oh) || *p++ != ':' || digits(&p, 2, &om)) return -1;
+    if (digits(&p, 2, &oh) || *p++ != ':' || digits(&p, 2, &om) || oh > 23 || om > 59) return -1;
     offset_min = sign * (oh * 60 + om);
   } else {
     return -1;
@@ -76,6 +80,9 @@ int hitl_time_parse(const char *s, int64_t *ms) {
   struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h,
                   .tm_min = mi, .tm_sec = se};
   time_t t = timegm(&tm);
-  *ms = ((int64_t)t - (int64_t)offset_min * 60) * 1000 + frac_ms;
+  int64_t result = ((int64_t)t - (int64_t)offset_min * 60) * 1000 + frac_ms;
+  /* An offset can carry the year 0000 or 9999 out of the four digits RFC 3339 allows. */
+  if (result < TIME_MIN_MS || result > TIME_MAX_MS) return -1;
+  *ms = result;
   return 0;
 }

@@ -418,6 +418,65 @@ static void test_regex_embedded_nul(void **state) {
 }
 #endif
 
+/* Refuses pattern with a message containing want, or accepts it when want is NULL. */
+static void check_pattern(const char *pattern, const char *want) {
+  hitl_cond *c = NULL;
+  char msg[256] = "";
+  int rc = hitl__cond_regex("/s", pattern, &c, msg, sizeof msg);
+  if (want == NULL) {
+    if (rc != 0) fail_msg("pattern %s refused: %s", pattern, msg);
+    hitl__cond_free(c);
+    return;
+  }
+  if (rc != HITL_EVALIDATION) fail_msg("pattern %s accepted", pattern);
+  assert_null(c);
+  if (strstr(msg, want) == NULL) fail_msg("pattern %s: got \"%s\", want \"%s\"", pattern, msg, want);
+}
+
+static void test_regex_limits(void **state) {
+  (void)state;
+  /* Stacked repetitions double glibc's compiled expression each time: a+ is compiled as aa*.
+   * Before the limit, 40 of them hung the server in regcomp (found by fuzz_policy). */
+  check_pattern("a+++++++++", NULL);
+  check_pattern("a++++++++++", "more than 1000 parts");
+  check_pattern("a++++++++++++++++++++++++++++++++++++++++", "more than 1000 parts");
+  check_pattern("a{1000}", NULL);
+  check_pattern("a{1001}", "more than 1000 parts");
+  check_pattern("a{2,}{2,}{2,}{2,}{2,}{2,}{2,}", "more than 1000 parts");
+  check_pattern("(a{50}){50}", "more than 1000 parts");
+  check_pattern("((ab){10}c){10}", NULL);
+  check_pattern("[0-9]{3}-[0-9]{2}-[0-9]{4}", NULL);
+  /* A bracket expression is one part, whatever it holds. */
+  check_pattern("[]a(]{1000}", NULL);
+  check_pattern("[[:alpha:]]{1000}", NULL);
+  check_pattern("x[[:alpha:]]{1000}", "more than 1000 parts");
+  check_pattern("\\({1000}", NULL);
+  /* Back-references make matching exponential. */
+  check_pattern("(a*)*\\1", "back-references (\\1)");
+  check_pattern("[\\1]", NULL);
+  /* Deep groups exhausted glibc's stack (30000 crashed it). */
+  char deep[128] = "";
+  for (int i = 0; i < 32; i++) strcat(deep, "(");
+  strcat(deep, "a");
+  for (int i = 0; i < 32; i++) strcat(deep, ")");
+  check_pattern(deep, NULL);
+  char deeper[128] = "(";
+  strcat(deeper, deep);
+  strcat(deeper, ")");
+  check_pattern(deeper, "nested more than 32 deep");
+  /* The decoder names the pattern. */
+  json_t *j = json_loads("{\"rules\": [{\"name\": \"r\", \"when\": {\"regex\": {\"path\": \"/a\", "
+                         "\"pattern\": \"(a{40}){40}\"}}, \"then\": {\"action\": \"review\"}}]}",
+                         0, NULL);
+  hitl_policy *p = NULL;
+  hitl_err err = {0};
+  assert_int_equal(hitl__policy_from_json(j, "policy", &p, &err), HITL_EVALIDATION);
+  assert_null(p);
+  assert_string_equal(err.field, "policy.rules[0].when.regex.pattern");
+  assert_non_null(strstr(err.message, "invalid regular expression: its repetitions expand it"));
+  json_decref(j);
+}
+
 static int failing_lookup(void *ctx, const char *pointer, hitl_value *out) {
   (void)ctx;
   (void)pointer;
@@ -627,6 +686,7 @@ int main(void) {
 #ifdef REG_STARTEND
       cmocka_unit_test(test_regex_embedded_nul),
 #endif
+      cmocka_unit_test(test_regex_limits),
       cmocka_unit_test(test_lookup_error_aborts),
       cmocka_unit_test(test_names),
       cmocka_unit_test(test_validation),

@@ -2,6 +2,8 @@
 /* Validation of a response body: which kinds each question takes and what their values must be. */
 #include "api/answer_json.h"
 
+#include "api/json_check.h"
+
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,7 +18,6 @@
 #define MAX_LABEL 256      /* Bytes of one ranked candidate name. */
 #define MAX_RANKING 1000   /* Candidates in one ranking. */
 #define MAX_SPANS 10000
-#define PATH_LEN 160       /* As hitl_err.field. */
 
 /* The kinds each question type takes, besides skip and escalate (indexed by hitl_question_type). */
 static const char *const kinds_of[][4] = {
@@ -33,56 +34,6 @@ static const char *const body_keys[] = {"lease_id", "question", "kind",         
                                           "comment",  "answers",  "time_spent_ms", NULL};
 static const char *const answer_keys[] = {"question", "kind", "value", NULL};
 static const char *const span_keys[] = {"start", "end", "label", NULL};
-
-static int invalid(hitl_err *err, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int invalid(hitl_err *err, const char *field, const char *fmt, ...) {
-  char message[sizeof err->message];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(message, sizeof message, fmt, ap);
-  va_end(ap);
-  return hitl_err_set(err, HITL_EVALIDATION, field, "%s", message);
-}
-
-/* Writes "base.key" (or "key" when base is empty) into dst. */
-static void path_key(char dst[PATH_LEN], const char *base, const char *key) {
-  snprintf(dst, PATH_LEN, "%s%s%s", base, base[0] ? "." : "", key);
-}
-
-/* Writes "base[i]" into dst. */
-static void path_index(char dst[PATH_LEN], const char *base, size_t i) {
-  snprintf(dst, PATH_LEN, "%s[%zu]", base, i);
-}
-
-/* The member key of obj, or NULL when absent or null. */
-static json_t *member(const json_t *obj, const char *key) {
-  json_t *v = json_object_get(obj, key);
-  return json_is_null(v) ? NULL : v;
-}
-
-/* Refuses a key of obj that allowed (NULL-terminated) does not list. */
-static int check_keys(const json_t *obj, const char *base, const char *what,
-                      const char *const *allowed, hitl_err *err) {
-  const char *key;
-  json_t *value;
-  json_object_foreach((json_t *)obj, key, value) {
-    size_t i = 0;
-    while (allowed[i] != NULL && strcmp(allowed[i], key) != 0) i++;
-    if (allowed[i] != NULL) continue;
-    char field[PATH_LEN], names[200];
-    size_t used = 0;
-    names[0] = '\0';
-    for (size_t j = 0; allowed[j] != NULL && used < sizeof names; j++)
-      used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", j ? ", " : "",
-                               allowed[j]);
-    path_key(field, base, key);
-    return invalid(err, field, "unknown key \"%.64s\" in %s; allowed keys are %s", key, what,
-                   names);
-  }
-  return 0;
-}
 
 /* Writes up to ten of names into out as "a, b, c" (", ..." when there are more). */
 static void some_names(char *out, size_t n, char *const *names, size_t count) {
@@ -105,10 +56,10 @@ static int check_label(const hitl_question *qu, const json_t *v, const char *fie
   char list[300];
   some_names(list, sizeof list, qu->labels, qu->n_labels);
   if (!json_is_string(v))
-    return invalid(err, field, "a label of question \"%s\" must be a string, one of %s",
+    return hitl__invalid(err, field, "a label of question \"%s\" must be a string, one of %s",
                    qu->name, list);
   if (!is_label(qu, json_string_value(v)))
-    return invalid(err, field, "\"%.64s\" is not a label of question \"%s\"; use one of %s",
+    return hitl__invalid(err, field, "\"%.64s\" is not a label of question \"%s\"; use one of %s",
                    json_string_value(v), qu->name, list);
   return 0;
 }
@@ -124,35 +75,35 @@ static bool repeats(const json_t *a, size_t i) {
 static int check_labels_value(const hitl_question *qu, const json_t *v, const char *field,
                               hitl_err *err) {
   if (!json_is_array(v) || json_array_size(v) > qu->n_labels)
-    return invalid(err, field, "value must be an array of distinct labels of question \"%s\"",
+    return hitl__invalid(err, field, "value must be an array of distinct labels of question \"%s\"",
                    qu->name);
   size_t i;
   json_t *l;
   json_array_foreach(v, i, l) {
-    char at[PATH_LEN];
-    path_index(at, field, i);
+    char at[HITL_FIELD_PATH_LEN];
+    hitl__path_index(at, field, i);
     int rc = check_label(qu, l, at, err);
     if (rc < 0) return rc;
     if (repeats(v, i))
-      return invalid(err, at, "label \"%.64s\" is given twice", json_string_value(l));
+      return hitl__invalid(err, at, "label \"%.64s\" is given twice", json_string_value(l));
   }
   return 0;
 }
 
 static int check_ranking_value(const json_t *v, const char *field, hitl_err *err) {
   if (!json_is_array(v) || json_array_size(v) < 2 || json_array_size(v) > MAX_RANKING)
-    return invalid(err, field,
+    return hitl__invalid(err, field,
                    "value must be an array of 2 to %d distinct candidate names, best first",
                    MAX_RANKING);
   size_t i;
   json_t *c;
   json_array_foreach(v, i, c) {
-    char at[PATH_LEN];
-    path_index(at, field, i);
+    char at[HITL_FIELD_PATH_LEN];
+    hitl__path_index(at, field, i);
     if (!json_is_string(c) || json_string_length(c) == 0 || json_string_length(c) > MAX_LABEL)
-      return invalid(err, at, "a candidate name must be a string of 1 to %d bytes", MAX_LABEL);
+      return hitl__invalid(err, at, "a candidate name must be a string of 1 to %d bytes", MAX_LABEL);
     if (repeats(v, i))
-      return invalid(err, at, "candidate \"%.64s\" is ranked twice", json_string_value(c));
+      return hitl__invalid(err, at, "candidate \"%.64s\" is ranked twice", json_string_value(c));
   }
   return 0;
 }
@@ -160,26 +111,26 @@ static int check_ranking_value(const json_t *v, const char *field, hitl_err *err
 static int check_spans_value(const hitl_question *qu, const json_t *v, const char *field,
                              hitl_err *err) {
   if (!json_is_array(v) || json_array_size(v) > MAX_SPANS)
-    return invalid(err, field,
+    return hitl__invalid(err, field,
                    "value must be an array of at most %d spans {\"start\",\"end\",\"label\"}",
                    MAX_SPANS);
   size_t i;
   json_t *s;
   json_array_foreach(v, i, s) {
-    char at[PATH_LEN], f[PATH_LEN];
-    path_index(at, field, i);
+    char at[HITL_FIELD_PATH_LEN], f[HITL_FIELD_PATH_LEN];
+    hitl__path_index(at, field, i);
     if (!json_is_object(s))
-      return invalid(err, at, "a span must be an object {\"start\",\"end\",\"label\"}");
-    int rc = check_keys(s, at, "a span", span_keys, err);
+      return hitl__invalid(err, at, "a span must be an object {\"start\",\"end\",\"label\"}");
+    int rc = hitl__json_check_keys(s, at, "a span", span_keys, err);
     if (rc < 0) return rc;
     json_t *start = json_object_get(s, "start"), *end = json_object_get(s, "end");
-    path_key(f, at, "start");
+    hitl__path_key(f, at, "start");
     if (!json_is_integer(start) || json_integer_value(start) < 0)
-      return invalid(err, f, "start must be an integer >= 0 (a character offset)");
-    path_key(f, at, "end");
+      return hitl__invalid(err, f, "start must be an integer >= 0 (a character offset)");
+    hitl__path_key(f, at, "end");
     if (!json_is_integer(end) || json_integer_value(end) <= json_integer_value(start))
-      return invalid(err, f, "end must be an integer greater than start");
-    path_key(f, at, "label");
+      return hitl__invalid(err, f, "end must be an integer greater than start");
+    hitl__path_key(f, at, "label");
     if ((rc = check_label(qu, json_object_get(s, "label"), f, err)) < 0) return rc;
   }
   return 0;
@@ -190,12 +141,12 @@ static int check_value(const hitl_question *qu, const char *kind, const json_t *
                        const char *field, hitl_err *err) {
   if (strcmp(kind, "approve") == 0 || strcmp(kind, "reject") == 0) {
     if (v != NULL)
-      return invalid(err, field, "%s takes no value; send kind modify with the corrected output",
+      return hitl__invalid(err, field, "%s takes no value; send kind modify with the corrected output",
                      kind);
     return 0;
   }
   if (v == NULL)
-    return invalid(err, field, "value is required for kind %s%s", kind,
+    return hitl__invalid(err, field, "value is required for kind %s%s", kind,
                    strcmp(kind, "modify") == 0 ? ": the corrected output" : "");
   switch (qu->type) {
   case HITL_QUESTION_APPROVE:
@@ -206,18 +157,18 @@ static int check_value(const hitl_question *qu, const char *kind, const json_t *
     return check_labels_value(qu, v, field, err);
   case HITL_QUESTION_RATING:
     if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > qu->max)
-      return invalid(err, field, "value must be an integer from 1 to %d", qu->max);
+      return hitl__invalid(err, field, "value must be an integer from 1 to %d", qu->max);
     return 0;
   case HITL_QUESTION_PREFERENCE:
     return check_ranking_value(v, field, err);
   case HITL_QUESTION_TEXT:
     if (!json_is_string(v) || json_string_length(v) > MAX_TEXT)
-      return invalid(err, field, "value must be a string of at most %d bytes", MAX_TEXT);
+      return hitl__invalid(err, field, "value must be a string of at most %d bytes", MAX_TEXT);
     return 0;
   case HITL_QUESTION_SPANS:
     return check_spans_value(qu, v, field, err);
   }
-  return invalid(err, field, "question \"%s\" has an unknown type", qu->name);
+  return hitl__invalid(err, field, "question \"%s\" has an unknown type", qu->name);
 }
 
 /* Encodes v as compact JSON with sorted keys in a string the caller frees with free(). */
@@ -238,19 +189,19 @@ static int encode(const json_t *v, char **out, hitl_err *err) {
  * whether it is the body's only answer. Fills r's question, kind and value. */
 static int parse_answer(const hitl_queue_config *q, const json_t *a, const char *base, bool alone,
                         hitl_response *r, hitl_err *err) {
-  char field[PATH_LEN];
-  json_t *question = member(a, "question"), *kind = member(a, "kind"), *value = member(a, "value");
+  char field[HITL_FIELD_PATH_LEN];
+  json_t *question = hitl__json_member(a, "question"), *kind = hitl__json_member(a, "kind"), *value = hitl__json_member(a, "value");
 
-  path_key(field, base, "kind");
-  if (kind == NULL) return invalid(err, field, "kind is required");
-  if (!json_is_string(kind)) return invalid(err, field, "kind must be a string");
+  hitl__path_key(field, base, "kind");
+  if (kind == NULL) return hitl__invalid(err, field, "kind is required");
+  if (!json_is_string(kind)) return hitl__invalid(err, field, "kind must be a string");
   const char *k = json_string_value(kind);
   bool whole_task = strcmp(k, "skip") == 0 || strcmp(k, "escalate") == 0;
 
   int qi = -1;
-  path_key(field, base, "question");
+  hitl__path_key(field, base, "question");
   if (question != NULL) {
-    if (!json_is_string(question)) return invalid(err, field, "question must be a string");
+    if (!json_is_string(question)) return hitl__invalid(err, field, "question must be a string");
     qi = hitl_queue_question_index(q, json_string_value(question));
     if (qi < 0) {
       char list[300];
@@ -258,21 +209,21 @@ static int parse_answer(const hitl_queue_config *q, const json_t *a, const char 
       for (size_t i = 0; i < q->n_questions; i++) names[i] = q->questions[i].name;
       some_names(list, sizeof list, names, q->n_questions);
       free(names);
-      return invalid(err, field, "question \"%.64s\" is not in this queue; its questions are %s",
+      return hitl__invalid(err, field, "question \"%.64s\" is not in this queue; its questions are %s",
                      json_string_value(question), list);
     }
   } else if (q->n_questions == 1) {
     qi = 0;
   } else if (!whole_task) {
-    return invalid(err, field, "question is required: this queue asks %zu questions",
+    return hitl__invalid(err, field, "question is required: this queue asks %zu questions",
                    q->n_questions);
   }
 
-  path_key(field, base, "kind");
+  hitl__path_key(field, base, "kind");
   if (whole_task) {
-    if (!alone) return invalid(err, field, "%s must be the only answer in a response", k);
-    path_key(field, base, "value");
-    if (value != NULL) return invalid(err, field, "%s takes no value", k);
+    if (!alone) return hitl__invalid(err, field, "%s must be the only answer in a response", k);
+    hitl__path_key(field, base, "value");
+    if (value != NULL) return hitl__invalid(err, field, "%s takes no value", k);
   } else {
     const hitl_question *qu = &q->questions[qi];
     const char *const *kinds = kinds_of[qu->type];
@@ -283,12 +234,12 @@ static int parse_answer(const hitl_queue_config *q, const json_t *a, const char 
       for (size_t j = 0; kinds[j] != NULL; j++)
         snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", j ? ", " : "",
                  kinds[j]);
-      return invalid(err, field,
+      return hitl__invalid(err, field,
                      "kind \"%.32s\" does not answer question \"%s\" (%s); it takes %s, or skip "
                      "or escalate alone",
                      k, qu->name, hitl_question_type_name(qu->type), list);
     }
-    path_key(field, base, "value");
+    hitl__path_key(field, base, "value");
     int rc = check_value(qu, k, value, field, err);
     if (rc < 0) return rc;
   }
@@ -309,35 +260,35 @@ int hitl__answers_from_json(const hitl_queue_config *q, const json_t *body, hitl
   int rc;
 
   if (!json_is_object(body)) {
-    rc = invalid(err, NULL, "the response must be a JSON object");
+    rc = hitl__invalid(err, NULL, "the response must be a JSON object");
     goto cleanup;
   }
-  if ((rc = check_keys(body, "", "a response", body_keys, err)) < 0) goto cleanup;
+  if ((rc = hitl__json_check_keys(body, "", "a response", body_keys, err)) < 0) goto cleanup;
 
-  v = member(body, "lease_id");
+  v = hitl__json_member(body, "lease_id");
   if (v == NULL || !json_is_string(v) || json_string_length(v) == 0 ||
       json_string_length(v) > MAX_LEASE_ID) {
-    rc = invalid(err, "lease_id", "lease_id is required: the id of the lease from the claim");
+    rc = hitl__invalid(err, "lease_id", "lease_id is required: the id of the lease from the claim");
     goto cleanup;
   }
   out->lease_id = hitl_xstrdup(json_string_value(v));
 
-  if ((v = member(body, "comment")) != NULL) {
+  if ((v = hitl__json_member(body, "comment")) != NULL) {
     if (!json_is_string(v) || json_string_length(v) > MAX_COMMENT) {
-      rc = invalid(err, "comment", "comment must be a string of at most %d bytes", MAX_COMMENT);
+      rc = hitl__invalid(err, "comment", "comment must be a string of at most %d bytes", MAX_COMMENT);
       goto cleanup;
     }
     out->comment = hitl_xstrdup(json_string_value(v));
   }
-  if ((v = member(body, "time_spent_ms")) != NULL) {
+  if ((v = hitl__json_member(body, "time_spent_ms")) != NULL) {
     if (!json_is_integer(v) || json_integer_value(v) < 0) {
-      rc = invalid(err, "time_spent_ms", "time_spent_ms must be an integer >= 0");
+      rc = hitl__invalid(err, "time_spent_ms", "time_spent_ms must be an integer >= 0");
       goto cleanup;
     }
     out->time_spent_ms = json_integer_value(v);
   }
 
-  answers = member(body, "answers");
+  answers = hitl__json_member(body, "answers");
   if (answers == NULL) {
     out->responses = hitl_xcalloc(1, sizeof *out->responses);
     out->n = 1;
@@ -346,14 +297,14 @@ int hitl__answers_from_json(const hitl_queue_config *q, const json_t *body, hitl
     static const char *const single_only[] = {"question", "kind", "value"};
     for (size_t i = 0; i < 3; i++) {
       if (json_object_get(body, single_only[i]) != NULL) {
-        rc = invalid(err, single_only[i],
+        rc = hitl__invalid(err, single_only[i],
                      "%s is not allowed next to answers; put it in each answer", single_only[i]);
         goto cleanup;
       }
     }
     if (!json_is_array(answers) || json_array_size(answers) == 0 ||
         json_array_size(answers) > q->n_questions) {
-      rc = invalid(err, "answers",
+      rc = hitl__invalid(err, "answers",
                    "answers must be an array of 1 to %zu answers, at most one per question",
                    q->n_questions);
       goto cleanup;
@@ -362,21 +313,21 @@ int hitl__answers_from_json(const hitl_queue_config *q, const json_t *body, hitl
     out->responses = hitl_xcalloc(n, sizeof *out->responses);
     out->n = n;
     for (size_t i = 0; i < n; i++) {
-      char at[PATH_LEN];
+      char at[HITL_FIELD_PATH_LEN];
       json_t *a = json_array_get(answers, i);
-      path_index(at, "answers", i);
+      hitl__path_index(at, "answers", i);
       if (!json_is_object(a)) {
-        rc = invalid(err, at, "an answer must be an object {\"question\",\"kind\",\"value\"}");
+        rc = hitl__invalid(err, at, "an answer must be an object {\"question\",\"kind\",\"value\"}");
         goto cleanup;
       }
-      if ((rc = check_keys(a, at, "an answer", answer_keys, err)) < 0) goto cleanup;
+      if ((rc = hitl__json_check_keys(a, at, "an answer", answer_keys, err)) < 0) goto cleanup;
       if ((rc = parse_answer(q, a, at, n == 1, &out->responses[i], err)) < 0) goto cleanup;
       for (size_t j = 0; j < i; j++) {
         if (out->responses[j].question != NULL && out->responses[i].question != NULL &&
             strcmp(out->responses[j].question, out->responses[i].question) == 0) {
-          char f[PATH_LEN];
-          path_key(f, at, "question");
-          rc = invalid(err, f, "question \"%s\" is answered twice", out->responses[i].question);
+          char f[HITL_FIELD_PATH_LEN];
+          hitl__path_key(f, at, "question");
+          rc = hitl__invalid(err, f, "question \"%s\" is answered twice", out->responses[i].question);
           goto cleanup;
         }
       }

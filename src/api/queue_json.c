@@ -2,6 +2,8 @@
 /* Validation of a queue configuration's JSON and its translation into a hitl_queue_config. */
 #include "api/queue_json.h"
 
+#include "api/json_check.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +22,6 @@
 #define MAX_EVENT_NAME 64
 #define MAX_URL 2048
 #define MAX_DESCRIPTION 4096
-#define PATH_LEN 160         /* As hitl_err.field. */
 
 static const char *const field_type_names[] = {"text", "markdown", "json", "image_url", "diff"};
 static const char *const question_type_names[] = {"approve", "label",  "labels", "rating",
@@ -41,35 +42,6 @@ static const char *const assignment_keys[] = {"overlap", "roles", "lease_seconds
 static const char *const sla_keys[] = {"deadline_seconds", "on_timeout", NULL};
 static const char *const webhook_keys[] = {"url", "events", NULL};
 
-static int invalid(hitl_err *err, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* hitl_err_set with HITL_EVALIDATION, for a message built from a va_list. */
-static int invalid(hitl_err *err, const char *field, const char *fmt, ...) {
-  char message[sizeof err->message];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(message, sizeof message, fmt, ap);
-  va_end(ap);
-  return hitl_err_set(err, HITL_EVALIDATION, field, "%s", message);
-}
-
-/* Writes "base.key" (or "key" at the top level) into dst. */
-static void path_key(char dst[PATH_LEN], const char *base, const char *key) {
-  snprintf(dst, PATH_LEN, "%s%s%s", base, base[0] ? "." : "", key);
-}
-
-/* Writes "base[i]" into dst. */
-static void path_index(char dst[PATH_LEN], const char *base, size_t i) {
-  snprintf(dst, PATH_LEN, "%s[%zu]", base, i);
-}
-
-/* The member key of obj, or NULL when it is absent or null (both mean "use the default"). */
-static json_t *member(const json_t *obj, const char *key) {
-  json_t *v = json_object_get(obj, key);
-  return json_is_null(v) ? NULL : v;
-}
-
 /* Appends "a, b, c" to out (size n) from a NULL-terminated or counted list. */
 static void list_names(char *out, size_t n, const char *const *names, size_t count) {
   size_t used = 0;
@@ -78,44 +50,26 @@ static void list_names(char *out, size_t n, const char *const *names, size_t cou
     used += (size_t)snprintf(out + used, n - used, "%s%s", i ? ", " : "", names[i]);
 }
 
-/* Refuses a key of obj that allowed (NULL-terminated) does not list. */
-static int check_keys(const json_t *obj, const char *base, const char *what,
-                      const char *const *allowed, hitl_err *err) {
-  const char *key;
-  json_t *value;
-  json_object_foreach((json_t *)obj, key, value) {
-    size_t i = 0;
-    while (allowed[i] != NULL && strcmp(allowed[i], key) != 0) i++;
-    if (allowed[i] != NULL) continue;
-    char field[PATH_LEN], names[256];
-    path_key(field, base, key);
-    list_names(names, sizeof names, allowed, SIZE_MAX);
-    return invalid(err, field, "unknown key \"%.64s\" in %s; allowed keys are %s", key, what,
-                   names);
-  }
-  return 0;
-}
-
 /* Checks that v is an object; what names it in the message. */
 static int need_object(const json_t *v, const char *field, const char *what, hitl_err *err) {
   if (json_is_object(v)) return 0;
-  return invalid(err, field, "%s must be an object", what);
+  return hitl__invalid(err, field, "%s must be an object", what);
 }
 
 /* Checks a field or question name: 1..64 bytes of [A-Za-z0-9_.-]. */
 static int check_name(const json_t *v, const char *field, hitl_err *err) {
-  if (v == NULL) return invalid(err, field, "name is required");
-  if (!json_is_string(v)) return invalid(err, field, "name must be a string");
+  if (v == NULL) return hitl__invalid(err, field, "name is required");
+  if (!json_is_string(v)) return hitl__invalid(err, field, "name must be a string");
   const char *s = json_string_value(v);
   size_t n = json_string_length(v);
   if (n == 0 || n > MAX_NAME)
-    return invalid(err, field, "name must be 1 to %d characters long", MAX_NAME);
+    return hitl__invalid(err, field, "name must be 1 to %d characters long", MAX_NAME);
   for (size_t i = 0; i < n; i++) {
     char c = s[i];
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
         c == '.' || c == '-')
       continue;
-    return invalid(err, field, "name \"%.64s\" may only contain letters, digits, '_', '.' and '-'",
+    return hitl__invalid(err, field, "name \"%.64s\" may only contain letters, digits, '_', '.' and '-'",
                    s);
   }
   return 0;
@@ -126,14 +80,14 @@ static int get_enum(const json_t *v, const char *field, const char *what,
                     const char *const *names, size_t count, int *out, hitl_err *err) {
   char list[256];
   list_names(list, sizeof list, names, count);
-  if (!json_is_string(v)) return invalid(err, field, "%s must be a string, one of %s", what, list);
+  if (!json_is_string(v)) return hitl__invalid(err, field, "%s must be a string, one of %s", what, list);
   for (size_t i = 0; i < count; i++) {
     if (strcmp(json_string_value(v), names[i]) == 0) {
       *out = (int)i;
       return 0;
     }
   }
-  return invalid(err, field, "%s \"%.64s\" is not known; use one of %s", what,
+  return hitl__invalid(err, field, "%s \"%.64s\" is not known; use one of %s", what,
                  json_string_value(v), list);
 }
 
@@ -141,7 +95,7 @@ static int get_enum(const json_t *v, const char *field, const char *what,
 static int get_int(const json_t *v, const char *field, const char *what, json_int_t lo,
                    json_int_t hi, json_int_t *out, hitl_err *err) {
   if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
-    return invalid(err, field, "%s must be an integer from %lld to %lld", what, (long long)lo,
+    return hitl__invalid(err, field, "%s must be an integer from %lld to %lld", what, (long long)lo,
                    (long long)hi);
   *out = json_integer_value(v);
   return 0;
@@ -151,25 +105,25 @@ static int parse_fields(const json_t *fields, const char *base, hitl_queue_confi
                         json_t *norm, hitl_err *err) {
   if (fields == NULL) return 0;
   if (!json_is_array(fields) || json_array_size(fields) > MAX_FIELDS)
-    return invalid(err, base, "fields must be an array of at most %d fields", MAX_FIELDS);
+    return hitl__invalid(err, base, "fields must be an array of at most %d fields", MAX_FIELDS);
   q->fields = hitl_xcalloc(json_array_size(fields), sizeof *q->fields);
   size_t i;
   json_t *f;
   json_array_foreach(fields, i, f) {
-    char at[PATH_LEN], field[PATH_LEN];
-    path_index(at, base, i);
+    char at[HITL_FIELD_PATH_LEN], field[HITL_FIELD_PATH_LEN];
+    hitl__path_index(at, base, i);
     int rc = need_object(f, at, "a field", err);
-    if (rc == 0) rc = check_keys(f, at, "a field", field_keys, err);
-    path_key(field, at, "name");
-    json_t *name = member(f, "name");
+    if (rc == 0) rc = hitl__json_check_keys(f, at, "a field", field_keys, err);
+    hitl__path_key(field, at, "name");
+    json_t *name = hitl__json_member(f, "name");
     if (rc == 0) rc = check_name(name, field, err);
     if (rc < 0) return rc;
     for (size_t j = 0; j < q->n_fields; j++)
       if (strcmp(q->fields[j].name, json_string_value(name)) == 0)
-        return invalid(err, field, "field name \"%s\" is used twice", json_string_value(name));
-    path_key(field, at, "type");
-    json_t *type = member(f, "type");
-    if (type == NULL) return invalid(err, field, "type is required");
+        return hitl__invalid(err, field, "field name \"%s\" is used twice", json_string_value(name));
+    hitl__path_key(field, at, "type");
+    json_t *type = hitl__json_member(f, "type");
+    if (type == NULL) return hitl__invalid(err, field, "type is required");
     int t;
     rc = get_enum(type, field, "field type", field_type_names, COUNT(field_type_names), &t, err);
     if (rc < 0) return rc;
@@ -186,22 +140,22 @@ static int parse_fields(const json_t *fields, const char *base, hitl_queue_confi
 static int parse_labels(const json_t *labels, const char *base, hitl_question *qu, json_t *nq,
                         hitl_err *err) {
   if (labels == NULL)
-    return invalid(err, base, "labels is required for a %s question: a non-empty array of strings",
+    return hitl__invalid(err, base, "labels is required for a %s question: a non-empty array of strings",
                    hitl_question_type_name(qu->type));
   if (!json_is_array(labels) || json_array_size(labels) == 0 ||
       json_array_size(labels) > MAX_LABELS)
-    return invalid(err, base, "labels must be an array of 1 to %d strings", MAX_LABELS);
+    return hitl__invalid(err, base, "labels must be an array of 1 to %d strings", MAX_LABELS);
   qu->labels = hitl_xcalloc(json_array_size(labels), sizeof *qu->labels);
   size_t i;
   json_t *l;
   json_array_foreach(labels, i, l) {
-    char at[PATH_LEN];
-    path_index(at, base, i);
+    char at[HITL_FIELD_PATH_LEN];
+    hitl__path_index(at, base, i);
     if (!json_is_string(l) || json_string_length(l) == 0 || json_string_length(l) > MAX_LABEL)
-      return invalid(err, at, "a label must be a string of 1 to %d bytes", MAX_LABEL);
+      return hitl__invalid(err, at, "a label must be a string of 1 to %d bytes", MAX_LABEL);
     for (size_t j = 0; j < qu->n_labels; j++)
       if (strcmp(qu->labels[j], json_string_value(l)) == 0)
-        return invalid(err, at, "label \"%.64s\" is listed twice", json_string_value(l));
+        return hitl__invalid(err, at, "label \"%.64s\" is listed twice", json_string_value(l));
     qu->labels[qu->n_labels++] = hitl_xstrdup(json_string_value(l));
   }
   json_object_set_new(nq, "labels", json_deep_copy(labels));
@@ -211,50 +165,50 @@ static int parse_labels(const json_t *labels, const char *base, hitl_question *q
 /* Reads the members that depend on a question's type: labels, max, field. */
 static int parse_question_options(const json_t *qj, const char *at, const hitl_queue_config *q,
                                   hitl_question *qu, json_t *nq, hitl_err *err) {
-  char field[PATH_LEN];
+  char field[HITL_FIELD_PATH_LEN];
   const char *type = hitl_question_type_name(qu->type);
   bool takes_labels = qu->type == HITL_QUESTION_LABEL || qu->type == HITL_QUESTION_LABELS ||
                       qu->type == HITL_QUESTION_SPANS;
-  json_t *labels = member(qj, "labels"), *max = member(qj, "max"), *fld = member(qj, "field");
+  json_t *labels = hitl__json_member(qj, "labels"), *max = hitl__json_member(qj, "max"), *fld = hitl__json_member(qj, "field");
   int rc;
 
-  path_key(field, at, "labels");
+  hitl__path_key(field, at, "labels");
   if (takes_labels) {
     if ((rc = parse_labels(labels, field, qu, nq, err)) < 0) return rc;
   } else if (labels != NULL) {
-    return invalid(err, field,
+    return hitl__invalid(err, field,
                    "labels is only allowed for label, labels and spans questions, not %s", type);
   }
 
-  path_key(field, at, "max");
+  hitl__path_key(field, at, "max");
   if (qu->type == HITL_QUESTION_RATING) {
     json_int_t m = 5;
     if (max != NULL && (rc = get_int(max, field, "max", 2, 10, &m, err)) < 0) return rc;
     qu->max = (int)m;
     json_object_set_new(nq, "max", json_integer(m));
   } else if (max != NULL) {
-    return invalid(err, field, "max is only allowed for rating questions, not %s", type);
+    return hitl__invalid(err, field, "max is only allowed for rating questions, not %s", type);
   }
 
-  path_key(field, at, "field");
+  hitl__path_key(field, at, "field");
   if (qu->type == HITL_QUESTION_SPANS) {
     if (fld == NULL)
-      return invalid(err, field, "field is required for a spans question: the text field the "
+      return hitl__invalid(err, field, "field is required for a spans question: the text field the "
                                  "spans point into");
-    if (!json_is_string(fld)) return invalid(err, field, "field must be a string");
+    if (!json_is_string(fld)) return hitl__invalid(err, field, "field must be a string");
     const hitl_field *target = NULL;
     for (size_t j = 0; j < q->n_fields; j++)
       if (strcmp(q->fields[j].name, json_string_value(fld)) == 0) target = &q->fields[j];
     if (target == NULL)
-      return invalid(err, field, "field \"%.64s\" is not one of schema.fields",
+      return hitl__invalid(err, field, "field \"%.64s\" is not one of schema.fields",
                      json_string_value(fld));
     if (target->type != HITL_FIELD_TEXT && target->type != HITL_FIELD_MARKDOWN)
-      return invalid(err, field, "field \"%s\" must be of type text or markdown to hold spans",
+      return hitl__invalid(err, field, "field \"%s\" must be of type text or markdown to hold spans",
                      target->name);
     qu->field = hitl_xstrdup(target->name);
     json_object_set_new(nq, "field", json_string(target->name));
   } else if (fld != NULL) {
-    return invalid(err, field, "field is only allowed for spans questions, not %s", type);
+    return hitl__invalid(err, field, "field is only allowed for spans questions, not %s", type);
   }
   return 0;
 }
@@ -262,27 +216,27 @@ static int parse_question_options(const json_t *qj, const char *at, const hitl_q
 static int parse_questions(const json_t *questions, const char *base, hitl_queue_config *q,
                            json_t *norm, hitl_err *err) {
   if (questions == NULL)
-    return invalid(err, base, "questions is required: a non-empty array of questions");
+    return hitl__invalid(err, base, "questions is required: a non-empty array of questions");
   if (!json_is_array(questions) || json_array_size(questions) == 0 ||
       json_array_size(questions) > MAX_QUESTIONS)
-    return invalid(err, base, "questions must be an array of 1 to %d questions", MAX_QUESTIONS);
+    return hitl__invalid(err, base, "questions must be an array of 1 to %d questions", MAX_QUESTIONS);
   q->questions = hitl_xcalloc(json_array_size(questions), sizeof *q->questions);
   size_t i;
   json_t *qj;
   json_array_foreach(questions, i, qj) {
-    char at[PATH_LEN], field[PATH_LEN];
-    path_index(at, base, i);
+    char at[HITL_FIELD_PATH_LEN], field[HITL_FIELD_PATH_LEN];
+    hitl__path_index(at, base, i);
     int rc = need_object(qj, at, "a question", err);
-    if (rc == 0) rc = check_keys(qj, at, "a question", question_keys, err);
-    path_key(field, at, "name");
-    json_t *name = member(qj, "name");
+    if (rc == 0) rc = hitl__json_check_keys(qj, at, "a question", question_keys, err);
+    hitl__path_key(field, at, "name");
+    json_t *name = hitl__json_member(qj, "name");
     if (rc == 0) rc = check_name(name, field, err);
     if (rc < 0) return rc;
     if (hitl_queue_question_index(q, json_string_value(name)) >= 0)
-      return invalid(err, field, "question name \"%s\" is used twice", json_string_value(name));
-    path_key(field, at, "type");
-    json_t *type = member(qj, "type");
-    if (type == NULL) return invalid(err, field, "type is required");
+      return hitl__invalid(err, field, "question name \"%s\" is used twice", json_string_value(name));
+    hitl__path_key(field, at, "type");
+    json_t *type = hitl__json_member(qj, "type");
+    if (type == NULL) return hitl__invalid(err, field, "type is required");
     int t;
     rc = get_enum(type, field, "question type", question_type_names,
                   COUNT(question_type_names), &t, err);
@@ -313,10 +267,10 @@ static int parse_schema(const json_t *schema, hitl_queue_config *q, json_t *norm
     return 0;
   }
   int rc = need_object(schema, "schema", "schema", err);
-  if (rc == 0) rc = check_keys(schema, "schema", "schema", schema_keys, err);
-  if (rc == 0) rc = parse_fields(member(schema, "fields"), "schema.fields", q, nfields, err);
+  if (rc == 0) rc = hitl__json_check_keys(schema, "schema", "schema", schema_keys, err);
+  if (rc == 0) rc = parse_fields(hitl__json_member(schema, "fields"), "schema.fields", q, nfields, err);
   if (rc == 0)
-    rc = parse_questions(member(schema, "questions"), "schema.questions", q, nquestions, err);
+    rc = parse_questions(hitl__json_member(schema, "questions"), "schema.questions", q, nquestions, err);
   return rc;
 }
 
@@ -332,20 +286,20 @@ static int parse_roles(const json_t *roles, hitl_queue_config *q, json_t *norm, 
   }
   if (!json_is_array(roles) || json_array_size(roles) == 0 ||
       json_array_size(roles) > COUNT(role_names))
-    return invalid(err, base, "roles must be a non-empty array of distinct roles from %s", list);
+    return hitl__invalid(err, base, "roles must be a non-empty array of distinct roles from %s", list);
   q->roles = hitl_xcalloc(json_array_size(roles), sizeof *q->roles);
   json_t *nroles = json_array();
   json_object_set_new(norm, "roles", nroles);
   size_t i;
   json_t *r;
   json_array_foreach(roles, i, r) {
-    char at[PATH_LEN];
+    char at[HITL_FIELD_PATH_LEN];
     int k;
-    path_index(at, base, i);
+    hitl__path_index(at, base, i);
     int rc = get_enum(r, at, "role", role_names, COUNT(role_names), &k, err);
     if (rc < 0) return rc;
     if (hitl_queue_allows_role(q, role_names[k]))
-      return invalid(err, at, "role \"%s\" is listed twice", role_names[k]);
+      return hitl__invalid(err, at, "role \"%s\" is listed twice", role_names[k]);
     q->roles[q->n_roles++] = hitl_xstrdup(role_names[k]);
     json_array_append_new(nroles, json_string(role_names[k]));
   }
@@ -359,20 +313,20 @@ static int parse_assignment(const json_t *a, hitl_queue_config *q, json_t *norm,
   int rc = 0;
   if (a != NULL) {
     rc = need_object(a, "assignment", "assignment", err);
-    if (rc == 0) rc = check_keys(a, "assignment", "assignment", assignment_keys, err);
+    if (rc == 0) rc = hitl__json_check_keys(a, "assignment", "assignment", assignment_keys, err);
     if (rc < 0) return rc;
   }
   json_t *v;
   json_int_t overlap = 1, lease = 600;
   int consensus = HITL_CONSENSUS_MAJORITY;
-  if (a != NULL && (v = member(a, "overlap")) != NULL &&
+  if (a != NULL && (v = hitl__json_member(a, "overlap")) != NULL &&
       (rc = get_int(v, "assignment.overlap", "overlap", 1, 9, &overlap, err)) < 0)
     return rc;
-  if ((rc = parse_roles(a ? member(a, "roles") : NULL, q, na, err)) < 0) return rc;
-  if (a != NULL && (v = member(a, "lease_seconds")) != NULL &&
+  if ((rc = parse_roles(a ? hitl__json_member(a, "roles") : NULL, q, na, err)) < 0) return rc;
+  if (a != NULL && (v = hitl__json_member(a, "lease_seconds")) != NULL &&
       (rc = get_int(v, "assignment.lease_seconds", "lease_seconds", 5, 86400, &lease, err)) < 0)
     return rc;
-  if (a != NULL && (v = member(a, "consensus")) != NULL &&
+  if (a != NULL && (v = hitl__json_member(a, "consensus")) != NULL &&
       (rc = get_enum(v, "assignment.consensus", "consensus", consensus_names,
                      COUNT(consensus_names), &consensus, err)) < 0)
     return rc;
@@ -389,17 +343,17 @@ static int parse_sla(const json_t *sla, hitl_queue_config *q, json_t *norm, hitl
   int rc = 0;
   if (sla != NULL) {
     rc = need_object(sla, "sla", "sla", err);
-    if (rc == 0) rc = check_keys(sla, "sla", "sla", sla_keys, err);
+    if (rc == 0) rc = hitl__json_check_keys(sla, "sla", "sla", sla_keys, err);
     if (rc < 0) return rc;
   }
   json_t *v;
   json_int_t deadline = 0;
   int action = HITL_SLA_ESCALATE;
-  if (sla != NULL && (v = member(sla, "deadline_seconds")) != NULL &&
+  if (sla != NULL && (v = hitl__json_member(sla, "deadline_seconds")) != NULL &&
       (rc = get_int(v, "sla.deadline_seconds", "deadline_seconds", 1, 31536000, &deadline,
                     err)) < 0)
     return rc;
-  if (sla != NULL && (v = member(sla, "on_timeout")) != NULL &&
+  if (sla != NULL && (v = hitl__json_member(sla, "on_timeout")) != NULL &&
       (rc = get_enum(v, "sla.on_timeout", "on_timeout", sla_names, COUNT(sla_names), &action,
                      err)) < 0)
     return rc;
@@ -428,38 +382,38 @@ static int parse_webhooks(const json_t *hooks, json_t *norm, hitl_err *err) {
   json_object_set_new(norm, "webhooks", nhooks);
   if (hooks == NULL) return 0;
   if (!json_is_array(hooks) || json_array_size(hooks) > MAX_WEBHOOKS)
-    return invalid(err, "webhooks", "webhooks must be an array of at most %d objects",
+    return hitl__invalid(err, "webhooks", "webhooks must be an array of at most %d objects",
                    MAX_WEBHOOKS);
   size_t i;
   json_t *h;
   json_array_foreach(hooks, i, h) {
-    char at[PATH_LEN], field[PATH_LEN];
-    path_index(at, "webhooks", i);
+    char at[HITL_FIELD_PATH_LEN], field[HITL_FIELD_PATH_LEN];
+    hitl__path_index(at, "webhooks", i);
     int rc = need_object(h, at, "a webhook", err);
-    if (rc == 0) rc = check_keys(h, at, "a webhook", webhook_keys, err);
+    if (rc == 0) rc = hitl__json_check_keys(h, at, "a webhook", webhook_keys, err);
     if (rc < 0) return rc;
-    path_key(field, at, "url");
-    json_t *url = member(h, "url");
-    if (url == NULL) return invalid(err, field, "url is required");
+    hitl__path_key(field, at, "url");
+    json_t *url = hitl__json_member(h, "url");
+    if (url == NULL) return hitl__invalid(err, field, "url is required");
     if (!json_is_string(url) || json_string_length(url) > MAX_URL ||
         !is_http_url(json_string_value(url), json_string_length(url)))
-      return invalid(err, field, "url must be an http:// or https:// URL of at most %d bytes",
+      return hitl__invalid(err, field, "url must be an http:// or https:// URL of at most %d bytes",
                      MAX_URL);
     json_t *nh = json_pack("{s:s}", "url", json_string_value(url));
     json_array_append_new(nhooks, nh);
-    path_key(field, at, "events");
-    json_t *events = member(h, "events");
+    hitl__path_key(field, at, "events");
+    json_t *events = hitl__json_member(h, "events");
     if (events == NULL) continue;
     if (!json_is_array(events) || json_array_size(events) > MAX_EVENTS)
-      return invalid(err, field, "events must be an array of at most %d event types", MAX_EVENTS);
+      return hitl__invalid(err, field, "events must be an array of at most %d event types", MAX_EVENTS);
     size_t j;
     json_t *e;
     json_array_foreach(events, j, e) {
-      char ef[PATH_LEN];
-      path_index(ef, field, j);
+      char ef[HITL_FIELD_PATH_LEN];
+      hitl__path_index(ef, field, j);
       if (!json_is_string(e) || json_string_length(e) == 0 ||
           json_string_length(e) > MAX_EVENT_NAME)
-        return invalid(err, ef, "an event type must be a string of 1 to %d bytes",
+        return hitl__invalid(err, ef, "an event type must be a string of 1 to %d bytes",
                        MAX_EVENT_NAME);
     }
     json_object_set_new(nh, "events", json_deep_copy(events));
@@ -475,23 +429,23 @@ int hitl__queue_config_from_json(const json_t *body, hitl_queue_config **out, hi
   int rc;
 
   if (!json_is_object(body)) {
-    rc = invalid(err, NULL, "the queue configuration must be a JSON object");
+    rc = hitl__invalid(err, NULL, "the queue configuration must be a JSON object");
     goto cleanup;
   }
-  if ((rc = check_keys(body, "", "the queue configuration", top_keys, err)) < 0) goto cleanup;
-  if ((rc = parse_schema(member(body, "schema"), q, norm, err)) < 0) goto cleanup;
+  if ((rc = hitl__json_check_keys(body, "", "the queue configuration", top_keys, err)) < 0) goto cleanup;
+  if ((rc = parse_schema(hitl__json_member(body, "schema"), q, norm, err)) < 0) goto cleanup;
 
-  v = member(body, "policy");
+  v = hitl__json_member(body, "policy");
   if ((rc = hitl__policy_from_json(v, "policy", &q->policy, err)) < 0) goto cleanup;
   json_object_set_new(norm, "policy", v ? json_deep_copy(v) : json_pack("{s:[]}", "rules"));
 
-  if ((rc = parse_assignment(member(body, "assignment"), q, norm, err)) < 0) goto cleanup;
-  if ((rc = parse_sla(member(body, "sla"), q, norm, err)) < 0) goto cleanup;
-  if ((rc = parse_webhooks(member(body, "webhooks"), norm, err)) < 0) goto cleanup;
+  if ((rc = parse_assignment(hitl__json_member(body, "assignment"), q, norm, err)) < 0) goto cleanup;
+  if ((rc = parse_sla(hitl__json_member(body, "sla"), q, norm, err)) < 0) goto cleanup;
+  if ((rc = parse_webhooks(hitl__json_member(body, "webhooks"), norm, err)) < 0) goto cleanup;
 
-  if ((v = member(body, "description")) != NULL) {
+  if ((v = hitl__json_member(body, "description")) != NULL) {
     if (!json_is_string(v) || json_string_length(v) > MAX_DESCRIPTION) {
-      rc = invalid(err, "description", "description must be a string of at most %d bytes",
+      rc = hitl__invalid(err, "description", "description must be a string of at most %d bytes",
                    MAX_DESCRIPTION);
       goto cleanup;
     }

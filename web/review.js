@@ -398,6 +398,7 @@ function workspace(root, ctx, queue) {
     else if (k === 'x') act('escalate');
     else if (k === 'n' && cur.lost) drop(cur);
     else if (k === 'c') comment.focus();
+    else if (k === 'q') location.hash = '#/review'; /* Back to the queues; the cleanup gives the leases back. */
     else if (k === 'j' || k === 'k') moveActive(k === 'j' ? 1 : -1);
     else done = false;
     if (done) e.preventDefault();
@@ -441,7 +442,7 @@ function helpDialog() {
   const rows = [['A', 'approve'], ['R', 'reject'], ['E', 'edit the suggestion (modify)'], ['1–9', 'choose a label, stars, the better candidate, or a span label'],
     ['J / K', 'next / previous question for 1–9'], ['Shift+arrows', 'select text in a span question'],
     ['S', 'skip'], ['X', 'escalate to an arbiter'], ['C', 'comment'], ['Enter', 'submit (Ctrl+Enter inside a text box)'],
-    ['Esc', 'leave a text box'], ['N', 'next task after a lost lease']];
+    ['Esc', 'leave a text box'], ['N', 'next task after a lost lease'], ['Q', 'back to the queues']];
   const d = el('dialog', {class: 'help', 'aria-label': 'Keyboard shortcuts'},
     el('h2', {text: 'Keys'}),
     el('table', {}, rows.map(([k, v]) => el('tr', {}, el('th', {}, el('kbd', {text: k})), el('td', {text: v})))),

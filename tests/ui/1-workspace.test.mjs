@@ -288,6 +288,14 @@ test('leaving the workspace gives both leases (current and prefetched) back', as
   await leasedBy('ops', 'bob', 2);
   await page.getByRole('link', {name: 'History', exact: true}).click();
   await leasedBy('ops', 'bob', 0);
+  // The keyboard way out: Q goes back to the queues and gives the leases back too.
+  await page.getByRole('link', {name: 'Review'}).click();
+  await page.locator('.queuelink', {hasText: 'ops'}).click();
+  await shownTask(page);
+  await leasedBy('ops', 'bob', 2);
+  await page.keyboard.press('q');
+  await page.locator('.queuelink', {hasText: 'ops'}).waitFor();
+  await leasedBy('ops', 'bob', 0);
   // The same when the tab goes away (pagehide: keepalive requests that outlive the page).
   await page.getByRole('link', {name: 'Review'}).click();
   await page.locator('.queuelink', {hasText: 'ops'}).click();

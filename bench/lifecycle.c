@@ -64,6 +64,7 @@ typedef struct bench_config {
   double prefill_timeout_s;
   long server_pid;      /* For VmRSS; 0 when unknown. */
   long max_backlog;     /* Lifecycle: producers wait while this many tasks are unclaimed (0: never). */
+  bool respond_next;    /* Reviewers answer with ?next=true and take the next lease from the answer. */
 } bench_config;
 
 /* The request bytes that do not change from one request to the next. */
@@ -235,9 +236,25 @@ static int bench_claim_ids(const char *body, size_t len, char **task_id, char **
   return *task_id != NULL ? 0 : -1;
 }
 
-/* Builds POST /v1/tasks/{id}/responses approving under lease_id; the id is percent-encoded. */
+/* Reads the "next" task's id and lease id of a submit-and-next answer; -1 when it has none. */
+static int bench_next_ids(const char *body, size_t len, char **task_id, char **lease_id) {
+  *task_id = *lease_id = NULL;
+  json_t *root = json_loadb(body ? body : "", len, 0, NULL);
+  json_t *next = json_object_get(root, "next");
+  const char *id = json_string_value(json_object_get(next, "id"));
+  const char *lid = json_string_value(json_object_get(json_object_get(next, "lease"), "id"));
+  if (id != NULL && lid != NULL && id[0] != '\0' && lid[0] != '\0') {
+    *task_id = hitl_xstrdup(id);
+    *lease_id = hitl_xstrdup(lid);
+  }
+  json_decref(root);
+  return *task_id != NULL ? 0 : -1;
+}
+
+/* Builds POST /v1/tasks/{id}/responses approving under lease_id (with ?next=true when next); the
+ * id is percent-encoded. */
 static void bench_respond_request(hitl_buf *out, const bench_requests *rq, const char *task_id,
-                                  const char *lease_id) {
+                                  const char *lease_id, bool next) {
   hitl_buf path = HITL_BUF_INIT, body = HITL_BUF_INIT;
   hitl_buf_puts(&path, "/v1/tasks/");
   for (const unsigned char *s = (const unsigned char *)task_id; *s; s++) {
@@ -246,7 +263,7 @@ static void bench_respond_request(hitl_buf *out, const bench_requests *rq, const
     if (plain) hitl_buf_putc(&path, (char)*s);
     else hitl_buf_printf(&path, "%%%02X", *s);
   }
-  hitl_buf_puts(&path, "/responses");
+  hitl_buf_puts(&path, next ? "/responses?next=true" : "/responses");
   hitl_buf_puts(&body, "{\"lease_id\":");
   hitl_buf_json_cstr(&body, lease_id);
   hitl_buf_puts(&body, ",\"kind\":\"approve\"}");
@@ -526,7 +543,7 @@ static void conn_answered(bench_conn *c, int64_t now) {
     if (status == 200) {
       char *tid = NULL, *lid = NULL;
       if (bench_claim_ids(c->resp.body.data, c->resp.body.len, &tid, &lid) == 0) {
-        bench_respond_request(&c->own, w->phase->req, tid, lid);
+        bench_respond_request(&c->own, w->phase->req, tid, lid, w->phase->cfg->respond_next);
         c->has_lease = true;
         atomic_fetch_add(&w->phase->claimed, 1);
         bench_hist_record(&st->hist[OP_CLAIM], lat);
@@ -548,6 +565,17 @@ static void conn_answered(bench_conn *c, int64_t now) {
     break;
   case OP_RESPOND:
     c->has_lease = false;
+    if (ok && w->phase->cfg->respond_next) {
+      /* The answer carries the next lease: answer that one next, without a claim. */
+      char *tid = NULL, *lid = NULL;
+      if (bench_next_ids(c->resp.body.data, c->resp.body.len, &tid, &lid) == 0) {
+        bench_respond_request(&c->own, w->phase->req, tid, lid, true);
+        c->has_lease = true;
+        atomic_fetch_add(&w->phase->claimed, 1);
+      }
+      free(tid);
+      free(lid);
+    }
     break;
   case OP_SUBMIT:
     if (ok) atomic_fetch_add(&w->phase->submitted, 1);
@@ -1051,7 +1079,7 @@ static int bench_self_test(void) {
     bench_config cfg = {.host = "127.0.0.1", .port = 9, .token = "tok", .task_bytes = 4};
     bench_requests_build(&rq, &cfg, NULL);
     hitl_buf out = HITL_BUF_INIT;
-    bench_respond_request(&out, &rq, tid, lid);
+    bench_respond_request(&out, &rq, tid, lid, false);
     bench_check(strstr(out.data, "POST /v1/tasks/t%201%2F%C3%A9/responses HTTP/1.1\r\n") == out.data &&
                     strstr(out.data, "Authorization: Bearer tok\r\n") != NULL &&
                     strstr(out.data, "Content-Length: 36\r\n\r\n{\"lease_id\":\"L\\\"1\",\"kind\":\"approve\"}") != NULL,
@@ -1092,6 +1120,7 @@ static void bench_usage(FILE *out) {
           "  --prefill-timeout S  claim: give up the prefill after S seconds (default 1800)\n"
           "  --server-pid PID     claim: read the server's VmRSS before and after the prefill\n"
           "  --max-backlog N      lifecycle: producers wait while N tasks are unclaimed (default 0: never)\n"
+          "  --respond-next       reviewers answer with ?next=true: the answer also leases their next task\n"
           "  --self-test          check the HTTP parser, histogram and claim parsing, then exit\n");
 }
 
@@ -1129,6 +1158,10 @@ static int bench_parse_args(int argc, char **argv, bench_config *cfg, bool *self
     const char *val = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(a, "--self-test") == 0) {
       *self_test = true;
+      continue;
+    }
+    if (strcmp(a, "--respond-next") == 0) {
+      cfg->respond_next = true;
       continue;
     }
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {

@@ -21,6 +21,9 @@ typedef struct lease_job {
   char *lease_id;
   hitl_answers answers;
   hitl_task task; /* The task after the operation. */
+  bool want_next; /* Respond, then lease the caller's next task of the queue in the same commit. */
+  bool has_next;
+  hitl_task next;
 } lease_job;
 
 static void lease_job_free(void *p) {
@@ -29,6 +32,7 @@ static void lease_job_free(void *p) {
   free(j->lease_id);
   hitl__answers_clear(&j->answers);
   hitl_task_clear(&j->task);
+  hitl_task_clear(&j->next);
   free(j);
 }
 
@@ -38,9 +42,16 @@ static int lease_run(hitl_job *job, hitl_txn *x) {
   switch (j->kind) {
   case OP_CLAIM:
     return hitl_task_claim(x, j->queue->config, j->queue->id, a, &j->task, &job->err);
-  case OP_RESPOND:
-    return hitl_task_respond(x, j->queue->config, j->task_id, j->lease_id, a,
-                             j->answers.responses, j->answers.n, &j->task, &job->err);
+  case OP_RESPOND: {
+    int rc = hitl_task_respond(x, j->queue->config, j->task_id, j->lease_id, a,
+                               j->answers.responses, j->answers.n, &j->task, &job->err);
+    if (rc || !j->want_next) return rc;
+    /* Submit-and-next: one durable commit holds the answer and the next lease. */
+    rc = hitl_task_claim(x, j->queue->config, j->queue->id, a, &j->next, &job->err);
+    if (rc == HITL_ENOT_FOUND) return 0;
+    j->has_next = rc == 0;
+    return rc;
+  }
   case OP_RELEASE:
     return hitl_task_release(x, j->task_id, j->lease_id, a, &j->task, &job->err);
   case OP_CANCEL:
@@ -61,6 +72,16 @@ static void lease_done(hitl_job *job, int rc) {
   } else {
     hitl_buf b = HITL_BUF_INIT;
     hitl__task_to_json(&b, &j->task, NULL, 0, HITL_TASK_JSON_LEASE);
+    if (j->want_next) {
+      /* The answered task with one more member: "next", the task now leased, or null. */
+      b.len--;
+      hitl_buf_puts(&b, ",\"next\":");
+      if (j->has_next)
+        hitl__task_to_json(&b, &j->next, NULL, 0, HITL_TASK_JSON_LEASE);
+      else
+        hitl_buf_puts(&b, "null");
+      hitl_buf_putc(&b, '}');
+    }
     hitl__reply_buf(req, 200, &b);
   }
   hitl__request_resume(req);
@@ -153,6 +174,14 @@ void hitl__h_respond(hitl_request *req) {
   lease_job *j = new_job(req, OP_RESPOND);
   j->queue = q;
   snprintf(j->task_id, sizeof j->task_id, "%s", req->params[0]);
+  const char *next = hitl__query(req, "next");
+  if (next && strcmp(next, "true") != 0 && strcmp(next, "false") != 0) {
+    json_decref(body);
+    hitl__reply_error(req, HITL_EVALIDATION, "next",
+                      "next must be true (answer, then lease the next task) or false");
+    return;
+  }
+  j->want_next = next && strcmp(next, "true") == 0;
   hitl_err err = {0};
   int rc = hitl__answers_from_json(q->config, body, &j->answers, &err);
   json_decref(body);

@@ -150,6 +150,43 @@ static void test_review_claim_approve(void **state) {
   free(id);
 }
 
+/* Submit-and-next: the answer and the next lease in one request and one commit. */
+static void test_respond_and_lease_next(void **state) {
+  (void)state;
+  test_resp r;
+  assert_int_equal(tr(&srv, "PUT", "/v1/queues/next", ADMIN_TOKEN, "{}", &r), 201);
+  tr_free(&r);
+  char *first = submit("next", "{\"input\":1}", 201);
+  char *second = submit("next", "{\"input\":2}", 201);
+  assert_int_equal(tr(&srv, "POST", "/v1/queues/next/claim", alice, NULL, &r), 200);
+  assert_string_equal(tj_str(&r, "id"), first);
+  char path[128], body[160];
+  snprintf(path, sizeof path, "/v1/tasks/%s/responses?next=maybe", first);
+  snprintf(body, sizeof body, "{\"lease_id\":\"%s\",\"kind\":\"approve\"}", tj_str(&r, "lease.id"));
+  tr_free(&r);
+  test_resp bad;
+  assert_int_equal(tr(&srv, "POST", path, alice, body, &bad), 400);
+  assert_string_equal(tj_str(&bad, "error.field"), "next");
+  tr_free(&bad);
+  snprintf(path, sizeof path, "/v1/tasks/%s/responses?next=true", first);
+  assert_int_equal(tr(&srv, "POST", path, alice, body, &r), 200);
+  assert_string_equal(tj_str(&r, "id"), first);
+  assert_string_equal(tj_str(&r, "decision.outcome"), "approve");
+  assert_string_equal(tj_str(&r, "next.id"), second);
+  assert_string_equal(tj_str(&r, "next.state"), "leased");
+  assert_string_equal(tj_str(&r, "next.lease.owner"), "alice");
+  snprintf(path, sizeof path, "/v1/tasks/%s/responses?next=true", second);
+  snprintf(body, sizeof body, "{\"lease_id\":\"%s\",\"kind\":\"reject\"}", tj_str(&r, "next.lease.id"));
+  tr_free(&r);
+  /* The lease from "next" is a real lease: it answers the second task. Nothing is left: null. */
+  assert_int_equal(tr(&srv, "POST", path, alice, body, &r), 200);
+  assert_string_equal(tj_str(&r, "decision.outcome"), "reject");
+  assert_true(json_is_null(json_object_get(r.json, "next")));
+  tr_free(&r);
+  free(first);
+  free(second);
+}
+
 static void test_claim_order_priority_then_age(void **state) {
   (void)state;
   char *low = submit("review", "{\"input\":1,\"confidence\":0.1,\"priority\":1}", 201);
@@ -637,6 +674,7 @@ int main(void) {
       cmocka_unit_test(test_health_and_auth),
       cmocka_unit_test(test_policy_decides_at_once),
       cmocka_unit_test(test_review_claim_approve),
+      cmocka_unit_test(test_respond_and_lease_next),
       cmocka_unit_test(test_claim_order_priority_then_age),
       cmocka_unit_test(test_idempotency),
       cmocka_unit_test(test_long_poll_wakes_on_decision),

@@ -85,9 +85,9 @@ void hitl__h_metrics(hitl_request *req) {
   hitl_buf_puts(&b, "# HELP hitl_oldest_pending_age_seconds Age of the oldest pending task.\n"
                     "# TYPE hitl_oldest_pending_age_seconds gauge\n");
   for (size_t i = 0; i < n; i++) {
-    hitl_queue_stats st = {0};
-    if (reader->vt->queue_stats(reader, queues[i]->id, &st) != 0) continue;
-    double age = st.oldest_pending_at ? (double)(now - st.oldest_pending_at) / 1000.0 : 0.0;
+    int64_t oldest = 0;
+    if (reader->vt->queue_oldest_pending(reader, queues[i]->id, &oldest) != 0) continue;
+    double age = oldest ? (double)(now - oldest) / 1000.0 : 0.0;
     hitl_buf_puts(&b, "hitl_oldest_pending_age_seconds{queue=\"");
     label(&b, queues[i]->name);
     hitl_buf_printf(&b, "\"} %.3f\n", age);

@@ -32,8 +32,8 @@ static int queue_json(hitl_request *req, hitl_store *st, const hitl_queue_ref *q
                       int64_t since, hitl_buf *b) {
   hitl_queue_counts c;
   hitl__registry_counts(req->server->registry, q->id, &c);
-  hitl_queue_stats qs = {0};
-  int rc = st->vt->queue_stats(st, q->id, &qs);
+  int64_t oldest_at = 0;
+  int rc = st->vt->queue_oldest_pending(st, q->id, &oldest_at);
   if (rc) return rc;
   hitl_decision_time *d = NULL;
   size_t n = 0;
@@ -55,7 +55,7 @@ static int queue_json(hitl_request *req, hitl_store *st, const hitl_queue_ref *q
   for (int s = 0; s < HITL_TASK_NSTATES; s++)
     hitl_buf_printf(b, "%s\"%s\":%lld", s ? "," : "", hitl_task_state_name((hitl_task_state)s),
                     (long long)c.by_state[s]);
-  double oldest = qs.oldest_pending_at ? (double)(now - qs.oldest_pending_at) / 1000.0 : 0;
+  double oldest = oldest_at ? (double)(now - oldest_at) / 1000.0 : 0;
   hitl_buf_printf(b,
                   "},\"oldest_pending_age_seconds\":%.3f,\"decided_by\":{\"policy\":%lld,"
                   "\"human\":%lld,\"consensus\":%lld,\"sla\":%lld},\"time_to_decision\":{"

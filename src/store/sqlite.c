@@ -293,6 +293,17 @@ static int sq_queue_list(hitl_store *store, hitl_queue_row **out, size_t *n) {
   return ret;
 }
 
+static int sq_queue_oldest_pending(hitl_store *store, int64_t queue_id, int64_t *created_at) {
+  hitl__sqlite *s = (hitl__sqlite *)store;
+  sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_STATS_OLDEST);
+  sqlite3_bind_int64(st, 1, queue_id);
+  int rc = sqlite3_step(st);
+  *created_at = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+  hitl__sqlite_done(st);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return hitl__sqlite_fail(s, rc, "queue_oldest_pending");
+  return 0;
+}
+
 static int sq_queue_stats(hitl_store *store, int64_t queue_id, hitl_queue_stats *out) {
   hitl__sqlite *s = (hitl__sqlite *)store;
   memset(out, 0, sizeof *out);
@@ -314,12 +325,8 @@ static int sq_queue_stats(hitl_store *store, int64_t queue_id, hitl_queue_stats 
   hitl__sqlite_done(st);
   if (rc != SQLITE_DONE) return hitl__sqlite_fail(s, rc, "queue_stats");
 
-  st = hitl__sqlite_stmt(s, HITL__ST_STATS_OLDEST);
-  sqlite3_bind_int64(st, 1, queue_id);
-  rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) out->oldest_pending_at = sqlite3_column_int64(st, 0);
-  hitl__sqlite_done(st);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return hitl__sqlite_fail(s, rc, "queue_stats");
+  rc = sq_queue_oldest_pending(store, queue_id, &out->oldest_pending_at);
+  if (rc) return rc;
 
   st = hitl__sqlite_stmt(s, HITL__ST_STATS_DECIDED);
   sqlite3_bind_int64(st, 1, queue_id);
@@ -361,6 +368,7 @@ static const hitl_store_vtable sqlite_vtable = {
     .queue_get = sq_queue_get,
     .queue_list = sq_queue_list,
     .queue_stats = sq_queue_stats,
+    .queue_oldest_pending = sq_queue_oldest_pending,
     .task_insert = hitl__sqlite_task_insert,
     .task_update = hitl__sqlite_task_update,
     .task_get = hitl__sqlite_task_get,

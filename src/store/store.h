@@ -97,6 +97,9 @@ typedef struct hitl_store_vtable {
   /* All queues ordered by name. */
   int (*queue_list)(hitl_store *s, hitl_queue_row **out, size_t *n);
   int (*queue_stats)(hitl_store *s, int64_t queue_id, hitl_queue_stats *out);
+  /* created_at of the queue's oldest pending task (0 when none), from an index: unlike
+   * queue_stats it does not count, so it stays cheap with millions of tasks. */
+  int (*queue_oldest_pending)(hitl_store *s, int64_t queue_id, int64_t *created_at);
 
   /* Tasks. task_insert assigns t->seq. task_update writes the mutable fields (state, role,
    * priority, stage, needed, answers, lease_*, deadline_at, decision, decided_by, decided_at,

@@ -204,6 +204,9 @@ static void test_queue_stats(void **state) {
   assert_int_equal(s->vt->queue_stats(s, f->q1, &st), 0);
   for (int i = 0; i < HITL_TASK_NSTATES; i++) assert_int_equal(st.by_state[i], 0);
   assert_int_equal(st.oldest_pending_at, 0);
+  int64_t oldest = -1;
+  assert_int_equal(s->vt->queue_oldest_pending(s, f->q1, &oldest), 0);
+  assert_int_equal(oldest, 0);
 
   static const struct {
     hitl_task_state state;
@@ -233,6 +236,8 @@ static void test_queue_stats(void **state) {
   assert_int_equal(st.by_state[HITL_TASK_EXPIRED], 1);
   assert_int_equal(st.by_state[HITL_TASK_CANCELLED], 0);
   assert_int_equal(st.oldest_pending_at, 500);
+  assert_int_equal(s->vt->queue_oldest_pending(s, f->q1, &oldest), 0);
+  assert_int_equal(oldest, 500); /* The leased task of 400 is not pending. */
   assert_int_equal(st.decided_policy, 1);
   assert_int_equal(st.decided_human, 2);
   assert_int_equal(st.decided_consensus, 0);

@@ -34,7 +34,8 @@ struct hitl_auth {
   bool has_admin;
   uint8_t admin_hash[HITL_HASH_LEN];
   pthread_mutex_t lock;
-  slot *cache; /* Direct-mapped by the first bytes of the hash. */
+  slot *cache;         /* Direct-mapped by the first bytes of the hash. */
+  uint64_t generation; /* Bumped by hitl__auth_forget; a look-up caches only if unchanged. */
 };
 
 hitl_auth *hitl__auth_new(const char *admin_token) {
@@ -103,6 +104,9 @@ int hitl__auth_check(hitl_auth *a, hitl_store *reader, const char *authorization
     for (size_t i = 0; i < who->n_roles; i++) who->roles[i] = who->role_buf[i];
     return 0;
   }
+  pthread_mutex_lock(&a->lock);
+  uint64_t generation = a->generation;
+  pthread_mutex_unlock(&a->lock);
   hitl_token_row row = {0};
   int rc = reader->vt->token_find(reader, h, &row);
   if (rc == HITL_ENOT_FOUND || (rc == 0 && row.revoked)) {
@@ -113,9 +117,19 @@ int hitl__auth_check(hitl_auth *a, hitl_store *reader, const char *authorization
   hitl__principal_set(who, row.name, row.roles);
   hitl_token_row_clear(&row);
   pthread_mutex_lock(&a->lock);
-  s->used = true;
-  memcpy(s->hash, h, HITL_HASH_LEN);
-  s->who = *who;
+  if (a->generation == generation) { /* No revocation since the read: safe to remember. */
+    s->used = true;
+    memcpy(s->hash, h, HITL_HASH_LEN);
+    s->who = *who;
+  }
   pthread_mutex_unlock(&a->lock);
   return 0;
+}
+
+void hitl__auth_forget(hitl_auth *a, const char *name) {
+  pthread_mutex_lock(&a->lock);
+  a->generation++;
+  for (size_t i = 0; i < CACHE_SLOTS; i++)
+    if (a->cache[i].used && strcmp(a->cache[i].who.name, name) == 0) a->cache[i].used = false;
+  pthread_mutex_unlock(&a->lock);
 }

@@ -28,6 +28,8 @@ static const hitl_route_def routes[] = {
     {"GET", "/v1/events", hitl__h_events, false, false},
     {"GET", "/v1/events/stream", hitl__h_events_stream, false, false},
     {"POST", "/v1/tokens", hitl__h_token_create, false, false},
+    {"GET", "/v1/tokens", hitl__h_token_list, false, false},
+    {"DELETE", "/v1/tokens/{}", hitl__h_token_revoke, false, false},
     {"POST", "/v1/session", hitl__h_session_create, true, false},
     {"GET", "/v1/session", hitl__h_session_get, false, false},
     {"DELETE", "/v1/session", hitl__h_session_delete, false, false},

@@ -95,6 +95,21 @@ int hitl__session_find(hitl_sessions *s, const char *sid, hitl_principal *who,
   return rc;
 }
 
+void hitl__sessions_end_for(hitl_sessions *s, const char *name) {
+  pthread_mutex_lock(&s->lock);
+  for (session **pp = &s->head; *pp;) {
+    if (strcmp((*pp)->who.name, name) == 0) {
+      session *x = *pp;
+      *pp = x->next;
+      sodium_memzero(x, sizeof *x);
+      free(x);
+    } else {
+      pp = &(*pp)->next;
+    }
+  }
+  pthread_mutex_unlock(&s->lock);
+}
+
 void hitl__session_delete(hitl_sessions *s, const char *sid) {
   uint8_t h[HITL_HASH_LEN];
   hitl_hash(sid, strlen(sid), h);

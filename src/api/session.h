@@ -20,6 +20,8 @@ void hitl__session_create(hitl_sessions *s, const hitl_principal *who,
  * unknown or expired. */
 int hitl__session_find(hitl_sessions *s, const char *sid, hitl_principal *who,
                        char csrf[HITL_SESSION_SECRET_LEN]);
+/* Ends every session signed in with the token named name (it was revoked). */
+void hitl__sessions_end_for(hitl_sessions *s, const char *name);
 /* Forgets the session of sid (no-op when unknown). */
 void hitl__session_delete(hitl_sessions *s, const char *sid);
 

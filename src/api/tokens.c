@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "api/server_internal.h"
+#include "api/session.h"
+#include "util/clock.h"
 #include "util/xmalloc.h"
 
 typedef struct token_job {
@@ -147,4 +149,102 @@ void hitl__h_token_create(hitl_request *req) {
   req->state_free = free;
   hitl__request_suspend(req);
   hitl__committer_enqueue(req->server->committer, &j->job);
+}
+
+/* ---- revoke and list ---------------------------------------------------------------------- */
+
+typedef struct revoke_job {
+  hitl_job job;
+  hitl_request *req;
+  char name[96];
+} revoke_job;
+
+static int revoke_run(hitl_job *job, hitl_txn *x) {
+  revoke_job *j = (revoke_job *)job;
+  int rc = x->store->vt->token_revoke(x->store, j->name);
+  if (rc == HITL_ENOT_FOUND)
+    return hitl_err_set(&job->err, rc, "name", "no token named \"%s\"", j->name);
+  if (rc) return hitl_err_set(&job->err, rc, NULL, "could not store the revocation");
+  hitl_buf data = HITL_BUF_INIT;
+  hitl_buf_puts(&data, "{\"name\":");
+  hitl_buf_json_cstr(&data, j->name);
+  hitl_buf_putc(&data, '}');
+  hitl_event_spec spec = {.type = "token.revoked", .actor = j->req->who.name,
+                          .data = hitl_buf_cstr(&data), .from_state = -1, .to_state = -1};
+  rc = hitl_chain_append(x->chain, x->store, x->now, &spec);
+  hitl_buf_free(&data);
+  if (rc) return hitl_err_set(&job->err, rc, NULL, "could not append the event");
+  return 0;
+}
+
+static void revoke_done(hitl_job *job, int rc) {
+  revoke_job *j = (revoke_job *)job;
+  hitl_request *req = j->req;
+  if (rc) {
+    hitl__reply_err(req, &job->err);
+  } else {
+    /* From now on the token opens nothing: not from the cache, not through a session. */
+    hitl__auth_forget(req->server->auth, j->name);
+    hitl__sessions_end_for(req->server->sessions, j->name);
+    hitl_buf b = HITL_BUF_INIT;
+    hitl_buf_puts(&b, "{\"name\":");
+    hitl_buf_json_cstr(&b, j->name);
+    hitl_buf_puts(&b, ",\"revoked\":true}");
+    hitl__reply_buf(req, 200, &b);
+  }
+  hitl__request_resume(req);
+}
+
+void hitl__h_token_revoke(hitl_request *req) {
+  if (!hitl__require_role(req, "orchestrator")) return;
+  const char *name = req->params[0];
+  if (!name_valid(name, strlen(name))) {
+    hitl__reply_error(req, HITL_EVALIDATION, "name",
+                      "a token name has 1 to 64 characters from A-Z a-z 0-9 _ . @ -");
+    return;
+  }
+  if (strcmp(name, "admin") == 0) {
+    hitl__reply_error(req, HITL_EVALIDATION, "name",
+                      "\"admin\" is HITL_ADMIN_TOKEN: change the environment and restart instead");
+    return;
+  }
+  revoke_job *j = hitl_xcalloc(1, sizeof *j);
+  snprintf(j->name, sizeof j->name, "%s", name);
+  j->req = req;
+  j->job.run = revoke_run;
+  j->job.done = revoke_done;
+  req->state = j;
+  req->state_free = free;
+  hitl__request_suspend(req);
+  hitl__committer_enqueue(req->server->committer, &j->job);
+}
+
+void hitl__h_token_list(hitl_request *req) {
+  if (!hitl__require_role(req, "orchestrator")) return;
+  hitl_store *st = hitl__reader(req);
+  if (st == NULL) return;
+  hitl_token_row *rows = NULL;
+  size_t n = 0;
+  if (st->vt->token_list(st, &rows, &n) != 0) {
+    hitl__reply_error(req, HITL_EUNAVAILABLE, NULL, "could not read the tokens");
+    return;
+  }
+  /* Names, roles and dates only: the secrets are not stored, so they cannot be shown. */
+  hitl_buf b = HITL_BUF_INIT;
+  hitl_buf_puts(&b, "{\"tokens\":[");
+  for (size_t i = 0; i < n; i++) {
+    token_job view = {0};
+    snprintf(view.name, sizeof view.name, "%s", rows[i].name ? rows[i].name : "");
+    snprintf(view.roles, sizeof view.roles, "%s", rows[i].roles ? rows[i].roles : "");
+    char at[HITL_TIME_LEN];
+    hitl_time_format(rows[i].created_at, at);
+    hitl_buf_puts(&b, i ? ",{" : "{");
+    token_members(&b, &view);
+    hitl_buf_printf(&b, ",\"created_at\":\"%s\",\"revoked\":%s}", at,
+                    rows[i].revoked ? "true" : "false");
+    hitl_token_row_clear(&rows[i]);
+  }
+  free(rows);
+  hitl_buf_puts(&b, "]}");
+  hitl__reply_buf(req, 200, &b);
 }

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* `hitl token create|generate`: bearer tokens, the only commands that ever print one. */
+/* `hitl token create|generate|list|revoke`: bearer tokens (create and generate are the only
+ * commands that ever print one). */
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,10 @@ static const char usage[] =
     "         Creates a token on the server and prints it (shown once).\n"
     "       hitl token generate\n"
     "         Prints a fresh random token without asking a server (for HITL_ADMIN_TOKEN).\n"
+    "       hitl token list\n"
+    "         Lists the tokens' names, roles and whether they are revoked (never a secret).\n"
+    "       hitl token revoke NAME\n"
+    "         Revokes the token named NAME: it stops working at once, sessions included.\n"
     "  Roles: annotator, validator, corrector, arbiter, labeler, orchestrator, agent.\n"
     "options: --url URL (HITL_URL), --token TOKEN (HITL_TOKEN)\n";
 
@@ -76,9 +82,29 @@ cleanup:
 
 int hitl__cmd_token(int argc, char **argv) {
   hitl__cli_args a;
-  int code = hitl__cli_start(argc, argv, options, usage, 1, 1, &a);
+  int code = hitl__cli_start(argc, argv, options, usage, 1, 2, &a);
   if (code != HITL__CLI_CONTINUE) return code;
-  if (strcmp(a.positional[0], "create") == 0) return create(&a);
+  const char *sub = a.positional[0];
+  bool takes_name = strcmp(sub, "revoke") == 0;
+  if (a.npositional != (takes_name ? 2u : 1u))
+    return hitl__cli_usage_error(usage, takes_name ? "token revoke needs the token's NAME"
+                                                   : "token %s takes no further words", sub);
+  if (strcmp(sub, "create") == 0) return create(&a);
+  if (strcmp(sub, "list") == 0 || takes_name) {
+    hitl__cli_conn c;
+    hitl_err err = {0};
+    hitl_buf url = HITL_BUF_INIT;
+    if (hitl__cli_conn_init(&c, &a, &err) < 0) return hitl__cli_fail(&err);
+    if (takes_name
+            ? hitl__cli_url(&url, &err, c.base_url, "/v1/tokens/%s", a.positional[1]) < 0
+            : hitl__cli_url(&url, &err, c.base_url, "/v1/tokens") < 0) {
+      hitl_buf_free(&url);
+      return hitl__cli_usage_error(usage, "the token name is empty");
+    }
+    code = hitl__cli_call(&c, takes_name ? "DELETE" : "GET", url.data, NULL, 0, NULL);
+    hitl_buf_free(&url);
+    return code;
+  }
   if (strcmp(a.positional[0], "generate") != 0)
     return hitl__cli_usage_error(usage, "unknown token command '%s'", a.positional[0]);
   if (hitl__cli_opt(&a, "name") || hitl__cli_opt(&a, "roles"))

@@ -119,6 +119,9 @@ static const char *const stmt_sql[HITL__ST_COUNT] = {
 
     [HITL__ST_TOKEN_INSERT] =
         "INSERT INTO tokens (name, hash, roles, created_at) VALUES (?1, ?2, ?3, ?4)",
+    [HITL__ST_TOKEN_REVOKE] = "UPDATE tokens SET revoked = 1 WHERE name = ?1",
+    [HITL__ST_TOKEN_LIST] =
+        "SELECT id, name, roles, created_at, revoked FROM tokens ORDER BY name",
     [HITL__ST_TOKEN_FIND] =
         "SELECT id, name, roles, created_at, revoked FROM tokens WHERE hash = ?1",
 };
@@ -385,6 +388,8 @@ static const hitl_store_vtable sqlite_vtable = {
     .event_list = hitl__sqlite_event_list,
     .token_insert = hitl__sqlite_token_insert,
     .token_find = hitl__sqlite_token_find,
+    .token_revoke = hitl__sqlite_token_revoke,
+    .token_list = hitl__sqlite_token_list,
     .response_list_by_reviewer = hitl__sqlite_response_list_by_reviewer,
     .response_count_by_reviewer = hitl__sqlite_response_count_by_reviewer,
     .reviewer_activity = hitl__sqlite_reviewer_activity,

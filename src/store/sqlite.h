@@ -49,6 +49,8 @@ typedef enum hitl__sqlite_stmt_id {
   HITL__ST_EVENT_FIND,
   HITL__ST_TOKEN_INSERT,
   HITL__ST_TOKEN_FIND,
+  HITL__ST_TOKEN_REVOKE,
+  HITL__ST_TOKEN_LIST,
   HITL__ST_COUNT
 } hitl__sqlite_stmt_id;
 
@@ -133,5 +135,7 @@ int hitl__sqlite_token_insert(hitl_store *store, const char *name,
                               const uint8_t hash[HITL_HASH_LEN], const char *roles, int64_t now);
 int hitl__sqlite_token_find(hitl_store *store, const uint8_t hash[HITL_HASH_LEN],
                             hitl_token_row *out);
+int hitl__sqlite_token_revoke(hitl_store *store, const char *name);
+int hitl__sqlite_token_list(hitl_store *store, hitl_token_row **out, size_t *n);
 
 #endif

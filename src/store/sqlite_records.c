@@ -257,6 +257,15 @@ int hitl__sqlite_token_insert(hitl_store *store, const char *name,
   return ret;
 }
 
+/* Reads a token row (id, name, roles, created_at, revoked) from st. */
+static void read_token(sqlite3_stmt *st, hitl_token_row *out) {
+  out->id = sqlite3_column_int64(st, 0);
+  out->name = hitl__sqlite_col_text(st, 1);
+  out->roles = hitl__sqlite_col_text(st, 2);
+  out->created_at = sqlite3_column_int64(st, 3);
+  out->revoked = sqlite3_column_int(st, 4) != 0;
+}
+
 int hitl__sqlite_token_find(hitl_store *store, const uint8_t hash[HITL_HASH_LEN],
                             hitl_token_row *out) {
   hitl__sqlite *s = (hitl__sqlite *)store;
@@ -265,14 +274,48 @@ int hitl__sqlite_token_find(hitl_store *store, const uint8_t hash[HITL_HASH_LEN]
   sqlite3_bind_blob(st, 1, hash, HITL_HASH_LEN, SQLITE_STATIC);
   int rc = sqlite3_step(st), ret = 0;
   if (rc == SQLITE_ROW) {
-    out->id = sqlite3_column_int64(st, 0);
-    out->name = hitl__sqlite_col_text(st, 1);
-    out->roles = hitl__sqlite_col_text(st, 2);
-    out->created_at = sqlite3_column_int64(st, 3);
-    out->revoked = sqlite3_column_int(st, 4) != 0;
+    read_token(st, out);
   } else {
     ret = rc == SQLITE_DONE ? HITL_ENOT_FOUND : hitl__sqlite_fail(s, rc, "token_find");
   }
   hitl__sqlite_done(st);
+  return ret;
+}
+
+int hitl__sqlite_token_revoke(hitl_store *store, const char *name) {
+  hitl__sqlite *s = (hitl__sqlite *)store;
+  sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_TOKEN_REVOKE);
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(st);
+  int ret = rc == SQLITE_DONE ? (sqlite3_changes(s->db) > 0 ? 0 : HITL_ENOT_FOUND)
+                              : hitl__sqlite_fail(s, rc, "token_revoke");
+  hitl__sqlite_done(st);
+  return ret;
+}
+
+int hitl__sqlite_token_list(hitl_store *store, hitl_token_row **out, size_t *n) {
+  hitl__sqlite *s = (hitl__sqlite *)store;
+  sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_TOKEN_LIST);
+  hitl_token_row *rows = NULL;
+  size_t len = 0, cap = 0;
+  int rc, ret = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (len == cap) {
+      cap = cap ? cap * 2 : 8;
+      rows = hitl_xrealloc(rows, cap * sizeof *rows);
+    }
+    memset(&rows[len], 0, sizeof rows[len]);
+    read_token(st, &rows[len++]);
+  }
+  if (rc != SQLITE_DONE) {
+    ret = hitl__sqlite_fail(s, rc, "token_list");
+    for (size_t i = 0; i < len; i++) hitl_token_row_clear(&rows[i]);
+    free(rows);
+    rows = NULL;
+    len = 0;
+  }
+  hitl__sqlite_done(st);
+  *out = rows;
+  *n = len;
   return ret;
 }

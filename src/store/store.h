@@ -154,6 +154,10 @@ typedef struct hitl_store_vtable {
   int (*token_insert)(hitl_store *s, const char *name, const uint8_t hash[HITL_HASH_LEN],
                       const char *roles, int64_t now);
   int (*token_find)(hitl_store *s, const uint8_t hash[HITL_HASH_LEN], hitl_token_row *out);
+  /* Marks the token named name revoked (again is fine); HITL_ENOT_FOUND when there is none. */
+  int (*token_revoke)(hitl_store *s, const char *name);
+  /* Every token, revoked ones too, ordered by name. */
+  int (*token_list)(hitl_store *s, hitl_token_row **out, size_t *n);
 } hitl_store_vtable;
 
 #define HITL_STORE_VERSION 1

@@ -282,6 +282,65 @@ static void test_event_filters(void **state) {
   tr_free(&r);
 }
 
+static void test_token_revocation(void **state) {
+  (void)state;
+  char *temp = ts_token(&srv, "temp", "validator");
+  test_resp r;
+  /* In use by bearer (so it is cached) and by a browser session. */
+  assert_int_equal(tr(&srv, "GET", "/v1/queues", temp, NULL, &r), 200);
+  tr_free(&r);
+  char body[256];
+  snprintf(body, sizeof body, "{\"token\":\"%s\"}", temp);
+  assert_int_equal(tr(&srv, "POST", "/v1/session", NULL, body, &r), 200);
+  char *set = tr_header(&r, "Set-Cookie");
+  tr_free(&r);
+  char cookie[256];
+  snprintf(cookie, sizeof cookie, "Cookie: %.*s", (int)strcspn(set, ";"), set);
+  free(set);
+  const char *with_cookie[] = {cookie, NULL};
+  assert_int_equal(tr_headers(&srv, "GET", "/v1/me", NULL, NULL, with_cookie, &r), 200);
+  tr_free(&r);
+
+  assert_int_equal(tr(&srv, "DELETE", "/v1/tokens/temp", reviewer, NULL, &r), 403);
+  tr_free(&r);
+  assert_int_equal(tr(&srv, "DELETE", "/v1/tokens/admin", ADMIN_TOKEN, NULL, &r), 400);
+  assert_string_equal(tj_str(&r, "error.field"), "name");
+  tr_free(&r);
+  assert_int_equal(tr(&srv, "DELETE", "/v1/tokens/nobody", ADMIN_TOKEN, NULL, &r), 404);
+  tr_free(&r);
+  assert_int_equal(tr(&srv, "DELETE", "/v1/tokens/temp", ADMIN_TOKEN, NULL, &r), 200);
+  assert_true(json_is_true(json_object_get(r.json, "revoked")));
+  tr_free(&r);
+  /* Neither the cached bearer token nor the session opens anything now. */
+  assert_int_equal(tr(&srv, "GET", "/v1/queues", temp, NULL, &r), 401);
+  tr_free(&r);
+  assert_int_equal(tr_headers(&srv, "GET", "/v1/me", NULL, NULL, with_cookie, &r), 401);
+  tr_free(&r);
+  assert_int_equal(tr(&srv, "POST", "/v1/session", NULL, body, &r), 401);
+  tr_free(&r);
+  assert_int_equal(tr(&srv, "DELETE", "/v1/tokens/temp", ADMIN_TOKEN, NULL, &r), 200);
+  tr_free(&r);
+  /* The list shows it revoked, and never a secret. */
+  assert_int_equal(tr(&srv, "GET", "/v1/tokens", ADMIN_TOKEN, NULL, &r), 200);
+  bool seen = false;
+  json_t *tokens = json_object_get(r.json, "tokens");
+  for (size_t i = 0; i < json_array_size(tokens); i++) {
+    json_t *t = json_array_get(tokens, i);
+    assert_null(json_object_get(t, "token"));
+    if (strcmp(json_string_value(json_object_get(t, "name")), "temp") == 0) {
+      seen = true;
+      assert_true(json_is_true(json_object_get(t, "revoked")));
+    }
+  }
+  assert_true(seen);
+  assert_null(strstr(r.body, temp));
+  tr_free(&r);
+  assert_int_equal(tr(&srv, "GET", "/v1/events?type=token.revoked", ADMIN_TOKEN, NULL, &r), 200);
+  assert_int_equal(json_array_size(json_object_get(r.json, "events")), 2);
+  tr_free(&r);
+  free(temp);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_embedded_chart_js_with_etag),
@@ -290,6 +349,7 @@ int main(void) {
       cmocka_unit_test(test_me_and_history),
       cmocka_unit_test(test_stats),
       cmocka_unit_test(test_event_filters),
+      cmocka_unit_test(test_token_revocation),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -157,6 +157,16 @@ run 0 events --after 0 && check "events" "$OUT" '"events"'
 run 0 events && check "events without --after" "$OUT" '"events"'
 run 0 export "$q" --format jsonl && check "export has the decided task" "$OUT" "($task|\"one\")"
 
+# --- revoking a token ---
+run 0 token create --name "smoke-temp-$$" --roles validator || exit 1
+temp=$OUT
+run 0 queue list --token "$temp"
+run 0 token list && check "token list names it" "$OUT" "\"smoke-temp-$$\""
+run 0 token revoke "smoke-temp-$$" && check "token revoke" "$OUT" '"revoked": true'
+run 5 queue list --token "$temp"
+run 3 token revoke "smoke-nobody-$$"
+run 2 token revoke
+
 # --- failures ---
 run 5 queue list --token "not-a-token"
 HITL_TOKEN='' run 5 queue list

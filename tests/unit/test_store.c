@@ -1077,6 +1077,27 @@ static void test_tokens(void **state) {
   assert_int_equal(s->vt->token_find(s, h1, &t), 0);
   assert_string_equal(t.name, "admin");
   hitl_token_row_clear(&t);
+
+  /* Revocation: found by name, kept (revoked) in the list, idempotent; unknown names fail. */
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->token_revoke(s, "alice"), 0);
+  assert_int_equal(s->vt->token_revoke(s, "alice"), 0);
+  assert_int_equal(s->vt->token_revoke(s, "nobody"), HITL_ENOT_FOUND);
+  assert_int_equal(s->vt->commit(s), 0);
+  assert_int_equal(s->vt->token_find(s, h2, &t), 0);
+  assert_true(t.revoked);
+  hitl_token_row_clear(&t);
+  hitl_token_row *rows = NULL;
+  size_t n = 0;
+  assert_int_equal(s->vt->token_list(s, &rows, &n), 0);
+  assert_int_equal(n, 3);
+  assert_string_equal(rows[0].name, "admin");
+  assert_false(rows[0].revoked);
+  assert_string_equal(rows[1].name, "alice");
+  assert_true(rows[1].revoked);
+  assert_string_equal(rows[2].name, "carol");
+  for (size_t i = 0; i < n; i++) hitl_token_row_clear(&rows[i]);
+  free(rows);
 }
 
 /* ---- Transactions ---- */

@@ -133,6 +133,33 @@ void hitl__sqlite_done(sqlite3_stmt *st) {
   sqlite3_clear_bindings(st);
 }
 
+int hitl__sqlite_collect(hitl__sqlite *s, sqlite3_stmt *st, size_t size, hitl__sqlite_row_fn read,
+                         hitl__sqlite_clear_fn clear, const char *what, void **out, size_t *n) {
+  char *rows = NULL;
+  size_t len = 0, cap = 0;
+  int rc, ret = 0;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (len == cap) {
+      cap = cap ? cap * 2 : 8;
+      rows = hitl_xrealloc(rows, cap * size);
+    }
+    memset(rows + len * size, 0, size);
+    read(st, rows + len * size);
+    len++;
+  }
+  if (rc != SQLITE_DONE) {
+    ret = hitl__sqlite_fail(s, rc, what);
+    for (size_t i = 0; clear && i < len; i++) clear(rows + i * size);
+    free(rows);
+    rows = NULL;
+    len = 0;
+  }
+  hitl__sqlite_done(st);
+  *out = rows;
+  *n = len;
+  return ret;
+}
+
 int hitl__sqlite_fail(hitl__sqlite *s, int rc, const char *what) {
   int ext = sqlite3_extended_errcode(s->db);
   if ((rc & 0xff) == SQLITE_CONSTRAINT &&
@@ -270,30 +297,16 @@ static int sq_queue_get(hitl_store *store, const char *name, hitl_queue_row *out
   return ret;
 }
 
+static void read_queue_row(sqlite3_stmt *st, void *row) { read_queue(st, row); }
+static void clear_queue_row(void *row) { hitl_queue_row_clear(row); }
+
 static int sq_queue_list(hitl_store *store, hitl_queue_row **out, size_t *n) {
   hitl__sqlite *s = (hitl__sqlite *)store;
-  sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_QUEUE_LIST);
-  hitl_queue_row *rows = NULL;
-  size_t len = 0, cap = 0;
-  int rc, ret = 0;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    if (len == cap) {
-      cap = cap ? cap * 2 : 8;
-      rows = hitl_xrealloc(rows, cap * sizeof *rows);
-    }
-    read_queue(st, &rows[len++]);
-  }
-  if (rc != SQLITE_DONE) {
-    ret = hitl__sqlite_fail(s, rc, "queue_list");
-    for (size_t i = 0; i < len; i++) hitl_queue_row_clear(&rows[i]);
-    free(rows);
-    rows = NULL;
-    len = 0;
-  }
-  hitl__sqlite_done(st);
+  void *rows = NULL;
+  int rc = hitl__sqlite_collect(s, hitl__sqlite_stmt(s, HITL__ST_QUEUE_LIST), sizeof **out,
+                              read_queue_row, clear_queue_row, "queue_list", &rows, n);
   *out = rows;
-  *n = len;
-  return ret;
+  return rc;
 }
 
 static int sq_queue_oldest_pending(hitl_store *store, int64_t queue_id, int64_t *created_at) {

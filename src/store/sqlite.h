@@ -83,6 +83,17 @@ static inline sqlite3_stmt *hitl__sqlite_stmt(hitl__sqlite *s, hitl__sqlite_stmt
 /* Resets st and clears its bindings. */
 void hitl__sqlite_done(sqlite3_stmt *st);
 
+/* Reads the current row of st into row (zeroed beforehand). */
+typedef void (*hitl__sqlite_row_fn)(sqlite3_stmt *st, void *row);
+/* Frees what one row owns. */
+typedef void (*hitl__sqlite_clear_fn)(void *row);
+
+/* Steps st to its end, reading each row (size bytes) with read into a malloc'd array: *out and *n
+ * (NULL and 0 when none). On failure frees what it read (clear may be NULL), returns the error
+ * of hitl__sqlite_fail under the name what, and sets *out NULL and *n 0. Resets st. */
+int hitl__sqlite_collect(hitl__sqlite *s, sqlite3_stmt *st, size_t size, hitl__sqlite_row_fn read,
+                         hitl__sqlite_clear_fn clear, const char *what, void **out, size_t *n);
+
 /* Maps a failed sqlite3 return code: a unique or primary-key clash is HITL_ECONFLICT (not logged);
  * anything else is logged with SQLite's message under the name what and returns HITL_ESTORE. */
 int hitl__sqlite_fail(hitl__sqlite *s, int rc, const char *what);

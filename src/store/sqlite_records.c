@@ -29,55 +29,42 @@ int hitl__sqlite_response_insert(hitl_store *store, hitl_response *r) {
   return ret;
 }
 
-/* Steps st and collects its response rows (columns as in RESPONSE_LIST, then task id and queue
- * name when with_task). Resets st. */
-static int collect_responses(hitl__sqlite *s, sqlite3_stmt *st, bool with_task, const char *what,
-                             hitl_response **out, size_t *n) {
-  hitl_response *rows = NULL;
-  size_t len = 0, cap = 0;
-  int rc, ret = 0;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    if (len == cap) {
-      cap = cap ? cap * 2 : 4;
-      rows = hitl_xrealloc(rows, cap * sizeof *rows);
-    }
-    hitl_response *r = &rows[len++];
-    memset(r, 0, sizeof *r);
-    r->seq = sqlite3_column_int64(st, 0);
-    hitl__sqlite_col_id(st, 1, r->id);
-    r->task_seq = sqlite3_column_int64(st, 2);
-    r->reviewer = hitl__sqlite_col_text(st, 3);
-    r->stage = sqlite3_column_int(st, 4);
-    r->question = hitl__sqlite_col_text(st, 5);
-    r->kind = hitl__sqlite_col_text(st, 6);
-    r->value = hitl__sqlite_col_text(st, 7);
-    r->comment = hitl__sqlite_col_text(st, 8);
-    r->time_spent_ms = sqlite3_column_int64(st, 9);
-    r->created_at = sqlite3_column_int64(st, 10);
-    if (with_task) {
-      hitl__sqlite_col_id(st, 11, r->task_id);
-      r->queue = hitl__sqlite_col_text(st, 12);
-    }
-  }
-  if (rc != SQLITE_DONE) {
-    ret = hitl__sqlite_fail(s, rc, what);
-    for (size_t i = 0; i < len; i++) hitl_response_clear(&rows[i]);
-    free(rows);
-    rows = NULL;
-    len = 0;
-  }
-  hitl__sqlite_done(st);
-  *out = rows;
-  *n = len;
-  return ret;
+/* Reads a response row (columns as in RESPONSE_LIST). */
+static void read_response(sqlite3_stmt *st, void *row) {
+  hitl_response *r = row;
+  r->seq = sqlite3_column_int64(st, 0);
+  hitl__sqlite_col_id(st, 1, r->id);
+  r->task_seq = sqlite3_column_int64(st, 2);
+  r->reviewer = hitl__sqlite_col_text(st, 3);
+  r->stage = sqlite3_column_int(st, 4);
+  r->question = hitl__sqlite_col_text(st, 5);
+  r->kind = hitl__sqlite_col_text(st, 6);
+  r->value = hitl__sqlite_col_text(st, 7);
+  r->comment = hitl__sqlite_col_text(st, 8);
+  r->time_spent_ms = sqlite3_column_int64(st, 9);
+  r->created_at = sqlite3_column_int64(st, 10);
 }
+
+/* The same, followed by the task's id and queue name (RESPONSE_BY_REVIEWER). */
+static void read_response_with_task(sqlite3_stmt *st, void *row) {
+  hitl_response *r = row;
+  read_response(st, r);
+  hitl__sqlite_col_id(st, 11, r->task_id);
+  r->queue = hitl__sqlite_col_text(st, 12);
+}
+
+static void clear_response(void *row) { hitl_response_clear(row); }
 
 int hitl__sqlite_response_list(hitl_store *store, int64_t task_seq, hitl_response **out,
                                size_t *n) {
   hitl__sqlite *s = (hitl__sqlite *)store;
   sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_RESPONSE_LIST);
   sqlite3_bind_int64(st, 1, task_seq);
-  return collect_responses(s, st, false, "response_list", out, n);
+  void *rows = NULL;
+  int rc = hitl__sqlite_collect(s, st, sizeof **out, read_response, clear_response, "response_list",
+                              &rows, n);
+  *out = rows;
+  return rc;
 }
 
 int hitl__sqlite_response_list_by_reviewer(hitl_store *store, const char *reviewer,
@@ -88,7 +75,11 @@ int hitl__sqlite_response_list_by_reviewer(hitl_store *store, const char *review
   sqlite3_bind_text(st, 1, reviewer, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 2, before_seq > 0 ? before_seq : INT64_MAX);
   sqlite3_bind_int64(st, 3, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
-  return collect_responses(s, st, true, "response_list_by_reviewer", out, n);
+  void *rows = NULL;
+  int rc = hitl__sqlite_collect(s, st, sizeof **out, read_response_with_task, clear_response,
+                              "response_list_by_reviewer", &rows, n);
+  *out = rows;
+  return rc;
 }
 
 int hitl__sqlite_response_count_by_reviewer(hitl_store *store, const char *reviewer, int64_t since,
@@ -104,34 +95,24 @@ int hitl__sqlite_response_count_by_reviewer(hitl_store *store, const char *revie
   return ret;
 }
 
+static void read_activity(sqlite3_stmt *st, void *row) {
+  hitl_reviewer_count *c = row;
+  c->reviewer = hitl__sqlite_col_text(st, 0);
+  c->responses = sqlite3_column_int64(st, 1);
+}
+
+static void clear_activity(void *row) { free(((hitl_reviewer_count *)row)->reviewer); }
+
 int hitl__sqlite_reviewer_activity(hitl_store *store, int64_t since, hitl_reviewer_count **out,
                                    size_t *n) {
   hitl__sqlite *s = (hitl__sqlite *)store;
   sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_REVIEWER_ACTIVITY);
   sqlite3_bind_int64(st, 1, since);
-  hitl_reviewer_count *rows = NULL;
-  size_t len = 0, cap = 0;
-  int rc, ret = 0;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    if (len == cap) {
-      cap = cap ? cap * 2 : 8;
-      rows = hitl_xrealloc(rows, cap * sizeof *rows);
-    }
-    rows[len].reviewer = hitl__sqlite_col_text(st, 0);
-    rows[len].responses = sqlite3_column_int64(st, 1);
-    len++;
-  }
-  if (rc != SQLITE_DONE) {
-    ret = hitl__sqlite_fail(s, rc, "reviewer_activity");
-    for (size_t i = 0; i < len; i++) free(rows[i].reviewer);
-    free(rows);
-    rows = NULL;
-    len = 0;
-  }
-  hitl__sqlite_done(st);
+  void *rows = NULL;
+  int rc = hitl__sqlite_collect(s, st, sizeof **out, read_activity, clear_activity,
+                              "reviewer_activity", &rows, n);
   *out = rows;
-  *n = len;
-  return ret;
+  return rc;
 }
 
 int hitl__sqlite_response_exists(hitl_store *store, int64_t task_seq, const char *reviewer,
@@ -184,40 +165,21 @@ int hitl__sqlite_event_insert(hitl_store *store, const hitl_event *e) {
   return ret;
 }
 
-/* Steps st and collects its event rows (columns as in EVENT_LIST). Resets st. */
-static int collect_events(hitl__sqlite *s, sqlite3_stmt *st, const char *what, hitl_event **out,
-                          size_t *n) {
-  hitl_event *rows = NULL;
-  size_t len = 0, cap = 0;
-  int rc, ret = 0;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    if (len == cap) {
-      cap = cap ? cap * 2 : 16;
-      rows = hitl_xrealloc(rows, cap * sizeof *rows);
-    }
-    hitl_event *e = &rows[len++];
-    e->seq = sqlite3_column_int64(st, 0);
-    e->at = sqlite3_column_int64(st, 1);
-    e->type = hitl__sqlite_col_text(st, 2);
-    e->queue = hitl__sqlite_col_text(st, 3);
-    e->task_id = hitl__sqlite_col_text(st, 4);
-    e->actor = hitl__sqlite_col_text(st, 5);
-    e->data = hitl__sqlite_col_text(st, 6);
-    hitl__sqlite_col_hash(st, 7, e->prev_hash);
-    hitl__sqlite_col_hash(st, 8, e->hash);
-  }
-  if (rc != SQLITE_DONE) {
-    ret = hitl__sqlite_fail(s, rc, what);
-    for (size_t i = 0; i < len; i++) hitl_event_clear(&rows[i]);
-    free(rows);
-    rows = NULL;
-    len = 0;
-  }
-  hitl__sqlite_done(st);
-  *out = rows;
-  *n = len;
-  return ret;
+/* Reads an event row (columns as in EVENT_LIST). */
+static void read_event(sqlite3_stmt *st, void *row) {
+  hitl_event *e = row;
+  e->seq = sqlite3_column_int64(st, 0);
+  e->at = sqlite3_column_int64(st, 1);
+  e->type = hitl__sqlite_col_text(st, 2);
+  e->queue = hitl__sqlite_col_text(st, 3);
+  e->task_id = hitl__sqlite_col_text(st, 4);
+  e->actor = hitl__sqlite_col_text(st, 5);
+  e->data = hitl__sqlite_col_text(st, 6);
+  hitl__sqlite_col_hash(st, 7, e->prev_hash);
+  hitl__sqlite_col_hash(st, 8, e->hash);
 }
+
+static void clear_event(void *row) { hitl_event_clear(row); }
 
 int hitl__sqlite_event_list(hitl_store *store, int64_t after, size_t limit, hitl_event **out,
                             size_t *n) {
@@ -225,7 +187,11 @@ int hitl__sqlite_event_list(hitl_store *store, int64_t after, size_t limit, hitl
   sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_EVENT_LIST);
   sqlite3_bind_int64(st, 1, after);
   sqlite3_bind_int64(st, 2, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
-  return collect_events(s, st, "event_list", out, n);
+  void *rows = NULL;
+  int rc = hitl__sqlite_collect(s, st, sizeof **out, read_event, clear_event, "event_list",
+                              &rows, n);
+  *out = rows;
+  return rc;
 }
 
 int hitl__sqlite_event_find(hitl_store *store, int64_t after, const hitl_event_filter *f,
@@ -238,7 +204,11 @@ int hitl__sqlite_event_find(hitl_store *store, int64_t after, const hitl_event_f
   hitl__sqlite_bind_text(st, 4, f->actor, 0);
   hitl__sqlite_bind_text(st, 5, f->type, 0);
   sqlite3_bind_int64(st, 6, limit > INT64_MAX ? INT64_MAX : (int64_t)limit);
-  return collect_events(s, st, "event_find", out, n);
+  void *rows = NULL;
+  int rc = hitl__sqlite_collect(s, st, sizeof **out, read_event, clear_event, "event_find",
+                              &rows, n);
+  *out = rows;
+  return rc;
 }
 
 /* ---- Tokens ---- */
@@ -258,7 +228,8 @@ int hitl__sqlite_token_insert(hitl_store *store, const char *name,
 }
 
 /* Reads a token row (id, name, roles, created_at, revoked) from st. */
-static void read_token(sqlite3_stmt *st, hitl_token_row *out) {
+static void read_token(sqlite3_stmt *st, void *row) {
+  hitl_token_row *out = row;
   out->id = sqlite3_column_int64(st, 0);
   out->name = hitl__sqlite_col_text(st, 1);
   out->roles = hitl__sqlite_col_text(st, 2);
@@ -293,29 +264,13 @@ int hitl__sqlite_token_revoke(hitl_store *store, const char *name) {
   return ret;
 }
 
+static void clear_token(void *row) { hitl_token_row_clear(row); }
+
 int hitl__sqlite_token_list(hitl_store *store, hitl_token_row **out, size_t *n) {
   hitl__sqlite *s = (hitl__sqlite *)store;
-  sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_TOKEN_LIST);
-  hitl_token_row *rows = NULL;
-  size_t len = 0, cap = 0;
-  int rc, ret = 0;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    if (len == cap) {
-      cap = cap ? cap * 2 : 8;
-      rows = hitl_xrealloc(rows, cap * sizeof *rows);
-    }
-    memset(&rows[len], 0, sizeof rows[len]);
-    read_token(st, &rows[len++]);
-  }
-  if (rc != SQLITE_DONE) {
-    ret = hitl__sqlite_fail(s, rc, "token_list");
-    for (size_t i = 0; i < len; i++) hitl_token_row_clear(&rows[i]);
-    free(rows);
-    rows = NULL;
-    len = 0;
-  }
-  hitl__sqlite_done(st);
+  void *rows = NULL;
+  int rc = hitl__sqlite_collect(s, hitl__sqlite_stmt(s, HITL__ST_TOKEN_LIST), sizeof **out,
+                              read_token, clear_token, "token_list", &rows, n);
   *out = rows;
-  *n = len;
-  return ret;
+  return rc;
 }

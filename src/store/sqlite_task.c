@@ -278,34 +278,23 @@ int hitl__sqlite_task_next_due(hitl_store *store, int64_t *at) {
   return ret;
 }
 
+static void read_decision(sqlite3_stmt *st, void *row) {
+  hitl_decision_time *d = row;
+  d->created_at = sqlite3_column_int64(st, 0);
+  d->decided_at = sqlite3_column_int64(st, 1);
+  const unsigned char *by = sqlite3_column_text(st, 2);
+  snprintf(d->decided_by, sizeof d->decided_by, "%s", by ? (const char *)by : "");
+}
+
 int hitl__sqlite_task_decisions(hitl_store *store, int64_t queue_id, int64_t since,
                                 hitl_decision_time **out, size_t *n) {
   hitl__sqlite *s = (hitl__sqlite *)store;
   sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_TASK_DECISIONS);
   sqlite3_bind_int64(st, 1, queue_id);
   sqlite3_bind_int64(st, 2, since);
-  hitl_decision_time *rows = NULL;
-  size_t len = 0, cap = 0;
-  int rc, ret = 0;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    if (len == cap) {
-      cap = cap ? cap * 2 : 64;
-      rows = hitl_xrealloc(rows, cap * sizeof *rows);
-    }
-    hitl_decision_time *d = &rows[len++];
-    d->created_at = sqlite3_column_int64(st, 0);
-    d->decided_at = sqlite3_column_int64(st, 1);
-    const unsigned char *by = sqlite3_column_text(st, 2);
-    snprintf(d->decided_by, sizeof d->decided_by, "%s", by ? (const char *)by : "");
-  }
-  if (rc != SQLITE_DONE) {
-    ret = hitl__sqlite_fail(s, rc, "task_decisions");
-    free(rows);
-    rows = NULL;
-    len = 0;
-  }
-  hitl__sqlite_done(st);
+  void *rows = NULL;
+  int rc = hitl__sqlite_collect(s, st, sizeof **out, read_decision, NULL, "task_decisions",
+                              &rows, n);
   *out = rows;
-  *n = len;
-  return ret;
+  return rc;
 }

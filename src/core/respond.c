@@ -21,11 +21,43 @@ void hitl__task_to_arbiter(hitl_task *t, int64_t now) {
   t->updated_at = now;
 }
 
+/* After an arbitration: the questions the arbiter left unanswered keep what the first reviewers
+ * agreed on (by the queue's consensus method among those who answered that question). earlier
+ * holds the first stage's votes; winners point into it. */
+static int keep_earlier_agreement(const hitl_queue_config *q, hitl_consensus_result *cr,
+                                  const hitl_response *earlier, size_t n_earlier) {
+  hitl_response *subset = hitl_xcalloc(n_earlier ? n_earlier : 1, sizeof *subset);
+  size_t *from = hitl_xcalloc(n_earlier ? n_earlier : 1, sizeof *from);
+  int rc = 0;
+  for (size_t i = 0; i < cr->n_winners && i < q->n_questions && rc == 0; i++) {
+    if (cr->winners[i] != NULL) continue;
+    size_t m = 0, reviewers = 0;
+    for (size_t k = 0; k < n_earlier; k++) {
+      if (earlier[k].question == NULL || strcmp(earlier[k].question, q->questions[i].name) != 0)
+        continue;
+      bool seen = false;
+      for (size_t j = 0; j < m && !seen; j++) seen = strcmp(subset[j].reviewer, earlier[k].reviewer) == 0;
+      if (!seen) reviewers++;
+      subset[m] = earlier[k]; /* A shallow view: nothing is freed through it. */
+      from[m++] = k;
+    }
+    if (m == 0) continue;
+    hitl_consensus_result one = {0};
+    rc = hitl_consensus_decide(q, q->consensus, (int)reviewers, subset, m, &one);
+    if (rc == 0 && one.state == HITL_CONSENSUS_AGREED && one.winners[i] != NULL)
+      cr->winners[i] = &earlier[from[one.winners[i] - subset]];
+    hitl_consensus_result_clear(&one);
+  }
+  free(subset);
+  free(from);
+  return rc;
+}
+
 /* Decides from the answers of the current stage once enough are in. */
 static int conclude(hitl_txn *x, const hitl_queue_config *q, hitl_task *t, const char *actor,
                     const char *response_id, hitl_err *err) {
-  hitl_response *all = NULL;
-  size_t n_all = 0, n = 0;
+  hitl_response *all = NULL, *earlier = NULL, *everyone = NULL;
+  size_t n_all = 0, n = 0, n_earlier = 0;
   hitl_consensus_result cr = {0};
   hitl_buf data = HITL_BUF_INIT;
   int rc = x->store->vt->response_list(x->store, t->seq, &all, &n_all);
@@ -33,11 +65,17 @@ static int conclude(hitl_txn *x, const hitl_queue_config *q, hitl_task *t, const
     hitl_err_set(err, rc, NULL, "could not read the responses");
     goto cleanup;
   }
-  /* Keep this stage's real answers, in order: skips and escalations carry no vote. */
+  /* Keep this stage's real answers, in order: skips and escalations carry no vote. In an
+   * arbitration, the first stage's votes are set aside in earlier. */
+  earlier = hitl_xcalloc(n_all ? n_all : 1, sizeof *earlier);
   for (size_t i = 0; i < n_all; i++) {
-    bool vote = all[i].stage == t->stage && strcmp(all[i].kind, "skip") != 0 &&
-                strcmp(all[i].kind, "escalate") != 0;
-    if (!vote) {
+    bool counts = strcmp(all[i].kind, "skip") != 0 && strcmp(all[i].kind, "escalate") != 0;
+    if (counts && t->stage == 1 && all[i].stage == 0) {
+      earlier[n_earlier++] = all[i];
+      memset(&all[i], 0, sizeof all[i]);
+      continue;
+    }
+    if (!counts || all[i].stage != t->stage) {
       hitl_response_clear(&all[i]);
       continue;
     }
@@ -58,8 +96,24 @@ static int conclude(hitl_txn *x, const hitl_queue_config *q, hitl_task *t, const
   if (cr.state == HITL_CONSENSUS_AGREED) {
     const char *by = t->stage == 0 && t->needed > 1 ? HITL_BY_CONSENSUS : HITL_BY_HUMAN;
     const char *outcome;
+    /* The decision names everyone whose answer it carries: first reviewers, then the arbiter. */
+    everyone = hitl_xcalloc(n_earlier + n + 1, sizeof *everyone);
+    size_t n_everyone = 0;
+    if (t->stage == 1 && n_earlier > 0) {
+      rc = keep_earlier_agreement(q, &cr, earlier, n_earlier);
+      if (rc) {
+        hitl_err_set(err, rc, NULL, "could not compute consensus");
+        goto cleanup;
+      }
+      for (size_t i = 0; i < cr.n_winners; i++)
+        if (cr.winners[i] >= earlier && cr.winners[i] < earlier + n_earlier)
+          for (size_t k = 0; k < n_earlier; k++)
+            if (earlier[k].question && strcmp(earlier[k].question, q->questions[i].name) == 0)
+              everyone[n_everyone++] = earlier[k];
+    }
+    for (size_t k = 0; k < n; k++) everyone[n_everyone++] = all[k];
     free(t->decision);
-    t->decision = hitl__decision_human(q, &cr, by, all, n, x->now, &outcome);
+    t->decision = hitl__decision_human(q, &cr, by, everyone, n_everyone, x->now, &outcome);
     free(t->decided_by);
     t->decided_by = hitl_xstrdup(by);
     t->decided_at = x->now;
@@ -89,7 +143,10 @@ static int conclude(hitl_txn *x, const hitl_queue_config *q, hitl_task *t, const
 cleanup:
   hitl_consensus_result_clear(&cr);
   for (size_t i = 0; i < n_all; i++) hitl_response_clear(&all[i]);
+  for (size_t i = 0; i < n_earlier; i++) hitl_response_clear(&earlier[i]);
   free(all);
+  free(earlier);
+  free(everyone); /* Shallow copies: their strings belong to all and earlier. */
   hitl_buf_free(&data);
   return rc;
 }

@@ -351,6 +351,49 @@ static void test_overlap_majority_and_arbiter(void **state) {
   free(id);
 }
 
+/* An arbiter settles only the question in dispute; what the first reviewers agreed on stays in
+ * the decision. */
+static void test_arbitration_keeps_agreed_answers(void **state) {
+  (void)state;
+  test_resp r;
+  const char *cfg =
+      "{\"schema\":{\"questions\":[{\"name\":\"category\",\"type\":\"label\",\"labels\":[\"spam\",\"ham\"]},"
+      "{\"name\":\"quality\",\"type\":\"rating\",\"max\":5}]},"
+      "\"assignment\":{\"overlap\":2,\"roles\":[\"validator\"],\"consensus\":\"majority\"}}";
+  assert_int_equal(tr(&srv, "PUT", "/v1/queues/two", ADMIN_TOKEN, cfg, &r), 201);
+  tr_free(&r);
+  char *id = submit("two", "{\"input\":{\"text\":\"meh\"}}", 201);
+  const char *who[] = {alice, bob};
+  const char *label[] = {"spam", "ham"};
+  char path[128], body[300];
+  snprintf(path, sizeof path, "/v1/tasks/%s/responses", id);
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(tr(&srv, "POST", "/v1/queues/two/claim", who[i], NULL, &r), 200);
+    snprintf(body, sizeof body,
+             "{\"lease_id\":\"%s\",\"answers\":[{\"question\":\"category\",\"kind\":\"label\","
+             "\"value\":\"%s\"},{\"question\":\"quality\",\"kind\":\"rating\",\"value\":4}]}",
+             tj_str(&r, "lease.id"), label[i]);
+    tr_free(&r);
+    assert_int_equal(tr(&srv, "POST", path, who[i], body, &r), 200);
+    tr_free(&r);
+  }
+  assert_int_equal(tr(&srv, "POST", "/v1/queues/two/claim", arbiter, NULL, &r), 200);
+  assert_string_equal(tj_str(&r, "id"), id);
+  snprintf(body, sizeof body,
+           "{\"lease_id\":\"%s\",\"question\":\"category\",\"kind\":\"label\",\"value\":\"ham\"}",
+           tj_str(&r, "lease.id"));
+  tr_free(&r);
+  assert_int_equal(tr(&srv, "POST", path, arbiter, body, &r), 200);
+  assert_string_equal(tj_str(&r, "state"), "decided");
+  assert_string_equal(tj_str(&r, "decision.answers.category.value"), "ham");
+  assert_int_equal(tj_int(&r, "decision.answers.quality.value"), 4);
+  /* Everyone whose answer the decision carries is named. */
+  json_t *names = json_object_get(json_object_get(r.json, "decision"), "reviewers");
+  assert_int_equal(json_array_size(names), 3);
+  tr_free(&r);
+  free(id);
+}
+
 static void test_overlap_agreement_is_consensus(void **state) {
   (void)state;
   char *id = submit("vote", "{\"input\":{\"text\":\"hello friend\"}}", 201);
@@ -681,6 +724,7 @@ int main(void) {
       cmocka_unit_test(test_long_poll_times_out_undecided),
       cmocka_unit_test(test_overlap_majority_and_arbiter),
       cmocka_unit_test(test_overlap_agreement_is_consensus),
+      cmocka_unit_test(test_arbitration_keeps_agreed_answers),
       cmocka_unit_test(test_release_and_skip),
       cmocka_unit_test(test_lease_expires_and_returns),
       cmocka_unit_test(test_sla_deadlines),

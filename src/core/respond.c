@@ -22,8 +22,8 @@ void hitl__task_to_arbiter(hitl_task *t, int64_t now) {
 }
 
 /* After an arbitration: the questions the arbiter left unanswered keep what the first reviewers
- * agreed on (by the queue's consensus method among those who answered that question). earlier
- * holds the first stage's votes; winners point into it. */
+ * agreed on, when at least overlap of them answered the question and the queue's consensus
+ * method agrees among them. earlier holds the first stage's votes; winners point into it. */
 static int keep_earlier_agreement(const hitl_queue_config *q, hitl_consensus_result *cr,
                                   const hitl_response *earlier, size_t n_earlier) {
   hitl_response *subset = hitl_xcalloc(n_earlier ? n_earlier : 1, sizeof *subset);
@@ -41,7 +41,7 @@ static int keep_earlier_agreement(const hitl_queue_config *q, hitl_consensus_res
       subset[m] = earlier[k]; /* A shallow view: nothing is freed through it. */
       from[m++] = k;
     }
-    if (m == 0) continue;
+    if ((int)reviewers < q->overlap) continue; /* Not enough answers for an agreement. */
     hitl_consensus_result one = {0};
     rc = hitl_consensus_decide(q, q->consensus, (int)reviewers, subset, m, &one);
     if (rc == 0 && one.state == HITL_CONSENSUS_AGREED && one.winners[i] != NULL)

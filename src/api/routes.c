@@ -42,8 +42,7 @@ static int hexval(char c) {
   return -1;
 }
 
-/* Decodes n bytes of a path segment; NULL on a broken escape or an encoded NUL. */
-static char *decode_segment(const char *s, size_t n) {
+char *hitl__percent_decode(const char *s, size_t n) {
   char *out = hitl_xmalloc(n + 1), *w = out;
   for (size_t i = 0; i < n; i++) {
     if (s[i] != '%') {
@@ -73,7 +72,7 @@ static int match(const char *pattern, const char *path, char *params[HITL_MAX_PA
     if (p[0] == '{' && p[1] == '}') {
       size_t len = strcspn(s, "/");
       if (len == 0 || np == HITL_MAX_PARAMS) goto nomatch;
-      found[np] = decode_segment(s, len);
+      found[np] = hitl__percent_decode(s, len);
       if (found[np] == NULL) {
         for (int i = 0; i < np; i++) free(found[i]);
         return -1;

@@ -124,36 +124,12 @@ void hitl__request_resume(hitl_request *req) { MHD_resume_connection(req->conn);
 
 /* ---- request helpers ---------------------------------------------------------------------- */
 
-static int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-/* Percent-decodes s in place ('+' stays '+'); returns -1 on a broken escape or a NUL byte. */
-static int percent_decode(char *s) {
-  char *w = s;
-  for (char *r = s; *r; r++) {
-    if (*r == '%') {
-      int hi = hexval(r[1]), lo = hi >= 0 ? hexval(r[2]) : -1;
-      if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) return -1;
-      *w++ = (char)(hi * 16 + lo);
-      r += 2;
-    } else {
-      *w++ = *r;
-    }
-  }
-  *w = '\0';
-  return 0;
-}
-
 const char *hitl__query(hitl_request *req, const char *name) {
   const char *raw = MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
   if (raw == NULL) return NULL;
   /* Arguments arrive undecoded (see unescape_none); decode into a per-request copy. */
-  char *copy = hitl_xstrdup(raw);
-  if (percent_decode(copy) != 0) copy[0] = '\0';
+  char *copy = hitl__percent_decode(raw, strlen(raw));
+  if (copy == NULL) copy = hitl_xstrdup(""); /* A broken escape reads as empty, so it is refused. */
   /* Keep the copy alive with the request: chain it onto the params' spare slots. */
   for (int i = 0; i < HITL_MAX_QUERY; i++) {
     if (req->query_copies[i] == NULL) {

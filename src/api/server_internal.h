@@ -51,6 +51,10 @@ typedef struct hitl_route_def {
   bool batch_body;      /* Body limit is 16 times the normal one. */
 } hitl_route_def;
 
+/* Percent-decodes n bytes of a path segment or query value into a malloc'd string; NULL on a
+ * broken escape or an encoded NUL. '+' stays '+'. */
+char *hitl__percent_decode(const char *s, size_t n);
+
 /* Finds the route for method and path; fills params (decoded, malloc'd) and returns it, or
  * NULL with *status 404 (no path) or 405 (path known, method not). */
 const hitl_route_def *hitl__route_match(const char *method, const char *path,

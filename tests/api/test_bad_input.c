@@ -188,6 +188,7 @@ static const bad_case corpus[] = {
     {"GET", TASKS "?limit=abc", TK_ADMIN, NULL, 400, VALIDATION, "limit", "from 1 to 1000"},
     {"GET", TASKS "?limit=", TK_ADMIN, NULL, 400, VALIDATION, "limit", "from 1 to 1000"},
     {"GET", TASKS "?limit=99999999999999999999", TK_ADMIN, NULL, 400, VALIDATION, "limit", "from 1 to 1000"},
+    {"GET", TASKS "?limit=1%ZZ", TK_ADMIN, NULL, 400, VALIDATION, "limit", "from 1 to 1000"},
     {"GET", TASKS "?state=bogus", TK_ADMIN, NULL, 400, VALIDATION, "state", "pending, leased, decided"},
     {"GET", TASKS "?cursor=abc", TK_ADMIN, NULL, 400, VALIDATION, "cursor", "next_cursor"},
     {"GET", TASKS "?cursor=-3", TK_ADMIN, NULL, 400, VALIDATION, "cursor", "next_cursor"},

@@ -19,6 +19,7 @@ struct hitl_committer {
   hitl_store *store;
   hitl_chain chain;
   hitl_commit_fn on_commit;
+  hitl_precommit_fn before_commit;
   hitl_config_fn sweep_config;
   void *ctx;
   pthread_t thread;
@@ -108,8 +109,10 @@ static void *writer_main(void *arg) {
     if (rc == 0) {
       for (hitl_job *j = batch; j; j = j->next) run_one(c, &x, j);
       sweep(c, &x);
+      if (c->before_commit && c->chain.n_changes)
+        rc = c->before_commit(c->ctx, &x, c->chain.changes, c->chain.n_changes);
       t1 = hitl_mono_us();
-      rc = c->store->vt->commit(c->store);
+      if (rc == 0) rc = c->store->vt->commit(c->store);
       if (rc) c->store->vt->rollback(c->store);
     }
     hitl_log(HITL_LOG_DEBUG, "msg=\"batch\" jobs=%zu run_us=%lld commit_us=%lld", n,
@@ -134,10 +137,12 @@ static void *writer_main(void *arg) {
 }
 
 hitl_committer *hitl__committer_start(hitl_store *store, hitl_commit_fn on_commit,
-                                      hitl_config_fn sweep_config, void *ctx) {
+                                      hitl_precommit_fn before_commit, hitl_config_fn sweep_config,
+                                      void *ctx) {
   hitl_committer *c = hitl_xcalloc(1, sizeof *c);
   c->store = store;
   c->on_commit = on_commit;
+  c->before_commit = before_commit;
   c->sweep_config = sweep_config;
   c->ctx = ctx;
   hitl_chain_init(&c->chain);

@@ -29,11 +29,15 @@ struct hitl_job {
 
 /* Called after each commit with the changes it made durable (writer thread). */
 typedef void (*hitl_commit_fn)(void *ctx, const hitl_change *changes, size_t n);
+/* Called inside each transaction before it commits, with its changes, to add writes that belong
+ * with them (the webhook outbox). A non-zero return rolls the whole transaction back. */
+typedef int (*hitl_precommit_fn)(void *ctx, hitl_txn *x, const hitl_change *changes, size_t n);
 
 /* Starts the writer on store (which it now owns). sweep_config looks up queue configurations
- * for the deadline sweeper. */
+ * for the deadline sweeper; before_commit may be NULL. */
 hitl_committer *hitl__committer_start(hitl_store *store, hitl_commit_fn on_commit,
-                                      hitl_config_fn sweep_config, void *ctx);
+                                      hitl_precommit_fn before_commit, hitl_config_fn sweep_config,
+                                      void *ctx);
 /* Queues a job; its done() is called later on the writer thread. Thread-safe. */
 void hitl__committer_enqueue(hitl_committer *c, hitl_job *job);
 /* Runs the remaining jobs, stops the thread and closes the store. Jobs queued afterwards fail

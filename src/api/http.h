@@ -90,6 +90,10 @@ void hitl__request_resume(hitl_request *req);
 
 /* The query argument name, or NULL. */
 const char *hitl__query(hitl_request *req, const char *name);
+/* Reads the paging arguments: limit (1 to max; def when absent) and cursor (the next_cursor a
+ * previous page gave; 0 when absent). On a bad value answers 400 naming it and returns false. */
+bool hitl__query_page(hitl_request *req, long long def, long long max, long long *limit,
+                      long long *cursor);
 /* A header value, or NULL. */
 const char *hitl__header(hitl_request *req, const char *name);
 

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* GET /v1/me and /v1/me/responses: who the caller is, what they may review, what they did. */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,25 +45,8 @@ void hitl__h_me(hitl_request *req) {
 }
 
 void hitl__h_me_responses(hitl_request *req) {
-  long long limit = 50, cursor = 0;
-  const char *s;
-  char *end;
-  if ((s = hitl__query(req, "limit"))) {
-    limit = strtoll(s, &end, 10);
-    if (*s == '\0' || *end || limit < 1 || limit > 500) {
-      hitl__reply_error(req, HITL_EVALIDATION, "limit", "limit must be an integer from 1 to 500");
-      return;
-    }
-  }
-  if ((s = hitl__query(req, "cursor")) && *s) {
-    errno = 0;
-    cursor = strtoll(s, &end, 10);
-    if (*end || cursor < 1 || errno == ERANGE) {
-      hitl__reply_error(req, HITL_EVALIDATION, "cursor",
-                        "cursor must be the next_cursor of a previous page");
-      return;
-    }
-  }
+  long long limit, cursor;
+  if (!hitl__query_page(req, 50, 500, &limit, &cursor)) return;
   hitl_store *st = hitl__reader(req);
   if (st == NULL) return;
   hitl_response *rs = NULL;

@@ -114,6 +114,16 @@ void hitl__h_metrics(hitl_request *req) {
                   (double)__atomic_load_n(&m->latency_sum_us, __ATOMIC_RELAXED) / 1e6);
   hitl_buf_printf(&b, "hitl_http_request_duration_seconds_count %llu\n",
                   (unsigned long long)__atomic_load_n(&m->latency_count, __ATOMIC_RELAXED));
+  uint64_t delivered = 0, retried = 0, failed = 0;
+  hitl__webhooks_counts(s->webhooks, &delivered, &retried, &failed);
+  hitl_buf_printf(&b,
+                  "# HELP hitl_webhook_attempts_total Webhook delivery attempts by outcome.\n"
+                  "# TYPE hitl_webhook_attempts_total counter\n"
+                  "hitl_webhook_attempts_total{result=\"delivered\"} %llu\n"
+                  "hitl_webhook_attempts_total{result=\"retry\"} %llu\n"
+                  "hitl_webhook_attempts_total{result=\"failed\"} %llu\n",
+                  (unsigned long long)delivered, (unsigned long long)retried,
+                  (unsigned long long)failed);
   hitl__reply_buf(req, 200, &b);
   req->content_type = "text/plain; version=0.0.4";
 done:

@@ -41,6 +41,11 @@ static const char *const assignment_keys[] = {"overlap", "roles", "lease_seconds
                                               NULL};
 static const char *const sla_keys[] = {"deadline_seconds", "on_timeout", NULL};
 static const char *const webhook_keys[] = {"url", "events", NULL};
+/* The event types of a queue that a webhook may ask for (docs/queues.md lists them). */
+static const char *const webhook_events[] = {
+    "task.submitted", "task.leased", "task.lease_renewed", "task.lease_expired", "task.released",
+    "task.skipped", "task.responded", "task.escalated", "task.decided", "task.expired",
+    "task.cancelled", "queue.updated", NULL};
 
 /* Appends "a, b, c" to out (size n) from a NULL-terminated or counted list. */
 static void list_names(char *out, size_t n, const char *const *names, size_t count) {
@@ -377,7 +382,7 @@ static bool is_http_url(const char *s, size_t n) {
   return true;
 }
 
-static int parse_webhooks(const json_t *hooks, json_t *norm, hitl_err *err) {
+static int parse_webhooks(const json_t *hooks, hitl_queue_config *q, json_t *norm, hitl_err *err) {
   json_t *nhooks = json_array();
   json_object_set_new(norm, "webhooks", nhooks);
   if (hooks == NULL) return 0;
@@ -401,6 +406,9 @@ static int parse_webhooks(const json_t *hooks, json_t *norm, hitl_err *err) {
                      MAX_URL);
     json_t *nh = json_pack("{s:s}", "url", json_string_value(url));
     json_array_append_new(nhooks, nh);
+    if (q->webhooks == NULL) q->webhooks = hitl_xcalloc(json_array_size(hooks), sizeof *q->webhooks);
+    hitl_webhook *w = &q->webhooks[q->n_webhooks++];
+    w->url = hitl_xstrdup(json_string_value(url));
     hitl__path_key(field, at, "events");
     json_t *events = hitl__json_member(h, "events");
     if (events == NULL) continue;
@@ -415,6 +423,18 @@ static int parse_webhooks(const json_t *hooks, json_t *norm, hitl_err *err) {
           json_string_length(e) > MAX_EVENT_NAME)
         return hitl__invalid(err, ef, "an event type must be a string of 1 to %d bytes",
                        MAX_EVENT_NAME);
+      bool known = false;
+      for (size_t k = 0; webhook_events[k] && !known; k++)
+        known = strcmp(json_string_value(e), webhook_events[k]) == 0;
+      if (!known)
+        return hitl__invalid(err, ef,
+                             "\"%s\" is not an event type of a queue: use task.submitted, "
+                             "task.leased, task.lease_renewed, task.lease_expired, task.released, "
+                             "task.skipped, task.responded, task.escalated, task.decided, "
+                             "task.expired, task.cancelled or queue.updated",
+                             json_string_value(e));
+      if (w->events == NULL) w->events = hitl_xcalloc(json_array_size(events), sizeof *w->events);
+      w->events[w->n_events++] = hitl_xstrdup(json_string_value(e));
     }
     json_object_set_new(nh, "events", json_deep_copy(events));
   }
@@ -441,7 +461,7 @@ int hitl__queue_config_from_json(const json_t *body, hitl_queue_config **out, hi
 
   if ((rc = parse_assignment(hitl__json_member(body, "assignment"), q, norm, err)) < 0) goto cleanup;
   if ((rc = parse_sla(hitl__json_member(body, "sla"), q, norm, err)) < 0) goto cleanup;
-  if ((rc = parse_webhooks(hitl__json_member(body, "webhooks"), norm, err)) < 0) goto cleanup;
+  if ((rc = parse_webhooks(hitl__json_member(body, "webhooks"), q, norm, err)) < 0) goto cleanup;
 
   if ((v = hitl__json_member(body, "description")) != NULL) {
     if (!json_is_string(v) || json_string_length(v) > MAX_DESCRIPTION) {

@@ -17,6 +17,7 @@ static const hitl_route_def routes[] = {
     {"POST", "/v1/queues/{}/tasks/batch", hitl__h_task_batch, false, true},
     {"POST", "/v1/queues/{}/claim", hitl__h_claim, false, false},
     {"GET", "/v1/queues/{}/export", hitl__h_export, false, false},
+    {"GET", "/v1/queues/{}/webhook-deliveries", hitl__h_webhook_deliveries, false, false},
     {"GET", "/v1/tasks/{}", hitl__h_task_get, false, false},
     {"POST", "/v1/tasks/{}/responses", hitl__h_respond, false, false},
     {"POST", "/v1/tasks/{}/release", hitl__h_release, false, false},

@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,6 +140,32 @@ const char *hitl__query(hitl_request *req, const char *name) {
   }
   free(copy);
   return NULL;
+}
+
+bool hitl__query_page(hitl_request *req, long long def, long long max, long long *limit,
+                      long long *cursor) {
+  const char *s;
+  char *end;
+  *limit = def;
+  *cursor = 0;
+  if ((s = hitl__query(req, "limit"))) {
+    *limit = strtoll(s, &end, 10);
+    if (*s == '\0' || *end || *limit < 1 || *limit > max) {
+      hitl__reply_error(req, HITL_EVALIDATION, "limit", "limit must be an integer from 1 to %lld",
+                        max);
+      return false;
+    }
+  }
+  if ((s = hitl__query(req, "cursor")) && *s) {
+    errno = 0;
+    *cursor = strtoll(s, &end, 10);
+    if (*end || *cursor < 1 || errno == ERANGE) {
+      hitl__reply_error(req, HITL_EVALIDATION, "cursor",
+                        "cursor must be the next_cursor of a previous page");
+      return false;
+    }
+  }
+  return true;
 }
 
 const char *hitl__header(hitl_request *req, const char *name) {
@@ -403,6 +430,7 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
 static void on_commit(void *ctx, const hitl_change *changes, size_t n) {
   hitl_server *s = ctx;
   hitl__registry_apply(s->registry, changes, n);
+  hitl__webhooks_committed(s->webhooks);
   if (n) hitl__waiters_wake(s->waiters, HITL_EVENTS_KEY);
   for (size_t i = 0; i < n; i++) {
     int to = changes[i].to_state;
@@ -410,6 +438,11 @@ static void on_commit(void *ctx, const hitl_change *changes, size_t n) {
         (to == HITL_TASK_DECIDED || to == HITL_TASK_EXPIRED || to == HITL_TASK_CANCELLED))
       hitl__waiters_wake(s->waiters, changes[i].task_id);
   }
+}
+
+static int before_commit(void *ctx, hitl_txn *x, const hitl_change *changes, size_t n) {
+  hitl_server *s = ctx;
+  return hitl__webhooks_outbox(s->webhooks, x, changes, n);
 }
 
 static const hitl_queue_config *sweep_config(void *ctx, int64_t queue_id) {
@@ -471,7 +504,8 @@ int hitl_server_start(const hitl_server_config *cfg, hitl_server **out, hitl_err
     hitl_store_close(writer);
     goto fail;
   }
-  s->committer = hitl__committer_start(writer, on_commit, sweep_config, s);
+  s->webhooks = hitl__webhooks_new(s, cfg->webhook_secret, cfg->webhook_retry_ms);
+  s->committer = hitl__committer_start(writer, on_commit, before_commit, sweep_config, s);
   s->series = hitl__series_start(s->registry);
 
   struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->port)};
@@ -496,6 +530,7 @@ int hitl_server_start(const hitl_server_config *cfg, hitl_server **out, hitl_err
   }
   const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
   s->port = info ? info->port : cfg->port;
+  hitl__webhooks_run(s->webhooks);
   *out = s;
   return 0;
 fail:
@@ -526,11 +561,13 @@ void hitl_server_stop(hitl_server *s) {
   __atomic_store_n(&s->stopping, true, __ATOMIC_RELEASE); /* Event streams end. */
   if (s->mhd) MHD_quiesce_daemon(s->mhd); /* No new connections. */
   hitl__waiters_stop(s->waiters);          /* Long-polls answer with the task as it is. */
+  hitl__webhooks_stop(s->webhooks);        /* Deliveries in flight are retried after a restart. */
   hitl__committer_stop(s->committer);      /* Queued writes finish and answer; later ones get 503. */
   if (s->mhd) wait_for_requests(s, STOP_DRAIN_MS);
   if (s->mhd) MHD_stop_daemon(s->mhd);
   hitl__waiters_free(s->waiters);
   hitl__committer_free(s->committer);
+  hitl__webhooks_free(s->webhooks);
   hitl__series_stop(s->series);
   for (size_t i = 0; i < s->n_readers; i++) hitl_store_close(s->readers[i]);
   free(s->readers);

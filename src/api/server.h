@@ -17,6 +17,8 @@ typedef struct hitl_server_config {
   size_t max_body;          /* Largest request body, bytes; batches may be 16 times larger. */
   const char *admin_token;  /* HITL_ADMIN_TOKEN: an orchestrator token, or NULL. */
   int threads;              /* HTTP threads; 0: one per core. */
+  const char *webhook_secret; /* HITL_WEBHOOK_SECRET: signs webhook deliveries, or NULL. */
+  int64_t webhook_retry_ms; /* First retry delay of a failed delivery; 0: the default (10 s). */
 } hitl_server_config;
 
 #define HITL_DEFAULT_MAX_BODY (1024 * 1024)

@@ -12,6 +12,7 @@
 #include "api/registry.h"
 #include "api/server.h"
 #include "api/waiters.h"
+#include "api/webhooks.h"
 
 struct hitl_server {
   hitl_server_config cfg;
@@ -20,6 +21,7 @@ struct hitl_server {
   struct MHD_Daemon *mhd;
   int port;
   hitl_committer *committer;
+  hitl_webhooks *webhooks;
   hitl_waiters *waiters;
   hitl_registry *registry;
   hitl_auth *auth;
@@ -87,6 +89,7 @@ void hitl__h_events_stream(hitl_request *req);
 
 /* The waiters key under which event streams wait for the next commit (task ids start "t_"). */
 #define HITL_EVENTS_KEY "events"
+void hitl__h_webhook_deliveries(hitl_request *req);
 void hitl__h_token_create(hitl_request *req);
 void hitl__h_token_revoke(hitl_request *req);
 void hitl__h_token_list(hitl_request *req);

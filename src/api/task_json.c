@@ -163,7 +163,7 @@ static void put_str(hitl_buf *b, const char *key, const char *value) {
   hitl_buf_json_cstr(b, value);
 }
 
-static void put_time(hitl_buf *b, const char *key, int64_t ms) {
+void hitl__json_time_member(hitl_buf *b, const char *key, int64_t ms) {
   if (ms == 0) {
     hitl_buf_printf(b, ",\"%s\":null", key);
     return;
@@ -197,16 +197,16 @@ void hitl__task_to_json(hitl_buf *b, const hitl_task *t, const hitl_response *re
   put_str(b, "idempotency_key", t->idempotency_key);
   put_str(b, "role", t->role);
   hitl_buf_printf(b, ",\"stage\":%d,\"answers\":%d,\"needed\":%d", t->stage, t->answers, t->needed);
-  put_time(b, "created_at", t->created_at);
-  put_time(b, "updated_at", t->updated_at);
-  put_time(b, "deadline_at", t->deadline_at);
+  hitl__json_time_member(b, "created_at", t->created_at);
+  hitl__json_time_member(b, "updated_at", t->updated_at);
+  hitl__json_time_member(b, "deadline_at", t->deadline_at);
   hitl_buf_printf(b, ",\"route\":%s", t->route ? t->route : "null");
   hitl_buf_printf(b, ",\"decision\":%s", t->decision ? t->decision : "null");
   if ((flags & HITL_TASK_JSON_LEASE) && t->state == HITL_TASK_LEASED) {
     hitl_buf_puts(b, ",\"lease\":{\"id\":");
     hitl_buf_json_cstr(b, t->lease_id);
     put_str(b, "owner", t->lease_owner);
-    put_time(b, "expires_at", t->lease_expires_at);
+    hitl__json_time_member(b, "expires_at", t->lease_expires_at);
     hitl_buf_putc(b, '}');
   }
   if (flags & HITL_TASK_JSON_RESPONSES) {
@@ -222,7 +222,7 @@ void hitl__task_to_json(hitl_buf *b, const hitl_task *t, const hitl_response *re
       hitl_buf_printf(b, ",\"value\":%s", r->value ? r->value : "null");
       put_str(b, "comment", r->comment);
       hitl_buf_printf(b, ",\"stage\":%d,\"time_spent_ms\":%lld", r->stage, (long long)r->time_spent_ms);
-      put_time(b, "created_at", r->created_at);
+      hitl__json_time_member(b, "created_at", r->created_at);
       hitl_buf_putc(b, '}');
     }
     hitl_buf_putc(b, ']');

@@ -22,6 +22,9 @@ enum {
   HITL_TASK_JSON_RESPONSES = 2, /* "responses": the n given (an empty array when n is 0). */
 };
 
+/* Appends ,"key":"RFC 3339 time" for ms since the epoch, or ,"key":null when ms is 0. */
+void hitl__json_time_member(hitl_buf *b, const char *key, int64_t ms);
+
 /* Appends the task as a JSON object with the parts named by flags. */
 void hitl__task_to_json(hitl_buf *b, const hitl_task *t, const hitl_response *responses, size_t n,
                         int flags);

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 /* Task routes: submit one or a batch, list a queue's tasks, read one task (with long-poll). */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -188,7 +187,7 @@ void hitl__h_task_list(hitl_request *req) {
   hitl_task *tasks = NULL;
   size_t n = 0;
   int state = -1;
-  long long limit = 50, cursor = 0;
+  long long limit, cursor;
   const char *s;
   /* Orchestrators and the queue's reviewers may list it; agents read their own tasks by id. */
   if (!hitl_actor_may_review(&req->actor, q->config)) {
@@ -201,24 +200,7 @@ void hitl__h_task_list(hitl_request *req) {
                       "state must be pending, leased, decided, expired or cancelled");
     goto done;
   }
-  if ((s = hitl__query(req, "limit"))) {
-    char *end;
-    limit = strtoll(s, &end, 10);
-    if (*s == '\0' || *end || limit < 1 || limit > 1000) {
-      hitl__reply_error(req, HITL_EVALIDATION, "limit", "limit must be an integer from 1 to 1000");
-      goto done;
-    }
-  }
-  if ((s = hitl__query(req, "cursor")) && *s) {
-    char *end;
-    errno = 0;
-    cursor = strtoll(s, &end, 10);
-    if (*end || cursor < 1 || errno == ERANGE) {
-      hitl__reply_error(req, HITL_EVALIDATION, "cursor",
-                        "cursor must be the next_cursor of a previous page");
-      goto done;
-    }
-  }
+  if (!hitl__query_page(req, 50, 1000, &limit, &cursor)) goto done;
   hitl_store *st = hitl__reader(req);
   if (st == NULL) goto done;
   if (st->vt->task_list(st, q->id, state, cursor, (size_t)limit, &tasks, &n) != 0) {

@@ -14,14 +14,17 @@
 
 static const char serve_usage[] =
     "usage: hitl serve [--db FILE] [--listen HOST:PORT] [--max-body BYTES] [--threads N]\n"
-    "                  [--log-level debug|info|warn|error|off]\n"
+    "                  [--log-level debug|info|warn|error|off] [--webhook-retry-ms MS]\n"
     "\n"
-    "Serves the HTTP API. HITL_ADMIN_TOKEN in the environment becomes an orchestrator token.\n"
+    "Serves the HTTP API. HITL_ADMIN_TOKEN in the environment becomes an orchestrator token;\n"
+    "HITL_WEBHOOK_SECRET signs webhook deliveries (X-Hitl-Signature).\n"
     "  --db FILE          SQLite database, created when missing (default hitl.db)\n"
     "  --listen HOST:PORT address to listen on (default 127.0.0.1:8080; port 0 picks one)\n"
     "  --max-body BYTES   largest request body (default 1048576; batches may be 16 times larger)\n"
     "  --threads N        HTTP threads (default 2)\n"
-    "  --log-level LEVEL  default info: one line per request on stderr\n";
+    "  --log-level LEVEL  default info: one line per request on stderr\n"
+    "  --webhook-retry-ms MS  first retry delay of a failed webhook delivery, doubled each\n"
+    "                     attempt up to an hour (default 10000)\n";
 
 /* Parses "HOST:PORT" into host (at most 63 chars) and port. */
 static int parse_listen(const char *s, char host[64], int *port) {
@@ -38,7 +41,7 @@ static int parse_listen(const char *s, char host[64], int *port) {
 
 int hitl__cmd_serve(int argc, char **argv) {
   const char *db = "hitl.db", *listen = "127.0.0.1:8080";
-  long long max_body = HITL_DEFAULT_MAX_BODY, threads = 2;
+  long long max_body = HITL_DEFAULT_MAX_BODY, threads = 2, retry_ms = 10000;
   /* Every option but --help takes a value: the loop steps over both. */
   for (int i = 1; i < argc; i += 2) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -60,6 +63,12 @@ int hitl__cmd_serve(int argc, char **argv) {
       threads = strtoll(v, &end, 10);
       if (*end || threads < 1 || threads > 64) {
         fprintf(stderr, "hitl serve: --threads must be from 1 to 64\n");
+        return HITL_EXIT_USAGE;
+      }
+    } else if (strcmp(a, "--webhook-retry-ms") == 0 && v) {
+      retry_ms = strtoll(v, &end, 10);
+      if (*end || retry_ms < 10 || retry_ms > 3600000) {
+        fprintf(stderr, "hitl serve: --webhook-retry-ms must be from 10 to 3600000\n");
         return HITL_EXIT_USAGE;
       }
     } else if (strcmp(a, "--log-level") == 0 && v) {
@@ -96,6 +105,8 @@ int hitl__cmd_serve(int argc, char **argv) {
       .max_body = (size_t)max_body,
       .admin_token = getenv("HITL_ADMIN_TOKEN"),
       .threads = (int)threads,
+      .webhook_secret = getenv("HITL_WEBHOOK_SECRET"),
+      .webhook_retry_ms = retry_ms,
   };
   hitl_server *server = NULL;
   hitl_err err = {0};

@@ -25,8 +25,21 @@ void hitl_queue_config_free(hitl_queue_config *q) {
   free(q->questions);
   hitl_policy_free(q->policy);
   free_strings(q->roles, q->n_roles);
+  for (size_t i = 0; i < q->n_webhooks; i++) {
+    free(q->webhooks[i].url);
+    free_strings(q->webhooks[i].events, q->webhooks[i].n_events);
+  }
+  free(q->webhooks);
   free(q->json);
   free(q);
+}
+
+/* True when the webhook lists type among its events, or lists none. */
+bool hitl_webhook_wants(const hitl_webhook *w, const char *type) {
+  if (w->n_events == 0) return true;
+  for (size_t i = 0; i < w->n_events; i++)
+    if (strcmp(w->events[i], type) == 0) return true;
+  return false;
 }
 
 /* The index of the question named name in q->questions, or -1 (also when name is NULL). */

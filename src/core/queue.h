@@ -45,6 +45,13 @@ typedef enum hitl_sla_action {
   HITL_SLA_ESCALATE, HITL_SLA_ACCEPT, HITL_SLA_REJECT, HITL_SLA_EXPIRE,
 } hitl_sla_action;
 
+/* Where a queue's events are POSTed, and which of them. */
+typedef struct hitl_webhook {
+  char *url;        /* An http:// or https:// URL. */
+  char **events;    /* Event types wanted; none means every type. */
+  size_t n_events;
+} hitl_webhook;
+
 /* A validated queue configuration. Owned strings and arrays; free with hitl_queue_config_free.
  * Immutable once built, so threads may share it. */
 typedef struct hitl_queue_config {
@@ -60,6 +67,8 @@ typedef struct hitl_queue_config {
   hitl_consensus_method consensus;
   int64_t deadline_seconds; /* 0: no deadline. */
   hitl_sla_action on_timeout;
+  hitl_webhook *webhooks;
+  size_t n_webhooks;
   char *json;               /* The normalized configuration (defaults filled in) as JSON. */
 } hitl_queue_config;
 
@@ -68,6 +77,8 @@ void hitl_queue_config_free(hitl_queue_config *q);
 int hitl_queue_question_index(const hitl_queue_config *q, const char *name);
 /* True when role is one of the queue's roles. */
 bool hitl_queue_allows_role(const hitl_queue_config *q, const char *role);
+/* True when the webhook wants events of type type. */
+bool hitl_webhook_wants(const hitl_webhook *w, const char *type);
 /* Names of the enums, as in the JSON configuration. */
 const char *hitl_question_type_name(hitl_question_type t);
 const char *hitl_consensus_name(hitl_consensus_method m);

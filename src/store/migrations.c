@@ -102,8 +102,32 @@ static const char migration_001_initial[] =
     "  created_at INTEGER NOT NULL,"
     "  revoked INTEGER NOT NULL DEFAULT 0);";
 
+/* Webhook deliveries: an outbox, written in the transaction of the event it carries. */
+static const char migration_002_webhook_deliveries[] =
+    "CREATE TABLE webhook_deliveries ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  id TEXT NOT NULL UNIQUE,"
+    "  queue_id INTEGER NOT NULL REFERENCES queues(id),"
+    "  url TEXT NOT NULL,"
+    "  event_seq INTEGER NOT NULL,"
+    "  event_type TEXT NOT NULL,"
+    "  body TEXT NOT NULL,"
+    "  state INTEGER NOT NULL DEFAULT 0,"
+    "  attempts INTEGER NOT NULL DEFAULT 0,"
+    "  next_attempt_at INTEGER NOT NULL DEFAULT 0,"
+    "  last_status INTEGER NOT NULL DEFAULT 0,"
+    "  last_error TEXT,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  delivered_at INTEGER NOT NULL DEFAULT 0);"
+    /* The worker's look-up: only pending deliveries, earliest attempt first. */
+    "CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_attempt_at)"
+    "  WHERE state = 0;"
+    "CREATE INDEX webhook_deliveries_queue ON webhook_deliveries(queue_id, seq);";
+
 const char *const hitl__sqlite_migrations[] = {
     migration_001_initial,
+    migration_002_webhook_deliveries,
 };
 
 const size_t hitl__sqlite_migrations_count =

@@ -124,6 +124,25 @@ static const char *const stmt_sql[HITL__ST_COUNT] = {
         "SELECT id, name, roles, created_at, revoked FROM tokens ORDER BY name",
     [HITL__ST_TOKEN_FIND] =
         "SELECT id, name, roles, created_at, revoked FROM tokens WHERE hash = ?1",
+#define DELIVERY_COLUMNS                                                                           \
+  "seq, id, queue_id, url, event_seq, event_type, body, state, attempts, next_attempt_at, "        \
+  "last_status, last_error, created_at, updated_at, delivered_at"
+    [HITL__ST_DELIVERY_INSERT] =
+        "INSERT INTO webhook_deliveries (id, queue_id, url, event_seq, event_type, body, state, "
+        "attempts, next_attempt_at, created_at, updated_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+    [HITL__ST_DELIVERY_DUE] = "SELECT " DELIVERY_COLUMNS " FROM webhook_deliveries "
+                              "INDEXED BY webhook_deliveries_due "
+                              "WHERE state = 0 AND next_attempt_at <= ?1 "
+                              "ORDER BY next_attempt_at LIMIT ?2",
+    [HITL__ST_DELIVERY_NEXT_DUE] = "SELECT MIN(next_attempt_at) FROM webhook_deliveries "
+                                   "INDEXED BY webhook_deliveries_due WHERE state = 0",
+    [HITL__ST_DELIVERY_UPDATE] =
+        "UPDATE webhook_deliveries SET state = ?2, attempts = ?3, next_attempt_at = ?4, "
+        "last_status = ?5, last_error = ?6, delivered_at = ?7, updated_at = ?8 WHERE id = ?1",
+    [HITL__ST_DELIVERY_LIST] = "SELECT " DELIVERY_COLUMNS " FROM webhook_deliveries "
+                               "WHERE queue_id = ?1 AND (?2 < 0 OR state = ?2) "
+                               "AND (?3 = 0 OR seq < ?3) ORDER BY seq DESC LIMIT ?4",
 };
 
 const char *hitl__sqlite_sql(hitl__sqlite_stmt_id id) { return stmt_sql[id]; }
@@ -403,6 +422,11 @@ static const hitl_store_vtable sqlite_vtable = {
     .token_find = hitl__sqlite_token_find,
     .token_revoke = hitl__sqlite_token_revoke,
     .token_list = hitl__sqlite_token_list,
+    .delivery_insert = hitl__sqlite_delivery_insert,
+    .delivery_due = hitl__sqlite_delivery_due,
+    .delivery_next_due = hitl__sqlite_delivery_next_due,
+    .delivery_update = hitl__sqlite_delivery_update,
+    .delivery_list = hitl__sqlite_delivery_list,
     .response_list_by_reviewer = hitl__sqlite_response_list_by_reviewer,
     .response_count_by_reviewer = hitl__sqlite_response_count_by_reviewer,
     .reviewer_activity = hitl__sqlite_reviewer_activity,

@@ -51,6 +51,11 @@ typedef enum hitl__sqlite_stmt_id {
   HITL__ST_TOKEN_FIND,
   HITL__ST_TOKEN_REVOKE,
   HITL__ST_TOKEN_LIST,
+  HITL__ST_DELIVERY_INSERT,
+  HITL__ST_DELIVERY_DUE,
+  HITL__ST_DELIVERY_NEXT_DUE,
+  HITL__ST_DELIVERY_UPDATE,
+  HITL__ST_DELIVERY_LIST,
   HITL__ST_COUNT
 } hitl__sqlite_stmt_id;
 
@@ -148,5 +153,12 @@ int hitl__sqlite_token_find(hitl_store *store, const uint8_t hash[HITL_HASH_LEN]
                             hitl_token_row *out);
 int hitl__sqlite_token_revoke(hitl_store *store, const char *name);
 int hitl__sqlite_token_list(hitl_store *store, hitl_token_row **out, size_t *n);
+int hitl__sqlite_delivery_insert(hitl_store *store, hitl_delivery *d);
+int hitl__sqlite_delivery_due(hitl_store *store, int64_t now, size_t limit, hitl_delivery **out,
+                              size_t *n);
+int hitl__sqlite_delivery_next_due(hitl_store *store, int64_t *at);
+int hitl__sqlite_delivery_update(hitl_store *store, const hitl_delivery *d);
+int hitl__sqlite_delivery_list(hitl_store *store, int64_t queue_id, int state, int64_t before_seq,
+                               size_t limit, hitl_delivery **out, size_t *n);
 
 #endif

@@ -33,3 +33,13 @@ void hitl_token_row_clear(hitl_token_row *t) {
   free(t->roles);
   memset(t, 0, sizeof *t);
 }
+
+void hitl_delivery_clear(hitl_delivery *d) {
+  if (d == NULL) return;
+  free(d->id);
+  free(d->url);
+  free(d->event_type);
+  free(d->body);
+  free(d->last_error);
+  memset(d, 0, sizeof *d);
+}

@@ -62,6 +62,32 @@ typedef struct hitl_event_filter {
   const char *type;
 } hitl_event_filter;
 
+/* The states of a webhook delivery. */
+typedef enum hitl_delivery_state {
+  HITL_DELIVERY_PENDING = 0,   /* Waiting for its (next) attempt. */
+  HITL_DELIVERY_DELIVERED = 1, /* The receiver answered 2xx. */
+  HITL_DELIVERY_FAILED = 2,    /* Every attempt failed; no more are made. */
+} hitl_delivery_state;
+
+/* One webhook delivery: an event of a queue to POST to a URL, kept until the receiver takes it
+ * (an outbox written in the event's transaction). */
+typedef struct hitl_delivery {
+  int64_t seq;
+  char *id;                  /* "wh_..." */
+  int64_t queue_id;
+  char *url;
+  int64_t event_seq;
+  char *event_type;
+  char *body;                /* The JSON that is POSTed. */
+  int state;                 /* hitl_delivery_state. */
+  int attempts;
+  int64_t next_attempt_at;   /* Wall-clock ms; for a pending delivery. */
+  int last_status;           /* HTTP status of the last attempt; 0 when none or no answer. */
+  char *last_error;          /* Why the last attempt failed, or NULL. */
+  int64_t created_at, updated_at;
+  int64_t delivered_at;      /* 0 until delivered. */
+} hitl_delivery;
+
 /* A reviewer and a count of their responses. */
 typedef struct hitl_reviewer_count {
   char *reviewer;
@@ -158,6 +184,20 @@ typedef struct hitl_store_vtable {
   int (*token_revoke)(hitl_store *s, const char *name);
   /* Every token, revoked ones too, ordered by name. */
   int (*token_list)(hitl_store *s, hitl_token_row **out, size_t *n);
+
+  /* Webhook deliveries. delivery_insert stores d (state, attempts and next_attempt_at as given)
+   * and sets d->seq. delivery_due lists pending deliveries whose next attempt is at or before
+   * now, earliest first. delivery_next_due gives the earliest next attempt (0 when none is
+   * pending). delivery_update records an attempt: state, attempts, next_attempt_at,
+   * last_status, last_error and delivered_at of d, found by d->id. delivery_list lists a
+   * queue's deliveries newest first, seq below before_seq (0: from the newest), of one state
+   * (-1: any). */
+  int (*delivery_insert)(hitl_store *s, hitl_delivery *d);
+  int (*delivery_due)(hitl_store *s, int64_t now, size_t limit, hitl_delivery **out, size_t *n);
+  int (*delivery_next_due)(hitl_store *s, int64_t *at);
+  int (*delivery_update)(hitl_store *s, const hitl_delivery *d);
+  int (*delivery_list)(hitl_store *s, int64_t queue_id, int state, int64_t before_seq,
+                       size_t limit, hitl_delivery **out, size_t *n);
 } hitl_store_vtable;
 
 #define HITL_STORE_VERSION 1
@@ -175,6 +215,7 @@ int hitl__store_sqlite_open(const char *path, hitl_store **out, hitl_err *err);
 
 void hitl_queue_row_clear(hitl_queue_row *q);
 void hitl_token_row_clear(hitl_token_row *t);
+void hitl_delivery_clear(hitl_delivery *d);
 
 static inline void hitl_store_close(hitl_store *s) {
   if (s) s->vt->close(s);

@@ -210,6 +210,17 @@ static const bad_case corpus[] = {
     {"POST", "/v1/tokens", TK_ADMIN, "{\"name\":\"x\",\"roles\":[\"agent\"],\"ttl\":5}", 400, VALIDATION, "ttl",
      "unknown field"},
     {"POST", "/v1/tokens", TK_ADMIN, "{\"name\":\"rev\",\"roles\":[\"agent\"]}", 409, "conflict", "name", "already exists"},
+    /* Webhook deliveries: the listing's filters and who may read it. */
+    {"GET", Q "/webhook-deliveries?state=sent", TK_ADMIN, NULL, 400, VALIDATION, "state",
+     "pending, delivered or failed"},
+    {"GET", Q "/webhook-deliveries?limit=0", TK_ADMIN, NULL, 400, VALIDATION, "limit", "1 to 1000"},
+    {"GET", Q "/webhook-deliveries?cursor=x", TK_ADMIN, NULL, 400, VALIDATION, "cursor",
+     "next_cursor"},
+    {"GET", "/v1/queues/nope/webhook-deliveries", TK_ADMIN, NULL, 404, "not_found", "queue",
+     "\"nope\""},
+    {"GET", Q "/webhook-deliveries", TK_REVIEWER, NULL, 403, "forbidden", NULL, "orchestrator role"},
+    {"PUT", Q, TK_ADMIN, "{\"webhooks\":[{\"url\":\"http://127.0.0.1:1/\",\"events\":[\"task.done\"]}]}",
+     400, VALIDATION, "webhooks[0].events[0]", "not an event type"},
 };
 
 static test_server srv;

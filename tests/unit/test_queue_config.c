@@ -149,6 +149,12 @@ static void test_full_example(void **state) {
   assert_int_equal(json_array_size(json_object_get(json_array_get(hooks, 0), "events")), 1);
   assert_null(json_object_get(json_array_get(hooks, 1), "events"));
   json_decref(norm);
+  /* The parsed webhooks, which the delivery worker matches events against. */
+  assert_int_equal(q->n_webhooks, 2);
+  assert_string_equal(q->webhooks[1].url, "http://127.0.0.1:9/x");
+  assert_true(hitl_webhook_wants(&q->webhooks[0], "task.decided"));
+  assert_false(hitl_webhook_wants(&q->webhooks[0], "task.submitted"));
+  assert_true(hitl_webhook_wants(&q->webhooks[1], "task.submitted"));
   hitl_queue_config_free(q);
 }
 
@@ -336,6 +342,8 @@ static const struct {
     {"{\"webhooks\":[{\"url\":\"http://a\"},{\"url\":\"ftp://a\"}]}", "webhooks[1].url",
      "url must be an http:// or https:// URL"},
     {"{\"webhooks\":[{\"url\":\"https://\"}]}", "webhooks[0].url", "http:// or https://"},
+    {"{\"webhooks\":[{\"url\":\"http://a\",\"events\":[\"task.decided\",\"task.decide\"]}]}",
+     "webhooks[0].events[1]", "is not an event type of a queue"},
     {"{\"webhooks\":[{\"url\":\"http://a b\"}]}", "webhooks[0].url", "http:// or https://"},
     {"{\"webhooks\":[{\"url\":7}]}", "webhooks[0].url", "http:// or https://"},
     {"{\"webhooks\":[{\"url\":\"http://a\",\"events\":\"task.decided\"}]}", "webhooks[0].events",

@@ -1100,6 +1100,100 @@ static void test_tokens(void **state) {
   free(rows);
 }
 
+/* ---- Webhook deliveries ---- */
+
+static void insert_delivery(hitl_store *s, const char *id, int64_t queue_id, int64_t next_at) {
+  hitl_delivery d = {.id = (char *)id, .queue_id = queue_id, .url = (char *)"http://127.0.0.1:9/h",
+                     .event_seq = 7, .event_type = (char *)"task.decided",
+                     .body = (char *)"{\"x\":1}", .next_attempt_at = next_at, .created_at = 100};
+  assert_int_equal(s->vt->delivery_insert(s, &d), 0);
+  assert_true(d.seq > 0);
+}
+
+static void test_deliveries(void **state) {
+  fixture *f = *state;
+  hitl_store *s = f->s;
+  int64_t at = -1;
+  assert_int_equal(s->vt->delivery_next_due(s, &at), 0);
+  assert_int_equal(at, 0); /* None pending. */
+
+  assert_int_equal(s->vt->begin(s), 0);
+  insert_delivery(s, "wh_a", f->q1, 300);
+  insert_delivery(s, "wh_b", f->q1, 200);
+  insert_delivery(s, "wh_c", f->q2, 500);
+  assert_int_equal(s->vt->commit(s), 0);
+
+  /* Due: only those at or before now, earliest first. */
+  hitl_delivery *rows = NULL;
+  size_t n = 0;
+  assert_int_equal(s->vt->delivery_due(s, 300, 10, &rows, &n), 0);
+  assert_int_equal(n, 2);
+  assert_string_equal(rows[0].id, "wh_b");
+  assert_string_equal(rows[1].id, "wh_a");
+  assert_string_equal(rows[1].url, "http://127.0.0.1:9/h");
+  assert_string_equal(rows[1].event_type, "task.decided");
+  assert_string_equal(rows[1].body, "{\"x\":1}");
+  assert_int_equal(rows[1].event_seq, 7);
+  assert_int_equal(rows[1].state, HITL_DELIVERY_PENDING);
+  for (size_t i = 0; i < n; i++) hitl_delivery_clear(&rows[i]);
+  free(rows);
+  assert_int_equal(s->vt->delivery_next_due(s, &at), 0);
+  assert_int_equal(at, 200);
+
+  /* A failed attempt moves the next one; a delivered one leaves the due list. */
+  hitl_delivery upd = {.id = (char *)"wh_b", .state = HITL_DELIVERY_PENDING, .attempts = 1,
+                       .next_attempt_at = 900, .last_status = 503,
+                       .last_error = (char *)"HTTP 503", .updated_at = 210};
+  hitl_delivery done = {.id = (char *)"wh_a", .state = HITL_DELIVERY_DELIVERED, .attempts = 1,
+                        .last_status = 200, .delivered_at = 310, .updated_at = 310};
+  hitl_delivery ghost = {.id = (char *)"wh_none", .state = HITL_DELIVERY_FAILED};
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->delivery_update(s, &upd), 0);
+  assert_int_equal(s->vt->delivery_update(s, &done), 0);
+  assert_int_equal(s->vt->delivery_update(s, &ghost), HITL_ENOT_FOUND);
+  assert_int_equal(s->vt->commit(s), 0);
+  assert_int_equal(s->vt->delivery_due(s, 800, 10, &rows, &n), 0);
+  assert_int_equal(n, 1);
+  assert_string_equal(rows[0].id, "wh_c");
+  hitl_delivery_clear(&rows[0]);
+  free(rows);
+  assert_int_equal(s->vt->delivery_next_due(s, &at), 0);
+  assert_int_equal(at, 500);
+
+  /* A queue's list, newest first, by state, with paging. */
+  assert_int_equal(s->vt->delivery_list(s, f->q1, -1, 0, 10, &rows, &n), 0);
+  assert_int_equal(n, 2);
+  assert_string_equal(rows[0].id, "wh_b");
+  assert_int_equal(rows[0].attempts, 1);
+  assert_int_equal(rows[0].last_status, 503);
+  assert_string_equal(rows[0].last_error, "HTTP 503");
+  assert_int_equal(rows[0].next_attempt_at, 900);
+  assert_string_equal(rows[1].id, "wh_a");
+  assert_int_equal(rows[1].state, HITL_DELIVERY_DELIVERED);
+  assert_int_equal(rows[1].delivered_at, 310);
+  assert_null(rows[1].last_error);
+  int64_t before = rows[0].seq;
+  for (size_t i = 0; i < n; i++) hitl_delivery_clear(&rows[i]);
+  free(rows);
+  assert_int_equal(s->vt->delivery_list(s, f->q1, HITL_DELIVERY_DELIVERED, 0, 10, &rows, &n), 0);
+  assert_int_equal(n, 1);
+  assert_string_equal(rows[0].id, "wh_a");
+  hitl_delivery_clear(&rows[0]);
+  free(rows);
+  assert_int_equal(s->vt->delivery_list(s, f->q1, -1, before, 10, &rows, &n), 0);
+  assert_int_equal(n, 1);
+  assert_string_equal(rows[0].id, "wh_a");
+  hitl_delivery_clear(&rows[0]);
+  free(rows);
+
+  /* Ids are unique. */
+  hitl_delivery dup = {.id = (char *)"wh_a", .queue_id = f->q1, .url = (char *)"http://a",
+                       .event_type = (char *)"task.decided", .body = (char *)"{}"};
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->delivery_insert(s, &dup), HITL_ECONFLICT);
+  assert_int_equal(s->vt->rollback(s), 0);
+}
+
 /* ---- Transactions ---- */
 
 static void test_rollback_undoes(void **state) {
@@ -1249,6 +1343,7 @@ int main(void) {
       T(test_event_find),
       T(test_reviewer_reports),
       T(test_tokens),
+      T(test_deliveries),
       T(test_rollback_undoes),
       T(test_op_abort_undoes_only_its_op),
       T(test_survives_reopen),

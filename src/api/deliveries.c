@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/* GET /v1/queues/{queue}/webhook-deliveries: what the webhooks of a queue sent, and how it went. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/queue_lookup.h"
+#include "api/server_internal.h"
+#include "api/task_json.h"
+
+static const char *const state_names[] = {"pending", "delivered", "failed"};
+
+static void delivery_to_json(hitl_buf *b, const hitl_delivery *d) {
+  hitl_buf_puts(b, "{\"id\":");
+  hitl_buf_json_cstr(b, d->id);
+  hitl_buf_puts(b, ",\"url\":");
+  hitl_buf_json_cstr(b, d->url);
+  hitl_buf_printf(b, ",\"event_seq\":%lld,\"event_type\":", (long long)d->event_seq);
+  hitl_buf_json_cstr(b, d->event_type);
+  const char *state = d->state >= 0 && d->state <= 2 ? state_names[d->state] : "unknown";
+  hitl_buf_printf(b, ",\"state\":\"%s\",\"attempts\":%d,\"last_status\":", state, d->attempts);
+  if (d->last_status)
+    hitl_buf_printf(b, "%d", d->last_status);
+  else
+    hitl_buf_puts(b, "null");
+  hitl_buf_puts(b, ",\"last_error\":");
+  hitl_buf_json_cstr(b, d->last_error);
+  hitl__json_time_member(b, "next_attempt_at", d->state == HITL_DELIVERY_PENDING ? d->next_attempt_at : 0);
+  hitl__json_time_member(b, "created_at", d->created_at);
+  hitl__json_time_member(b, "updated_at", d->updated_at);
+  hitl__json_time_member(b, "delivered_at", d->delivered_at);
+  hitl_buf_putc(b, '}');
+}
+
+void hitl__h_webhook_deliveries(hitl_request *req) {
+  if (!hitl__require_role(req, "orchestrator")) return;
+  hitl_queue_ref *q = hitl__queue_lookup(req, req->params[0]);
+  if (q == NULL) return;
+  hitl_delivery *rows = NULL;
+  size_t n = 0;
+  int state = -1;
+  long long limit, cursor;
+  const char *s;
+  if ((s = hitl__query(req, "state"))) {
+    for (int i = 0; i < 3; i++)
+      if (strcmp(s, state_names[i]) == 0) state = i;
+    if (state < 0) {
+      hitl__reply_error(req, HITL_EVALIDATION, "state",
+                        "state must be pending, delivered or failed");
+      goto done;
+    }
+  }
+  if (!hitl__query_page(req, 50, 1000, &limit, &cursor)) goto done;
+  hitl_store *st = hitl__reader(req);
+  if (st == NULL) goto done;
+  if (st->vt->delivery_list(st, q->id, state, cursor, (size_t)limit, &rows, &n) != 0) {
+    hitl__reply_error(req, HITL_EUNAVAILABLE, NULL, "could not read the deliveries");
+    goto done;
+  }
+  hitl_buf b = HITL_BUF_INIT;
+  hitl_buf_puts(&b, "{\"deliveries\":[");
+  for (size_t i = 0; i < n; i++) {
+    if (i) hitl_buf_putc(&b, ',');
+    delivery_to_json(&b, &rows[i]);
+  }
+  if (n == (size_t)limit)
+    hitl_buf_printf(&b, "],\"next_cursor\":\"%lld\"}", (long long)rows[n - 1].seq);
+  else
+    hitl_buf_puts(&b, "],\"next_cursor\":null}");
+  hitl__reply_buf(req, 200, &b);
+done:
+  for (size_t i = 0; i < n; i++) hitl_delivery_clear(&rows[i]);
+  free(rows);
+  hitl__queue_ref_release(q);
+}

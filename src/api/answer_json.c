@@ -3,6 +3,7 @@
 #include "api/answer_json.h"
 
 #include "api/json_check.h"
+#include "api/json_text.h"
 
 #include <stdarg.h>
 #include <stdbool.h>
@@ -173,14 +174,9 @@ static int check_value(const hitl_question *qu, const char *kind, const json_t *
 
 /* Encodes v as compact JSON with sorted keys in a string the caller frees with free(). */
 static int encode(const json_t *v, char **out, hitl_err *err) {
-  size_t flags = JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY;
-  size_t n = json_dumpb(v, NULL, 0, flags);
-  char *s = n ? malloc(n + 1) : NULL;
-  if (s == NULL || json_dumpb(v, s, n, flags) != n) {
-    free(s);
+  char *s = hitl__json_text(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+  if (s == NULL)
     return hitl_err_set(err, HITL_EUNAVAILABLE, NULL, "not enough memory to encode the answer");
-  }
-  s[n] = '\0';
   *out = s;
   return 0;
 }

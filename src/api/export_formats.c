@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/json_text.h"
 #include "api/task_json.h"
 #include "util/clock.h"
 
@@ -82,7 +83,7 @@ static int dump_to_buf(const char *data, size_t n, void *b) {
 
 /* Appends v as compact JSON, members in insertion order. */
 static void put_json(hitl_buf *out, const json_t *v) {
-  json_dump_callback(v, dump_to_buf, out, JSON_COMPACT | JSON_ENCODE_ANY);
+  json_dump_callback(v, dump_to_buf, out, JSON_COMPACT | JSON_ENCODE_ANY | hitl__json_real_flags(v));
 }
 
 /* Appends rec and a newline, then releases rec. */
@@ -221,7 +222,7 @@ typedef struct ls_ctx {
 /* The model's output as TextArea text: a string as it is, anything else as compact JSON. */
 static json_t *as_text(const json_t *v) {
   if (json_is_string(v)) return json_incref((json_t *)v);
-  char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+  char *s = hitl__json_text(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
   json_t *r = str_or_null(s);
   free(s);
   return r;

@@ -3,6 +3,7 @@
 #include "api/queue_json.h"
 
 #include "api/json_check.h"
+#include "api/json_text.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -472,16 +473,12 @@ int hitl__queue_config_from_json(const json_t *body, hitl_queue_config **out, hi
     json_object_set(norm, "description", v);
   }
 
-  /* Encoded into our own allocation: the text is freed with free(), whatever allocator jansson
-   * was given. */
-  size_t flags = JSON_COMPACT | JSON_SORT_KEYS, len = json_dumpb(norm, NULL, 0, flags);
-  q->json = len ? malloc(len + 1) : NULL;
-  if (q->json == NULL || json_dumpb(norm, q->json, len, flags) != len) {
+  q->json = hitl__json_text(norm, JSON_COMPACT | JSON_SORT_KEYS);
+  if (q->json == NULL) {
     rc = hitl_err_set(err, HITL_EUNAVAILABLE, NULL,
                       "not enough memory to encode the queue configuration");
     goto cleanup;
   }
-  q->json[len] = '\0';
   *out = q;
   q = NULL;
   rc = 0;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/json_text.h"
 #include "util/clock.h"
 #include "util/xmalloc.h"
 
@@ -141,7 +142,7 @@ int hitl__task_from_json(const json_t *body, const char *header_key, const char 
     json_t *p = json_object_get(body, parts[i]);
     if (p) json_object_set(payload, parts[i], p);
   }
-  t->payload = json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS);
+  t->payload = hitl__json_text(payload, JSON_COMPACT | JSON_SORT_KEYS);
   json_decref(payload);
   json_t *copy = json_copy((json_t *)body);
   json_object_del(copy, "idempotency_key");

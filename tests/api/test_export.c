@@ -98,7 +98,7 @@ static int setup(void **state) {
   review(alice, ids[T_SKIPPED], "\"kind\":\"skip\"", "pending");
   review(bob, ids[T_SKIPPED], "\"question\":\"verdict\",\"kind\":\"approve\"", "decided");
   /* Accepted by the policy, never seen by a person. */
-  ids[T_POLICY] = submit("{\"input\":{\"text\":\"auto\"},\"output\":\"fine\",\"metadata\":{\"auto\":true},"
+  ids[T_POLICY] = submit("{\"input\":{\"text\":\"auto\"},\"output\":\"fine\",\"metadata\":{\"auto\":true,\"rate\":0.1},"
                          "\"model_version\":\"m-1\",\"inference_id\":\"inf-6\"}");
   return 0;
 }
@@ -170,6 +170,12 @@ static void test_jsonl_has_every_decided_task(void **state) {
     assert_string_equal(json_string_value(json_object_get(json_array_get(lines, (size_t)i), "id")),
                         ids[N_TASKS - 1 - i]);
   json_decref(lines);
+  /* Numbers come out as they went in: 0.1, not 0.10000000000000001 (the same double). */
+  test_resp r;
+  assert_int_equal(tr(&srv, "GET", "/v1/queues/exp/export?format=jsonl", ADMIN_TOKEN, NULL, &r), 200);
+  assert_non_null(strstr(r.body, "\"rate\":0.1}"));
+  assert_null(strstr(r.body, "0.10000000000000001"));
+  tr_free(&r);
   /* jsonl is the default. */
   lines = export_lines("");
   assert_int_equal(json_array_size(lines), N_TASKS);

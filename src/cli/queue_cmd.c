@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* `hitl queue put|get|list`: a queue's configuration and live counts. */
+/* `hitl queue put|get|list|deliveries`: a queue's configuration, live counts and webhook
+ * deliveries. */
 #include <jansson.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "cli/client.h"
@@ -10,9 +12,13 @@ static const char usage[] =
     "usage: hitl queue put NAME FILE|-   create or replace a queue from a JSON file (or stdin)\n"
     "       hitl queue get NAME          one queue's configuration and counts\n"
     "       hitl queue list              every queue\n"
+    "       hitl queue deliveries NAME [--state pending|delivered|failed] [--limit N]\n"
+    "                                    [--cursor CURSOR]\n"
+    "                                    what the queue's webhooks sent, newest first; pass\n"
+    "                                    the answer's next_cursor as --cursor for the next page\n"
     "options: --url URL (HITL_URL), --token TOKEN (HITL_TOKEN)\n";
 
-static const hitl__cli_optspec options[] = {{NULL, 0}};
+static const hitl__cli_optspec options[] = {{"state", 1}, {"limit", 1}, {"cursor", 1}, {NULL, 0}};
 
 int hitl__cmd_queue(int argc, char **argv) {
   hitl__cli_args a;
@@ -22,8 +28,28 @@ int hitl__cmd_queue(int argc, char **argv) {
   hitl_err err = {0};
   hitl_buf url = HITL_BUF_INIT, body = HITL_BUF_INIT;
   const char *verb = a.positional[0];
+  bool paged = hitl__cli_opt(&a, "state") || hitl__cli_opt(&a, "limit") ||
+               hitl__cli_opt(&a, "cursor");
   if (hitl__cli_conn_init(&c, &a, &err) < 0) {
     code = hitl__cli_fail(&err);
+  } else if (paged && strcmp(verb, "deliveries") != 0) {
+    code = hitl__cli_usage_error(usage, "--state, --limit and --cursor go with queue deliveries");
+  } else if (strcmp(verb, "deliveries") == 0) {
+    long long n = 0;
+    const char *limit = hitl__cli_opt(&a, "limit");
+    if (a.npositional != 2) {
+      code = hitl__cli_usage_error(usage, "queue deliveries needs NAME");
+    } else if (limit && hitl__cli_parse_count(limit, "limit", 1000, &n, &err) < 0) {
+      code = hitl__cli_usage_error(usage, "%s", err.message);
+    } else if (hitl__cli_url(&url, &err, c.base_url, "/v1/queues/%s/webhook-deliveries",
+                             a.positional[1]) < 0) {
+      code = hitl__cli_usage_error(usage, "the queue name is empty");
+    } else {
+      hitl__cli_url_query(&url, "state", hitl__cli_opt(&a, "state"));
+      hitl__cli_url_query(&url, "limit", limit);
+      hitl__cli_url_query(&url, "cursor", hitl__cli_opt(&a, "cursor"));
+      code = hitl__cli_call(&c, "GET", url.data, NULL, 0, NULL);
+    }
   } else if (strcmp(verb, "list") == 0) {
     if (a.npositional != 1) {
       code = hitl__cli_usage_error(usage, "queue list takes no more words");

@@ -107,6 +107,22 @@ run 3 queue get "$q-missing"
 echo '{"schema": ' >"$tmp/bad.json"
 run 1 queue put "$q" "$tmp/bad.json"
 
+# --- webhook deliveries ---
+# Port 1 refuses connections: the delivery is stored and waits for its next attempt.
+echo '{"policy": {"rules": [{"name": "all", "then": {"action": "accept"}}]},
+ "webhooks": [{"url": "http://127.0.0.1:1/hook", "events": ["task.decided"]}]}' >"$tmp/hooks.json"
+run 0 queue put "$q-hooks" "$tmp/hooks.json"
+echo '{"input": {"text": "hooked"}}' >"$tmp/hooked.json"
+run 0 submit "$q-hooks" "$tmp/hooked.json"
+run 0 queue deliveries "$q-hooks" --state pending --limit 5 &&
+  check "queue deliveries" "$OUT" '"event_type": "task.decided"'
+run 0 queue deliveries "$q-hooks" --state delivered && check "queue deliveries --state" "$OUT" '"deliveries": \[\]'
+run 1 queue deliveries "$q-hooks" --state sent
+run 1 queue deliveries "$q-hooks" --limit 0
+run 2 queue deliveries "$q-hooks" --limit many
+run 2 queue get "$q-hooks" --state pending
+run 3 queue deliveries "$q-missing"
+
 # --- submit ---
 echo '{"input": {"text": "one"}, "confidence": 0.5}' >"$tmp/one.json"
 run 0 submit "$q" "$tmp/one.json" --idempotency-key "smoke-$$-1" || exit 1

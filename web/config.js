@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The queue configuration editor: JSON text, checked locally and by the server, errors at the field.
 import {api, seg} from './api.js';
+import {deliveriesPanel} from './deliveries.js';
 import {el, toast} from './util.js';
 
 const TEMPLATE = {
@@ -73,6 +74,7 @@ export function mount(root, ctx, params) {
   const err = el('div', {id: 'cfgerr', class: 'fielderr', role: 'alert'});
   const save = el('button', {type: 'button', class: 'primary', id: 'save', disabled: true}, 'Save ', el('kbd', {text: 'Ctrl+S'}));
   const check = el('button', {type: 'button', id: 'check', text: 'Check JSON'});
+  const hooks = el('div', {id: 'hooks'});
   let errLine = 0;
 
   root.replaceChildren(el('section', {class: 'page wide'},
@@ -83,7 +85,7 @@ export function mount(root, ctx, params) {
       el('div', {class: 'edcol'}, title,
         el('p', {class: 'hint'}, 'The whole configuration as JSON (docs/queues.md). Saving replaces it; tasks already submitted keep their routing.'),
         el('div', {class: 'codewrap'}, gutter, area, bubble), err,
-        el('div', {class: 'row'}, check, save)))));
+        el('div', {class: 'row'}, check, save), hooks))));
 
   const lines = () => {
     const n = area.value.split('\n').length;
@@ -149,14 +151,16 @@ export function mount(root, ctx, params) {
       area.value = JSON.stringify(q.config, null, 2);
       lines();
       toast(`Saved queue ${name}.`);
+      if (!hooks.firstChild) hooks.replaceChildren(deliveriesPanel(name));
       loadList();
     } catch (e) {
       showErr(e.message, e.field ? locate(area.value, e.field) : null, e.field);
     } finally { save.disabled = false; }
   }
 
-  function open(n, config) {
+  function open(n, config, stored) {
     name = n;
+    hooks.replaceChildren(...(stored ? [deliveriesPanel(n)] : []));
     title.textContent = 'Queue ' + n;
     area.value = JSON.stringify(config, null, 2);
     save.disabled = false;
@@ -189,7 +193,7 @@ export function mount(root, ctx, params) {
 
   loadList().then((queues) => {
     const q = queues.find((x) => x.name === name);
-    if (q) open(q.name, q.config);
+    if (q) open(q.name, q.config, true);
     else if (name) open(name, TEMPLATE);
   });
   return null;

@@ -135,6 +135,37 @@ test('the workspace on a 390 px phone: no sideways scrolling, the answer bar on 
   await page.context().close();
 });
 
+test("a queue's webhook deliveries are listed under its configuration, with the last error", async () => {
+  // The webhook points at a port that refuses connections: the delivery stays pending, with why.
+  await ok(ADMIN, 'PUT', '/v1/queues/hooks', {policy: {rules: [{name: 'all', then: {action: 'accept'}}]},
+    webhooks: [{url: 'http://127.0.0.1:1/hook', events: ['task.decided']}]});
+  await ok(T.agent, 'POST', '/v1/queues/hooks/tasks', {input: {text: 'decided by the policy'}});
+  const until = Date.now() + 10000;
+  for (;;) {
+    const {deliveries} = await ok(ADMIN, 'GET', '/v1/queues/hooks/webhook-deliveries');
+    if (deliveries.length === 1 && deliveries[0].attempts >= 1) break;
+    assert.ok(Date.now() < until, 'the first attempt was made');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const page = await newPage(browser);
+  await signIn(page, ADMIN, '#/config/hooks');
+  const rows = page.locator('#deliveries tbody tr');
+  await rows.first().waitFor();
+  assert.equal(await rows.count(), 1);
+  assert.equal(await rows.first().getAttribute('data-state'), 'pending');
+  assert.match(await rows.first().innerText(), /task\.decided/);
+  assert.match(await rows.first().locator('.lasterr').innerText(), /connect/i);
+  await shot(page, 'webhook-deliveries', {fullPage: true});
+  // Filtering by state asks the server again.
+  await page.selectOption('#dstate', 'delivered');
+  await page.locator('#dempty').waitFor();
+  assert.equal(await page.locator('#deliveries').isVisible(), false);
+  await page.selectOption('#dstate', 'pending');
+  await rows.first().waitFor();
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});
+
 test('the embedded UI stays under 300 KB, Chart.js included', async () => {
   const web = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../web');
   let own = 0;

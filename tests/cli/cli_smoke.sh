@@ -107,6 +107,21 @@ run 3 queue get "$q-missing"
 echo '{"schema": ' >"$tmp/bad.json"
 run 1 queue put "$q" "$tmp/bad.json"
 
+# --- serve refuses bad options before it starts (bounded, in case one were taken) ---
+for bad in "--webhook-retry-ms 5" "--webhook-retry-ms 3600001" "--webhook-retry-ms x" "--threads 0" \
+  "--max-body 10" "--log-level loud" "--listen nope"; do
+  # shellcheck disable=SC2086 # Each entry is an option and its value.
+  timeout 10 "$HITL_BIN" serve --db "$tmp/never.db" $bad >"$tmp/out" 2>"$tmp/err"
+  got=$?
+  if [[ $got -ne 2 ]] || ! grep -q . "$tmp/err"; then
+    echo "FAIL: hitl serve $bad exited $got, want 2 and a message" >&2
+    failures=$((failures + 1))
+  else
+    echo "ok: hitl serve $bad"
+  fi
+done
+[[ ! -e "$tmp/never.db" ]] || { echo "FAIL: a refused serve created its database" >&2; failures=$((failures + 1)); }
+
 # --- webhook deliveries ---
 # Port 1 refuses connections: the delivery is stored and waits for its next attempt.
 echo '{"policy": {"rules": [{"name": "all", "then": {"action": "accept"}}]},

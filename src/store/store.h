@@ -200,7 +200,7 @@ typedef struct hitl_store_vtable {
                        size_t limit, hitl_delivery **out, size_t *n);
 } hitl_store_vtable;
 
-#define HITL_STORE_VERSION 1
+#define HITL_STORE_VERSION 2
 
 /* The base every backend embeds first. */
 struct hitl_store {

@@ -44,20 +44,21 @@ function log(root) {
     el('button', {type: 'submit', class: 'primary', text: 'Filter'}),
     el('button', {type: 'reset', text: 'Clear'}));
   root.replaceChildren(el('section', {class: 'page wide'}, el('h1', {text: 'Audit log'}),
-    el('p', {class: 'hint', text: 'Every change, oldest first, each hash covering the one before it (verify with hitl audit verify).'}),
+    el('p', {class: 'hint', text: 'Every change, newest first, each hash covering the one before it (verify with hitl audit verify).'}),
     form, el('div', {class: 'scroll'}, t.table), status, more));
-  let after = 0;
+  let before = null; // The next_before of the last page; null: start at the newest event.
   const load = async (reset) => {
-    if (reset) { after = 0; t.body.replaceChildren(); }
-    const q = new URLSearchParams({after: String(after), limit: '100'});
+    if (reset) { before = null; t.body.replaceChildren(); }
+    const q = new URLSearchParams({order: 'newest', limit: '100'});
+    if (before) q.set('before', String(before));
     for (const k of ['task_id', 'queue', 'actor', 'type']) if (f[k].value.trim()) q.set(k, f[k].value.trim());
     more.disabled = true;
     try {
       const r = await api('GET', '/v1/events?' + q);
       t.add(r.events);
-      after = r.next_after;
+      before = r.next_before;
       status.textContent = t.body.children.length ? `${t.body.children.length} events shown.` : 'No event matches.';
-      more.disabled = r.events.length < 100;
+      more.disabled = before === null;
     } catch (e) { toast(e.message, 'error'); more.disabled = false; }
   };
   form.addEventListener('submit', (e) => { e.preventDefault(); load(true); });

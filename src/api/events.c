@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* GET /v1/events: the audit log after a sequence number. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "api/server_internal.h"
 #include "util/clock.h"
@@ -25,9 +27,38 @@ void hitl__event_to_json(hitl_buf *b, const hitl_event *e) {
 
 void hitl__h_events(hitl_request *req) {
   if (!hitl__require_role(req, "orchestrator")) return;
-  long long after = 0, limit = 100;
+  long long after = 0, limit = 100, before = 0;
   const char *s;
   char *end;
+  /* order=newest pages back from the latest event with the before cursor; the default pages
+   * forward with after. */
+  bool newest = false;
+  if ((s = hitl__query(req, "order"))) {
+    if (strcmp(s, "newest") == 0) {
+      newest = true;
+    } else if (strcmp(s, "oldest") != 0) {
+      hitl__reply_error(req, HITL_EVALIDATION, "order", "order must be oldest or newest");
+      return;
+    }
+  }
+  if ((s = hitl__query(req, "before"))) {
+    errno = 0;
+    before = strtoll(s, &end, 10);
+    if (!newest) {
+      hitl__reply_error(req, HITL_EVALIDATION, "before", "before goes with order=newest");
+      return;
+    }
+    if (*s == '\0' || *end || before < 1 || errno == ERANGE) {
+      hitl__reply_error(req, HITL_EVALIDATION, "before",
+                        "before must be the next_before of a previous page");
+      return;
+    }
+  }
+  if (newest && hitl__query(req, "after")) {
+    hitl__reply_error(req, HITL_EVALIDATION, "after",
+                      "after goes with order=oldest; with order=newest, page with before");
+    return;
+  }
   if ((s = hitl__query(req, "after"))) {
     errno = 0;
     after = strtoll(s, &end, 10);
@@ -44,7 +75,7 @@ void hitl__h_events(hitl_request *req) {
     }
   }
   /* Optional filters; an empty value is no filter. */
-  hitl_event_filter f = {0};
+  hitl_event_filter f = {.before = newest ? (before ? before : INT64_MAX) : 0};
   const char **slots[] = {&f.task_id, &f.queue, &f.actor, &f.type};
   const char *names[] = {"task_id", "queue", "actor", "type"};
   for (size_t i = 0; i < 4; i++) {
@@ -65,8 +96,12 @@ void hitl__h_events(hitl_request *req) {
     if (i) hitl_buf_putc(&b, ',');
     hitl__event_to_json(&b, &evs[i]);
   }
-  long long next = n ? (long long)evs[n - 1].seq : after;
-  hitl_buf_printf(&b, "],\"next_after\":%lld}", next);
+  if (newest && n == (size_t)limit)
+    hitl_buf_printf(&b, "],\"next_before\":%lld}", (long long)evs[n - 1].seq);
+  else if (newest)
+    hitl_buf_puts(&b, "],\"next_before\":null}");
+  else
+    hitl_buf_printf(&b, "],\"next_after\":%lld}", n ? (long long)evs[n - 1].seq : after);
   for (size_t i = 0; i < n; i++) hitl_event_clear(&evs[i]);
   free(evs);
   hitl__reply_buf(req, 200, &b);

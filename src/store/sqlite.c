@@ -116,6 +116,16 @@ static const char *const stmt_sql[HITL__ST_COUNT] = {
         "SELECT seq, at, type, queue, task_id, actor, data, prev_hash, hash FROM events "
         "WHERE seq > ?1 AND (?3 IS NULL OR queue = ?3) AND (?4 IS NULL OR actor = ?4) "
         "AND (?5 IS NULL OR type = ?5) ORDER BY seq LIMIT ?6",
+    /* The same two, newest first from ?1 down: the audit view opens on the latest events. */
+    [HITL__ST_EVENT_FIND_TASK_BACK] =
+        "SELECT seq, at, type, queue, task_id, actor, data, prev_hash, hash FROM events "
+        "INDEXED BY events_task WHERE task_id = ?2 AND seq < ?1 "
+        "AND (?3 IS NULL OR queue = ?3) AND (?4 IS NULL OR actor = ?4) "
+        "AND (?5 IS NULL OR type = ?5) ORDER BY seq DESC LIMIT ?6",
+    [HITL__ST_EVENT_FIND_BACK] =
+        "SELECT seq, at, type, queue, task_id, actor, data, prev_hash, hash FROM events "
+        "WHERE seq < ?1 AND (?3 IS NULL OR queue = ?3) AND (?4 IS NULL OR actor = ?4) "
+        "AND (?5 IS NULL OR type = ?5) ORDER BY seq DESC LIMIT ?6",
 
     [HITL__ST_TOKEN_INSERT] =
         "INSERT INTO tokens (name, hash, roles, created_at) VALUES (?1, ?2, ?3, ?4)",

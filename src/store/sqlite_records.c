@@ -197,8 +197,11 @@ int hitl__sqlite_event_list(hitl_store *store, int64_t after, size_t limit, hitl
 int hitl__sqlite_event_find(hitl_store *store, int64_t after, const hitl_event_filter *f,
                             size_t limit, hitl_event **out, size_t *n) {
   hitl__sqlite *s = (hitl__sqlite *)store;
-  sqlite3_stmt *st = hitl__sqlite_stmt(s, f->task_id ? HITL__ST_EVENT_FIND_TASK : HITL__ST_EVENT_FIND);
-  sqlite3_bind_int64(st, 1, after);
+  bool back = f->before > 0;
+  sqlite3_stmt *st = hitl__sqlite_stmt(
+      s, f->task_id ? (back ? HITL__ST_EVENT_FIND_TASK_BACK : HITL__ST_EVENT_FIND_TASK)
+                    : (back ? HITL__ST_EVENT_FIND_BACK : HITL__ST_EVENT_FIND));
+  sqlite3_bind_int64(st, 1, back ? f->before : after);
   hitl__sqlite_bind_text(st, 2, f->task_id, 0);
   hitl__sqlite_bind_text(st, 3, f->queue, 0);
   hitl__sqlite_bind_text(st, 4, f->actor, 0);

@@ -60,6 +60,7 @@ typedef struct hitl_event_filter {
   const char *queue;
   const char *actor;
   const char *type;
+  int64_t before;      /* > 0: newest first, seq below before (after is then ignored). */
 } hitl_event_filter;
 
 /* The states of a webhook delivery. */
@@ -171,8 +172,9 @@ typedef struct hitl_store_vtable {
   int (*event_insert)(hitl_store *s, const hitl_event *e);
   /* Events with seq > after in seq order, at most limit. */
   int (*event_list)(hitl_store *s, int64_t after, size_t limit, hitl_event **out, size_t *n);
-  /* Events with seq > after that match f, in seq order, at most limit. Indexed by task_id; the
-   * other filters scan the log from after. */
+  /* Events with seq > after that match f, in seq order, at most limit; or, when f->before > 0,
+   * those with seq < f->before, newest first. Indexed by task_id; the other filters scan the log
+   * from after (or back from before). */
   int (*event_find)(hitl_store *s, int64_t after, const hitl_event_filter *f, size_t limit,
                     hitl_event **out, size_t *n);
 

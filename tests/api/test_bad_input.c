@@ -198,6 +198,11 @@ static const bad_case corpus[] = {
     {"GET", "/v1/events?after=-5", TK_ADMIN, NULL, 400, VALIDATION, "after", "0 or more"},
     {"GET", "/v1/events?after=99999999999999999999", TK_ADMIN, NULL, 400, VALIDATION, "after", "0 or more"},
     {"GET", "/v1/events?limit=0", TK_ADMIN, NULL, 400, VALIDATION, "limit", "from 1 to 1000"},
+    {"GET", "/v1/events?order=latest", TK_ADMIN, NULL, 400, VALIDATION, "order", "oldest or newest"},
+    {"GET", "/v1/events?before=5", TK_ADMIN, NULL, 400, VALIDATION, "before", "order=newest"},
+    {"GET", "/v1/events?order=newest&before=0", TK_ADMIN, NULL, 400, VALIDATION, "before", "next_before"},
+    {"GET", "/v1/events?order=newest&before=x", TK_ADMIN, NULL, 400, VALIDATION, "before", "next_before"},
+    {"GET", "/v1/events?order=newest&after=3", TK_ADMIN, NULL, 400, VALIDATION, "after", "page with before"},
 
     /* Tokens. */
     {"POST", "/v1/tokens", TK_ADMIN, "{\"name\":\"x\",\"roles\":[\"wizard\"]}", 400, VALIDATION, "roles[0]",

@@ -555,6 +555,23 @@ static void test_events_and_audit_verify(void **state) {
   assert_int_equal(tj_int(&r, "events.0.seq"), 4);
   assert_int_equal(tj_int(&r, "next_after"), 5);
   tr_free(&r);
+  /* Newest first, paged back with next_before, meets the same log from the other end. */
+  assert_int_equal(tr(&srv, "GET", "/v1/events?after=0&limit=1000", ADMIN_TOKEN, NULL, &r), 200);
+  long long total = (long long)json_array_size(json_object_get(r.json, "events"));
+  tr_free(&r);
+  assert_true(total >= 4);
+  assert_int_equal(tr(&srv, "GET", "/v1/events?order=newest&limit=2", ADMIN_TOKEN, NULL, &r), 200);
+  assert_int_equal(tj_int(&r, "events.0.seq"), total);
+  assert_int_equal(tj_int(&r, "events.1.seq"), total - 1);
+  assert_int_equal(tj_int(&r, "next_before"), total - 1);
+  tr_free(&r);
+  char path[96];
+  snprintf(path, sizeof path, "/v1/events?order=newest&limit=1000&before=%lld", total - 1);
+  assert_int_equal(tr(&srv, "GET", path, ADMIN_TOKEN, NULL, &r), 200);
+  assert_int_equal(tj_int(&r, "events.0.seq"), total - 2);
+  assert_int_equal((long long)json_array_size(json_object_get(r.json, "events")), total - 2);
+  assert_true(json_is_null(json_object_get(r.json, "next_before"))); /* The first event was reached. */
+  tr_free(&r);
 }
 
 /* The SSE stream client, in a child: tells the parent once connected, then waits for a

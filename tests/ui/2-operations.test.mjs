@@ -77,6 +77,18 @@ test('audit view: the event log filtered by task, queue, actor; a task history',
   const page = await newPage(browser);
   await signIn(page, ADMIN, '#/audit');
   await page.locator('#auditlog tbody tr').first().waitFor();
+  // The log opens on its newest event and goes back in time; Load more continues below.
+  const seqs = () => page.locator('#auditlog tbody tr').evaluateAll((rows) => rows.map((r) => Number(r.dataset.seq)));
+  const latest = (await ok(ADMIN, 'GET', '/v1/events?order=newest&limit=1')).events[0].seq;
+  let shown = await seqs();
+  assert.equal(shown[0], latest);
+  assert.ok(shown.every((v, i) => i === 0 || shown[i - 1] > v), 'newest first');
+  if (shown.length === 100) {
+    await page.getByRole('button', {name: 'Load more'}).click();
+    await page.waitForFunction(() => document.querySelectorAll('#auditlog tbody tr').length > 100);
+    shown = await seqs();
+    assert.ok(shown.every((v, i) => i === 0 || shown[i - 1] > v), 'the next page continues below');
+  }
   const t = await ok(T.bob, 'POST', '/v1/queues/ops/claim');
   await ok(T.bob, 'POST', `/v1/tasks/${t.id}/responses`, {lease_id: t.lease.id, kind: 'reject', comment: 'not ok'});
   await page.getByLabel('Task id').fill(t.id);
@@ -85,9 +97,10 @@ test('audit view: the event log filtered by task, queue, actor; a task history',
     const rows = [...document.querySelectorAll('#auditlog tbody tr')];
     return rows.length >= 3 && rows.every((r) => r.textContent.includes(id));
   }, t.id);
+  // Newest first: the decision on top, the submission at the bottom.
   const types = await page.locator('#auditlog tbody .etype').allTextContents();
-  assert.equal(types[0], 'task.submitted');
-  assert.deepEqual(types.slice(-2), ['task.leased', 'task.decided']);
+  assert.deepEqual(types.slice(0, 2), ['task.decided', 'task.leased']);
+  assert.equal(types.at(-1), 'task.submitted');
   await page.getByLabel('Task id').fill('');
   await page.getByLabel('Actor').fill('bob');
   await page.getByLabel('Event type').selectOption('task.decided');

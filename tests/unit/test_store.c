@@ -951,6 +951,11 @@ static void test_event_find(void **state) {
       {{.type = "task.submitted"}, 1, 10, {2}, 1},
       {{0}, 3, 10, {4, 5}, 2},
       {{.task_id = "t_none"}, 0, 10, {0}, 0},
+      /* Newest first, below before. */
+      {{.before = INT64_MAX}, 0, 10, {5, 4, 3, 2, 1}, 5},
+      {{.before = 5}, 0, 2, {4, 3}, 2},
+      {{.task_id = "t_a", .before = INT64_MAX}, 0, 2, {5, 3}, 2},
+      {{.actor = "alice", .before = 5}, 0, 10, {1}, 1},
   };
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
     hitl_event *v = NULL;

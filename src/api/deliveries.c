@@ -24,7 +24,8 @@ static void delivery_to_json(hitl_buf *b, const hitl_delivery *d) {
     hitl_buf_puts(b, "null");
   hitl_buf_puts(b, ",\"last_error\":");
   hitl_buf_json_cstr(b, d->last_error);
-  hitl__json_time_member(b, "next_attempt_at", d->state == HITL_DELIVERY_PENDING ? d->next_attempt_at : 0);
+  int64_t next = d->state == HITL_DELIVERY_PENDING ? d->next_attempt_at : 0;
+  hitl__json_time_member(b, "next_attempt_at", next);
   hitl__json_time_member(b, "created_at", d->created_at);
   hitl__json_time_member(b, "updated_at", d->updated_at);
   hitl__json_time_member(b, "delivered_at", d->delivered_at);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* GET /v1/events: the audit log after a sequence number. */
+/* GET /v1/events: the audit log, oldest first after a sequence number or newest first. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>

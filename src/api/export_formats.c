@@ -83,7 +83,8 @@ static int dump_to_buf(const char *data, size_t n, void *b) {
 
 /* Appends v as compact JSON, members in insertion order. */
 static void put_json(hitl_buf *out, const json_t *v) {
-  json_dump_callback(v, dump_to_buf, out, JSON_COMPACT | JSON_ENCODE_ANY | hitl__json_real_flags(v));
+  json_dump_callback(v, dump_to_buf, out,
+                     JSON_COMPACT | JSON_ENCODE_ANY | hitl__json_real_flags(v));
 }
 
 /* Appends rec and a newline, then releases rec. */

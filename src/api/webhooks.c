@@ -81,6 +81,8 @@ hitl_webhooks *hitl__webhooks_new(hitl_server *s, const char *secret, int64_t re
   w->server = s;
   w->secret = secret && secret[0] ? hitl_xstrdup(secret) : NULL;
   w->retry_ms = retry_ms > 0 ? retry_ms : HITL_WEBHOOK_DEFAULT_RETRY_MS;
+  /* libcurl's global state, counted, so that hitl serve needs nothing of main(). */
+  curl_global_init(CURL_GLOBAL_DEFAULT);
   w->multi = curl_multi_init(); /* Before any thread can wake it. */
   pthread_mutex_init(&w->lock, NULL);
   return w;
@@ -381,6 +383,7 @@ void hitl__webhooks_free(hitl_webhooks *w) {
   for (int i = 0; i < MAX_IN_FLIGHT; i++)
     if (w->slots[i].used) hitl_delivery_clear(&w->slots[i].d);
   if (w->multi) curl_multi_cleanup(w->multi);
+  curl_global_cleanup();
   pthread_mutex_destroy(&w->lock);
   free(w->secret);
   free(w);

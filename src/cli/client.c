@@ -308,3 +308,17 @@ int hitl__cli_call(const hitl__cli_conn *c, const char *method, const char *url,
   hitl_buf_free(&r.body);
   return code;
 }
+
+int hitl__cli_get_page(const hitl__cli_conn *c, const hitl__cli_args *a, hitl_buf *url,
+                       const char *usage) {
+  const char *limit = hitl__cli_opt(a, "limit");
+  long long n = 0;
+  hitl_err err = {0};
+  /* The server says which limits it takes; here only that it is a count. */
+  if (limit && hitl__cli_parse_count(limit, "limit", 1000000, &n, &err) < 0)
+    return hitl__cli_usage_error(usage, "%s", err.message);
+  hitl__cli_url_query(url, "state", hitl__cli_opt(a, "state"));
+  hitl__cli_url_query(url, "limit", limit);
+  hitl__cli_url_query(url, "cursor", hitl__cli_opt(a, "cursor"));
+  return hitl__cli_call(c, "GET", url->data, NULL, 0, NULL);
+}

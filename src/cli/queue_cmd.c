@@ -35,20 +35,13 @@ int hitl__cmd_queue(int argc, char **argv) {
   } else if (paged && strcmp(verb, "deliveries") != 0) {
     code = hitl__cli_usage_error(usage, "--state, --limit and --cursor go with queue deliveries");
   } else if (strcmp(verb, "deliveries") == 0) {
-    long long n = 0;
-    const char *limit = hitl__cli_opt(&a, "limit");
     if (a.npositional != 2) {
       code = hitl__cli_usage_error(usage, "queue deliveries needs NAME");
-    } else if (limit && hitl__cli_parse_count(limit, "limit", 1000, &n, &err) < 0) {
-      code = hitl__cli_usage_error(usage, "%s", err.message);
     } else if (hitl__cli_url(&url, &err, c.base_url, "/v1/queues/%s/webhook-deliveries",
                              a.positional[1]) < 0) {
       code = hitl__cli_usage_error(usage, "the queue name is empty");
     } else {
-      hitl__cli_url_query(&url, "state", hitl__cli_opt(&a, "state"));
-      hitl__cli_url_query(&url, "limit", limit);
-      hitl__cli_url_query(&url, "cursor", hitl__cli_opt(&a, "cursor"));
-      code = hitl__cli_call(&c, "GET", url.data, NULL, 0, NULL);
+      code = hitl__cli_get_page(&c, &a, &url, usage);
     }
   } else if (strcmp(verb, "list") == 0) {
     if (a.npositional != 1) {

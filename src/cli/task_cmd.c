@@ -15,16 +15,22 @@
 
 static const hitl__cli_optspec no_options[] = {{NULL, 0}};
 
-/* Parses a line of one word (a queue or a task id) and resolves the connection. Returns
+/* Parses a line of one word (a queue or a task id), resolves the connection and puts in url the
+ * route /v1/COLLECTION/WORD/ACTION (without /ACTION when action is NULL). Returns
  * HITL__CLI_CONTINUE or the exit code to leave with. */
 static int begin(int argc, char **argv, const hitl__cli_optspec *spec, const char *usage,
-                 hitl__cli_args *a, hitl__cli_conn *c) {
+                 const char *collection, const char *action, hitl__cli_args *a,
+                 hitl__cli_conn *c, hitl_buf *url) {
   int code = hitl__cli_start(argc, argv, spec, usage, 1, 1, a);
   if (code != HITL__CLI_CONTINUE) return code;
   hitl_err err = {0};
   if (hitl__cli_conn_init(c, a, &err) < 0) return hitl__cli_fail(&err);
   if (a->positional[0][0] == '\0')
     return hitl__cli_usage_error(usage, "the first argument is empty");
+  if (action)
+    hitl__cli_url(url, NULL, c->base_url, "/v1/%s/%s/%s", collection, a->positional[0], action);
+  else
+    hitl__cli_url(url, NULL, c->base_url, "/v1/%s/%s", collection, a->positional[0]);
   return HITL__CLI_CONTINUE;
 }
 
@@ -37,9 +43,7 @@ int hitl__cmd_claim(int argc, char **argv) {
   hitl__cli_args a;
   hitl__cli_conn c;
   hitl_buf url = HITL_BUF_INIT;
-  int code = begin(argc, argv, no_options, claim_usage, &a, &c);
-  if (code == HITL__CLI_CONTINUE)
-    hitl__cli_url(&url, NULL, c.base_url, "/v1/queues/%s/claim", a.positional[0]);
+  int code = begin(argc, argv, no_options, claim_usage, "queues", "claim", &a, &c, &url);
   if (code == HITL__CLI_CONTINUE) {
     hitl__cli_reply r;
     hitl_err err = {0};
@@ -76,9 +80,8 @@ int hitl__cmd_respond(int argc, char **argv) {
   hitl__cli_conn c;
   hitl_buf url = HITL_BUF_INIT;
   char *body = NULL;
-  int code = begin(argc, argv, hitl__cli_respond_options, respond_usage, &a, &c);
-  if (code == HITL__CLI_CONTINUE)
-    hitl__cli_url(&url, NULL, c.base_url, "/v1/tasks/%s/responses", a.positional[0]);
+  int code = begin(argc, argv, hitl__cli_respond_options, respond_usage, "tasks", "responses",
+                   &a, &c, &url);
   if (code == HITL__CLI_CONTINUE) {
     hitl_err err = {0};
     if (hitl__cli_respond_body(&a, &body, &err) < 0)
@@ -101,9 +104,7 @@ int hitl__cmd_release(int argc, char **argv) {
   hitl__cli_args a;
   hitl__cli_conn c;
   hitl_buf url = HITL_BUF_INIT, body = HITL_BUF_INIT;
-  int code = begin(argc, argv, release_options, release_usage, &a, &c);
-  if (code == HITL__CLI_CONTINUE)
-    hitl__cli_url(&url, NULL, c.base_url, "/v1/tasks/%s/release", a.positional[0]);
+  int code = begin(argc, argv, release_options, release_usage, "tasks", "release", &a, &c, &url);
   if (code == HITL__CLI_CONTINUE) {
     const char *lease = hitl__cli_opt(&a, "lease");
     if (lease == NULL) {
@@ -128,9 +129,7 @@ int hitl__cmd_cancel(int argc, char **argv) {
   hitl__cli_args a;
   hitl__cli_conn c;
   hitl_buf url = HITL_BUF_INIT;
-  int code = begin(argc, argv, no_options, cancel_usage, &a, &c);
-  if (code == HITL__CLI_CONTINUE)
-    hitl__cli_url(&url, NULL, c.base_url, "/v1/tasks/%s/cancel", a.positional[0]);
+  int code = begin(argc, argv, no_options, cancel_usage, "tasks", "cancel", &a, &c, &url);
   if (code == HITL__CLI_CONTINUE) code = hitl__cli_call(&c, "POST", url.data, "{}", 2, NULL);
   hitl_buf_free(&url);
   return code;
@@ -148,9 +147,7 @@ int hitl__cmd_task(int argc, char **argv) {
   hitl__cli_conn c;
   hitl_buf url = HITL_BUF_INIT;
   json_t *doc = NULL;
-  int code = begin(argc, argv, task_options, task_usage, &a, &c);
-  if (code == HITL__CLI_CONTINUE)
-    hitl__cli_url(&url, NULL, c.base_url, "/v1/tasks/%s", a.positional[0]);
+  int code = begin(argc, argv, task_options, task_usage, "tasks", NULL, &a, &c, &url);
   if (code != HITL__CLI_CONTINUE) goto cleanup;
   const char *wait = hitl__cli_opt(&a, "wait");
   long long seconds = 0;
@@ -220,22 +217,8 @@ int hitl__cmd_tasks(int argc, char **argv) {
   hitl__cli_args a;
   hitl__cli_conn c;
   hitl_buf url = HITL_BUF_INIT;
-  int code = begin(argc, argv, tasks_options, tasks_usage, &a, &c);
-  if (code == HITL__CLI_CONTINUE)
-    hitl__cli_url(&url, NULL, c.base_url, "/v1/queues/%s/tasks", a.positional[0]);
-  if (code == HITL__CLI_CONTINUE) {
-    const char *limit = hitl__cli_opt(&a, "limit");
-    long long n = 0;
-    hitl_err err = {0};
-    if (limit && hitl__cli_parse_count(limit, "limit", 1000000, &n, &err) < 0) {
-      code = hitl__cli_usage_error(tasks_usage, "%s", err.message);
-    } else {
-      hitl__cli_url_query(&url, "state", hitl__cli_opt(&a, "state"));
-      hitl__cli_url_query(&url, "limit", limit);
-      hitl__cli_url_query(&url, "cursor", hitl__cli_opt(&a, "cursor"));
-      code = hitl__cli_call(&c, "GET", url.data, NULL, 0, NULL);
-    }
-  }
+  int code = begin(argc, argv, tasks_options, tasks_usage, "queues", "tasks", &a, &c, &url);
+  if (code == HITL__CLI_CONTINUE) code = hitl__cli_get_page(&c, &a, &url, tasks_usage);
   hitl_buf_free(&url);
   return code;
 }

@@ -81,6 +81,20 @@ static int check_name(const json_t *v, const char *field, hitl_err *err) {
   return 0;
 }
 
+/* Checks item i of an array at base: an object with only the keys allowed and a valid "name".
+ * Sets at to the item's path, field to that of its name, and *name. */
+static int named_item(const json_t *item, const char *base, size_t i, const char *what,
+                      const char *const *keys, char at[HITL_FIELD_PATH_LEN],
+                      char field[HITL_FIELD_PATH_LEN], json_t **name, hitl_err *err) {
+  hitl__path_index(at, base, i);
+  int rc = need_object(item, at, what, err);
+  if (rc == 0) rc = hitl__json_check_keys(item, at, what, keys, err);
+  hitl__path_key(field, at, "name");
+  *name = hitl__json_member(item, "name");
+  if (rc == 0) rc = check_name(*name, field, err);
+  return rc;
+}
+
 /* Reads an enum member given by name: v must be one of names (count of them). */
 static int get_enum(const json_t *v, const char *field, const char *what,
                     const char *const *names, size_t count, int *out, hitl_err *err) {
@@ -117,12 +131,8 @@ static int parse_fields(const json_t *fields, const char *base, hitl_queue_confi
   json_t *f;
   json_array_foreach(fields, i, f) {
     char at[HITL_FIELD_PATH_LEN], field[HITL_FIELD_PATH_LEN];
-    hitl__path_index(at, base, i);
-    int rc = need_object(f, at, "a field", err);
-    if (rc == 0) rc = hitl__json_check_keys(f, at, "a field", field_keys, err);
-    hitl__path_key(field, at, "name");
-    json_t *name = hitl__json_member(f, "name");
-    if (rc == 0) rc = check_name(name, field, err);
+    json_t *name;
+    int rc = named_item(f, base, i, "a field", field_keys, at, field, &name, err);
     if (rc < 0) return rc;
     for (size_t j = 0; j < q->n_fields; j++)
       if (strcmp(q->fields[j].name, json_string_value(name)) == 0)
@@ -231,12 +241,8 @@ static int parse_questions(const json_t *questions, const char *base, hitl_queue
   json_t *qj;
   json_array_foreach(questions, i, qj) {
     char at[HITL_FIELD_PATH_LEN], field[HITL_FIELD_PATH_LEN];
-    hitl__path_index(at, base, i);
-    int rc = need_object(qj, at, "a question", err);
-    if (rc == 0) rc = hitl__json_check_keys(qj, at, "a question", question_keys, err);
-    hitl__path_key(field, at, "name");
-    json_t *name = hitl__json_member(qj, "name");
-    if (rc == 0) rc = check_name(name, field, err);
+    json_t *name;
+    int rc = named_item(qj, base, i, "a question", question_keys, at, field, &name, err);
     if (rc < 0) return rc;
     if (hitl_queue_question_index(q, json_string_value(name)) >= 0)
       return hitl__invalid(err, field, "question name \"%s\" is used twice", json_string_value(name));

@@ -189,6 +189,18 @@ int hitl__sqlite_collect(hitl__sqlite *s, sqlite3_stmt *st, size_t size, hitl__s
   return ret;
 }
 
+int hitl__sqlite_one(hitl__sqlite *s, sqlite3_stmt *st, size_t size, hitl__sqlite_row_fn read,
+                     const char *what, void *out) {
+  memset(out, 0, size);
+  int rc = sqlite3_step(st), ret = 0;
+  if (rc == SQLITE_ROW)
+    read(st, out);
+  else
+    ret = rc == SQLITE_DONE ? HITL_ENOT_FOUND : hitl__sqlite_fail(s, rc, what);
+  hitl__sqlite_done(st);
+  return ret;
+}
+
 int hitl__sqlite_fail(hitl__sqlite *s, int rc, const char *what) {
   int ext = sqlite3_extended_errcode(s->db);
   if ((rc & 0xff) == SQLITE_CONSTRAINT &&
@@ -312,21 +324,14 @@ static int sq_queue_put(hitl_store *store, const char *name, const char *config,
   return 0;
 }
 
+static void read_queue_row(sqlite3_stmt *st, void *row) { read_queue(st, row); }
+
 static int sq_queue_get(hitl_store *store, const char *name, hitl_queue_row *out) {
   hitl__sqlite *s = (hitl__sqlite *)store;
-  memset(out, 0, sizeof *out);
   sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_QUEUE_GET);
   sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-  int rc = sqlite3_step(st), ret = 0;
-  if (rc == SQLITE_ROW)
-    read_queue(st, out);
-  else
-    ret = rc == SQLITE_DONE ? HITL_ENOT_FOUND : hitl__sqlite_fail(s, rc, "queue_get");
-  hitl__sqlite_done(st);
-  return ret;
+  return hitl__sqlite_one(s, st, sizeof *out, read_queue_row, "queue_get", out);
 }
-
-static void read_queue_row(sqlite3_stmt *st, void *row) { read_queue(st, row); }
 static void clear_queue_row(void *row) { hitl_queue_row_clear(row); }
 
 static int sq_queue_list(hitl_store *store, hitl_queue_row **out, size_t *n) {

@@ -101,6 +101,12 @@ typedef void (*hitl__sqlite_clear_fn)(void *row);
 int hitl__sqlite_collect(hitl__sqlite *s, sqlite3_stmt *st, size_t size, hitl__sqlite_row_fn read,
                          hitl__sqlite_clear_fn clear, const char *what, void **out, size_t *n);
 
+/* Steps st for at most one row, read with read into out (size bytes, zeroed first). Returns 0,
+ * HITL_ENOT_FOUND when there is no row, or the error of hitl__sqlite_fail under the name what.
+ * Resets st. */
+int hitl__sqlite_one(hitl__sqlite *s, sqlite3_stmt *st, size_t size, hitl__sqlite_row_fn read,
+                     const char *what, void *out);
+
 /* Maps a failed sqlite3 return code: a unique or primary-key clash is HITL_ECONFLICT (not logged);
  * anything else is logged with SQLite's message under the name what and returns HITL_ESTORE. */
 int hitl__sqlite_fail(hitl__sqlite *s, int rc, const char *what);

@@ -243,17 +243,9 @@ static void read_token(sqlite3_stmt *st, void *row) {
 int hitl__sqlite_token_find(hitl_store *store, const uint8_t hash[HITL_HASH_LEN],
                             hitl_token_row *out) {
   hitl__sqlite *s = (hitl__sqlite *)store;
-  memset(out, 0, sizeof *out);
   sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_TOKEN_FIND);
   sqlite3_bind_blob(st, 1, hash, HITL_HASH_LEN, SQLITE_STATIC);
-  int rc = sqlite3_step(st), ret = 0;
-  if (rc == SQLITE_ROW) {
-    read_token(st, out);
-  } else {
-    ret = rc == SQLITE_DONE ? HITL_ENOT_FOUND : hitl__sqlite_fail(s, rc, "token_find");
-  }
-  hitl__sqlite_done(st);
-  return ret;
+  return hitl__sqlite_one(s, st, sizeof *out, read_token, "token_find", out);
 }
 
 int hitl__sqlite_token_revoke(hitl_store *store, const char *name) {

@@ -42,16 +42,11 @@ static void read_task(sqlite3_stmt *st, hitl_task *t) {
   t->submitted_by = hitl__sqlite_col_text(st, 28);
 }
 
+static void read_task_row(sqlite3_stmt *st, void *row) { read_task(st, row); }
+
 /* Steps a statement expected to give at most one task row. */
 static int one_task(hitl__sqlite *s, sqlite3_stmt *st, hitl_task *out, const char *what) {
-  memset(out, 0, sizeof *out);
-  int rc = sqlite3_step(st), ret = 0;
-  if (rc == SQLITE_ROW)
-    read_task(st, out);
-  else
-    ret = rc == SQLITE_DONE ? HITL_ENOT_FOUND : hitl__sqlite_fail(s, rc, what);
-  hitl__sqlite_done(st);
-  return ret;
+  return hitl__sqlite_one(s, st, sizeof *out, read_task_row, what, out);
 }
 
 /* A growable array of tasks. */

@@ -122,6 +122,20 @@ int hitl_task_submit(hitl_txn *x, hitl_task *t, const char *actor, hitl_task *ex
   return 0;
 }
 
+/* Runs t's lease (already leased to actor) lease_seconds from now, stores t and appends the event
+ * type with the lease id and expiry. Returns 0 or a store error. */
+static int store_lease(hitl_txn *x, const hitl_queue_config *q, hitl_task *t, const char *type,
+                       const char *actor, int from_state) {
+  t->lease_expires_at = x->now + (int64_t)q->lease_seconds * 1000;
+  t->updated_at = x->now;
+  int rc = x->store->vt->task_update(x->store, t);
+  if (rc) return rc;
+  char ts[HITL_TIME_LEN], data[160];
+  hitl_time_format(t->lease_expires_at, ts);
+  snprintf(data, sizeof data, "{\"lease_id\":\"%s\",\"expires_at\":\"%s\"}", t->lease_id, ts);
+  return hitl__task_event(x, t, type, actor, from_state, data);
+}
+
 int hitl_task_claim(hitl_txn *x, const hitl_queue_config *q, int64_t queue_id,
                     const hitl_actor *a, hitl_task *out, hitl_err *err) {
   hitl_claim_filter f = {
@@ -138,15 +152,8 @@ int hitl_task_claim(hitl_txn *x, const hitl_queue_config *q, int64_t queue_id,
   hitl_id_new("l", out->lease_id);
   free(out->lease_owner);
   out->lease_owner = hitl_xstrdup(a->name);
-  out->lease_expires_at = x->now + (int64_t)q->lease_seconds * 1000;
-  out->updated_at = x->now;
-  rc = x->store->vt->task_update(x->store, out);
+  rc = store_lease(x, q, out, "task.leased", a->name, HITL_TASK_PENDING);
   if (rc) return hitl_err_set(err, rc, NULL, "could not store the lease");
-  char ts[HITL_TIME_LEN], data[160];
-  hitl_time_format(out->lease_expires_at, ts);
-  snprintf(data, sizeof data, "{\"lease_id\":\"%s\",\"expires_at\":\"%s\"}", out->lease_id, ts);
-  rc = hitl__task_event(x, out, "task.leased", a->name, HITL_TASK_PENDING, data);
-  if (rc) return hitl_err_set(err, rc, NULL, "could not append the event");
   return 0;
 }
 
@@ -183,15 +190,7 @@ int hitl_task_renew(hitl_txn *x, const hitl_queue_config *q, const char *task_id
                     const char *lease_id, const hitl_actor *a, hitl_task *out, hitl_err *err) {
   int rc = hitl__task_load_leased(x, task_id, lease_id, a, out, err);
   if (rc) return rc;
-  out->lease_expires_at = x->now + (int64_t)q->lease_seconds * 1000;
-  out->updated_at = x->now;
-  rc = x->store->vt->task_update(x->store, out);
-  if (rc == 0) {
-    char ts[HITL_TIME_LEN], data[160];
-    hitl_time_format(out->lease_expires_at, ts);
-    snprintf(data, sizeof data, "{\"lease_id\":\"%s\",\"expires_at\":\"%s\"}", out->lease_id, ts);
-    rc = hitl__task_event(x, out, "task.lease_renewed", a->name, HITL_TASK_LEASED, data);
-  }
+  rc = store_lease(x, q, out, "task.lease_renewed", a->name, HITL_TASK_LEASED);
   if (rc) return hitl_err_set(err, rc, NULL, "could not store the renewal");
   return 0;
 }

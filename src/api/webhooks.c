@@ -124,11 +124,17 @@ static int delivery_body(hitl_store *st, const hitl_change *c, const char *id, h
 
 int hitl__webhooks_outbox(hitl_webhooks *w, hitl_txn *x, const hitl_change *changes, size_t n) {
   hitl_registry *r = w->server->registry;
+  /* A batch's changes mostly concern one queue: look its configuration up once per run. */
+  int64_t q_id = 0;
+  const hitl_queue_config *q = NULL;
   for (size_t i = 0; i < n; i++) {
     const hitl_change *c = &changes[i];
     if (c->queue_id == 0) continue;
-    const hitl_queue_config *q = hitl__registry_config_by_id(r, c->queue_id);
-    if (q == NULL) continue;
+    if (c->queue_id != q_id) {
+      q_id = c->queue_id;
+      q = hitl__registry_config_by_id(r, q_id);
+    }
+    if (q == NULL || q->n_webhooks == 0) continue;
     for (size_t k = 0; k < q->n_webhooks; k++) {
       /* A decision by policy travels in the task.submitted event; a webhook for task.decided
        * gets it too, since its receiver wants every decision. */

@@ -537,18 +537,19 @@ int hitl__store_sqlite_open(const char *path, hitl_store **out, hitl_err *err) {
   sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
   /* WAL lets readers on other handles run beside the one writer; synchronous=FULL fsyncs the WAL
    * at every commit, so a commit that returned survives a power cut. The writer checkpoints the
-   * WAL into the database when it holds 10,000 pages (about 40 MB) rather than SQLite's 1,000:
-   * a claim and its answer change about 15 pages spread over a large database, and at 1,000 a
-   * checkpoint (two fsyncs and random writes) held up the writer every few dozen commits; ten
-   * times rarer, they cost less in all (a page changed twice is copied once) and fall out of the
-   * claim p99 (bench/README.md). */
+   * WAL into the database when it holds 40,000 pages (about 160 MB) rather than SQLite's 1,000:
+   * a claim and its answer change about 15 pages spread over a large database, and a checkpoint
+   * (two fsyncs and random writes) holds up the writer and every request waiting on it. Rarer,
+   * they cost less in all (a page changed twice is copied once) and delay too few requests to
+   * reach the claim p99; each one takes longer (up to about 0.2 s on the test machine;
+   * bench/README.md). */
   /* The handles of this process set up one at a time: on a new file, two switching it to WAL at
    * once could fail with "database is locked" or even "file is not a database" (about one run
    * in 200 of the unit test that opens a new file from four threads). */
   pthread_mutex_lock(&setup_lock);
   ret = exec_sql(s->db,
                  "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; "
-                 "PRAGMA wal_autocheckpoint = 10000;",
+                 "PRAGMA wal_autocheckpoint = 40000;",
                  path, err);
   if (ret == 0) ret = migrate(s->db, path, err);
   pthread_mutex_unlock(&setup_lock);

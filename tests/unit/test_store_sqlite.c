@@ -81,7 +81,7 @@ static void test_durability_settings(void **state) {
   query_text(s->db, "PRAGMA busy_timeout", v, sizeof v);
   assert_true(atoi(v) >= 1000);
   query_text(s->db, "PRAGMA wal_autocheckpoint", v, sizeof v);
-  assert_string_equal(v, "10000"); /* Checkpoints ten times rarer than SQLite's default. */
+  assert_string_equal(v, "40000"); /* Checkpoints 40 times rarer than SQLite's default. */
   query_text(s->db, "PRAGMA user_version", v, sizeof v);
   assert_int_equal(atoi(v), (int)hitl__sqlite_migrations_count);
   hitl_store_close(&s->base);

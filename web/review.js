@@ -159,6 +159,13 @@ function workspace(root, ctx, queue) {
   const bSkip = button('skip', 'Skip', 'S', () => act('skip'));
   const bEsc = button('escalate', 'Escalate', 'X', () => act('escalate'));
   const bSubmit = button('submit', 'Submit', 'Enter', () => submit(), 'primary');
+  // On a phone the question is below the task: Approve and Reject also sit in the answer bar,
+  // which stays on screen (shown by the stylesheet on narrow screens only).
+  const quickButton = (kind, label, key) => el('button', {type: 'button', id: 'quick-' + kind,
+    class: 'choice ' + kind, 'aria-pressed': 'false', onclick: () => quick(key)}, label);
+  const quickApprove = quickButton('approve', 'Approve', 'a');
+  const quickReject = quickButton('reject', 'Reject', 'r');
+  const quickRow = el('div', {class: 'row quick', hidden: true}, quickApprove, quickReject);
   const counter = el('span', {class: 'counter', 'aria-live': 'polite'});
   const help = helpDialog();
   root.replaceChildren(el('div', {class: 'workspace'},
@@ -166,7 +173,7 @@ function workspace(root, ctx, queue) {
        el('button', {type: 'button', class: 'link', onclick: () => help.showModal(), 'aria-keyshortcuts': '?'}, 'Keys ', kbd('?'))),
     banner,
     el('div', {class: 'cols'}, item,
-      el('div', {class: 'side'}, qs, el('div', {class: 'actionbar'}, note, comment,
+      el('div', {class: 'side'}, qs, el('div', {class: 'actionbar'}, note, quickRow, comment,
         el('div', {class: 'row'}, bSkip, bEsc, bSubmit)))),
     help));
   comment.addEventListener('input', () => { if (cur) { cur.state.comment = comment.value; save(cur); } });
@@ -258,6 +265,7 @@ function workspace(root, ctx, queue) {
     banner.hidden = true;
     note.textContent = '';
     for (const b of [bSkip, bEsc, bSubmit]) b.disabled = true;
+    paintQuick();
   }
 
   // Shows the next prefetched task; without one, keeps the page still while claiming.
@@ -268,6 +276,7 @@ function workspace(root, ctx, queue) {
     if (s) show(s);
     else {
       for (const b of [bSkip, bEsc, bSubmit]) b.disabled = true;
+      paintQuick();
       note.textContent = 'Loading the next task…';
     }
     prefetch();
@@ -278,7 +287,7 @@ function workspace(root, ctx, queue) {
     if (!s.first) s.first = performance.now();
     const qlist = schema.questions;
     s.widgets = qlist.map((q) => makeQuestion(q, s.task, (s.state.answers[q.name] = s.state.answers[q.name] || {}),
-                                               () => save(s)));
+                                               () => { save(s); paintQuick(); }));
     s.active = s.widgets.findIndex((w) => w.digits);
     item.replaceChildren(taskView(s.task, schema));
     for (const w of s.widgets) {
@@ -302,7 +311,21 @@ function workspace(root, ctx, queue) {
     bSubmit.firstChild.textContent = cur.lost ? 'Next task' : 'Submit';
     for (const b of [bSkip, bEsc]) b.disabled = cur.lost;
     bSubmit.disabled = false;
+    paintQuick();
   }
+
+  // The answer bar's Approve and Reject mirror the first approve question of the task shown.
+  function approveWidget() {
+    return cur && !cur.done && !cur.lost ? cur.widgets.find((w) => w.q.type === 'approve') : undefined;
+  }
+  function paintQuick() {
+    const w = approveWidget();
+    quickRow.hidden = !w;
+    if (!w) return;
+    quickApprove.setAttribute('aria-pressed', String(w.st.kind === 'approve'));
+    quickReject.setAttribute('aria-pressed', String(w.st.kind === 'reject'));
+  }
+  function quick(key) { approveWidget()?.key(key); }
 
   function submit() {
     if (!cur || cur.done) return;
@@ -346,6 +369,7 @@ function workspace(root, ctx, queue) {
       prefetch();
     } else {
       for (const b of [bSkip, bEsc, bSubmit]) b.disabled = true;
+      paintQuick();
       note.textContent = 'Saving…';
     }
     p.then(() => {

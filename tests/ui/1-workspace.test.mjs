@@ -72,7 +72,7 @@ test('claim, approve with the keyboard (prefetched next task), modify with the e
     }).observe(document.querySelector('main'), {attributes: true, attributeFilter: ['data-task-id']});
   });
   await page.keyboard.press('a');
-  assert.equal(await page.locator('button.choice.approve').getAttribute('aria-pressed'), 'true');
+  assert.equal(await page.locator('.q-approve button.choice.approve').getAttribute('aria-pressed'), 'true');
   const boxes = async () => [await page.locator('#submit').boundingBox(), await page.locator('.side').boundingBox()];
   const before = await boxes();
   await page.keyboard.press('Enter');

@@ -132,19 +132,32 @@ test("a reviewer's own history and counts", async () => {
   await page.context().close();
 });
 
-test('the workspace on a 390 px phone: no sideways scrolling, the answer bar on screen', async () => {
+test('the workspace on a 390 px phone: no sideways scrolling, Approve, Reject and Submit on screen', async () => {
   const page = await newPage(browser, {width: 390, height: 844});
   await signIn(page, T.alice, '#/review/support-replies');
   const id = await shownTask(page);
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   assert.ok(overflow <= 0, 'no sideways scrolling');
-  const bar = await page.locator('#submit').boundingBox();
-  assert.ok(bar.y + bar.height <= 844, 'the submit button is on screen without scrolling');
+  for (const sel of ['#submit', '#quick-approve', '#quick-reject']) {
+    const box = await page.locator(sel).boundingBox();
+    assert.ok(box && box.y >= 0 && box.y + box.height <= 844, `${sel} is on screen without scrolling`);
+  }
+  // The answer bar's Reject answers the question (whose own buttons are further down the page).
+  const own = page.locator('.q-approve button.reject');
+  await page.click('#quick-reject');
+  assert.equal(await own.getAttribute('aria-pressed'), 'true');
+  assert.equal(await page.locator('#quick-reject').getAttribute('aria-pressed'), 'true');
   await shot(page, 'phone-workspace');
-  await page.keyboard.press('r');
-  await page.keyboard.press('Enter');
+  await page.click('#submit');
   await nextTask(page, id);
   assert.equal((await decided(id)).decision.outcome, 'reject');
+  // And the other way round: the question's Approve (key A) lights the bar's, once.
+  await page.keyboard.press('a');
+  assert.equal(await page.locator('#quick-approve').getAttribute('aria-pressed'), 'true');
+  assert.equal(await page.locator('#quick-reject').getAttribute('aria-pressed'), 'false');
+  // On a wide screen the question is beside the task, and the bar has no copy of it.
+  await page.setViewportSize({width: 1280, height: 800});
+  assert.equal(await page.locator('#quick-approve').isVisible(), false);
   await page.context().close();
 });
 

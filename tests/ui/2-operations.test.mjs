@@ -142,6 +142,12 @@ test('the workspace on a 390 px phone: no sideways scrolling, Approve, Reject an
     const box = await page.locator(sel).boundingBox();
     assert.ok(box && box.y >= 0 && box.y + box.height <= 844, `${sel} is on screen without scrolling`);
   }
+  // Scrolled to the end, the last question clears the fixed bar: nothing is left under it.
+  await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
+  const lastQ = await page.locator('.questions .q').last().boundingBox();
+  const barBox = await page.locator('.actionbar').boundingBox();
+  assert.ok(lastQ.y + lastQ.height <= barBox.y, `the last question ends at ${lastQ.y + lastQ.height}, the bar starts at ${barBox.y}`);
+  await page.evaluate(() => window.scrollTo(0, 0));
   // The answer bar's Reject answers the question (whose own buttons are further down the page).
   const own = page.locator('.q-approve button.reject');
   await page.click('#quick-reject');

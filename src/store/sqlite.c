@@ -251,8 +251,22 @@ static int exec_stmt(hitl__sqlite *s, hitl__sqlite_stmt_id id, const char *what)
 
 /* ---- Transactions ---- */
 
+/* A handle that writes keeps its temporary data in memory. That data is above all the savepoint
+ * journal: each operation of a group commit runs under a savepoint, and SQLite keeps the original
+ * of every page the operation changes, spilling past 64 KiB to a temporary file. A batch of
+ * claims created, wrote some 200 pages to, and deleted such a file at every commit; in memory
+ * (a few dozen KiB per claim or answer, a few MiB for a batch of 1,000 tasks) a claim costs the
+ * server about a fifth less CPU (bench/README.md). Set at the first write transaction, so that
+ * the migrations run at open, which may rewrite whole tables, still spill to disk, and handles
+ * that only read sort large results on disk as before. */
 static int sq_begin(hitl_store *store) {
-  return exec_stmt((hitl__sqlite *)store, HITL__ST_BEGIN, "begin");
+  hitl__sqlite *s = (hitl__sqlite *)store;
+  if (!s->writes) {
+    int rc = sqlite3_exec(s->db, "PRAGMA temp_store = MEMORY", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) return hitl__sqlite_fail(s, rc, "begin");
+    s->writes = true;
+  }
+  return exec_stmt(s, HITL__ST_BEGIN, "begin");
 }
 
 static int sq_commit(hitl_store *store) {
@@ -506,20 +520,9 @@ cleanup:
   return ret;
 }
 
-/* Process-wide settings, made before SQLite initialises. Each operation of a group commit runs
- * under a savepoint, and SQLite keeps the original of every page the operation changes in a
- * statement journal that spills to a temporary file past 64 KiB: a batch of claims created,
- * wrote some 200 pages to, and deleted such a file at every commit. Held in memory (at most a few
- * MiB: the pages one batch changes), a claim costs the server about a fifth less CPU
- * (bench/README.md). When SQLite was already initialised by other code in the process,
- * sqlite3_config refuses and the default stays: slower, not wrong. */
-static void configure_sqlite(void) { (void)sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, -1); }
-
 static pthread_mutex_t setup_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int hitl__store_sqlite_open(const char *path, hitl_store **out, hitl_err *err) {
-  static pthread_once_t configured = PTHREAD_ONCE_INIT;
-  pthread_once(&configured, configure_sqlite);
   *out = NULL;
   hitl__sqlite *s = hitl_xcalloc(1, sizeof *s);
   s->base.vt = &sqlite_vtable;

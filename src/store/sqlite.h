@@ -76,6 +76,7 @@ typedef struct hitl__sqlite {
   sqlite3 *db;
   sqlite3_stmt *stmts[HITL__ST_COUNT];
   hitl_buf scratch; /* Reused for per-call text (the claim's role list) to spare allocations. */
+  bool writes;      /* Has begun a write transaction (and set temp_store = MEMORY). */
 } hitl__sqlite;
 
 /* The SQL text of a statement id. */

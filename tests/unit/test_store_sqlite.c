@@ -291,6 +291,21 @@ static void test_savepoint_journal_in_memory(void **state) {
   hitl_store_close(&s->base);
 }
 
+/* ...on handles that write only: one that has not begun a write transaction (a reader, or the
+ * migrations at open) keeps SQLite's default and puts large temporary data on disk. */
+static void test_temp_store_memory_once_writing(void **state) {
+  fixture *f = *state;
+  hitl__sqlite *s = open_sqlite(f->path);
+  char v[16];
+  query_text(s->db, "PRAGMA temp_store", v, sizeof v);
+  assert_string_equal(v, "0"); /* DEFAULT */
+  assert_int_equal(hitl_store_begin(&s->base), 0);
+  assert_int_equal(hitl_store_rollback(&s->base), 0);
+  query_text(s->db, "PRAGMA temp_store", v, sizeof v);
+  assert_string_equal(v, "2"); /* MEMORY */
+  hitl_store_close(&s->base);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void) {
@@ -298,7 +313,8 @@ int main(void) {
       T(test_durability_settings),     T(test_migrations_idempotent),
       T(test_newer_schema_refused),    T(test_not_a_database),
       T(test_query_plans_use_indexes), T(test_concurrent_open_and_write),
-      T(test_savepoint_journal_in_memory), T(test_open_while_writer_busy),
+      T(test_savepoint_journal_in_memory), T(test_temp_store_memory_once_writing),
+      T(test_open_while_writer_busy),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

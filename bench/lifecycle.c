@@ -64,6 +64,7 @@ typedef struct bench_config {
   double prefill_timeout_s;
   long server_pid;      /* For VmRSS; 0 when unknown. */
   long max_backlog;     /* Lifecycle: producers wait while this many tasks are unclaimed (0: never). */
+  long slow_ms;         /* Print each answer slower than this to stderr (0: never). */
   bool respond_next;    /* Reviewers answer with ?next=true and take the next lease from the answer. */
 } bench_config;
 
@@ -529,6 +530,10 @@ static void conn_answered(bench_conn *c, int64_t now) {
   int status = c->resp.status;
   uint64_t lat = (uint64_t)(now - c->sent_us);
   bool ok = status >= 200 && status <= 299;
+  if (w->phase->cfg->slow_ms > 0 && lat > (uint64_t)w->phase->cfg->slow_ms * 1000)
+    fprintf(stderr, "  slow     %s %d in %.1f ms, sent %.3f s into the phase\n",
+            bench_op_names[c->op], status, (double)lat / 1000,
+            (double)(c->sent_us - w->phase->start_us) / 1e6);
   int64_t next = 0; /* 0: at once; otherwise when to issue the next request. */
   c->io_failures = 0;
   switch (c->op) {
@@ -1121,6 +1126,7 @@ static void bench_usage(FILE *out) {
           "  --server-pid PID     claim: read the server's VmRSS before and after the prefill\n"
           "  --max-backlog N      lifecycle: producers wait while N tasks are unclaimed (default 0: never)\n"
           "  --respond-next       reviewers answer with ?next=true: the answer also leases their next task\n"
+          "  --slow-ms N          print each answer slower than N ms, with when it was sent (default 0: never)\n"
           "  --self-test          check the HTTP parser, histogram and claim parsing, then exit\n");
 }
 
@@ -1197,6 +1203,8 @@ static int bench_parse_args(int argc, char **argv, bench_config *cfg, bool *self
       cfg->task_bytes = (int)v;
     } else if (strcmp(a, "--prefill-timeout") == 0) {
       if (bench_double(val, 1, 86400, &cfg->prefill_timeout_s) != 0) goto bad;
+    } else if (strcmp(a, "--slow-ms") == 0) {
+      if (bench_long(val, 0, 3600000, &cfg->slow_ms) != 0) goto bad;
     } else if (strcmp(a, "--max-backlog") == 0) {
       if (bench_long(val, 0, 100000000, &cfg->max_backlog) != 0) goto bad;
     } else if (strcmp(a, "--server-pid") == 0) {

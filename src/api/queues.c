@@ -106,7 +106,6 @@ void hitl__h_queue_put(hitl_request *req) {
                       "a queue name has 1 to 64 characters from A-Z a-z 0-9 _ . - and is not . or ..");
     return;
   }
-  if (!hitl__require_role(req, "orchestrator")) return;
   json_t *body = hitl__body_json(req);
   if (body == NULL) return;
   hitl_queue_config *config = NULL;

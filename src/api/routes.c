@@ -6,35 +6,65 @@
 #include "api/server_internal.h"
 #include "util/xmalloc.h"
 
+/* Shorthands for the access column. */
+#define PUBLIC HITL_ACCESS_PUBLIC, NULL
+#define TOKEN HITL_ACCESS_TOKEN, NULL
+#define ROLE(name) HITL_ACCESS_ROLE, name
+
 static const hitl_route_def routes[] = {
-    {"GET", "/healthz", hitl__h_healthz, true, false},
-    {"GET", "/metrics", hitl__h_metrics, true, false},
-    {"GET", "/v1/queues", hitl__h_queue_list, false, false},
-    {"PUT", "/v1/queues/{}", hitl__h_queue_put, false, false},
-    {"GET", "/v1/queues/{}", hitl__h_queue_get, false, false},
-    {"POST", "/v1/queues/{}/tasks", hitl__h_task_submit, false, false},
-    {"GET", "/v1/queues/{}/tasks", hitl__h_task_list, false, false},
-    {"POST", "/v1/queues/{}/tasks/batch", hitl__h_task_batch, false, true},
-    {"POST", "/v1/queues/{}/claim", hitl__h_claim, false, false},
-    {"GET", "/v1/queues/{}/export", hitl__h_export, false, false},
-    {"GET", "/v1/queues/{}/webhook-deliveries", hitl__h_webhook_deliveries, false, false},
-    {"GET", "/v1/tasks/{}", hitl__h_task_get, false, false},
-    {"POST", "/v1/tasks/{}/responses", hitl__h_respond, false, false},
-    {"POST", "/v1/tasks/{}/release", hitl__h_release, false, false},
-    {"POST", "/v1/tasks/{}/lease", hitl__h_renew, false, false},
-    {"GET", "/v1/me", hitl__h_me, false, false},
-    {"GET", "/v1/me/responses", hitl__h_me_responses, false, false},
-    {"GET", "/v1/stats", hitl__h_stats, false, false},
-    {"POST", "/v1/tasks/{}/cancel", hitl__h_cancel, false, false},
-    {"GET", "/v1/events", hitl__h_events, false, false},
-    {"GET", "/v1/events/stream", hitl__h_events_stream, false, false},
-    {"POST", "/v1/tokens", hitl__h_token_create, false, false},
-    {"GET", "/v1/tokens", hitl__h_token_list, false, false},
-    {"DELETE", "/v1/tokens/{}", hitl__h_token_revoke, false, false},
-    {"POST", "/v1/session", hitl__h_session_create, true, false},
-    {"GET", "/v1/session", hitl__h_session_get, false, false},
-    {"DELETE", "/v1/session", hitl__h_session_delete, false, false},
+    {"GET", "/healthz", hitl__h_healthz, PUBLIC, HITL_BODY_NONE},
+    {"GET", "/metrics", hitl__h_metrics, PUBLIC, HITL_BODY_NONE},
+    {"GET", "/v1/queues", hitl__h_queue_list, TOKEN, HITL_BODY_NONE},
+    {"PUT", "/v1/queues/{}", hitl__h_queue_put, ROLE("orchestrator"), HITL_BODY_NORMAL},
+    {"GET", "/v1/queues/{}", hitl__h_queue_get, TOKEN, HITL_BODY_NONE},
+    {"POST", "/v1/queues/{}/tasks", hitl__h_task_submit, ROLE("agent"), HITL_BODY_NORMAL},
+    {"GET", "/v1/queues/{}/tasks", hitl__h_task_list, TOKEN, HITL_BODY_NONE},
+    {"POST", "/v1/queues/{}/tasks/batch", hitl__h_task_batch, ROLE("agent"), HITL_BODY_BULK},
+    {"POST", "/v1/queues/{}/claim", hitl__h_claim, TOKEN, HITL_BODY_NORMAL},
+    {"GET", "/v1/queues/{}/export", hitl__h_export, ROLE("orchestrator"), HITL_BODY_NONE},
+    {"GET", "/v1/queues/{}/webhook-deliveries", hitl__h_webhook_deliveries, ROLE("orchestrator"),
+     HITL_BODY_NONE},
+    {"GET", "/v1/tasks/{}", hitl__h_task_get, TOKEN, HITL_BODY_NONE},
+    {"POST", "/v1/tasks/{}/responses", hitl__h_respond, TOKEN, HITL_BODY_NORMAL},
+    {"POST", "/v1/tasks/{}/release", hitl__h_release, TOKEN, HITL_BODY_NORMAL},
+    {"POST", "/v1/tasks/{}/lease", hitl__h_renew, TOKEN, HITL_BODY_NORMAL},
+    {"GET", "/v1/me", hitl__h_me, TOKEN, HITL_BODY_NONE},
+    {"GET", "/v1/me/responses", hitl__h_me_responses, TOKEN, HITL_BODY_NONE},
+    {"GET", "/v1/stats", hitl__h_stats, ROLE("orchestrator"), HITL_BODY_NONE},
+    /* Agents may cancel only what they submitted: the handler checks that. */
+    {"POST", "/v1/tasks/{}/cancel", hitl__h_cancel, ROLE("agent"), HITL_BODY_NORMAL},
+    {"GET", "/v1/events", hitl__h_events, ROLE("orchestrator"), HITL_BODY_NONE},
+    {"GET", "/v1/events/stream", hitl__h_events_stream, ROLE("orchestrator"), HITL_BODY_NONE},
+    {"POST", "/v1/tokens", hitl__h_token_create, ROLE("orchestrator"), HITL_BODY_NORMAL},
+    {"GET", "/v1/tokens", hitl__h_token_list, ROLE("orchestrator"), HITL_BODY_NONE},
+    {"DELETE", "/v1/tokens/{}", hitl__h_token_revoke, ROLE("orchestrator"), HITL_BODY_NORMAL},
+    {"POST", "/v1/session", hitl__h_session_create, PUBLIC, HITL_BODY_NORMAL},
+    {"GET", "/v1/session", hitl__h_session_get, TOKEN, HITL_BODY_NONE},
+    {"DELETE", "/v1/session", hitl__h_session_delete, TOKEN, HITL_BODY_NORMAL},
 };
+
+#define N_ROUTES (sizeof routes / sizeof *routes)
+
+const hitl_route_def *hitl__routes(size_t *n) {
+  *n = N_ROUTES;
+  return routes;
+}
+
+size_t hitl__route_body_limit(const hitl_route_def *r, size_t max_body) {
+  switch (r->body) {
+  case HITL_BODY_NONE: return 0;
+  case HITL_BODY_NORMAL: return max_body;
+  case HITL_BODY_BULK: return max_body * HITL_BULK_BODY_FACTOR;
+  }
+  return 0;
+}
+
+/* True when a request with method may use a route of route_method: HEAD may use every GET route
+ * (libmicrohttpd sends the headers of the GET answer and leaves out its body). */
+static bool method_fits(const char *route_method, const char *method) {
+  return strcmp(route_method, method) == 0 ||
+         (strcmp(method, "HEAD") == 0 && strcmp(route_method, "GET") == 0);
+}
 
 static int hexval(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -100,7 +130,7 @@ nomatch:
 const hitl_route_def *hitl__route_match(const char *method, const char *path,
                                         char *params[HITL_MAX_PARAMS], int *status) {
   *status = 404;
-  for (size_t i = 0; i < sizeof routes / sizeof *routes; i++) {
+  for (size_t i = 0; i < N_ROUTES; i++) {
     char *got[HITL_MAX_PARAMS] = {0};
     int m = match(routes[i].pattern, path, got);
     if (m < 0) {
@@ -108,7 +138,7 @@ const hitl_route_def *hitl__route_match(const char *method, const char *path,
       return NULL;
     }
     if (m == 0) continue;
-    if (strcmp(routes[i].method, method) == 0) {
+    if (method_fits(routes[i].method, method)) {
       for (int j = 0; j < HITL_MAX_PARAMS; j++) params[j] = got[j];
       return &routes[i];
     }
@@ -121,11 +151,14 @@ const hitl_route_def *hitl__route_match(const char *method, const char *path,
 void hitl__route_allow(const char *path, char *out, size_t n) {
   size_t used = 0;
   out[0] = '\0';
-  for (size_t i = 0; i < sizeof routes / sizeof *routes && used < n; i++) {
+  for (size_t i = 0; i < N_ROUTES && used < n; i++) {
     char *got[HITL_MAX_PARAMS] = {0};
     int m = match(routes[i].pattern, path, got);
     for (int j = 0; j < HITL_MAX_PARAMS; j++) free(got[j]);
-    if (m == 1)
-      used += (size_t)snprintf(out + used, n - used, "%s%s", used ? ", " : "", routes[i].method);
+    if (m == 1) {
+      bool get = strcmp(routes[i].method, "GET") == 0;
+      used += (size_t)snprintf(out + used, n - used, "%s%s%s", used ? ", " : "", routes[i].method,
+                               get ? ", HEAD" : "");
+    }
   }
 }

@@ -280,40 +280,85 @@ static bool authenticate(hitl_request *req) {
   return true;
 }
 
-static void dispatch(hitl_request *req) {
+/* The pseudo-route of the embedded web UI's files, which live outside the route table. */
+static const hitl_route_def static_route = {"GET", "static", hitl__h_static, HITL_ACCESS_PUBLIC,
+                                            NULL, HITL_BODY_NONE};
+
+/* Finds the route of req; on none answers 404, 405 or 400 and returns NULL. */
+static const hitl_route_def *find_route(hitl_request *req) {
   if (hitl__is_static_path(req->path)) {
-    hitl__h_static(req);
-    return;
+    if (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0) return &static_route;
+    snprintf(req->allow, sizeof req->allow, "GET, HEAD");
+    hitl__reply_error(req, HITL_EMETHOD, NULL, "%s is not allowed on %s; use GET", req->method,
+                      req->path);
+    return NULL;
   }
   int status = 404;
   const hitl_route_def *r = hitl__route_match(req->method, req->path, req->params, &status);
-  if (r == NULL) {
-    if (status == 405) {
-      hitl__route_allow(req->path, req->allow, sizeof req->allow);
-      hitl__reply_error(req, HITL_EMETHOD, NULL, "%s is not allowed on %s; use %s", req->method,
-                        req->path, req->allow);
-    } else if (status == 400) {
-      hitl__reply_error(req, HITL_EVALIDATION, NULL,
-                        "the path has a broken percent-escape or a NUL byte");
-    } else {
-      hitl__reply_error(req, HITL_ENOT_FOUND, NULL, "no such route: %s %s", req->method, req->path);
-    }
-    return;
+  if (r) return r;
+  if (status == 405) {
+    hitl__route_allow(req->path, req->allow, sizeof req->allow);
+    hitl__reply_error(req, HITL_EMETHOD, NULL, "%s is not allowed on %s; use %s", req->method,
+                      req->path, req->allow);
+  } else if (status == 400) {
+    hitl__reply_error(req, HITL_EVALIDATION, NULL,
+                      "the path has a broken percent-escape or a NUL byte");
+  } else {
+    hitl__reply_error(req, HITL_ENOT_FOUND, NULL, "no such route: %s %s", req->method, req->path);
   }
-  req->route_name = r->pattern;
-  if (req->body_too_large) {
-    hitl__reply_error(req, HITL_ETOO_LARGE, NULL, "the request body is larger than %zu bytes",
-                      req->body_limit);
-    return;
-  }
-  if (!r->public_route && !authenticate(req)) return;
-  if (!r->public_route) {
+  return NULL;
+}
+
+/* Runs on the request line and headers, before any of the body is read: checks the framing,
+ * finds the route, authenticates the caller and checks the route's role, and checks the declared
+ * body length against the route's limit. Returns true when the body may be read; otherwise the
+ * request was answered (400, 401, 403, 404, 405 or 413) and its body is never read. */
+static bool admit(hitl_request *req, const char *url, const char *version) {
+  if (!hitl__intake_check(req, url, version)) return false;
+  const hitl_route_def *r = find_route(req);
+  if (r == NULL) return false;
+  req->route = r;
+  req->route_name = r == &static_route ? "static" : r->pattern;
+  if (r->access != HITL_ACCESS_PUBLIC) {
+    if (!authenticate(req)) return false;
     req->actor.name = req->who.name;
     req->actor.roles = req->who.roles;
     req->actor.n_roles = req->who.n_roles;
     req->actor.orchestrator = req->who.orchestrator;
+    if (r->access == HITL_ACCESS_ROLE && !hitl__require_role(req, r->role)) return false;
   }
-  r->handler(req);
+  req->body_limit = hitl__route_body_limit(r, req->server->cfg.max_body);
+  const char *cl = hitl__header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+  if (cl && strtoull(cl, NULL, 10) > req->body_limit) {
+    req->close = true;
+    if (req->body_limit == 0)
+      hitl__reply_error(req, HITL_ETOO_LARGE, NULL, "%s %s takes no request body", req->method,
+                        r->pattern);
+    else
+      hitl__reply_error(req, HITL_ETOO_LARGE, NULL, "the request body is larger than %zu bytes",
+                        req->body_limit);
+    return false;
+  }
+  return true;
+}
+
+/* Runs the route's handler once the whole body is in. Every path ends in an answer or a
+ * suspension that someone answers later. */
+static void dispatch(hitl_request *req) {
+  if (req->body_too_large) {
+    if (req->body_limit == 0)
+      hitl__reply_error(req, HITL_ETOO_LARGE, NULL, "%s takes no request body", req->route_name);
+    else
+      hitl__reply_error(req, HITL_ETOO_LARGE, NULL, "the request body is larger than %zu bytes",
+                        req->body_limit);
+    return;
+  }
+  req->route->handler(req);
+  if (req->phase == HITL_PHASE_READING) {
+    /* A handler must answer or suspend; a client is never left waiting for nothing. */
+    hitl_log(HITL_LOG_ERROR, "msg=\"handler gave no answer\" route=%s", req->route_name);
+    hitl__reply_error(req, HITL_EINTERNAL, NULL, "the server gave no answer");
+  }
 }
 
 static enum MHD_Result send_answer(hitl_request *req) {
@@ -329,44 +374,60 @@ static enum MHD_Result send_answer(hitl_request *req) {
   if (req->location[0]) MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, req->location);
   if (req->allow[0]) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, req->allow);
   if (req->cookie[0]) MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, req->cookie);
+  if (req->close) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
   enum MHD_Result ok = MHD_queue_response(req->conn, (unsigned)req->status, resp);
   MHD_destroy_response(resp);
   return ok;
+}
+
+/* Makes the request record of a new request and counts it in flight. */
+static hitl_request *request_new(hitl_server *s, struct MHD_Connection *conn) {
+  hitl_request *req = hitl_xcalloc(1, sizeof *req);
+  req->conn = conn;
+  req->server = s;
+  req->method = "";
+  req->start_us = hitl_mono_us();
+  req->route_name = "unmatched";
+  pthread_mutex_lock(&s->inflight_lock);
+  s->inflight++;
+  pthread_mutex_unlock(&s->inflight_lock);
+  return req;
+}
+
+/* libmicrohttpd's URI log callback: runs on the request line, before libmicrohttpd splits the
+ * target into path and query; what it records lets admit refuse what the split would hide. */
+static void *on_request_line(void *cls, const char *uri, struct MHD_Connection *conn) {
+  hitl_request *req = request_new(cls, conn);
+  hitl__intake_target(&req->intake, uri);
+  return req;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
                                   void **con_cls) {
-  (void)version;
   hitl_server *s = cls;
   hitl_request *req = *con_cls;
-  if (req == NULL) {
-    req = hitl_xcalloc(1, sizeof *req);
-    req->conn = conn;
-    req->server = s;
+  if (req == NULL) { /* Only when the URI log callback did not run. */
+    req = request_new(s, conn);
+    hitl__intake_target(&req->intake, url);
+    *con_cls = req;
+  }
+  if (!req->admitted) {
+    /* The first call comes with the headers, before any of the body: the only moment
+     * libmicrohttpd lets us answer before the upload ends (then it reads no more of it and
+     * closes the connection after the answer). */
+    req->admitted = true;
     req->method = method;
     req->path = hitl_xstrdup(url);
-    req->start_us = hitl_mono_us();
-    req->route_name = "unmatched";
-    bool batch = strstr(url, "/tasks/batch") != NULL;
-    req->body_limit = batch ? s->cfg.max_body * 16 : s->cfg.max_body;
-    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl && strtoull(cl, NULL, 10) > req->body_limit) req->body_too_large = true;
-    *con_cls = req;
-    pthread_mutex_lock(&s->inflight_lock);
-    s->inflight++;
-    pthread_mutex_unlock(&s->inflight_lock);
-    if (!req->body_too_large) return MHD_YES;
-    /* A declared length over the limit is refused before any of the body is read: this is the
-     * only moment libmicrohttpd lets us answer before the upload ends. */
-    dispatch(req);
-    return send_answer(req);
+    if (!admit(req, url, version)) return send_answer(req);
+    return MHD_YES;
   }
   if (req->phase == HITL_PHASE_READING) {
     if (*upload_data_size > 0) {
-      /* A chunked body that outgrows the limit is read to its end and dropped; dispatch then
-       * answers 413 (libmicrohttpd refuses an answer in the middle of an upload). */
+      /* A chunked body that outgrows the limit is read to its end and dropped, never kept;
+       * dispatch then answers 413 (libmicrohttpd refuses an answer in the middle of an
+       * upload). A declared length over the limit was refused by admit. */
       if (!req->body_too_large && req->body.len + *upload_data_size > req->body_limit) {
         req->body_too_large = true;
         hitl_buf_free(&req->body);
@@ -385,6 +446,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   return MHD_YES; /* Suspended. */
 }
 
+/* Writes in into out (n bytes) for a key=value log line: printable ASCII as is but '"' and
+ * '\\' escaped, every other byte (and a space, unless the value is quoted) as \xNN, so that no
+ * client byte can forge a field or break the line. */
+static void log_escape(char *out, size_t n, const char *in, bool quoted) {
+  size_t w = 0;
+  for (const unsigned char *p = (const unsigned char *)in; *p && w + 5 < n; p++) {
+    if (*p == '"' || *p == '\\') {
+      out[w++] = '\\';
+      out[w++] = (char)*p;
+    } else if (*p < 0x20 || *p >= 0x7f || (*p == ' ' && !quoted)) {
+      w += (size_t)snprintf(out + w, n - w, "\\x%02x", *p);
+    } else {
+      out[w++] = (char)*p;
+    }
+  }
+  out[w] = '\0';
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
   (void)conn;
@@ -393,7 +472,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   if (req == NULL) return;
   int64_t us = hitl_mono_us() - req->start_us;
   hitl__metrics_observe(&s->metrics, req->status, us);
-  hitl_log(HITL_LOG_INFO, "method=%s route=%s status=%d us=%lld%s", req->method, req->route_name,
+  char method[64];
+  log_escape(method, sizeof method, req->method, false);
+  hitl_log(HITL_LOG_INFO, "method=%s route=%s status=%d us=%lld%s", method, req->route_name,
            req->status, (long long)us, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
   if (req->state_free) req->state_free(req->state);
   for (int i = 0; i < HITL_MAX_PARAMS; i++) free(req->params[i]);
@@ -419,10 +500,12 @@ static size_t unescape_none(void *cls, struct MHD_Connection *c, char *s) {
 
 __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap) {
   (void)cls;
-  char line[512];
+  char line[512], escaped[1024];
   vsnprintf(line, sizeof line, fmt, ap);
-  line[strcspn(line, "\n")] = '\0';
-  hitl_log(HITL_LOG_WARN, "msg=\"http: %s\"", line);
+  size_t len = strlen(line);
+  if (len && line[len - 1] == '\n') line[len - 1] = '\0'; /* Its own line end; others escaped. */
+  log_escape(escaped, sizeof escaped, line, true);
+  hitl_log(HITL_LOG_WARN, "msg=\"http: %s\"", escaped);
 }
 
 /* ---- start and stop ----------------------------------------------------------------------- */
@@ -520,7 +603,9 @@ int hitl_server_start(const hitl_server_config *cfg, hitl_server **out, hitl_err
       0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
       MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
       MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-      MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+      MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL,
+      MHD_OPTION_URI_LOG_CALLBACK, on_request_line, s, /* Request intake (see intake.c). */
+      MHD_OPTION_CONNECTION_TIMEOUT,
       (unsigned)120, MHD_OPTION_CONNECTION_LIMIT, (unsigned)10000, MHD_OPTION_LISTEN_BACKLOG_SIZE,
       (unsigned)1024, MHD_OPTION_END);
   if (s->mhd == NULL) {

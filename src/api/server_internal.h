@@ -44,24 +44,49 @@ hitl_store *hitl__reader(hitl_request *req);
 /* The same without a request to answer: NULL when the store cannot be opened. */
 hitl_store *hitl__server_reader(hitl_server *s);
 
-/* One row of the route table. */
+/* Who may call a route; dispatch checks it on the headers, before any body is read. */
+typedef enum hitl_route_access {
+  HITL_ACCESS_PUBLIC = 0, /* No token needed. */
+  HITL_ACCESS_TOKEN,      /* Any valid token or session. */
+  HITL_ACCESS_ROLE,       /* A valid token holding the row's role (orchestrators hold every role). */
+} hitl_route_access;
+
+/* How large a body a route reads. */
+typedef enum hitl_route_body {
+  HITL_BODY_NONE = 0, /* None: a declared body is refused with 413. */
+  HITL_BODY_NORMAL,   /* Up to the server's max_body. */
+  HITL_BODY_BULK,     /* Up to HITL_BULK_BODY_FACTOR times max_body (batch submission, imports). */
+} hitl_route_body;
+
+#define HITL_BULK_BODY_FACTOR 16
+
+/* One row of the route table: what it matches, who may call it, how large a body it reads.
+ * Finer rules (a queue's reviewer roles, the submitter of a task) stay in the handlers. */
 typedef struct hitl_route_def {
   const char *method;
   const char *pattern;  /* "/v1/queues/{}/tasks": {} matches one path segment. */
   hitl_handler_fn handler;
-  bool public_route;    /* No token needed. */
-  bool batch_body;      /* Body limit is 16 times the normal one. */
+  hitl_route_access access;
+  const char *role;     /* For HITL_ACCESS_ROLE: the role needed; NULL otherwise. */
+  hitl_route_body body;
 } hitl_route_def;
+
+/* The route table and, in *n, its length: for tests that must cover every route. The table is
+ * static: valid for the life of the program. */
+const hitl_route_def *hitl__routes(size_t *n);
+/* The largest body route r reads, in bytes, on a server whose limit is max_body. */
+size_t hitl__route_body_limit(const hitl_route_def *r, size_t max_body);
 
 /* Percent-decodes n bytes of a path segment or query value into a malloc'd string; NULL on a
  * broken escape or an encoded NUL. '+' stays '+'. */
 char *hitl__percent_decode(const char *s, size_t n);
 
-/* Finds the route for method and path; fills params (decoded, malloc'd) and returns it, or
- * NULL with *status 404 (no path) or 405 (path known, method not). */
+/* Finds the route for method and path (HEAD finds the GET route); fills params (decoded,
+ * malloc'd) and returns it, or NULL with *status 404 (no path), 405 (path known, method not) or
+ * 400 (a broken escape in a parameter). */
 const hitl_route_def *hitl__route_match(const char *method, const char *path,
                                         char *params[HITL_MAX_PARAMS], int *status);
-/* Writes the methods the route table has for path into out ("GET, PUT"; empty when none). */
+/* Writes the methods the route table has for path into out ("GET, HEAD, PUT"; empty when none). */
 void hitl__route_allow(const char *path, char *out, size_t n);
 
 /* Handlers, one file per resource. */

@@ -13,7 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -252,4 +256,80 @@ char *ts_token(test_server *s, const char *name, const char *roles) {
   char *tok = strdup(tj_str(&r, "token"));
   tr_free(&r);
   return tok;
+}
+
+/* ---- raw HTTP ------------------------------------------------------------------------------ */
+
+int raw_connect(test_server *s) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(fd >= 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s->port)};
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+  return fd;
+}
+
+static long now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool raw_send(int fd, const void *data, size_t len, int timeout_ms) {
+  const char *p = data;
+  long until = now_ms() + timeout_ms;
+  while (len > 0) {
+    struct pollfd q = {.fd = fd, .events = POLLOUT};
+    long left = until - now_ms();
+    if (left <= 0 || poll(&q, 1, (int)left) <= 0) return false;
+    if (q.revents & (POLLERR | POLLHUP)) return false;
+    ssize_t n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    if (n <= 0) return false;
+    p += n;
+    len -= (size_t)n;
+  }
+  return true;
+}
+
+void raw_read(int fd, int timeout_ms, int idle_ms, raw_resp *out) {
+  memset(out, 0, sizeof *out);
+  out->data = calloc(1, 1);
+  long start = now_ms(), until = start + timeout_ms;
+  for (;;) {
+    long left = until - now_ms();
+    if (out->answered && left > idle_ms) left = idle_ms;
+    if (left <= 0) break;
+    struct pollfd q = {.fd = fd, .events = POLLIN};
+    int r = poll(&q, 1, (int)left);
+    if (r <= 0) break;
+    char buf[8192];
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      out->closed = true;
+      break;
+    }
+    out->data = realloc(out->data, out->len + (size_t)n + 1);
+    memcpy(out->data + out->len, buf, (size_t)n);
+    out->len += (size_t)n;
+    out->data[out->len] = '\0';
+    if (!out->answered && strstr(out->data, "\r\n")) {
+      out->answered = true;
+      if (strncmp(out->data, "HTTP/1.", 7) == 0 && out->len > 12) out->status = atoi(out->data + 9);
+    }
+  }
+  out->waited_ms = now_ms() - start;
+}
+
+void raw_exchange(test_server *s, const void *data, size_t len, int timeout_ms, raw_resp *out) {
+  int fd = raw_connect(s);
+  raw_send(fd, data, len, timeout_ms);
+  raw_read(fd, timeout_ms, 300, out);
+  close(fd);
+}
+
+void raw_free(raw_resp *r) {
+  free(r->data);
+  memset(r, 0, sizeof *r);
 }

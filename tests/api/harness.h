@@ -52,4 +52,28 @@ char *tr_header(const test_resp *r, const char *name);
  * storage per call slot: copy it). */
 char *ts_token(test_server *s, const char *name, const char *roles);
 
+/* ---- raw HTTP: bytes written to a socket as given, for framing tests ---- */
+
+typedef struct raw_resp {
+  char *data;          /* Everything received, NUL-terminated (a body may hold more NULs). */
+  size_t len;
+  bool closed;         /* The server closed the connection within the wait. */
+  bool answered;       /* A whole status line arrived. */
+  int status;          /* Its status code, or 0. */
+  long waited_ms;      /* How long until the connection closed or the wait ended. */
+} raw_resp;
+
+/* Connects to the server (blocking socket, SIGPIPE suppressed by MSG_NOSIGNAL on writes);
+ * returns the descriptor. */
+int raw_connect(test_server *s);
+/* Writes len bytes of data to fd; returns false when the peer refused them (closed). Waits at
+ * most timeout_ms for the socket to take them. */
+bool raw_send(int fd, const void *data, size_t len, int timeout_ms);
+/* Reads from fd until the server closes it or, after the first status line, until idle_ms pass
+ * without a byte, or until timeout_ms in all. Fills out (free with raw_free). */
+void raw_read(int fd, int timeout_ms, int idle_ms, raw_resp *out);
+/* Connects, sends len bytes, reads the answer as raw_read does (idle_ms 300) and closes. */
+void raw_exchange(test_server *s, const void *data, size_t len, int timeout_ms, raw_resp *out);
+void raw_free(raw_resp *r);
+
 #endif

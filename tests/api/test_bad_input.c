@@ -178,7 +178,7 @@ static const bad_case corpus[] = {
     {"PUT", Q, TK_REVIEWER, "{}", 403, "forbidden", NULL, "orchestrator role"},
     {"POST", TASKS, TK_REVIEWER, "{\"input\":1}", 403, "forbidden", NULL, "agent role"},
     {"POST", Q "/claim", TK_LABELER, NULL, 403, "forbidden", NULL, "none of the roles"},
-    {"POST", "/v1/tasks/{T1}/cancel", TK_REVIEWER, NULL, 403, "forbidden", NULL, "submitted a task may cancel"},
+    {"POST", "/v1/tasks/{T1}/cancel", TK_REVIEWER, NULL, 403, "forbidden", NULL, "needs the agent role"},
     {"GET", "/v1/events", TK_AGENT, NULL, 403, "forbidden", NULL, "orchestrator role"},
     {"POST", "/v1/tokens", TK_AGENT, "{\"name\":\"x\",\"roles\":[\"agent\"]}", 403, "forbidden", NULL, "orchestrator role"},
 

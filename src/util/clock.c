@@ -3,6 +3,7 @@
 #include "util/clock.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -33,6 +34,13 @@ void hitl_time_format(int64_t ms, char out[HITL_TIME_LEN]) {
 #define TIME_MIN_MS INT64_C(-62167219200000)
 #define TIME_MAX_MS INT64_C(253402300799999)
 
+/* The days of month mo (1 to 12) of year y in the proleptic Gregorian calendar. */
+static int days_in_month(int y, int mo) {
+  static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  return mo == 2 && leap ? 29 : days[mo - 1];
+}
+
 static int digits(const char **p, int n, int *out) {
   int v = 0;
   for (int i = 0; i < n; i++) {
@@ -53,7 +61,9 @@ int hitl_time_parse(const char *s, int64_t *ms) {
   p++;
   if (digits(&p, 2, &h) || *p++ != ':' || digits(&p, 2, &mi) || *p++ != ':' || digits(&p, 2, &se))
     return -1;
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) return -1;
+  /* timegm would carry 2020-02-30 into March: a date that does not exist is refused. */
+  if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || se > 60)
+    return -1;
   int frac_ms = 0;
   if (*p == '.') {
     p++;

@@ -322,6 +322,19 @@ static void test_log_escaped(void **state) {
   assert_true(seen);
 }
 
+/* ?since= takes only dates that exist (the parser once carried Feb 30 into March). */
+static void test_since_impossible_date(void **state) {
+  (void)state;
+  test_resp t;
+  assert_int_equal(tr(&srv, "GET", "/v1/queues/front/export?since=2020-02-30T00:00:00Z",
+                      ADMIN_TOKEN, NULL, &t), 400);
+  assert_string_equal(tj_str(&t, "error.field"), "since");
+  tr_free(&t);
+  assert_int_equal(tr(&srv, "GET", "/v1/queues/front/export?since=2020-02-29T00:00:00Z",
+                      ADMIN_TOKEN, NULL, &t), 200);
+  tr_free(&t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_refused_on_headers),
@@ -333,6 +346,7 @@ int main(void) {
       cmocka_unit_test(test_keep_alive_still_works),
       cmocka_unit_test(test_head),
       cmocka_unit_test(test_log_escaped),
+      cmocka_unit_test(test_since_impossible_date),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -56,6 +56,7 @@ typedef struct header_scan {
   const char *bad_name;    /* A field name that is not a token (e.g. "Transfer-Encoding "). */
   const char *bad_value;   /* The name of a field whose value holds a control byte. */
   int n_host;
+  int n_authorization;
   int n_length;
   const char *length;      /* The first Content-Length value. */
   bool length_differs;     /* Another Content-Length value differs from the first. */
@@ -85,6 +86,8 @@ static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const cha
   }
   if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0) {
     h->n_host++;
+  } else if (strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION) == 0) {
+    h->n_authorization++;
   } else if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
     const char *v = value ? value : "";
     if (!digits_only(v)) h->length_bad = true;
@@ -133,6 +136,9 @@ bool hitl__intake_check(hitl_request *req, const char *url, const char *version)
   bool http11 = version && strcmp(version, MHD_HTTP_VERSION_1_1) == 0;
   if (h.n_host > 1) return refuse(req, "Host", "the request has more than one Host header");
   if (http11 && h.n_host == 0) return refuse(req, "Host", "an HTTP/1.1 request needs a Host header");
+  /* Only the first would be checked: which one a proxy in front checked is anyone's guess. */
+  if (h.n_authorization > 1)
+    return refuse(req, "Authorization", "the request has more than one Authorization header");
   if (h.length_bad) return refuse(req, "Content-Length", "Content-Length must be a decimal number");
   if (h.length_differs)
     return refuse(req, "Content-Length", "the request has Content-Length values that differ");

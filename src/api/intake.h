@@ -27,9 +27,10 @@ void hitl__intake_target(hitl_intake *in, const char *uri);
 /* Checks the request line and headers of req (url and version as the access handler got them)
  * against RFC 9112: a method that is a token; a target without NUL, space or control bytes and
  * with at most HITL_MAX_QUERY_ARGS arguments; header names that are tokens and values without
- * control bytes; exactly one Host in HTTP/1.1; Content-Length digits and no two that differ;
- * Transfer-Encoding only "chunked", only in HTTP/1.1 and never with Content-Length. Returns true
- * when all hold; otherwise answers 400 with req->close set and returns false. */
+ * control bytes; exactly one Host in HTTP/1.1; at most one Authorization; Content-Length digits
+ * and no two that differ; Transfer-Encoding only "chunked", only in HTTP/1.1 and never with
+ * Content-Length. Returns true when all hold; otherwise answers 400 with req->close set and
+ * returns false. */
 bool hitl__intake_check(hitl_request *req, const char *url, const char *version);
 
 #endif

@@ -194,6 +194,9 @@ static void test_framing_refused(void **state) {
        "POST /v1/queues/front/tasks HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n"
        "2\r\n{}\r\n0\r\n\r\n", false},
       {"no Host in HTTP/1.1", "GET /healthz HTTP/1.1\r\n\r\n", false},
+      {"two Authorization headers",
+       "GET /v1/queues HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer a\r\nAuthorization: Bearer b\r\n\r\n",
+       false},
       {"two Host headers", "GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", false},
       {"a control byte in a header value", "GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\001b\r\n\r\n", false},
       {"a control byte in the target", "GET /heal\033thz HTTP/1.1\r\nHost: x\r\n\r\n", false},

@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+/* Answers: the functions every handler answers through, and the one JSON error body. */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "api/http.h"
+
+void hitl__reply_buf(hitl_request *req, int status, hitl_buf *b) {
+  hitl_buf_free(&req->out);
+  req->out = *b;
+  hitl_buf_init(b);
+  req->status = status;
+  req->content_type = "application/json";
+  req->phase = HITL_PHASE_ANSWERED;
+}
+
+void hitl__reply_json(hitl_request *req, int status, const char *json, size_t len) {
+  hitl_buf b = HITL_BUF_INIT;
+  hitl_buf_append(&b, json, len);
+  hitl__reply_buf(req, status, &b);
+}
+
+void hitl__reply_empty(hitl_request *req, int status) {
+  hitl_buf_free(&req->out);
+  req->status = status;
+  req->content_type = NULL;
+  req->phase = HITL_PHASE_ANSWERED;
+}
+
+/* Length of the well-formed UTF-8 sequence at s (NUL-terminated), or 0 when there is none. */
+static size_t utf8_sequence(const unsigned char *s) {
+  unsigned char c = s[0], lo = 0x80, hi = 0xBF;
+  size_t n;
+  if (c < 0x80) return 1;
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    if (c == 0xE0) lo = 0xA0; /* Overlong. */
+    if (c == 0xED) hi = 0x9F; /* Surrogates. */
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    if (c == 0xF0) lo = 0x90; /* Overlong. */
+    if (c == 0xF4) hi = 0x8F; /* Past U+10FFFF. */
+  } else {
+    return 0;
+  }
+  if (s[1] < lo || s[1] > hi) return 0;
+  for (size_t i = 2; i < n; i++)
+    if ((s[i] & 0xC0) != 0x80) return 0;
+  return n;
+}
+
+/* Replaces in place every byte of s that is not part of well-formed UTF-8 with '?', so that
+ * echoed input (a path, a key cut short by truncation) cannot make the error body invalid JSON. */
+static void utf8_scrub(char *s) {
+  unsigned char *p = (unsigned char *)s;
+  while (*p) {
+    size_t n = utf8_sequence(p);
+    if (n == 0) {
+      *p = '?';
+      n = 1;
+    }
+    p += n;
+  }
+}
+
+void hitl__reply_error(hitl_request *req, int code, const char *field, const char *fmt, ...) {
+  char message[512], field_copy[160]; /* As hitl_err.field. */
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(message, sizeof message, fmt, ap);
+  va_end(ap);
+  utf8_scrub(message);
+  if (field) {
+    snprintf(field_copy, sizeof field_copy, "%s", field);
+    utf8_scrub(field_copy);
+    field = field_copy;
+  }
+  hitl_buf b = HITL_BUF_INIT;
+  hitl_buf_puts(&b, "{\"error\":{\"code\":");
+  hitl_buf_json_cstr(&b, hitl_err_code(code));
+  hitl_buf_puts(&b, ",\"message\":");
+  hitl_buf_json_cstr(&b, message);
+  if (field && *field) {
+    hitl_buf_puts(&b, ",\"field\":");
+    hitl_buf_json_cstr(&b, field);
+  }
+  hitl_buf_puts(&b, "}}");
+  hitl__reply_buf(req, hitl_err_status(code), &b);
+}
+
+void hitl__reply_err(hitl_request *req, const hitl_err *err) {
+  int code = err->code ? err->code : HITL_EINTERNAL;
+  hitl__reply_error(req, code, err->field, "%s", err->message[0] ? err->message : "internal error");
+}

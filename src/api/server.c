@@ -288,7 +288,7 @@ static enum MHD_Result send_answer(hitl_request *req) {
   return ok;
 }
 
-/* Makes the request record of a new request and counts it in flight. */
+/* Makes the request record of a new request. */
 static hitl_request *request_new(hitl_server *s, struct MHD_Connection *conn) {
   hitl_request *req = hitl_xcalloc(1, sizeof *req);
   req->conn = conn;
@@ -296,9 +296,6 @@ static hitl_request *request_new(hitl_server *s, struct MHD_Connection *conn) {
   req->method = "";
   req->start_us = hitl_mono_us();
   req->route_name = "unmatched";
-  pthread_mutex_lock(&s->inflight_lock);
-  s->inflight++;
-  pthread_mutex_unlock(&s->inflight_lock);
   return req;
 }
 
@@ -326,6 +323,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
      * libmicrohttpd lets us answer before the upload ends (then it reads no more of it and
      * closes the connection after the answer). */
     req->admitted = true;
+    /* In flight from here to on_completed: stop waits for it. A request whose headers never
+     * arrived whole is not counted, so a slow client cannot hold up a stop. */
+    pthread_mutex_lock(&s->inflight_lock);
+    s->inflight++;
+    pthread_mutex_unlock(&s->inflight_lock);
     req->method = method;
     req->path = hitl_xstrdup(url);
     if (!admit(req, url, version)) return send_answer(req);
@@ -378,12 +380,18 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   hitl_server *s = cls;
   hitl_request *req = *con_cls;
   if (req == NULL) return;
-  int64_t us = hitl_mono_us() - req->start_us;
-  hitl__metrics_observe(&s->metrics, req->status, us);
-  char method[64];
-  log_escape(method, sizeof method, req->method, false);
-  hitl_log(HITL_LOG_INFO, "method=%s route=%s status=%d us=%lld%s", method, req->route_name,
-           req->status, (long long)us, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
+  /* A request refused by libmicrohttpd before its headers were whole (it logs why through
+   * mhd_log) never reached on_request: nothing to count or log here. */
+  bool admitted = req->admitted;
+  if (admitted) {
+    int64_t us = hitl_mono_us() - req->start_us;
+    hitl__metrics_observe(&s->metrics, req->status, us);
+    char method[64];
+    log_escape(method, sizeof method, req->method, false);
+    hitl_log(HITL_LOG_INFO, "method=%s route=%s status=%d us=%lld%s", method, req->route_name,
+             req->status, (long long)us,
+             toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
+  }
   if (req->state_free) req->state_free(req->state);
   for (int i = 0; i < HITL_MAX_PARAMS; i++) free(req->params[i]);
   for (int i = 0; i < HITL_MAX_QUERY; i++) free(req->query_copies[i]);
@@ -393,6 +401,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   free(req->path);
   free(req);
   *con_cls = NULL;
+  if (!admitted) return;
   pthread_mutex_lock(&s->inflight_lock);
   if (--s->inflight == 0) pthread_cond_broadcast(&s->inflight_done);
   pthread_mutex_unlock(&s->inflight_lock);

@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -338,6 +341,42 @@ static void test_since_impossible_date(void **state) {
   tr_free(&t);
 }
 
+static long mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A client that never finishes its headers does not hold up a stop (which waits up to 5 s for
+ * requests in flight): only requests whose headers arrived count as in flight. */
+static void test_half_sent_headers_do_not_hold_stop(void **state) {
+  (void)state;
+  test_server other = {0};
+  ts_start(&other, NULL);
+  int fd = raw_connect(&other);
+  static const char partial[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
+  assert_true(raw_send(fd, partial, sizeof partial - 1, WAIT_MS));
+  /* A whole request on another connection is answered: the server has read both. */
+  static const char whole[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  raw_resp r;
+  raw_exchange(&other, whole, sizeof whole - 1, WAIT_MS, &r);
+  assert_int_equal(r.status, 200);
+  raw_free(&r);
+  long start = mono_ms();
+  kill(other.pid, SIGTERM);
+  int status;
+  pid_t done = 0;
+  while (done == 0 && mono_ms() - start < 10000) {
+    done = waitpid(other.pid, &status, WNOHANG);
+    if (done == 0) usleep(10000);
+  }
+  long took = mono_ms() - start;
+  other.pid = done == 0 ? other.pid : 0;
+  close(fd);
+  ts_cleanup(&other);
+  if (took >= 4000) fail_msg("the stop took %ld ms with a half-sent request open", took);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_refused_on_headers),
@@ -350,6 +389,7 @@ int main(void) {
       cmocka_unit_test(test_head),
       cmocka_unit_test(test_log_escaped),
       cmocka_unit_test(test_since_impossible_date),
+      cmocka_unit_test(test_half_sent_headers_do_not_hold_stop),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -50,7 +50,7 @@ struct hitl_request {
   char *params[HITL_MAX_PARAMS];    /* Decoded path parameters, owned. */
   char *query_copies[HITL_MAX_QUERY]; /* Decoded query values handed out, owned. */
   hitl_intake intake;                /* The raw target as received (before it was split). */
-  bool admitted;                    /* The line and headers were checked (first callback). */
+  bool headers_in;                  /* The headers are in: on_request ran (and checked them). */
   const struct hitl_route_def *route; /* The route matched, or NULL. */
   hitl_buf body;
   bool body_too_large;

@@ -318,11 +318,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     hitl__intake_target(&req->intake, url);
     *con_cls = req;
   }
-  if (!req->admitted) {
+  if (!req->headers_in) {
     /* The first call comes with the headers, before any of the body: the only moment
      * libmicrohttpd lets us answer before the upload ends (then it reads no more of it and
      * closes the connection after the answer). */
-    req->admitted = true;
+    req->headers_in = true;
     /* In flight from here to on_completed: stop waits for it. A request whose headers never
      * arrived whole is not counted, so a slow client cannot hold up a stop. */
     pthread_mutex_lock(&s->inflight_lock);
@@ -382,8 +382,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   if (req == NULL) return;
   /* A request refused by libmicrohttpd before its headers were whole (it logs why through
    * mhd_log) never reached on_request: nothing to count or log here. */
-  bool admitted = req->admitted;
-  if (admitted) {
+  bool headers_in = req->headers_in;
+  if (headers_in) {
     int64_t us = hitl_mono_us() - req->start_us;
     hitl__metrics_observe(&s->metrics, req->status, us);
     char method[64];
@@ -401,7 +401,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   free(req->path);
   free(req);
   *con_cls = NULL;
-  if (!admitted) return;
+  if (!headers_in) return;
   pthread_mutex_lock(&s->inflight_lock);
   if (--s->inflight == 0) pthread_cond_broadcast(&s->inflight_done);
   pthread_mutex_unlock(&s->inflight_lock);

@@ -189,8 +189,8 @@ static bool authenticate(hitl_request *req) {
 }
 
 /* The pseudo-route of the embedded web UI's files, which live outside the route table. */
-static const hitl_route_def static_route = {"GET", "static", hitl__h_static, HITL_ACCESS_PUBLIC,
-                                            NULL, HITL_BODY_NONE};
+static const hitl_route_def static_route = {"GET", "static", HITL_ACCESS_PUBLIC, NULL,
+                                            HITL_BODY_NONE, hitl__h_static};
 
 /* Finds the route of req; on none answers 404, 405 or 400 and returns NULL. */
 static const hitl_route_def *find_route(hitl_request *req) {

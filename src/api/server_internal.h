@@ -44,11 +44,12 @@ hitl_store *hitl__reader(hitl_request *req);
 /* The same without a request to answer: NULL when the store cannot be opened. */
 hitl_store *hitl__server_reader(hitl_server *s);
 
-/* Who may call a route; dispatch checks it on the headers, before any body is read. */
+/* Who may call a route; dispatch checks it on the headers, before any body is read. Zero is
+ * the safe default: a row that forgets to say is not public. */
 typedef enum hitl_route_access {
-  HITL_ACCESS_PUBLIC = 0, /* No token needed. */
-  HITL_ACCESS_TOKEN,      /* Any valid token or session. */
-  HITL_ACCESS_ROLE,       /* A valid token holding the row's role (orchestrators hold every role). */
+  HITL_ACCESS_TOKEN = 0, /* Any valid token or session. */
+  HITL_ACCESS_ROLE,      /* A valid token holding the row's role (orchestrators hold every role). */
+  HITL_ACCESS_PUBLIC,    /* No token needed. */
 } hitl_route_access;
 
 /* How large a body a route reads. */
@@ -65,10 +66,12 @@ typedef enum hitl_route_body {
 typedef struct hitl_route_def {
   const char *method;
   const char *pattern;  /* "/v1/queues/{}/tasks": {} matches one path segment. */
-  hitl_handler_fn handler;
+  /* The rules come before the handler, so that a row written for the old layout ({method,
+   * pattern, handler, public, batch}) does not compile. */
   hitl_route_access access;
   const char *role;     /* For HITL_ACCESS_ROLE: the role needed; NULL otherwise. */
   hitl_route_body body;
+  hitl_handler_fn handler;
 } hitl_route_def;
 
 /* The route table and, in *n, its length: for tests that must cover every route. The table is

@@ -210,6 +210,11 @@ int hitl__sqlite_fail(hitl__sqlite *s, int rc, const char *what) {
   /* SQLite's messages name tables and columns, never the values bound, so no payload leaks. */
   hitl_log(HITL_LOG_ERROR, "store=sqlite op=%s code=%d message=\"%s\"", what, ext,
            sqlite3_errmsg(s->db));
+  /* The file became read-only or unreachable (permissions, a read-only mount): nothing was
+   * written and a retry may succeed once an operator fixes it, so 503 rather than 500. */
+  int primary = rc & 0xff;
+  if (primary == SQLITE_READONLY || primary == SQLITE_PERM || primary == SQLITE_CANTOPEN)
+    return HITL_EUNAVAILABLE;
   return HITL_ESTORE;
 }
 

@@ -29,7 +29,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-export HITL_ADMIN_TOKEN="ui-admin-$RANDOM$RANDOM$RANDOM"
+HITL_ADMIN_TOKEN=$("$bin" token generate) # serve wants 32 characters or more
+export HITL_ADMIN_TOKEN
 mkfifo "$tmp/out"
 "$bin" serve --db "$tmp/hitl.db" --listen 127.0.0.1:0 >"$tmp/out" 2>"$tmp/server.log" &
 pid=$!

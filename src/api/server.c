@@ -422,7 +422,12 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
   char line[512];
   vsnprintf(line, sizeof line, fmt, ap);
   line[strcspn(line, "\n")] = '\0';
-  hitl_log(HITL_LOG_WARN, "msg=\"http: %s\"", line);
+  /* A client that goes away (an event stream's browser tab closing) is normal: the request line
+   * says aborted=1 already, so libmicrohttpd's account of it is only for debugging. */
+  bool gone = strstr(line, "no longer available for sending") ||
+              strstr(line, "forcibly closed by remote peer") ||
+              strstr(line, "closed by remote side");
+  hitl_log(gone ? HITL_LOG_DEBUG : HITL_LOG_WARN, "msg=\"http: %s\"", line);
 }
 
 /* ---- start and stop ----------------------------------------------------------------------- */

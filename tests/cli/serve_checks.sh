@@ -144,6 +144,33 @@ fi
 kill "$first_pid"
 wait "$first_pid"
 
+# --- a client leaving the event stream is a normal end, logged at info, not a warning ---
+HITL_ADMIN_TOKEN=$token start sse "$HITL_BIN" serve --db "$dir/sse.db" --listen 127.0.0.1:0
+sse_pid=$pid
+if wait_for "$dir/sse.out" 'listening on' "$pid"; then
+  url="http://127.0.0.1:$(sed -n 's/.*127\.0\.0\.1:\([0-9][0-9]*\) .*/\1/p' "$dir/sse.out" | head -n1)"
+  curl -sN -H "Authorization: Bearer $token" "$url/v1/events/stream" >"$dir/sse.stream" &
+  curl_pid=$!
+  wait_for "$dir/sse.stream" 'retry:' "$curl_pid" || fail "sse: the stream did not start"
+  kill "$curl_pid"
+  wait "$curl_pid" 2>/dev/null
+  # Each new event makes the server write to the stream, until it notices the client is gone.
+  for i in $(seq 1 100); do
+    grep -q 'route=/v1/events/stream.*aborted=1' "$dir/sse.err" && break
+    curl -s -o /dev/null -X PUT -H "Authorization: Bearer $token" \
+      -H 'Content-Type: application/json' -d '{}' "$url/v1/queues/q$i"
+  done
+  grep -q 'route=/v1/events/stream.*aborted=1' "$dir/sse.err" || fail "sse: the stream did not end"
+fi
+kill "$sse_pid"
+wait "$sse_pid"
+if grep -q 'level=warn' "$dir/sse.err"; then
+  fail "sse: a client leaving the stream logged a warning:"
+  grep 'level=warn' "$dir/sse.err" | sed 's/^/  /' >&2
+else
+  ok "sse: a client leaving the stream is no warning"
+fi
+
 if [[ $failures -ne 0 ]]; then
   echo "serve_checks: $failures check(s) failed" >&2
   exit 1

@@ -51,6 +51,7 @@ static int check_admin_token(const char *token) {
 static int check_db_writable(const char *db) {
   static const char *const suffixes[] = {"", "-wal", "-shm"};
   char path[4096];
+  if (strstr(db, "://")) return 0; /* A server's URL, not a file: the store answers for it. */
   for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
     snprintf(path, sizeof path, "%s%s", db, suffixes[i]);
     if (access(path, F_OK) != 0 || access(path, R_OK | W_OK) == 0) continue;
@@ -67,7 +68,7 @@ static int check_db_writable(const char *db) {
   else snprintf(path, sizeof path, "%.*s", (int)(slash - db), db);
   if (access(path, W_OK | X_OK) != 0) {
     fprintf(stderr,
-            "hitl serve: the directory %s of the database %s is not writable (%s): SQLite keeps "
+            "hitl serve: cannot write in the directory %s of the database %s (%s): SQLite keeps "
             "its -wal and -shm files beside the database.\n",
             path, db, strerror(errno));
     return HITL_EXIT_FAILURE;

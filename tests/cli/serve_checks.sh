@@ -105,7 +105,7 @@ else
   chmod 555 "$dir/closed"
   HITL_ADMIN_TOKEN=$token start ro_dir "${as_other[@]}" "$dir/hitl" serve --db "$dir/closed/new.db" \
     --listen 127.0.0.1:0
-  exits_with 1 ro_dir && expect ro_dir "directory .*closed of the database .* is not writable"
+  exits_with 1 ro_dir && expect ro_dir "cannot write in the directory .*closed of the database"
 fi
 
 # --- a new database and no HITL_ADMIN_TOKEN: it says how to get the first token ---

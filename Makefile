@@ -14,8 +14,12 @@ deps:
 deps-test:
 	@bash scripts/install-deps.sh test
 
+# Warnings are errors for the tests and CI (WERROR=ON), not for a build that only runs hitl.
+WERROR ?= OFF
+test test-asan: WERROR = ON
+
 build: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHITL_WERROR=$(WERROR) >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
 
 run: build
@@ -26,7 +30,7 @@ test: deps-test build
 
 # The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer.
 test-asan: deps-test
-	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DHITL_SANITIZE=ON >/dev/null
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DHITL_SANITIZE=ON -DHITL_WERROR=ON >/dev/null
 	@cmake --build build-asan -j$(JOBS)
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --test-dir build-asan --output-on-failure -j$(JOBS)

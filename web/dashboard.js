@@ -36,7 +36,6 @@ async function fetchStats(win) {
 // Mounts the dashboard into root; returns the cleanup (closes the event stream and charts).
 export function mount(root) {
   let win = 3600, stats = null, es = null, timer = 0, busy = false, again = false, stopped = false;
-  const started = Date.now();
   const charts = {};
   const tiles = el('div', {class: 'tiles', id: 'totals'});
   const qbody = el('tbody');
@@ -136,10 +135,30 @@ export function mount(root) {
       stats = await fetchStats(win);
       if (stopped) return;
       render();
-      if (!es) stream(stats.last_seq ?? 0);
+      if (!es) stream(await recent(stats.last_seq ?? 0));
     } catch (e) { toast(e.message, 'error'); }
     busy = false;
     if (again) { again = false; refresh(); }
+  }
+
+  // The latest TICKER events, newest on top; shown: the newest seq.
+  const TICKER = 12;
+  let shown = 0;
+  function addEvent(ev) {
+    if (!(ev.seq > shown)) return;
+    shown = ev.seq;
+    ticker.prepend(el('li', {}, el('time', {text: when(ev.at)}), ' ', el('b', {text: ev.type}),
+      ` ${ev.queue || ''} ${ev.actor ? 'by ' + ev.actor : ''}`));
+    while (ticker.children.length > TICKER) ticker.lastChild.remove();
+  }
+
+  // Fills the ticker at load; resolves to the seq the stream starts after.
+  async function recent(after) {
+    try {
+      const {events} = await api('GET', `/v1/events?order=newest&limit=${TICKER}`);
+      for (const ev of events.reverse()) addEvent(ev);
+      return Math.max(shown, after);
+    } catch { return after; }
   }
 
   function stream(after) {
@@ -149,11 +168,7 @@ export function mount(root) {
     const on = (m) => {
       let ev;
       try { ev = JSON.parse(m.data); } catch { return; }
-      if (Date.parse(ev.at) >= started - 2000) {
-        ticker.prepend(el('li', {}, el('time', {text: when(ev.at)}), ' ', el('b', {text: ev.type}),
-          ` ${ev.queue || ''} ${ev.actor ? 'by ' + ev.actor : ''}`));
-        while (ticker.children.length > 12) ticker.lastChild.remove();
-      }
+      addEvent(ev);
       clearTimeout(timer);
       timer = setTimeout(refresh, 150);
     };

@@ -179,8 +179,11 @@ function workspace(root, ctx, queue) {
   comment.addEventListener('input', () => { if (cur) { cur.state.comment = comment.value; save(cur); } });
   item.replaceChildren(el('p', {class: 'hint', text: 'Loading…'}));
 
-  const setCount = () => { counter.textContent = today === null ? '' : `${today} answered today`; };
-  api('GET', '/v1/me').then((me) => { today = me.counts.today; setCount(); }).catch(() => {});
+  // Tasks answered today, as /v1/me counts them.
+  const setCount = () => {
+    counter.textContent = today === null ? '' : `${today} ${today === 1 ? 'task' : 'tasks'} answered today`;
+  };
+  api('GET', '/v1/me').then((me) => { today = me.counts.tasks_today ?? null; setCount(); }).catch(() => {});
 
   function save(s) {
     try { sessionStorage.setItem(keyStore(s.task.id), JSON.stringify(s.state)); } catch { /* full: keep in memory */ }
@@ -428,11 +431,14 @@ function workspace(root, ctx, queue) {
     if (done) e.preventDefault();
   }
 
-  root.addEventListener('focusin', (e) => {
+  // The digits go to the question focused or clicked (anywhere in it).
+  const follow = (e) => {
     if (!cur) return;
     const i = cur.widgets.findIndex((w) => w.el.contains(e.target));
     if (i >= 0 && cur.widgets[i].digits && i !== cur.active) { cur.active = i; paintState(); }
-  });
+  };
+  root.addEventListener('focusin', follow);
+  root.addEventListener('pointerdown', follow);
   const onHide = () => { for (const s of [cur, ...ahead]) release(s); };
   const onVis = () => {
     if (document.visibilityState === 'hidden') { while (ahead.length) release(ahead.pop()); }
@@ -456,6 +462,8 @@ function workspace(root, ctx, queue) {
     onHide();
     ahead.length = 0;
     document.removeEventListener('keydown', onKey);
+    root.removeEventListener('focusin', follow);
+    root.removeEventListener('pointerdown', follow);
     document.removeEventListener('visibilitychange', onVis);
     window.removeEventListener('pagehide', onHide);
     window.removeEventListener('pageshow', onShow);

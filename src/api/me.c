@@ -11,9 +11,10 @@
 void hitl__h_me(hitl_request *req) {
   hitl_store *st = hitl__reader(req);
   if (st == NULL) return;
-  int64_t now = hitl_now_ms(), today = 0, total = 0;
+  int64_t now = hitl_now_ms(), today = 0, total = 0, tasks_today = 0;
   if (st->vt->response_count_by_reviewer(st, req->who.name, now - now % DAY_MS, &today) != 0 ||
-      st->vt->response_count_by_reviewer(st, req->who.name, 0, &total) != 0) {
+      st->vt->response_count_by_reviewer(st, req->who.name, 0, &total) != 0 ||
+      st->vt->task_count_by_reviewer(st, req->who.name, now - now % DAY_MS, &tasks_today) != 0) {
     hitl__reply_error(req, HITL_EUNAVAILABLE, NULL, "could not count the responses");
     return;
   }
@@ -39,8 +40,8 @@ void hitl__h_me(hitl_request *req) {
     hitl__queue_ref_release(qs[i]);
   }
   free(qs);
-  hitl_buf_printf(&b, "],\"counts\":{\"today\":%lld,\"total\":%lld}}", (long long)today,
-                  (long long)total);
+  hitl_buf_printf(&b, "],\"counts\":{\"today\":%lld,\"total\":%lld,\"tasks_today\":%lld}}",
+                  (long long)today, (long long)total, (long long)tasks_today);
   hitl__reply_buf(req, 200, &b);
 }
 

@@ -99,6 +99,7 @@ static int named_item(const json_t *item, const char *base, size_t i, const char
 static int get_enum(const json_t *v, const char *field, const char *what,
                     const char *const *names, size_t count, int *out, hitl_err *err) {
   char list[256];
+  *out = 0; /* Set on failure too: the caller's compiler cannot see that it then goes unread. */
   list_names(list, sizeof list, names, count);
   if (!json_is_string(v)) return hitl__invalid(err, field, "%s must be a string, one of %s", what, list);
   for (size_t i = 0; i < count; i++) {

@@ -421,8 +421,13 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
   vsnprintf(line, sizeof line, fmt, ap);
   size_t len = strlen(line);
   if (len && line[len - 1] == '\n') line[len - 1] = '\0'; /* Its own line end; others escaped. */
+  /* A client that goes away (an event stream's browser tab closing) is normal: the request line
+   * says aborted=1 already, so libmicrohttpd's account of it is only for debugging. */
+  bool gone = strstr(line, "no longer available for sending") ||
+              strstr(line, "forcibly closed by remote peer") ||
+              strstr(line, "closed by remote side");
   log_escape(escaped, sizeof escaped, line, true);
-  hitl_log(HITL_LOG_WARN, "msg=\"http: %s\"", escaped);
+  hitl_log(gone ? HITL_LOG_DEBUG : HITL_LOG_WARN, "msg=\"http: %s\"", escaped);
 }
 
 /* ---- start and stop ----------------------------------------------------------------------- */
@@ -517,7 +522,7 @@ int hitl_server_start(const hitl_server_config *cfg, hitl_server **out, hitl_err
   s->mhd = MHD_start_daemon(
       MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
           MHD_USE_ERROR_LOG,
-      0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+      (uint16_t)cfg->port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
       MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
       MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
       MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL,

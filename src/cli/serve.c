@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* `hitl serve` runs the server; `hitl audit verify` checks the event chain of a database. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/server.h"
 #include "cli/commands.h"
@@ -16,7 +18,8 @@ static const char serve_usage[] =
     "usage: hitl serve [--db FILE] [--listen HOST:PORT] [--max-body BYTES] [--threads N]\n"
     "                  [--log-level debug|info|warn|error|off] [--webhook-retry-ms MS]\n"
     "\n"
-    "Serves the HTTP API. HITL_ADMIN_TOKEN in the environment becomes an orchestrator token;\n"
+    "Serves the HTTP API. HITL_ADMIN_TOKEN in the environment (at least 32 characters: make one\n"
+    "with `hitl token generate`) becomes an orchestrator token;\n"
     "HITL_WEBHOOK_SECRET signs webhook deliveries (X-Hitl-Signature).\n"
     "  --db FILE          SQLite database, created when missing (default hitl.db)\n"
     "  --listen HOST:PORT address to listen on (default 127.0.0.1:8080; port 0 picks one)\n"
@@ -25,6 +28,80 @@ static const char serve_usage[] =
     "  --log-level LEVEL  default info: one line per request on stderr\n"
     "  --webhook-retry-ms MS  first retry delay of a failed webhook delivery, doubled each\n"
     "                     attempt up to an hour (default 10000)\n";
+
+/* The fewest characters HITL_ADMIN_TOKEN may have: 32 random hex digits hold 128 bits. */
+#define MIN_ADMIN_TOKEN 32
+
+static const char make_token_line[] =
+    "    export HITL_ADMIN_TOKEN=$(hitl token generate)    # or: openssl rand -hex 32\n";
+
+/* Refuses an admin token short enough to guess. Returns 0 or HITL_EXIT_USAGE. */
+static int check_admin_token(const char *token) {
+  if (token == NULL || token[0] == '\0' || strlen(token) >= MIN_ADMIN_TOKEN) return 0;
+  fprintf(stderr,
+          "hitl serve: HITL_ADMIN_TOKEN has %zu characters; it needs at least %d, random:\n%s",
+          strlen(token), MIN_ADMIN_TOKEN, make_token_line);
+  return HITL_EXIT_USAGE;
+}
+
+/* Refuses a database hitl could read but not write: SQLite would open it read-only without a
+ * word, the server would look healthy and every write would fail. The file, its -wal and -shm
+ * files when they exist, and its directory (where SQLite creates and removes those) must be
+ * writable. Returns 0 or HITL_EXIT_FAILURE with a message naming the file. */
+static int check_db_writable(const char *db) {
+  static const char *const suffixes[] = {"", "-wal", "-shm"};
+  char path[4096];
+  if (strstr(db, "://")) return 0; /* A server's URL, not a file: the store answers for it. */
+  for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+    snprintf(path, sizeof path, "%s%s", db, suffixes[i]);
+    if (access(path, F_OK) != 0 || access(path, R_OK | W_OK) == 0) continue;
+    fprintf(stderr,
+            "hitl serve: the database file %s is not writable (%s): hitl stores every change "
+            "there.\n  Give the user running hitl write access to it, or point --db at a "
+            "writable copy.\n",
+            path, strerror(errno));
+    return HITL_EXIT_FAILURE;
+  }
+  const char *slash = strrchr(db, '/');
+  if (slash == NULL) snprintf(path, sizeof path, ".");
+  else if (slash == db) snprintf(path, sizeof path, "/");
+  else snprintf(path, sizeof path, "%.*s", (int)(slash - db), db);
+  if (access(path, W_OK | X_OK) != 0) {
+    fprintf(stderr,
+            "hitl serve: cannot write in the directory %s of the database %s (%s): SQLite keeps "
+            "its -wal and -shm files beside the database.\n",
+            path, db, strerror(errno));
+    return HITL_EXIT_FAILURE;
+  }
+  return 0;
+}
+
+/* Says how to get the first token when nobody could sign in: no HITL_ADMIN_TOKEN and no token
+ * in the database that is not revoked (a new database). Runs after the server opened the database. */
+static void hint_first_token(const char *db, const char *admin_token) {
+  if (admin_token && admin_token[0]) return;
+  hitl_store *s = NULL;
+  hitl_err err = {0};
+  hitl_token_row *rows = NULL;
+  size_t n = 0;
+  if (hitl_store_open(db, &s, &err) != 0) return;
+  int rc = s->vt->token_list(s, &rows, &n);
+  size_t usable = 0;
+  for (size_t i = 0; rc == 0 && i < n; i++) {
+    if (!rows[i].revoked) usable++;
+    hitl_token_row_clear(&rows[i]);
+  }
+  free(rows);
+  hitl_store_close(s);
+  if (rc != 0 || usable > 0) return;
+  fprintf(stderr,
+          "hitl serve: nobody can sign in: HITL_ADMIN_TOKEN is not set and the database %s "
+          "holds no token.\n  Stop hitl serve and start it again with an admin token:\n%s"
+          "    hitl serve --db %s\n"
+          "  That token signs in to the web UI and creates the others (hitl token create).\n"
+          "  (`make run` does this for you and keeps the token in .hitl/admin-token.)\n",
+          db, make_token_line, db);
+}
 
 /* Parses "HOST:PORT" into host (at most 63 chars) and port. */
 static int parse_listen(const char *s, char host[64], int *port) {
@@ -90,6 +167,11 @@ int hitl__cmd_serve(int argc, char **argv) {
     return HITL_EXIT_USAGE;
   }
 
+  const char *admin_token = getenv("HITL_ADMIN_TOKEN");
+  int check = check_admin_token(admin_token);
+  if (check == 0) check = check_db_writable(db);
+  if (check != 0) return check;
+
   /* Signals are taken synchronously by this thread; every other thread inherits the mask. */
   sigset_t set;
   sigemptyset(&set);
@@ -103,7 +185,7 @@ int hitl__cmd_serve(int argc, char **argv) {
       .host = host,
       .port = port,
       .max_body = (size_t)max_body,
-      .admin_token = getenv("HITL_ADMIN_TOKEN"),
+      .admin_token = admin_token,
       .threads = (int)threads,
       .webhook_secret = getenv("HITL_WEBHOOK_SECRET"),
       .webhook_retry_ms = retry_ms,
@@ -116,6 +198,7 @@ int hitl__cmd_serve(int argc, char **argv) {
   }
   printf("hitl: listening on http://%s:%d (database %s)\n", host, hitl_server_port(server), db);
   fflush(stdout);
+  hint_first_token(db, admin_token);
   hitl_log(HITL_LOG_INFO, "msg=\"started\" port=%d", hitl_server_port(server));
   int sig = 0;
   sigwait(&set, &sig);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* `hitl submit`: one task, a JSON array of tasks, or JSON Lines, sent in batches of 1,000. */
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,24 @@ static const char usage[] =
 
 static const hitl__cli_optspec options[] = {{"idempotency-key", 1}, {"jsonl", 0}, {NULL, 0}};
 
+/* When the server's error in r names a task of the batch ("tasks[K]..." in error.field), writes
+ * the input line (JSON Lines) or position (array) of that task to *at and the rest of the field
+ * (such as ".confidence", or "") to rest, and returns true. */
+static bool failed_task(const hitl__cli_reply *r, const hitl__cli_span *spans, size_t start,
+                        size_t count, size_t *at, char rest[160]) {
+  json_t *doc = json_loadb(r->body.data ? r->body.data : "", r->body.len, 0, NULL);
+  const char *field = json_string_value(json_object_get(json_object_get(doc, "error"), "field"));
+  size_t k = 0;
+  int used = 0;
+  bool found = field && sscanf(field, "tasks[%zu]%n", &k, &used) == 1 && used > 0 && k < count;
+  if (found) {
+    *at = spans[start + k].line;
+    snprintf(rest, 160, "%s", field + used + (field[used] == '.' ? 1 : 0));
+  }
+  json_decref(doc);
+  return found;
+}
+
 /* Posts the batches of spans; prints each answer. Returns the exit code. */
 static int submit_batches(const hitl__cli_conn *c, const char *queue, const char *text,
                           const hitl__cli_span *spans, size_t n, int jsonl) {
@@ -29,16 +48,24 @@ static int submit_batches(const hitl__cli_conn *c, const char *queue, const char
   hitl__cli_url(&url, &err, c->base_url, "/v1/queues/%s/tasks/batch", queue);
   while ((count = hitl__cli_batch_body(&body, text, spans, n, start)) > 0) {
     hitl__cli_reply r;
+    size_t at = 0;
+    char rest[160] = "";
+    bool named = false;
     if (hitl__cli_http(c, "POST", url.data, body.data, body.len, NULL, NULL, &r, &err) < 0) {
       code = hitl__cli_unreachable(&err);
     } else {
       code = hitl__cli_report(c, &r);
+      named = code != HITL_EXIT_OK && failed_task(&r, spans, start, count, &at, rest);
       hitl_buf_free(&r.body);
     }
     if (code != HITL_EXIT_OK) {
+      const char *unit = jsonl ? "line" : "task";
+      if (named)
+        fprintf(stderr, "hitl: at fault: %s %zu of the input%s%s%s\n", unit, at,
+                rest[0] ? " (field " : "", rest, rest[0] ? ")" : "");
       fprintf(stderr,
               "hitl: the batch starting at %s %zu failed; %zu of %zu tasks were submitted\n",
-              jsonl ? "line" : "task", spans[start].line, start, n);
+              unit, spans[start].line, start, n);
       break;
     }
     start += count;

@@ -95,6 +95,10 @@ static const char *const stmt_sql[HITL__ST_COUNT] = {
     [HITL__ST_RESPONSE_COUNT_REVIEWER] =
         "SELECT count(*) FROM responses INDEXED BY responses_reviewer "
         "WHERE reviewer = ?1 AND created_at >= ?2",
+    /* Distinct needs a small temporary b-tree: it is asked for one reviewer's day only. */
+    [HITL__ST_TASK_COUNT_REVIEWER] =
+        "SELECT count(DISTINCT task_seq) FROM responses INDEXED BY responses_reviewer "
+        "WHERE reviewer = ?1 AND created_at >= ?2",
     [HITL__ST_REVIEWER_ACTIVITY] =
         "SELECT reviewer, count(*) FROM responses INDEXED BY responses_created "
         "WHERE created_at >= ?1 GROUP BY reviewer ORDER BY 2 DESC, 1",
@@ -210,6 +214,11 @@ int hitl__sqlite_fail(hitl__sqlite *s, int rc, const char *what) {
   /* SQLite's messages name tables and columns, never the values bound, so no payload leaks. */
   hitl_log(HITL_LOG_ERROR, "store=sqlite op=%s code=%d message=\"%s\"", what, ext,
            sqlite3_errmsg(s->db));
+  /* The file became read-only or unreachable (permissions, a read-only mount): nothing was
+   * written and a retry may succeed once an operator fixes it, so 503 rather than 500. */
+  int primary = rc & 0xff;
+  if (primary == SQLITE_READONLY || primary == SQLITE_PERM || primary == SQLITE_CANTOPEN)
+    return HITL_EUNAVAILABLE;
   return HITL_ESTORE;
 }
 
@@ -462,6 +471,7 @@ static const hitl_store_vtable sqlite_vtable = {
     .reviewer_activity = hitl__sqlite_reviewer_activity,
     .task_decisions = hitl__sqlite_task_decisions,
     .event_find = hitl__sqlite_event_find,
+    .task_count_by_reviewer = hitl__sqlite_task_count_by_reviewer,
 };
 
 /* Runs one or more SQL statements that return nothing of interest. */

@@ -58,6 +58,7 @@ typedef enum hitl__sqlite_stmt_id {
   HITL__ST_DELIVERY_NEXT_DUE,
   HITL__ST_DELIVERY_UPDATE,
   HITL__ST_DELIVERY_LIST,
+  HITL__ST_TASK_COUNT_REVIEWER,
   HITL__ST_COUNT
 } hitl__sqlite_stmt_id;
 
@@ -146,6 +147,8 @@ int hitl__sqlite_response_list_by_reviewer(hitl_store *store, const char *review
                                            size_t *n);
 int hitl__sqlite_response_count_by_reviewer(hitl_store *store, const char *reviewer, int64_t since,
                                             int64_t *n);
+int hitl__sqlite_task_count_by_reviewer(hitl_store *store, const char *reviewer, int64_t since,
+                                        int64_t *n);
 int hitl__sqlite_reviewer_activity(hitl_store *store, int64_t since, hitl_reviewer_count **out,
                                    size_t *n);
 int hitl__sqlite_task_decisions(hitl_store *store, int64_t queue_id, int64_t since,

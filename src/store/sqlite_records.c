@@ -82,18 +82,32 @@ int hitl__sqlite_response_list_by_reviewer(hitl_store *store, const char *review
   return rc;
 }
 
-int hitl__sqlite_response_count_by_reviewer(hitl_store *store, const char *reviewer, int64_t since,
-                                            int64_t *n) {
+/* Runs statement id, a count over one reviewer's responses at or after since, into *n. */
+static int count_by_reviewer(hitl_store *store, hitl__sqlite_stmt_id id, const char *what,
+                             const char *reviewer, int64_t since, int64_t *n) {
   hitl__sqlite *s = (hitl__sqlite *)store;
-  sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_RESPONSE_COUNT_REVIEWER);
+  sqlite3_stmt *st = hitl__sqlite_stmt(s, id);
   sqlite3_bind_text(st, 1, reviewer, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 2, since);
   int rc = sqlite3_step(st);
   *n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-  int ret = rc == SQLITE_ROW ? 0 : hitl__sqlite_fail(s, rc, "response_count_by_reviewer");
+  int ret = rc == SQLITE_ROW ? 0 : hitl__sqlite_fail(s, rc, what);
   hitl__sqlite_done(st);
   return ret;
 }
+
+int hitl__sqlite_response_count_by_reviewer(hitl_store *store, const char *reviewer, int64_t since,
+                                            int64_t *n) {
+  return count_by_reviewer(store, HITL__ST_RESPONSE_COUNT_REVIEWER, "response_count_by_reviewer",
+                           reviewer, since, n);
+}
+
+int hitl__sqlite_task_count_by_reviewer(hitl_store *store, const char *reviewer, int64_t since,
+                                        int64_t *n) {
+  return count_by_reviewer(store, HITL__ST_TASK_COUNT_REVIEWER, "task_count_by_reviewer", reviewer,
+                           since, n);
+}
+
 
 static void read_activity(sqlite3_stmt *st, void *row) {
   hitl_reviewer_count *c = row;

@@ -200,6 +200,10 @@ typedef struct hitl_store_vtable {
   int (*delivery_update)(hitl_store *s, const hitl_delivery *d);
   int (*delivery_list)(hitl_store *s, int64_t queue_id, int state, int64_t before_seq,
                        size_t limit, hitl_delivery **out, size_t *n);
+
+  /* How many distinct tasks the reviewer answered (a skip counts) at or after since: one per
+   * answer body, however many questions it answered. Meant for short windows (today). */
+  int (*task_count_by_reviewer)(hitl_store *s, const char *reviewer, int64_t since, int64_t *n);
 } hitl_store_vtable;
 
 #define HITL_STORE_VERSION 2

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#define ADMIN_TOKEN "test-admin-token-0123456789"
+#define ADMIN_TOKEN "test-admin-token-0123456789abcdef0123" /* serve wants 32 or more. */
 
 typedef struct test_server {
   pid_t pid;           /* 0 when not running. */

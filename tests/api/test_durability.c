@@ -102,7 +102,7 @@ static long client_send(client *c, const char *method, const char *path, const c
   return status;
 }
 
-static void client_report(client *c, const char *fmt, ...) {
+__attribute__((format(printf, 2, 3))) static void client_report(client *c, const char *fmt, ...) {
   char line[256];
   va_list ap;
   va_start(ap, fmt);

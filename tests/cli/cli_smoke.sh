@@ -152,6 +152,14 @@ echo '[{"input": {"text": "a1"}}, {"input": {"text": "a2"}}]' >"$tmp/array.json"
 run 0 submit "$q" "$tmp/array.json"
 printf '{"input": {"text": "l1"}}\n\n{"input": {"text": "l2"}}\n{"input": {"text": "l3"}}\n' >"$tmp/tasks.jsonl"
 run_in 0 "$tmp/tasks.jsonl" submit "$q" --jsonl
+# A task the server refuses is named by its input line (blank lines count), not its batch index.
+printf '{"input": {"text": "ok"}}\n\n{"input": {"text": "ok"}}\n{"input": {"text": "x"}, "confidence": 7}\n' \
+  >"$tmp/bad_task.jsonl"
+run_in 1 "$tmp/bad_task.jsonl" submit "$q" --jsonl &&
+  check "submit --jsonl names the line" "$ERR" 'at fault: line 4 of the input \(field confidence\)'
+echo '[{"input": {"text": "ok"}}, {"input": {"text": "x"}, "priority": "high"}]' >"$tmp/bad_task.json"
+run 1 submit "$q" "$tmp/bad_task.json" &&
+  check "submit of an array names the task" "$ERR" 'at fault: task 2 of the input \(field priority\)'
 run 1 submit "$q" "$tmp/bad.json"
 run 3 submit "$q-missing" "$tmp/one.json"
 

@@ -12,7 +12,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-token="smoke-admin-$RANDOM$RANDOM"
+token=$("$HITL_BIN" token generate) # 57 characters; serve wants 32 or more
 HITL_ADMIN_TOKEN=$token "$HITL_BIN" serve --db "$dir/hitl.db" --listen 127.0.0.1:0 \
   >"$dir/out" 2>"$dir/server.log" &
 server_pid=$!

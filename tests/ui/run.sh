@@ -5,7 +5,8 @@
 # Debian's chromium), and stops the server. Needs: node >= 18, npm, /usr/bin/chromium.
 #   HITL_BIN=build/hitl bash tests/ui/run.sh
 # HITL_CHROMIUM overrides the browser; HITL_SCREENSHOTS=DIR keeps the screenshots there
-# (docs/screenshots to refresh the committed ones); HITL_UI_BENCH=FILE appends the timings.
+# (docs/screenshots to refresh the committed ones); HITL_UI_BENCH=FILE appends the timings;
+# HITL_UI_TESTS=GLOB runs only the matching test files.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -29,7 +30,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-export HITL_ADMIN_TOKEN="ui-admin-$RANDOM$RANDOM$RANDOM"
+HITL_ADMIN_TOKEN=$("$bin" token generate) # serve wants 32 characters or more
+export HITL_ADMIN_TOKEN
 mkfifo "$tmp/out"
 "$bin" serve --db "$tmp/hitl.db" --listen 127.0.0.1:0 >"$tmp/out" 2>"$tmp/server.log" &
 pid=$!
@@ -56,7 +58,8 @@ echo "tests/ui: hitl serve at $url (pid $pid)"
 node "$here/seed.mjs"
 status=0
 # One file at a time (they share the server), in name order; node 18 (Debian 12) or later.
-for f in "$here"/*.test.mjs; do
+# HITL_UI_TESTS=GLOB runs only the files it matches (e.g. "3-*"), for work on one of them.
+for f in "$here"/${HITL_UI_TESTS:-*}.test.mjs; do
   node --test --test-reporter=spec "$@" "$f" || status=$?
 done
 if [[ $status -ne 0 ]]; then

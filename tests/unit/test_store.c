@@ -868,6 +868,19 @@ static void test_reviewer_reports(void **state) {
   for (size_t i = 0; i < n; i++) free(act[i].reviewer);
   free(act);
 
+  /* One body answering two questions of task c is one task answered. */
+  hitl_response extra;
+  add_response(s, c.seq, "alice", "label", "\"y\"", 400, &extra);
+  assert_int_equal(s->vt->response_count_by_reviewer(s, "alice", 200, &count), 0);
+  assert_int_equal(count, 3);
+  assert_int_equal(s->vt->task_count_by_reviewer(s, "alice", 200, &count), 0);
+  assert_int_equal(count, 2);
+  assert_int_equal(s->vt->task_count_by_reviewer(s, "alice", 0, &count), 0);
+  assert_int_equal(count, 3);
+  assert_int_equal(s->vt->task_count_by_reviewer(s, "nobody", 0, &count), 0);
+  assert_int_equal(count, 0);
+  hitl_response_clear(&extra);
+
   /* Decided by a person at 500 and 900, by the policy at 600: only people's decisions count. */
   a.state = c.state = b.state = HITL_TASK_DECIDED;
   a.decided_by = hitl_xstrdup("human");

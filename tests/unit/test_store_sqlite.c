@@ -306,6 +306,23 @@ static void test_temp_store_memory_once_writing(void **state) {
   hitl_store_close(&s->base);
 }
 
+/* A database that turned read-only under a running server (PRAGMA query_only gives SQLite's
+ * SQLITE_READONLY as a remount or chmod would) fails a write with 503 unavailable: nothing was
+ * stored and an operator can fix it, so not 500 store_failed. */
+static void test_read_only_write_unavailable(void **state) {
+  fixture *f = *state;
+  hitl__sqlite *s = open_sqlite(f->path);
+  int64_t id = 0;
+  bool created = false;
+  assert_int_equal(hitl_store_begin(&s->base), 0);
+  exec_ok(s->db, "PRAGMA query_only = 1");
+  assert_int_equal(s->base.vt->queue_put(&s->base, "q", "{}", 1, &id, &created),
+                   HITL_EUNAVAILABLE);
+  assert_int_equal(hitl_store_rollback(&s->base), 0);
+  assert_int_equal(hitl_store_begin(&s->base), HITL_EUNAVAILABLE); /* BEGIN IMMEDIATE writes. */
+  hitl_store_close(&s->base);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void) {
@@ -314,7 +331,7 @@ int main(void) {
       T(test_newer_schema_refused),    T(test_not_a_database),
       T(test_query_plans_use_indexes), T(test_concurrent_open_and_write),
       T(test_savepoint_journal_in_memory), T(test_temp_store_memory_once_writing),
-      T(test_open_while_writer_busy),
+      T(test_open_while_writer_busy),  T(test_read_only_write_unavailable),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

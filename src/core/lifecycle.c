@@ -96,7 +96,9 @@ int hitl_task_submit(hitl_txn *x, hitl_task *t, const char *actor, hitl_task *ex
   *replayed = false;
   hitl_store *s = x->store;
   if (t->idempotency_key) {
-    int rc = s->vt->task_get_idempotent(s, t->queue_id, t->idempotency_key, existing);
+    /* Keys are the submitter's own: another token's key never replays nor conflicts. */
+    int rc = s->vt->task_get_idempotent(s, t->queue_id, t->submitted_by, t->idempotency_key,
+                                        existing);
     if (rc == 0) {
       if (memcmp(existing->body_hash, t->body_hash, HITL_HASH_LEN) != 0) {
         hitl_task_clear(existing);

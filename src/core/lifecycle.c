@@ -188,9 +188,18 @@ int hitl__task_load_leased(hitl_txn *x, const char *task_id, const char *lease_i
   return 0;
 }
 
+int hitl__task_may_answer(const hitl_queue_config *q, const hitl_actor *a, hitl_err *err) {
+  if (hitl_actor_may_review(a, q)) return 0;
+  return hitl_err_set(err, HITL_EFORBIDDEN, NULL,
+                      "token \"%s\" has none of the roles that may answer the task's queue",
+                      a->name);
+}
+
 int hitl_task_renew(hitl_txn *x, const hitl_queue_config *q, const char *task_id,
                     const char *lease_id, const hitl_actor *a, hitl_task *out, hitl_err *err) {
-  int rc = hitl__task_load_leased(x, task_id, lease_id, a, out, err);
+  int rc = hitl__task_may_answer(q, a, err);
+  if (rc) return rc;
+  rc = hitl__task_load_leased(x, task_id, lease_id, a, out, err);
   if (rc) return rc;
   rc = store_lease(x, q, out, "task.lease_renewed", a->name, HITL_TASK_LEASED);
   if (rc) return hitl_err_set(err, rc, NULL, "could not store the renewal");

@@ -81,9 +81,65 @@ static void test_idempotency_key_per_token(void **state) {
   tr_free(&b2);
 }
 
+/* Claims the next task of queue for token and copies its id and lease id. */
+static void claim(const char *queue, const char *token, char *id, char *lease) {
+  char path[128];
+  snprintf(path, sizeof path, "/v1/queues/%s/claim", queue);
+  test_resp r;
+  long st = tr(&srv, "POST", path, token, NULL, &r);
+  if (st != 200) fail_msg("claim: %ld %s", st, r.body);
+  snprintf(id, 64, "%s", tj_str(&r, "id"));
+  snprintf(lease, 64, "%s", tj_str(&r, "lease.id"));
+  tr_free(&r);
+}
+
+/* A reviewer whose role was taken off the queue can no longer renew, release or answer the
+ * lease it holds, and learns nothing of the task through them (GET already says 403). */
+static void test_lease_ops_after_role_removed(void **state) {
+  (void)state;
+  test_resp r;
+  assert_int_equal(tr(&srv, "PUT", "/v1/queues/roleq", ADMIN_TOKEN, review_queue, &r), 201);
+  tr_free(&r);
+  assert_int_equal(tr(&srv, "POST", "/v1/queues/roleq/tasks", agent_a,
+                      "{\"input\":{\"text\":\"confidential-7\"}}", &r), 201);
+  tr_free(&r);
+  char id[64], lease[64], path[160], body[160];
+  claim("roleq", val, id, lease);
+  /* The queue now wants annotators only. */
+  char *other = strdup(review_queue);
+  char *at = strstr(other, "\"validator\"");
+  memcpy(at, "\"annotator\"", 11);
+  assert_int_equal(tr(&srv, "PUT", "/v1/queues/roleq", ADMIN_TOKEN, other, &r), 200);
+  tr_free(&r);
+  free(other);
+  snprintf(path, sizeof path, "/v1/tasks/%s", id);
+  assert_int_equal(tr(&srv, "GET", path, val, NULL, &r), 403);
+  tr_free(&r);
+  snprintf(body, sizeof body, "{\"lease_id\":\"%s\"}", lease);
+  const char *ops[] = {"lease", "release"};
+  for (size_t i = 0; i < 2; i++) {
+    snprintf(path, sizeof path, "/v1/tasks/%s/%s", id, ops[i]);
+    assert_int_equal(tr(&srv, "POST", path, val, body, &r), 403);
+    assert_string_equal(tj_str(&r, "error.code"), "forbidden");
+    assert_null(strstr(r.body, "confidential-7"));
+    tr_free(&r);
+  }
+  snprintf(path, sizeof path, "/v1/tasks/%s/responses", id);
+  snprintf(body, sizeof body, "{\"lease_id\":\"%s\",\"kind\":\"approve\"}", lease);
+  assert_int_equal(tr(&srv, "POST", path, val, body, &r), 403);
+  assert_null(strstr(r.body, "confidential-7"));
+  tr_free(&r);
+  /* Nothing was changed by them: the task is still leased, undecided. */
+  snprintf(path, sizeof path, "/v1/tasks/%s", id);
+  assert_int_equal(tr(&srv, "GET", path, ADMIN_TOKEN, NULL, &r), 200);
+  assert_string_equal(tj_str(&r, "state"), "leased");
+  tr_free(&r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_idempotency_key_per_token),
+      cmocka_unit_test(test_lease_ops_after_role_removed),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

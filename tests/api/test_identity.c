@@ -136,10 +136,30 @@ static void test_lease_ops_after_role_removed(void **state) {
   tr_free(&r);
 }
 
+/* Names the server writes as actors of its own events are not token names, in any case. */
+static void test_reserved_token_names(void **state) {
+  (void)state;
+  const char *names[] = {"system", "SYSTEM", "Admin", "ADMIN", "policy", "Sla", "hitl", "human",
+                         "consensus", "server"};
+  for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+    char body[128];
+    snprintf(body, sizeof body, "{\"name\":\"%s\",\"roles\":[\"agent\"]}", names[i]);
+    test_resp r;
+    assert_int_equal(tr(&srv, "POST", "/v1/tokens", ADMIN_TOKEN, body, &r), 400);
+    assert_string_equal(tj_str(&r, "error.field"), "name");
+    assert_non_null(strstr(tj_str(&r, "error.message"), "reserved"));
+    tr_free(&r);
+  }
+  /* A name that merely contains one is fine. */
+  char *t = ts_token(&srv, "system-monitor", "agent");
+  free(t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_idempotency_key_per_token),
       cmocka_unit_test(test_lease_ops_after_role_removed),
+      cmocka_unit_test(test_reserved_token_names),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

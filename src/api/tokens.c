@@ -203,6 +203,8 @@ static void revoke_done(hitl_job *job, int rc) {
     /* From now on the token opens nothing: not from the cache, not through a session. */
     hitl__auth_forget(req->server->auth, j->name);
     hitl__sessions_end_for(req->server->sessions, j->name);
+    /* Open event streams and long-polls look again at their token, and end. */
+    hitl__waiters_wake_all(req->server->waiters);
     hitl_buf b = HITL_BUF_INIT;
     hitl_buf_puts(&b, "{\"name\":");
     hitl_buf_json_cstr(&b, j->name);

@@ -2,6 +2,8 @@
 /* API tests of who may see what: idempotency keys per token, lease operations after a role is
  * taken off a queue, reserved token names, webhook URL redaction, sessions and revocation. */
 #include <setjmp.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <curl/curl.h>
+#include <pthread.h>
+#include <time.h>
 
 #include "harness.h"
 
@@ -155,11 +160,268 @@ static void test_reserved_token_names(void **state) {
   free(t);
 }
 
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One long request (an event stream or a long-poll) run on its own thread. */
+typedef struct long_call {
+  char url[256];
+  char header[512];       /* "Authorization: Bearer ..." or "Cookie: ...". */
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  bool started;           /* The request went out (long-poll) or bytes came back (stream). */
+  bool stream;
+  CURLcode result;
+  long status;
+  int64_t ended_ms;
+  pthread_t thread;
+} long_call;
+
+static void call_started(long_call *c) {
+  pthread_mutex_lock(&c->lock);
+  c->started = true;
+  pthread_cond_broadcast(&c->cond);
+  pthread_mutex_unlock(&c->lock);
+}
+
+static size_t call_data(char *ptr, size_t size, size_t n, void *ud) {
+  (void)ptr;
+  long_call *c = ud;
+  if (c->stream) call_started(c);
+  return size * n;
+}
+
+static int call_debug(CURL *h, curl_infotype type, char *data, size_t size, void *ud) {
+  (void)h;
+  (void)data;
+  (void)size;
+  long_call *c = ud;
+  if (type == CURLINFO_HEADER_OUT && !c->stream) call_started(c);
+  return 0;
+}
+
+static void *call_main(void *arg) {
+  long_call *c = arg;
+  CURL *h = curl_easy_init();
+  struct curl_slist *hs = curl_slist_append(NULL, c->header);
+  curl_easy_setopt(h, CURLOPT_URL, c->url);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, hs);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, call_data);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
+  curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, call_debug);
+  curl_easy_setopt(h, CURLOPT_DEBUGDATA, c);
+  curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  /* Longer than any bound the tests allow: a request still open then has failed them. */
+  curl_easy_setopt(h, CURLOPT_TIMEOUT, 20L);
+  c->result = curl_easy_perform(h);
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &c->status);
+  c->ended_ms = now_ms();
+  curl_slist_free_all(hs);
+  curl_easy_cleanup(h);
+  call_started(c); /* Never leave the test waiting. */
+  return NULL;
+}
+
+/* Starts the call and waits (at most 10 s) until it is under way. */
+static void call_start(long_call *c, const char *path, const char *header, bool stream) {
+  memset(c, 0, sizeof *c);
+  snprintf(c->url, sizeof c->url, "http://127.0.0.1:%d%s", srv.port, path);
+  snprintf(c->header, sizeof c->header, "%s", header);
+  c->stream = stream;
+  pthread_mutex_init(&c->lock, NULL);
+  pthread_cond_init(&c->cond, NULL);
+  assert_int_equal(pthread_create(&c->thread, NULL, call_main, c), 0);
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 10;
+  pthread_mutex_lock(&c->lock);
+  while (!c->started) assert_int_equal(pthread_cond_timedwait(&c->cond, &c->lock, &until), 0);
+  pthread_mutex_unlock(&c->lock);
+}
+
+/* Waits for the call to end and returns how long after since it ended (ms). */
+static int64_t call_end(long_call *c, int64_t since) {
+  pthread_join(c->thread, NULL);
+  pthread_mutex_destroy(&c->lock);
+  pthread_cond_destroy(&c->cond);
+  return c->ended_ms - since;
+}
+
+static void revoke_token(const char *name) {
+  char path[128];
+  snprintf(path, sizeof path, "/v1/tokens/%s", name);
+  test_resp r;
+  assert_int_equal(tr(&srv, "DELETE", path, ADMIN_TOKEN, NULL, &r), 200);
+  tr_free(&r);
+}
+
+/* Signs in with token; returns "Cookie: hitl_session=..." (malloc'd) and fills csrf, or NULL
+ * when the sign-in was refused. */
+static char *sign_in(const char *token, char csrf[128]) {
+  char body[256];
+  snprintf(body, sizeof body, "{\"token\":\"%s\"}", token);
+  test_resp r;
+  if (tr(&srv, "POST", "/v1/session", NULL, body, &r) != 200) {
+    tr_free(&r);
+    return NULL;
+  }
+  if (csrf) snprintf(csrf, 128, "%s", tj_str(&r, "csrf"));
+  char *set = tr_header(&r, "Set-Cookie");
+  char *line = malloc(strlen(set) + 16);
+  snprintf(line, strlen(set) + 16, "Cookie: %.*s", (int)strcspn(set, ";"), set);
+  free(set);
+  tr_free(&r);
+  return line;
+}
+
+/* True when the cookie line still opens a session. */
+static bool session_works(const char *cookie) {
+  const char *h[] = {cookie, NULL};
+  test_resp r;
+  long st = tr_headers(&srv, "GET", "/v1/session", NULL, NULL, h, &r);
+  tr_free(&r);
+  return st == 200;
+}
+
+/* An open event stream ends soon after its token is revoked. */
+static void test_revocation_ends_event_stream(void **state) {
+  (void)state;
+  char *tok = ts_token(&srv, "watcher", "orchestrator");
+  char header[256];
+  snprintf(header, sizeof header, "Authorization: Bearer %s", tok);
+  long_call c;
+  call_start(&c, "/v1/events/stream", header, true);
+  int64_t at = now_ms();
+  revoke_token("watcher");
+  int64_t took = call_end(&c, at);
+  assert_int_equal(c.result, CURLE_OK); /* Ended by the server, not by the client's timeout. */
+  assert_true(took < 5000);
+  free(tok);
+}
+
+/* Signing out ends the event streams of the session. */
+static void test_sign_out_ends_event_stream(void **state) {
+  (void)state;
+  char *tok = ts_token(&srv, "watcher-2", "orchestrator");
+  char csrf[128];
+  char *cookie = sign_in(tok, csrf);
+  assert_non_null(cookie);
+  long_call c;
+  call_start(&c, "/v1/events/stream", cookie, true);
+  char csrf_line[160];
+  snprintf(csrf_line, sizeof csrf_line, "X-CSRF-Token: %s", csrf);
+  const char *h[] = {cookie, csrf_line, NULL};
+  test_resp r;
+  int64_t at = now_ms();
+  assert_int_equal(tr_headers(&srv, "DELETE", "/v1/session", NULL, NULL, h, &r), 204);
+  tr_free(&r);
+  int64_t took = call_end(&c, at);
+  assert_int_equal(c.result, CURLE_OK);
+  assert_true(took < 5000);
+  free(cookie);
+  free(tok);
+}
+
+/* A long-poll of a revoked token ends with 401, not with the task. */
+static void test_revocation_ends_long_poll(void **state) {
+  (void)state;
+  char *tok = ts_token(&srv, "poller", "agent");
+  test_resp r;
+  assert_int_equal(tr(&srv, "POST", "/v1/queues/idq/tasks", tok, "{\"input\":{\"text\":\"polled\"}}", &r), 201);
+  char path[160], header[256];
+  snprintf(path, sizeof path, "/v1/tasks/%s?wait=60", tj_str(&r, "id"));
+  tr_free(&r);
+  snprintf(header, sizeof header, "Authorization: Bearer %s", tok);
+  long_call c;
+  call_start(&c, path, header, false);
+  int64_t at = now_ms();
+  revoke_token("poller");
+  int64_t took = call_end(&c, at);
+  assert_int_equal(c.result, CURLE_OK);
+  assert_int_equal(c.status, 401);
+  assert_true(took < 7000);
+  free(tok);
+}
+
+/* Sign-ins race a revocation: none of them may leave a working session. */
+typedef struct signer {
+  const char *token;
+  char *cookies[256];
+  size_t n;
+} signer;
+
+static void *sign_in_until_refused(void *arg) {
+  signer *g = arg;
+  for (;;) {
+    char *cookie = sign_in(g->token, NULL);
+    if (cookie == NULL) break;
+    if (g->n < 256) g->cookies[g->n++] = cookie;
+    else free(cookie);
+  }
+  return NULL;
+}
+
+#define SIGNERS 4
+#define ROUNDS 400
+
+static void test_sign_in_racing_revocation(void **state) {
+  (void)state;
+  size_t leftover = 0, signed_in = 0;
+  for (int round = 0; round < ROUNDS; round++) {
+    char name[32];
+    snprintf(name, sizeof name, "racer-%d", round);
+    char *tok = ts_token(&srv, name, "validator");
+    signer g[SIGNERS];
+    pthread_t t[SIGNERS];
+    for (int k = 0; k < SIGNERS; k++) {
+      g[k] = (signer){.token = tok};
+      assert_int_equal(pthread_create(&t[k], NULL, sign_in_until_refused, &g[k]), 0);
+    }
+    revoke_token(name);
+    for (int k = 0; k < SIGNERS; k++) {
+      pthread_join(t[k], NULL);
+      for (size_t i = 0; i < g[k].n; i++) {
+        signed_in++;
+        if (session_works(g[k].cookies[i])) leftover++;
+        free(g[k].cookies[i]);
+      }
+    }
+    free(tok);
+  }
+  print_message("sign-ins during %d revocations: %zu; working sessions left: %zu\n", ROUNDS,
+                signed_in, leftover);
+  assert_int_equal(leftover, 0);
+}
+
+/* A token's sessions are bounded: the 21st sign-in ends the first session. */
+static void test_sessions_bounded_per_token(void **state) {
+  (void)state;
+  char *tok = ts_token(&srv, "many-tabs", "validator");
+  char *cookies[21];
+  for (int i = 0; i < 21; i++) {
+    cookies[i] = sign_in(tok, NULL);
+    assert_non_null(cookies[i]);
+  }
+  assert_false(session_works(cookies[0]));
+  for (int i = 1; i < 21; i++) assert_true(session_works(cookies[i]));
+  for (int i = 0; i < 21; i++) free(cookies[i]);
+  free(tok);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_idempotency_key_per_token),
       cmocka_unit_test(test_lease_ops_after_role_removed),
       cmocka_unit_test(test_reserved_token_names),
+      cmocka_unit_test(test_revocation_ends_event_stream),
+      cmocka_unit_test(test_sign_out_ends_event_stream),
+      cmocka_unit_test(test_revocation_ends_long_poll),
+      cmocka_unit_test(test_sign_in_racing_revocation),
+      cmocka_unit_test(test_sessions_bounded_per_token),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -47,6 +47,41 @@ static int teardown(void **state) {
   return 0;
 }
 
+/* Webhook URLs carry credentials: only orchestrators read them whole; a validator or an agent
+ * reading the queue sees them redacted, and events about the queue carry no credential. The
+ * URL names a closed port of this host, and no task ever enters the queue: nothing is sent. */
+static void test_webhook_urls_redacted(void **state) {
+  (void)state;
+  test_resp r;
+  assert_int_equal(tr(&srv, "PUT", "/v1/queues/hooked", ADMIN_TOKEN,
+                      "{\"webhooks\":[{\"url\":\"http://hookuser:pw-9@127.0.0.1:9/in?token=s3cret\","
+                      "\"events\":[\"task.cancelled\"]}]}", &r), 201);
+  assert_non_null(strstr(r.body, "hookuser:pw-9@127.0.0.1:9/in?token=s3cret"));
+  tr_free(&r);
+  const char *readers[] = {val, agent_a};
+  for (size_t i = 0; i < 2; i++) {
+    assert_int_equal(tr(&srv, "GET", "/v1/queues/hooked", readers[i], NULL, &r), 200);
+    assert_string_equal(tj_str(&r, "config.webhooks.0.url"), "http://***@127.0.0.1:9/in?token=***");
+    assert_null(strstr(r.body, "s3cret"));
+    assert_null(strstr(r.body, "pw-9"));
+    tr_free(&r);
+    assert_int_equal(tr(&srv, "GET", "/v1/queues", readers[i], NULL, &r), 200);
+    assert_null(strstr(r.body, "s3cret"));
+    assert_null(strstr(r.body, "pw-9"));
+    tr_free(&r);
+  }
+  assert_int_equal(tr(&srv, "GET", "/v1/queues/hooked", ADMIN_TOKEN, NULL, &r), 200);
+  assert_string_equal(tj_str(&r, "config.webhooks.0.url"),
+                      "http://hookuser:pw-9@127.0.0.1:9/in?token=s3cret");
+  tr_free(&r);
+  /* The queue.created event, which streams and webhook receivers get, holds no credential. */
+  assert_int_equal(tr(&srv, "GET", "/v1/events?queue=hooked", ADMIN_TOKEN, NULL, &r), 200);
+  assert_string_equal(tj_str(&r, "events.0.type"), "queue.created");
+  assert_null(strstr(r.body, "s3cret"));
+  assert_null(strstr(r.body, "pw-9"));
+  tr_free(&r);
+}
+
 /* Idempotency keys belong to the token that sent them: a second agent replaying the first
  * one's key gets a task of its own, never the first one's, and never a 409 for it. */
 static void test_idempotency_key_per_token(void **state) {
@@ -417,6 +452,7 @@ int main(void) {
       cmocka_unit_test(test_idempotency_key_per_token),
       cmocka_unit_test(test_lease_ops_after_role_removed),
       cmocka_unit_test(test_reserved_token_names),
+      cmocka_unit_test(test_webhook_urls_redacted),
       cmocka_unit_test(test_revocation_ends_event_stream),
       cmocka_unit_test(test_sign_out_ends_event_stream),
       cmocka_unit_test(test_revocation_ends_long_poll),

@@ -3,17 +3,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/queue_json.h"
 #include "api/queue_lookup.h"
 #include "api/server_internal.h"
 #include "api/task_json.h"
 
 static const char *const state_names[] = {"pending", "delivered", "failed"};
 
-static void delivery_to_json(hitl_buf *b, const hitl_delivery *d) {
+/* Appends the delivery; whole shows the URL with its credentials (orchestrators only). */
+static void delivery_to_json(hitl_buf *b, const hitl_delivery *d, bool whole) {
   hitl_buf_puts(b, "{\"id\":");
   hitl_buf_json_cstr(b, d->id);
   hitl_buf_puts(b, ",\"url\":");
-  hitl_buf_json_cstr(b, d->url);
+  char *url = whole ? NULL : hitl__url_redact(d->url);
+  hitl_buf_json_cstr(b, url ? url : d->url);
+  free(url);
   hitl_buf_printf(b, ",\"event_seq\":%lld,\"event_type\":", (long long)d->event_seq);
   hitl_buf_json_cstr(b, d->event_type);
   const char *state = d->state >= 0 && d->state <= 2 ? state_names[d->state] : "unknown";
@@ -60,7 +64,7 @@ void hitl__h_webhook_deliveries(hitl_request *req) {
   hitl_buf_puts(&b, "{\"deliveries\":[");
   for (size_t i = 0; i < n; i++) {
     if (i) hitl_buf_putc(&b, ',');
-    delivery_to_json(&b, &rows[i]);
+    delivery_to_json(&b, &rows[i], req->actor.orchestrator);
   }
   if (n == (size_t)limit)
     hitl_buf_printf(&b, "],\"next_cursor\":\"%lld\"}", (long long)rows[n - 1].seq);

@@ -130,6 +130,21 @@ static bool may_review(hitl_request *req, const hitl_queue_ref *q) {
   return false;
 }
 
+/* Reads the task named by the path and its queue, and checks that the caller may still answer
+ * that queue: a reviewer whose role was taken off the queue holds a lease it may no longer use,
+ * and reads nothing through it (the rule of GET /v1/tasks/{id}). Answers 404 or 403 and returns
+ * NULL otherwise. */
+static hitl_queue_ref *reviewed_queue_of_task(hitl_request *req) {
+  hitl_task t = {0};
+  hitl_queue_ref *q = queue_of_task(req, req->params[0], &t);
+  hitl_task_clear(&t);
+  if (q != NULL && !may_review(req, q)) {
+    hitl__queue_ref_release(q);
+    return NULL;
+  }
+  return q;
+}
+
 void hitl__h_claim(hitl_request *req) {
   hitl_queue_ref *q = hitl__queue_lookup(req, req->params[0]);
   if (q == NULL) return;
@@ -158,14 +173,8 @@ static char *lease_from_body(hitl_request *req) {
 }
 
 void hitl__h_respond(hitl_request *req) {
-  hitl_task t = {0};
-  hitl_queue_ref *q = queue_of_task(req, req->params[0], &t);
-  hitl_task_clear(&t);
+  hitl_queue_ref *q = reviewed_queue_of_task(req);
   if (q == NULL) return;
-  if (!may_review(req, q)) {
-    hitl__queue_ref_release(q);
-    return;
-  }
   json_t *body = hitl__body_json(req);
   if (body == NULL) {
     hitl__queue_ref_release(q);
@@ -199,9 +208,15 @@ void hitl__h_release(hitl_request *req) {
                       req->params[0]);
     return;
   }
+  hitl_queue_ref *q = reviewed_queue_of_task(req);
+  if (q == NULL) return;
   char *lease = lease_from_body(req);
-  if (lease == NULL) return;
+  if (lease == NULL) {
+    hitl__queue_ref_release(q);
+    return;
+  }
   lease_job *j = new_job(req, OP_RELEASE);
+  j->queue = q;
   j->lease_id = lease;
   snprintf(j->task_id, sizeof j->task_id, "%s", req->params[0]);
   enqueue(req, j);
@@ -227,9 +242,7 @@ void hitl__h_cancel(hitl_request *req) {
 }
 
 void hitl__h_renew(hitl_request *req) {
-  hitl_task t = {0};
-  hitl_queue_ref *q = queue_of_task(req, req->params[0], &t);
-  hitl_task_clear(&t);
+  hitl_queue_ref *q = reviewed_queue_of_task(req);
   if (q == NULL) return;
   char *lease = lease_from_body(req);
   if (lease == NULL) {

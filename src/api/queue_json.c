@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "api/policy_json.h"
+#include "util/buf.h"
 #include "util/xmalloc.h"
 
 #define MAX_NAME 64          /* Bytes of a field or question name. */
@@ -449,6 +450,72 @@ static int parse_webhooks(const json_t *hooks, hitl_queue_config *q, json_t *nor
   return 0;
 }
 
+char *hitl__url_redact(const char *url) {
+  hitl_buf b = HITL_BUF_INIT;
+  const char *p = strstr(url, "://");
+  p = p ? p + 3 : url;
+  hitl_buf_append(&b, url, (size_t)(p - url));
+  size_t authority = strcspn(p, "/?#");
+  const char *at = NULL;
+  for (size_t i = 0; i < authority; i++)
+    if (p[i] == '@') at = p + i;
+  if (at) {
+    hitl_buf_puts(&b, "***");
+    hitl_buf_append(&b, at, authority - (size_t)(at - p));
+  } else {
+    hitl_buf_append(&b, p, authority);
+  }
+  p += authority;
+  size_t path = strcspn(p, "?#");
+  hitl_buf_append(&b, p, path);
+  p += path;
+  if (*p == '?') {
+    /* Each parameter keeps its name; a bare parameter may be a secret in itself. */
+    p++;
+    hitl_buf_putc(&b, '?');
+    while (*p && *p != '#') {
+      size_t len = strcspn(p, "&#"), name = strcspn(p, "=&#");
+      if (name < len) {
+        hitl_buf_append(&b, p, name + 1);
+        hitl_buf_puts(&b, "***");
+      } else if (len > 0) {
+        hitl_buf_puts(&b, "***");
+      }
+      p += len;
+      if (*p == '&') hitl_buf_putc(&b, *p++);
+    }
+  }
+  if (*p == '#') hitl_buf_puts(&b, "#***");
+  return hitl_buf_detach(&b);
+}
+
+const char *hitl__queue_config_json(const hitl_queue_config *q, bool whole) {
+  return whole || q->json_redacted == NULL ? q->json : q->json_redacted;
+}
+
+/* Sets q->json_redacted from norm when a webhook URL changes under redaction. Returns 0, or
+ * HITL_EUNAVAILABLE when out of memory. */
+static int redact_webhooks(json_t *norm, hitl_queue_config *q, hitl_err *err) {
+  bool differs = false;
+  json_t *copy = json_deep_copy(norm), *hooks = json_object_get(copy, "webhooks");
+  size_t i;
+  json_t *h;
+  json_array_foreach(hooks, i, h) {
+    const char *url = json_string_value(json_object_get(h, "url"));
+    if (url == NULL) continue;
+    char *safe = hitl__url_redact(url);
+    differs = differs || strcmp(safe, url) != 0;
+    json_object_set_new(h, "url", json_string(safe));
+    free(safe);
+  }
+  if (differs) q->json_redacted = hitl__json_text(copy, JSON_COMPACT | JSON_SORT_KEYS);
+  json_decref(copy);
+  if (differs && q->json_redacted == NULL)
+    return hitl_err_set(err, HITL_EUNAVAILABLE, NULL,
+                        "not enough memory to encode the queue configuration");
+  return 0;
+}
+
 int hitl__queue_config_from_json(const json_t *body, hitl_queue_config **out, hitl_err *err) {
   *out = NULL;
   hitl_queue_config *q = hitl_xcalloc(1, sizeof *q);
@@ -486,6 +553,7 @@ int hitl__queue_config_from_json(const json_t *body, hitl_queue_config **out, hi
                       "not enough memory to encode the queue configuration");
     goto cleanup;
   }
+  if ((rc = redact_webhooks(norm, q, err)) < 0) goto cleanup;
   *out = q;
   q = NULL;
   rc = 0;

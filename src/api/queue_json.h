@@ -4,6 +4,7 @@
 #define HITL_API_QUEUE_JSON_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "core/queue.h"
 #include "hitl/error.h"
@@ -16,5 +17,14 @@
  * err naming the field at fault ("assignment.overlap", "schema.questions[2].labels[0]"); *out
  * is then NULL. */
 int hitl__queue_config_from_json(const json_t *body, hitl_queue_config **out, hitl_err *err);
+
+/* The queue's configuration as JSON for a reader: whole for an orchestrator (whole true), else
+ * with the webhook URLs redacted (hitl__url_redact). Borrowed from q. */
+const char *hitl__queue_config_json(const hitl_queue_config *q, bool whole);
+
+/* A copy of url (malloc'd) that shows no credential: the userinfo, every query value and the
+ * fragment become three stars, as in https://[stars]@host/path?token=[stars]. Scheme, host,
+ * port and path stay. */
+char *hitl__url_redact(const char *url);
 
 #endif

@@ -21,8 +21,9 @@ hitl_queue_ref *hitl__queue_lookup(hitl_request *req, const char *name) {
   return q;
 }
 
-/* Appends {"name","config","counts","created_at","updated_at"} for q. */
-static void queue_json(hitl_buf *b, hitl_server *s, const hitl_queue_ref *q) {
+/* Appends {"name","config","counts","created_at","updated_at"} for q; whole shows webhook URLs
+ * with their credentials (orchestrators only). */
+static void queue_json(hitl_buf *b, hitl_server *s, const hitl_queue_ref *q, bool whole) {
   hitl_queue_counts c;
   hitl__registry_counts(s->registry, q->id, &c);
   char created[HITL_TIME_LEN], updated[HITL_TIME_LEN];
@@ -30,7 +31,7 @@ static void queue_json(hitl_buf *b, hitl_server *s, const hitl_queue_ref *q) {
   hitl_time_format(q->updated_at, updated);
   hitl_buf_puts(b, "{\"name\":");
   hitl_buf_json_cstr(b, q->name);
-  hitl_buf_printf(b, ",\"config\":%s,\"counts\":{", q->config->json);
+  hitl_buf_printf(b, ",\"config\":%s,\"counts\":{", hitl__queue_config_json(q->config, whole));
   for (int st = 0; st < HITL_TASK_NSTATES; st++)
     hitl_buf_printf(b, "%s\"%s\":%lld", st ? "," : "", hitl_task_state_name((hitl_task_state)st),
                     (long long)c.by_state[st]);
@@ -67,7 +68,8 @@ static int put_run(hitl_job *job, hitl_txn *x) {
       .queue = j->name,
       .queue_id = j->id,
       .actor = j->req->who.name,
-      .data = j->config->json,
+      /* Events reach webhook receivers and streams: no receiver learns another's credentials. */
+      .data = hitl__queue_config_json(j->config, false),
       .from_state = -1,
       .to_state = -1,
   };
@@ -92,7 +94,7 @@ static void put_done(hitl_job *job, int rc) {
     j->config = NULL; /* The registry owns it now. */
     hitl_queue_ref *q = hitl__registry_get(s->registry, j->name);
     hitl_buf b = HITL_BUF_INIT;
-    queue_json(&b, s, q);
+    queue_json(&b, s, q, true); /* Only orchestrators PUT. */
     hitl__queue_ref_release(q);
     hitl__reply_buf(req, j->created ? 201 : 200, &b);
   }
@@ -132,7 +134,7 @@ void hitl__h_queue_get(hitl_request *req) {
   hitl_queue_ref *q = hitl__queue_lookup(req, req->params[0]);
   if (q == NULL) return;
   hitl_buf b = HITL_BUF_INIT;
-  queue_json(&b, req->server, q);
+  queue_json(&b, req->server, q, req->actor.orchestrator);
   hitl__queue_ref_release(q);
   hitl__reply_buf(req, 200, &b);
 }
@@ -144,7 +146,7 @@ void hitl__h_queue_list(hitl_request *req) {
   hitl_buf_puts(&b, "{\"queues\":[");
   for (size_t i = 0; i < n; i++) {
     if (i) hitl_buf_putc(&b, ',');
-    queue_json(&b, req->server, qs[i]);
+    queue_json(&b, req->server, qs[i], req->actor.orchestrator);
     hitl__queue_ref_release(qs[i]);
   }
   free(qs);

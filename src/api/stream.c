@@ -4,10 +4,12 @@
 #include <string.h>
 
 #include "api/server_internal.h"
+#include "api/session.h"
 #include "util/clock.h"
 #include "util/xmalloc.h"
 
 #define HEARTBEAT_MS 15000
+#define RECHECK_MS 2000 /* An idle stream looks again at its token this often. */
 #define PAGE 200
 
 /* One open stream. It lives as long as the MHD response (freed by stream_free). */
@@ -17,7 +19,7 @@ typedef struct stream {
   int64_t after;      /* Last event seq sent. */
   hitl_buf pending;   /* Bytes ready to send. */
   size_t sent;        /* Of pending. */
-  bool waited;        /* The last call suspended the stream. */
+  int64_t last_write; /* When bytes were last handed out (ms). */
 } stream;
 
 /* Appends events after s->after as SSE frames; returns how many. */
@@ -46,32 +48,37 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
     hitl_buf_reset(&s->pending);
     s->sent = 0;
     if (__atomic_load_n(&srv->stopping, __ATOMIC_ACQUIRE)) return MHD_CONTENT_READER_END_OF_STREAM;
+    /* A revoked token or an ended session ends the stream: it is asked at every wake-up, and a
+     * revocation or sign-out wakes every stream. */
+    if (!hitl__principal_recheck(s->req)) return MHD_CONTENT_READER_END_OF_STREAM;
     hitl_store *st = hitl__server_reader(srv);
     if (st == NULL) return MHD_CONTENT_READER_END_WITH_ERROR;
-    size_t got = load(s, st);
-    if (got > 0) {
-      s->waited = false;
-    } else if (s->waited) {
-      /* Woken by the heartbeat timer with nothing new: an SSE comment keeps proxies from closing
-       * an idle connection, and writing is how a vanished client is noticed. */
-      s->waited = false;
-      hitl_buf_puts(&s->pending, ": keep-alive\n\n");
-    } else {
-      /* Suspend until the next commit or the heartbeat, then look again for what raced in. */
-      s->waited = true;
-      MHD_suspend_connection(s->req->conn);
-      hitl__waiters_add(srv->waiters, s->req, HITL_EVENTS_KEY, hitl_now_ms() + HEARTBEAT_MS);
-      if (load(s, st) == 0) return 0;
-      if (hitl__waiters_remove(srv->waiters, s->req, HITL_EVENTS_KEY))
-        MHD_resume_connection(s->req->conn);
-      else
-        return 0; /* Someone resumes us; we send on the next call. */
+    if (load(s, st) == 0) {
+      int64_t now = hitl_now_ms();
+      if (now - s->last_write >= HEARTBEAT_MS) {
+        /* Nothing new for a while: an SSE comment keeps proxies from closing an idle
+         * connection, and writing is how a vanished client is noticed. */
+        hitl_buf_puts(&s->pending, ": keep-alive\n\n");
+      } else {
+        /* Suspend until the next commit, the next check of the token or the heartbeat, then
+         * look again for what raced in. */
+        int64_t wake = s->last_write + HEARTBEAT_MS;
+        if (wake > now + RECHECK_MS) wake = now + RECHECK_MS;
+        MHD_suspend_connection(s->req->conn);
+        hitl__waiters_add(srv->waiters, s->req, HITL_EVENTS_KEY, wake);
+        if (load(s, st) == 0) return 0;
+        if (hitl__waiters_remove(srv->waiters, s->req, HITL_EVENTS_KEY))
+          MHD_resume_connection(s->req->conn);
+        else
+          return 0; /* Someone resumes us; we send on the next call. */
+      }
     }
   }
   size_t n = s->pending.len - s->sent;
   if (n > max) n = max;
   memcpy(buf, s->pending.data + s->sent, n);
   s->sent += n;
+  s->last_write = hitl_now_ms();
   return (ssize_t)n;
 }
 
@@ -97,6 +104,7 @@ void hitl__h_events_stream(hitl_request *req) {
   s->req = req;
   s->server = req->server;
   s->after = from;
+  s->last_write = hitl_now_ms();
   /* A retry hint, then the events. */
   hitl_buf_puts(&s->pending, "retry: 2000\n\n");
   struct MHD_Response *resp =

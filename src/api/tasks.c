@@ -6,6 +6,7 @@
 #include "api/policy_json.h"
 #include "api/queue_lookup.h"
 #include "api/server_internal.h"
+#include "api/session.h"
 #include "api/task_json.h"
 #include "util/clock.h"
 #include "util/xmalloc.h"
@@ -225,9 +226,11 @@ done:
 
 /* ---- get one, with long-poll -------------------------------------------------------------- */
 
+#define RECHECK_MS 5000 /* A long-poll looks again at its token at least this often. */
+
 typedef struct wait_state {
   char task_id[HITL_ID_LEN];
-  bool registered;
+  int64_t deadline; /* When the wait ends undecided (ms). */
 } wait_state;
 
 static bool final_state(hitl_task_state s) {
@@ -283,8 +286,43 @@ static int answer_task(hitl_request *req, const char *id) {
   return state;
 }
 
+static void wait_resumed(hitl_request *req);
+
+/* Suspends req until its task is final, its deadline, a revocation or the next look at its
+ * token; then looks again, so that a decision committed before the registration is not missed. */
+static void wait_register(hitl_request *req, wait_state *w) {
+  int64_t wake = hitl_now_ms() + RECHECK_MS;
+  req->on_resume = wait_resumed;
+  hitl__request_suspend(req);
+  hitl__waiters_add(req->server->waiters, req, w->task_id, wake < w->deadline ? wake : w->deadline);
+  hitl_store *st = hitl__server_reader(req->server);
+  hitl_task t = {0};
+  if (st && st->vt->task_get(st, w->task_id, &t) == 0 && final_state(t.state) &&
+      hitl__waiters_remove(req->server->waiters, req, w->task_id))
+    hitl__request_resume(req);
+  hitl_task_clear(&t);
+}
+
 static void wait_resumed(hitl_request *req) {
   wait_state *w = req->state;
+  /* The token may have been revoked, or the session ended, while the request waited. */
+  if (!hitl__principal_recheck(req)) {
+    hitl__reply_error(req, HITL_EUNAUTHORIZED, NULL,
+                      "the token was revoked or the session ended while waiting");
+    return;
+  }
+  bool stopping = __atomic_load_n(&req->server->stopping, __ATOMIC_ACQUIRE);
+  if (!stopping && hitl_now_ms() < w->deadline) {
+    /* Woken early: by the task, or only to look at the token. Wait on when still undecided. */
+    hitl_store *st = hitl__server_reader(req->server);
+    hitl_task t = {0};
+    bool waits = st && st->vt->task_get(st, w->task_id, &t) == 0 && !final_state(t.state);
+    hitl_task_clear(&t);
+    if (waits) {
+      wait_register(req, w);
+      return;
+    }
+  }
   answer_task(req, w->task_id);
 }
 
@@ -304,19 +342,11 @@ void hitl__h_task_get(hitl_request *req) {
   int state = answer_task(req, id);
   if (state < 0 || wait == 0 || final_state((hitl_task_state)state)) return;
 
-  /* Not decided yet: suspend, register, then look again, so that a decision committed between
-   * the first read and the registration is not missed. */
+  /* Not decided yet: wait. The answer read is dropped; the task is read again at the end. */
   wait_state *w = hitl_xcalloc(1, sizeof *w);
   snprintf(w->task_id, sizeof w->task_id, "%s", id);
+  w->deadline = hitl_now_ms() + wait * 1000;
   req->state = w;
   req->state_free = free;
-  req->on_resume = wait_resumed;
-  hitl__request_suspend(req);
-  hitl__waiters_add(req->server->waiters, req, w->task_id, hitl_now_ms() + wait * 1000);
-  hitl_store *st = hitl__reader(req);
-  hitl_task t = {0};
-  if (st && st->vt->task_get(st, id, &t) == 0 && final_state(t.state) &&
-      hitl__waiters_remove(req->server->waiters, req, w->task_id))
-    hitl__request_resume(req);
-  hitl_task_clear(&t);
+  wait_register(req, w);
 }

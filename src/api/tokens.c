@@ -2,6 +2,7 @@
 /* POST /v1/tokens: an orchestrator makes a token; the secret is shown once and stored hashed. */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/server_internal.h"
 #include "api/session.h"
@@ -90,6 +91,19 @@ static bool name_valid(const char *s, size_t n) {
   return true;
 }
 
+/* The actor names the server itself writes into events (HITL_ADMIN_TOKEN is "admin", the
+ * sweeper acts as "system", decisions are by policy, human, consensus or sla). A token under one
+ * of them, in any case, would make its events look like the server's own. */
+static const char *const reserved_names[] = {"admin", "system",    "hitl", "server",
+                                             "policy", "human", "consensus", "sla"};
+
+/* True when s is one of reserved_names, ignoring case. */
+static bool name_reserved(const char *s) {
+  for (size_t i = 0; i < sizeof reserved_names / sizeof *reserved_names; i++)
+    if (strcasecmp(s, reserved_names[i]) == 0) return true;
+  return false;
+}
+
 void hitl__h_token_create(hitl_request *req) {
   json_t *body = hitl__body_json(req);
   if (body == NULL) return;
@@ -104,8 +118,11 @@ void hitl__h_token_create(hitl_request *req) {
   } else if (!json_is_string(name) || !name_valid(json_string_value(name), json_string_length(name))) {
     hitl__reply_error(req, HITL_EVALIDATION, "name",
                       "name must have 1 to 64 characters from A-Z a-z 0-9 _ . @ -");
-  } else if (strcmp(json_string_value(name), "admin") == 0) {
-    hitl__reply_error(req, HITL_EVALIDATION, "name", "\"admin\" is the name of HITL_ADMIN_TOKEN");
+  } else if (name_reserved(json_string_value(name))) {
+    hitl__reply_error(req, HITL_EVALIDATION, "name",
+                      "\"%s\" is reserved: admin (HITL_ADMIN_TOKEN), system, hitl, server, policy, "
+                      "human, consensus and sla, in any case, are the server's own actor names",
+                      json_string_value(name));
   } else if (!json_is_array(roles) || json_array_size(roles) == 0 ||
              json_array_size(roles) > HITL_MAX_ROLES) {
     hitl__reply_error(req, HITL_EVALIDATION, "roles", "roles must be an array of 1 to %d role names",
@@ -185,6 +202,8 @@ static void revoke_done(hitl_job *job, int rc) {
     /* From now on the token opens nothing: not from the cache, not through a session. */
     hitl__auth_forget(req->server->auth, j->name);
     hitl__sessions_end_for(req->server->sessions, j->name);
+    /* Open event streams and long-polls look again at their token, and end. */
+    hitl__waiters_wake_all(req->server->waiters);
     hitl_buf b = HITL_BUF_INIT;
     hitl_buf_puts(&b, "{\"name\":");
     hitl_buf_json_cstr(&b, j->name);

@@ -137,6 +137,12 @@ void hitl__waiters_wake(hitl_waiters *w, const char *task_id) {
   pthread_mutex_unlock(&w->lock);
 }
 
+void hitl__waiters_wake_all(hitl_waiters *w) {
+  pthread_mutex_lock(&w->lock);
+  expire(w, INT64_MAX); /* Every deadline has passed by then. */
+  pthread_mutex_unlock(&w->lock);
+}
+
 void hitl__waiters_stop(hitl_waiters *w) {
   if (w == NULL) return;
   pthread_mutex_lock(&w->lock);

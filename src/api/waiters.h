@@ -20,6 +20,9 @@ void hitl__waiters_add(hitl_waiters *w, hitl_request *req, const char *task_id, 
 bool hitl__waiters_remove(hitl_waiters *w, hitl_request *req, const char *task_id);
 /* Resumes every request waiting on task_id. */
 void hitl__waiters_wake(hitl_waiters *w, const char *task_id);
+/* Resumes every waiting request now (a token was revoked or a session ended): each one checks
+ * its principal again, and registers again when it still has reason to wait. */
+void hitl__waiters_wake_all(hitl_waiters *w);
 /* Resumes every waiting request and stops the timer thread; later adds resume at once. */
 void hitl__waiters_stop(hitl_waiters *w);
 /* Frees a stopped registry. NULL is a no-op. */

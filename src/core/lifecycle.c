@@ -96,7 +96,9 @@ int hitl_task_submit(hitl_txn *x, hitl_task *t, const char *actor, hitl_task *ex
   *replayed = false;
   hitl_store *s = x->store;
   if (t->idempotency_key) {
-    int rc = s->vt->task_get_idempotent(s, t->queue_id, t->idempotency_key, existing);
+    /* Keys are the submitter's own: another token's key never replays nor conflicts. */
+    int rc = s->vt->task_get_idempotent(s, t->queue_id, t->submitted_by, t->idempotency_key,
+                                        existing);
     if (rc == 0) {
       if (memcmp(existing->body_hash, t->body_hash, HITL_HASH_LEN) != 0) {
         hitl_task_clear(existing);
@@ -186,9 +188,18 @@ int hitl__task_load_leased(hitl_txn *x, const char *task_id, const char *lease_i
   return 0;
 }
 
+int hitl__task_may_answer(const hitl_queue_config *q, const hitl_actor *a, hitl_err *err) {
+  if (hitl_actor_may_review(a, q)) return 0;
+  return hitl_err_set(err, HITL_EFORBIDDEN, NULL,
+                      "token \"%s\" has none of the roles that may answer the task's queue",
+                      a->name);
+}
+
 int hitl_task_renew(hitl_txn *x, const hitl_queue_config *q, const char *task_id,
                     const char *lease_id, const hitl_actor *a, hitl_task *out, hitl_err *err) {
-  int rc = hitl__task_load_leased(x, task_id, lease_id, a, out, err);
+  int rc = hitl__task_may_answer(q, a, err);
+  if (rc) return rc;
+  rc = hitl__task_load_leased(x, task_id, lease_id, a, out, err);
   if (rc) return rc;
   rc = store_lease(x, q, out, "task.lease_renewed", a->name, HITL_TASK_LEASED);
   if (rc) return hitl_err_set(err, rc, NULL, "could not store the renewal");

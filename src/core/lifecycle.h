@@ -39,7 +39,8 @@ typedef struct hitl_txn {
 int hitl_task_route(const hitl_queue_config *q, const hitl_policy_input *in, hitl_task *t,
                     int64_t now);
 
-/* Stores a routed task and its events. When t->idempotency_key is already used in the queue:
+/* Stores a routed task and its events. When t->submitted_by already used t->idempotency_key in
+ * the queue (keys are scoped to their submitter):
  * with the same body hash, *existing is filled with the stored task and *replayed set (nothing
  * is written); with another body, returns HITL_ECONFLICT. */
 int hitl_task_submit(hitl_txn *x, hitl_task *t, const char *actor, hitl_task *existing,

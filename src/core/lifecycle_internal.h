@@ -14,6 +14,9 @@ void hitl__task_clear_lease(hitl_task *t);
  * (t cleared) otherwise. */
 int hitl__task_load_leased(hitl_txn *x, const char *task_id, const char *lease_id,
                            const hitl_actor *a, hitl_task *t, hitl_err *err);
+/* 0 when a may answer tasks of queue q now (hitl_actor_may_review); HITL_EFORBIDDEN with err
+ * set otherwise. The message names no task content. */
+int hitl__task_may_answer(const hitl_queue_config *q, const hitl_actor *a, hitl_err *err);
 /* Sends t to arbitration: stage 1, role arbiter, one answer needed, pending, no lease. */
 void hitl__task_to_arbiter(hitl_task *t, int64_t now);
 

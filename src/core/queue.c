@@ -31,6 +31,7 @@ void hitl_queue_config_free(hitl_queue_config *q) {
   }
   free(q->webhooks);
   free(q->json);
+  free(q->json_redacted);
   free(q);
 }
 

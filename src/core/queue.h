@@ -70,6 +70,8 @@ typedef struct hitl_queue_config {
   hitl_webhook *webhooks;
   size_t n_webhooks;
   char *json;               /* The normalized configuration (defaults filled in) as JSON. */
+  char *json_redacted;      /* The same with webhook URLs' credentials hidden; NULL when json
+                             * has nothing to hide. */
 } hitl_queue_config;
 
 void hitl_queue_config_free(hitl_queue_config *q);

@@ -154,7 +154,9 @@ cleanup:
 int hitl_task_respond(hitl_txn *x, const hitl_queue_config *q, const char *task_id,
                       const char *lease_id, const hitl_actor *a, hitl_response *answers,
                       size_t n_answers, hitl_task *out, hitl_err *err) {
-  int rc = hitl__task_load_leased(x, task_id, lease_id, a, out, err);
+  int rc = hitl__task_may_answer(q, a, err);
+  if (rc) return rc;
+  rc = hitl__task_load_leased(x, task_id, lease_id, a, out, err);
   if (rc) return rc;
   char response_id[HITL_ID_LEN];
   hitl_id_new("r", response_id);

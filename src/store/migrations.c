@@ -125,9 +125,20 @@ static const char migration_002_webhook_deliveries[] =
     "  WHERE state = 0;"
     "CREATE INDEX webhook_deliveries_queue ON webhook_deliveries(queue_id, seq);";
 
+/* Idempotency keys belong to the token that submitted them: a second agent sending the same key
+ * gets its own task, and learns nothing of the first one's. Existing rows keep their submitter
+ * (tasks.submitted_by has been stored since the first migration), and keys unique per queue are
+ * unique per queue and submitter, so the new index builds over any existing database. */
+static const char migration_003_idempotency_per_submitter[] =
+    "DROP INDEX tasks_idempotency;"
+    "CREATE UNIQUE INDEX tasks_idempotency_submitter"
+    "  ON tasks(queue_id, IFNULL(submitted_by, ''), idempotency_key)"
+    "  WHERE idempotency_key IS NOT NULL;";
+
 const char *const hitl__sqlite_migrations[] = {
     migration_001_initial,
     migration_002_webhook_deliveries,
+    migration_003_idempotency_per_submitter,
 };
 
 const size_t hitl__sqlite_migrations_count =

@@ -52,8 +52,10 @@ static const char *const stmt_sql[HITL__ST_COUNT] = {
         "answers = ?7, lease_id = ?8, lease_owner = ?9, lease_expires_at = ?10, deadline_at = ?11, "
         "decision = ?12, decided_by = ?13, decided_at = ?14, updated_at = ?15 WHERE seq = ?1",
     [HITL__ST_TASK_GET] = "SELECT " HITL__SQLITE_TASK_COLUMNS " FROM tasks t WHERE t.id = ?1",
+    /* The expression matches the index tasks_idempotency_submitter (migration 3). */
     [HITL__ST_TASK_IDEMPOTENT] = "SELECT " HITL__SQLITE_TASK_COLUMNS " FROM tasks t "
-                                 "WHERE t.queue_id = ?1 AND t.idempotency_key = ?2",
+                                 "WHERE t.queue_id = ?1 AND IFNULL(t.submitted_by, '') = ?2 "
+                                 "AND t.idempotency_key = ?3",
     /* ?3 is the caller's roles as ",a,b,", so one cached statement serves any number of roles.
      * INDEXED BY pins the serving-order index: the plan may not change with the data. */
     [HITL__ST_TASK_CLAIM] =

@@ -128,8 +128,8 @@ void hitl__sqlite_col_hash(sqlite3_stmt *st, int i, uint8_t out[HITL_HASH_LEN]);
 int hitl__sqlite_task_insert(hitl_store *store, hitl_task *t);
 int hitl__sqlite_task_update(hitl_store *store, const hitl_task *t);
 int hitl__sqlite_task_get(hitl_store *store, const char *id, hitl_task *out);
-int hitl__sqlite_task_get_idempotent(hitl_store *store, int64_t queue_id, const char *key,
-                                     hitl_task *out);
+int hitl__sqlite_task_get_idempotent(hitl_store *store, int64_t queue_id, const char *submitter,
+                                     const char *key, hitl_task *out);
 int hitl__sqlite_task_claim_next(hitl_store *store, const hitl_claim_filter *f, hitl_task *out);
 int hitl__sqlite_task_list(hitl_store *store, int64_t queue_id, int state, int64_t before_seq,
                            size_t limit, hitl_task **out, size_t *n);

@@ -152,12 +152,13 @@ int hitl__sqlite_task_get(hitl_store *store, const char *id, hitl_task *out) {
   return one_task(s, st, out, "task_get");
 }
 
-int hitl__sqlite_task_get_idempotent(hitl_store *store, int64_t queue_id, const char *key,
-                                     hitl_task *out) {
+int hitl__sqlite_task_get_idempotent(hitl_store *store, int64_t queue_id, const char *submitter,
+                                     const char *key, hitl_task *out) {
   hitl__sqlite *s = (hitl__sqlite *)store;
   sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_TASK_IDEMPOTENT);
   sqlite3_bind_int64(st, 1, queue_id);
-  sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 2, submitter ? submitter : "", -1, SQLITE_STATIC);
+  sqlite3_bind_text(st, 3, key, -1, SQLITE_STATIC);
   return one_task(s, st, out, "task_get_idempotent");
 }
 

@@ -134,7 +134,12 @@ typedef struct hitl_store_vtable {
   int (*task_insert)(hitl_store *s, hitl_task *t);
   int (*task_update)(hitl_store *s, const hitl_task *t);
   int (*task_get)(hitl_store *s, const char *id, hitl_task *out);
-  int (*task_get_idempotent)(hitl_store *s, int64_t queue_id, const char *key, hitl_task *out);
+  /* The task of queue_id that submitter (a token name; NULL matches tasks stored without one)
+   * submitted with idempotency key; HITL_ENOT_FOUND when none. Keys are scoped to their
+   * submitter: another token's key of the same text is another key. task_insert answers
+   * HITL_ECONFLICT for a second (queue_id, submitted_by, key). */
+  int (*task_get_idempotent)(hitl_store *s, int64_t queue_id, const char *submitter,
+                             const char *key, hitl_task *out);
   /* The pending task that f allows with the highest priority, then the smallest seq;
    * HITL_ENOT_FOUND when none. Must not scan all pending tasks (an index gives the order). */
   int (*task_claim_next)(hitl_store *s, const hitl_claim_filter *f, hitl_task *out);

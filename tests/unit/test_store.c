@@ -373,12 +373,12 @@ static void test_task_insert_conflicts(void **state) {
   hitl_hash("A", 1, a.body_hash);
   insert_task(s, &a);
 
-  assert_int_equal(s->vt->task_get_idempotent(s, f->q1, "k", &got), 0);
+  assert_int_equal(s->vt->task_get_idempotent(s, f->q1, NULL, "k", &got), 0);
   assert_string_equal(got.id, a.id);
   assert_memory_equal(got.body_hash, a.body_hash, HITL_HASH_LEN);
   hitl_task_clear(&got);
-  assert_int_equal(s->vt->task_get_idempotent(s, f->q2, "k", &got), HITL_ENOT_FOUND);
-  assert_int_equal(s->vt->task_get_idempotent(s, f->q1, "other", &got), HITL_ENOT_FOUND);
+  assert_int_equal(s->vt->task_get_idempotent(s, f->q2, NULL, "k", &got), HITL_ENOT_FOUND);
+  assert_int_equal(s->vt->task_get_idempotent(s, f->q1, NULL, "other", &got), HITL_ENOT_FOUND);
 
   /* Same key in the same queue: a conflict that undoes only its own operation. */
   make_task(&b, f->q1, 0, 2);
@@ -405,10 +405,10 @@ static void test_task_insert_conflicts(void **state) {
   assert_int_equal(s->vt->commit(s), 0);
 
   assert_int_equal(s->vt->task_get(s, b.id, &got), HITL_ENOT_FOUND);
-  assert_int_equal(s->vt->task_get_idempotent(s, f->q1, "k", &got), 0);
+  assert_int_equal(s->vt->task_get_idempotent(s, f->q1, NULL, "k", &got), 0);
   assert_string_equal(got.id, a.id);
   hitl_task_clear(&got);
-  assert_int_equal(s->vt->task_get_idempotent(s, f->q2, "k", &got), 0);
+  assert_int_equal(s->vt->task_get_idempotent(s, f->q2, NULL, "k", &got), 0);
   assert_string_equal(got.id, c.id);
   hitl_task_clear(&got);
   assert_int_equal(s->vt->task_get(s, e.id, &got), 0);
@@ -428,6 +428,42 @@ static void test_task_insert_conflicts(void **state) {
   hitl_task_clear(&c);
   hitl_task_clear(&d);
   hitl_task_clear(&e);
+}
+
+/* Idempotency keys belong to their submitter: two tokens may use the same key in one queue,
+ * each finds only its own task, and the same token's second use is a conflict. */
+static void test_idempotency_key_per_submitter(void **state) {
+  fixture *f = *state;
+  hitl_store *s = f->s;
+  hitl_task a, b, again, got;
+  make_task(&a, f->q1, 0, 1);
+  a.idempotency_key = hitl_xstrdup("shared");
+  a.submitted_by = hitl_xstrdup("agent-a");
+  make_task(&b, f->q1, 0, 2);
+  b.idempotency_key = hitl_xstrdup("shared");
+  b.submitted_by = hitl_xstrdup("agent-b");
+  make_task(&again, f->q1, 0, 3);
+  again.idempotency_key = hitl_xstrdup("shared");
+  again.submitted_by = hitl_xstrdup("agent-a");
+  assert_int_equal(s->vt->task_get_idempotent(s, f->q1, "agent-b", "shared", &got), HITL_ENOT_FOUND);
+  insert_task(s, &a);
+  assert_int_equal(s->vt->task_get_idempotent(s, f->q1, "agent-b", "shared", &got), HITL_ENOT_FOUND);
+  assert_int_equal(s->vt->task_get_idempotent(s, f->q1, NULL, "shared", &got), HITL_ENOT_FOUND);
+  insert_task(s, &b);
+  assert_int_equal(s->vt->task_get_idempotent(s, f->q1, "agent-a", "shared", &got), 0);
+  assert_string_equal(got.id, a.id);
+  hitl_task_clear(&got);
+  assert_int_equal(s->vt->task_get_idempotent(s, f->q1, "agent-b", "shared", &got), 0);
+  assert_string_equal(got.id, b.id);
+  hitl_task_clear(&got);
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->op_begin(s), 0);
+  assert_int_equal(s->vt->task_insert(s, &again), HITL_ECONFLICT);
+  assert_int_equal(s->vt->op_abort(s), 0);
+  assert_int_equal(s->vt->commit(s), 0);
+  hitl_task_clear(&a);
+  hitl_task_clear(&b);
+  hitl_task_clear(&again);
 }
 
 /* Claims for f and returns the id in out ("" when none). */
@@ -1351,6 +1387,7 @@ int main(void) {
       T(test_task_roundtrip_every_field),
       T(test_task_confidence_values),
       T(test_task_insert_conflicts),
+      T(test_idempotency_key_per_submitter),
       T(test_claim_order),
       T(test_claim_roles),
       T(test_claim_excludes_reviewer),

@@ -100,6 +100,54 @@ static void test_migrations_idempotent(void **state) {
   hitl_store_close(&s->base);
 }
 
+/* Migration 3 scopes idempotency keys to their submitter: a database made before it keeps its
+ * keyed tasks, each found under its submitter, and a second token may reuse a key. */
+static void test_migration_idempotency_per_submitter(void **state) {
+  fixture *f = *state;
+  sqlite3 *db = NULL;
+  assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+  exec_ok(db, hitl__sqlite_migrations[0]);
+  exec_ok(db, hitl__sqlite_migrations[1]);
+  exec_ok(db, "PRAGMA user_version = 2;"
+              "INSERT INTO queues (name, config, created_at, updated_at) VALUES ('q', '{}', 0, 0);"
+              "INSERT INTO tasks (id, queue_id, state, created_at, updated_at, body_hash, "
+              "idempotency_key, submitted_by) VALUES "
+              "('t_a', 1, 0, 1, 1, zeroblob(32), 'k', 'agent-a'),"
+              "('t_old', 1, 0, 1, 1, zeroblob(32), 'k2', NULL);");
+  sqlite3_close(db);
+  hitl__sqlite *s = open_sqlite(f->path);
+  hitl_store *st = &s->base;
+  hitl_task got;
+  assert_int_equal(st->vt->task_get_idempotent(st, 1, "agent-a", "k", &got), 0);
+  assert_string_equal(got.id, "t_a");
+  hitl_task_clear(&got);
+  assert_int_equal(st->vt->task_get_idempotent(st, 1, NULL, "k2", &got), 0);
+  assert_string_equal(got.id, "t_old");
+  hitl_task_clear(&got);
+  assert_int_equal(st->vt->task_get_idempotent(st, 1, "agent-b", "k", &got), HITL_ENOT_FOUND);
+  exec_ok(s->db, "INSERT INTO tasks (id, queue_id, state, created_at, updated_at, body_hash, "
+                 "idempotency_key, submitted_by) VALUES ('t_b', 1, 0, 1, 1, zeroblob(32), 'k', "
+                 "'agent-b')");
+  assert_int_equal(0xff & sqlite3_exec(s->db,
+                                "INSERT INTO tasks (id, queue_id, state, created_at, updated_at, "
+                                "body_hash, idempotency_key, submitted_by) VALUES ('t_c', 1, 0, 1, "
+                                "1, zeroblob(32), 'k', 'agent-a')",
+                                NULL, NULL, NULL),
+                   SQLITE_CONSTRAINT);
+  /* The look-up is served by the new index. */
+  char sql[4096];
+  snprintf(sql, sizeof sql, "EXPLAIN QUERY PLAN %s", hitl__sqlite_sql(HITL__ST_TASK_IDEMPOTENT));
+  sqlite3_stmt *plan = NULL;
+  assert_int_equal(sqlite3_prepare_v2(s->db, sql, -1, &plan, NULL), SQLITE_OK);
+  bool uses_index = false;
+  while (sqlite3_step(plan) == SQLITE_ROW)
+    uses_index |= strstr((const char *)sqlite3_column_text(plan, 3),
+                         "tasks_idempotency_submitter") != NULL;
+  sqlite3_finalize(plan);
+  assert_true(uses_index);
+  hitl_store_close(st);
+}
+
 static void test_newer_schema_refused(void **state) {
   fixture *f = *state;
   hitl__sqlite *s = open_sqlite(f->path);
@@ -329,6 +377,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       T(test_durability_settings),     T(test_migrations_idempotent),
       T(test_newer_schema_refused),    T(test_not_a_database),
+      T(test_migration_idempotency_per_submitter),
       T(test_query_plans_use_indexes), T(test_concurrent_open_and_write),
       T(test_savepoint_journal_in_memory), T(test_temp_store_memory_once_writing),
       T(test_open_while_writer_busy),  T(test_read_only_write_unavailable),

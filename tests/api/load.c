@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -153,4 +156,112 @@ bool load_ledger_has(const load_ledger *l, char kind, const char *a) {
 void load_ledger_free(load_ledger *l) {
   free(l->v);
   memset(l, 0, sizeof *l);
+}
+
+int load_audit_verify(const char *db, char *out, size_t cap) {
+  const char *bin = getenv("HITL_BIN");
+  assert_non_null(bin);
+  int fds[2];
+  assert_int_equal(pipe(fds), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    dup2(fds[1], STDOUT_FILENO);
+    close(fds[0]);
+    close(fds[1]);
+    execl(bin, bin, "audit", "verify", "--db", db, (char *)NULL);
+    _exit(127);
+  }
+  close(fds[1]);
+  size_t len = 0;
+  ssize_t got;
+  while (len + 1 < cap && (got = read(fds[0], out + len, cap - 1 - len)) > 0) len += (size_t)got;
+  out[len] = '\0';
+  close(fds[0]);
+  int status = 0;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+void load_stop(test_server *s, int sig) {
+  assert_true(s->pid > 0);
+  assert_int_equal(kill(s->pid, sig), 0);
+  int status = 0;
+  assert_int_equal(waitpid(s->pid, &status, 0), s->pid);
+  s->pid = 0;
+  if (sig == SIGKILL) {
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    fail_msg("the server did not stop cleanly on signal %d (status %d); see %s/server.log", sig,
+             status, s->dir);
+  }
+}
+
+void load_reviewer_main(load_client *c, void *arg) {
+  const load_reviewer_arg *a = arg;
+  char claim_path[128];
+  snprintf(claim_path, sizeof claim_path, "/v1/queues/%s/claim", a->queue);
+  int64_t start = load_mono_ms();
+  int claims = 0;
+  for (int i = 0; i < LOAD_CLIENT_MAX_OPS && load_mono_ms() - start < LOAD_CLIENT_MAX_MS; i++) {
+    json_t *r = NULL;
+    long st = load_send(c, "POST", claim_path, NULL, &r);
+    if (load_stopped(c, st)) {
+      json_decref(r);
+      return;
+    }
+    if (st != 200) {
+      if (st != 204) load_report(c, "E %s claim %ld", c->name, st);
+      json_decref(r);
+      continue;
+    }
+    char id[LOAD_ID_MAX], lease[LOAD_ID_MAX], path[128], body[160];
+    snprintf(id, sizeof id, "%s", load_jstr(r, "id", NULL));
+    snprintf(lease, sizeof lease, "%s", load_jstr(r, "lease", "id"));
+    json_decref(r);
+    load_report(c, "C %s %s %s", id, lease, c->name);
+    if (++claims % a->hold_every == 0) {
+      load_report(c, "H %s %s %s", id, lease, c->name);
+      continue;
+    }
+    snprintf(path, sizeof path, "/v1/tasks/%s/responses", id);
+    snprintf(body, sizeof body, "{\"lease_id\":\"%s\",\"kind\":\"approve\"}", lease);
+    st = load_send(c, "POST", path, body, &r);
+    json_decref(r);
+    if (load_stopped(c, st)) return;
+    if (st == 200)
+      load_report(c, "A %s %s %s", id, lease, c->name);
+    else
+      load_report(c, "E %s respond %ld", c->name, st);
+  }
+  load_report(c, "X %s cap", c->name);
+}
+
+long long load_sql_count(const char *db, const char *fmt, ...) {
+  char sql[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(sql, sizeof sql, fmt, ap);
+  va_end(ap);
+  sqlite3 *h = NULL;
+  assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  sqlite3_stmt *st = NULL;
+  if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
+    fail_msg("%s: %s", sql, sqlite3_errmsg(h));
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  long long n = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  return n;
+}
+
+void load_finish(load_ledger *l, int fd, const pid_t *kids, size_t n) {
+  int64_t drain_until = load_mono_ms() + 30000;
+  while (load_ledger_read(l, fd, 100)) assert_true(load_mono_ms() < drain_until);
+  close(fd);
+  for (size_t i = 0; i < n; i++) {
+    int status = 0;
+    assert_int_equal(waitpid(kids[i], &status, 0), kids[i]);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
 }

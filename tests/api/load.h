@@ -12,7 +12,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "harness.h"
+
 #define LOAD_ID_MAX 40
+#define LOAD_CLIENT_MAX_OPS 100000 /* Bounds for a client that the server never stops. */
+#define LOAD_CLIENT_MAX_MS 60000
 
 typedef struct load_client {
   CURL *curl;
@@ -45,6 +49,18 @@ bool load_stopped(load_client *c, long status);
 /* The string at o.a (or o.a.b), "" when there is none. */
 const char *load_jstr(const json_t *o, const char *a, const char *b);
 
+/* What load_reviewer_main does: claim in queue, approve, and keep every hold_every-th claim
+ * unanswered. */
+typedef struct load_reviewer_arg {
+  const char *queue;
+  int hold_every;
+} load_reviewer_arg;
+
+/* A reviewer (arg: a load_reviewer_arg). Reports "C id lease who" for each claim acknowledged,
+ * "H id lease who" for the claims it keeps unanswered and "A id lease who" for each approval
+ * acknowledged. */
+void load_reviewer_main(load_client *c, void *arg);
+
 /* One acknowledged operation as a client reported it: a kind letter and up to three words. */
 typedef struct load_ack {
   char kind;
@@ -69,5 +85,17 @@ bool load_ledger_read(load_ledger *l, int fd, int timeout_ms);
 /* True when the ledger holds an acknowledgement of kind about a. */
 bool load_ledger_has(const load_ledger *l, char kind, const char *a);
 void load_ledger_free(load_ledger *l);
+/* After the server went away: reads the clients' last reports from fd (bounded), closes it and
+ * reaps the n clients, which must have ended normally. */
+void load_finish(load_ledger *l, int fd, const pid_t *kids, size_t n);
+
+/* Runs `hitl audit verify --db db` (HITL_BIN); returns its exit status, its stdout in out. */
+int load_audit_verify(const char *db, char *out, size_t cap);
+/* Stops the server with sig, like ts_stop, and checks how it ended: killed by SIGKILL, or for
+ * any other signal a clean exit (status 0, which under the sanitizers also means no leak). */
+void load_stop(test_server *s, int sig);
+/* The first column of the first row of a query (printf-formatted) on the database file db,
+ * read beside the server. */
+long long load_sql_count(const char *db, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -26,14 +26,12 @@
 #define N_REVIEWERS 2
 #define N_CLIENTS (N_SUBMITTERS + N_REVIEWERS)
 #define HOLD_EVERY 8          /* Every 8th claim of a reviewer is left unanswered on purpose. */
-#define CLIENT_MAX_OPS 100000 /* Bounds for a client that the server never stops. */
-#define CLIENT_MAX_MS 40000
 #define LOAD_MAX_MS 8000      /* The load runs until enough is acknowledged or this long. */
 #define ENOUGH_SUBMITS 200
 #define ENOUGH_APPROVES 60
 #define ENOUGH_HOLDS 3
 #define LEASE_SECONDS 5
-#define ID_MAX 40
+
 /* Under SIGKILL every commit waits this long first (HITL_TEST_COMMIT_DELAY_MS, the store's fault
  * shim), and the kill follows an acknowledgement at once: an answer sent before its commit is
  * then surely lost, and the checks below see it. Without the wait the commit follows such an
@@ -66,7 +64,7 @@ static void task_body(const char *key, int priority, char *out, size_t cap) {
 static void submitter_main(load_client *c, void *arg) {
   (void)arg;
   int64_t start = load_mono_ms();
-  for (int i = 0; i < CLIENT_MAX_OPS && load_mono_ms() - start < CLIENT_MAX_MS; i++) {
+  for (int i = 0; i < LOAD_CLIENT_MAX_OPS && load_mono_ms() - start < LOAD_CLIENT_MAX_MS; i++) {
     char key[64], body[512];
     snprintf(key, sizeof key, "%s-%d", c->name, i);
     task_body(key, 0, body, sizeof body);
@@ -78,43 +76,6 @@ static void submitter_main(load_client *c, void *arg) {
     else
       load_report(c, "E %s %ld", c->name, st);
     json_decref(r);
-  }
-  load_report(c, "X %s cap", c->name);
-}
-
-/* Claims and approves; reports "C id lease who" for each claim acknowledged, "A id lease who"
- * for each approval acknowledged and "H id lease who" for the claims it keeps unanswered. */
-static void reviewer_main(load_client *c, void *arg) {
-  (void)arg;
-  int64_t start = load_mono_ms();
-  int claims = 0;
-  for (int i = 0; i < CLIENT_MAX_OPS && load_mono_ms() - start < CLIENT_MAX_MS; i++) {
-    json_t *r = NULL;
-    long st = load_send(c, "POST", "/v1/queues/crash/claim", NULL, &r);
-    if (load_stopped(c, st)) return;
-    if (st != 200) {
-      if (st != 204) load_report(c, "E %s %ld", c->name, st);
-      json_decref(r);
-      continue;
-    }
-    char id[ID_MAX], lease[ID_MAX], path[128], body[160];
-    snprintf(id, sizeof id, "%s", load_jstr(r, "id", NULL));
-    snprintf(lease, sizeof lease, "%s", load_jstr(r, "lease", "id"));
-    json_decref(r);
-    load_report(c, "C %s %s %s", id, lease, c->name);
-    if (++claims % HOLD_EVERY == 0) {
-      load_report(c, "H %s %s %s", id, lease, c->name);
-      continue;
-    }
-    snprintf(path, sizeof path, "/v1/tasks/%s/responses", id);
-    snprintf(body, sizeof body, "{\"lease_id\":\"%s\",\"kind\":\"approve\"}", lease);
-    st = load_send(c, "POST", path, body, &r);
-    json_decref(r);
-    if (load_stopped(c, st)) return;
-    if (st == 200)
-      load_report(c, "A %s %s %s", id, lease, c->name);
-    else
-      load_report(c, "E %s %ld", c->name, st);
   }
   load_report(c, "X %s cap", c->name);
 }
@@ -136,7 +97,7 @@ static bool only_held(const load_ledger *l, const char *task) {
 /* ---- what the event log says, per task -------------------------------------------------- */
 
 typedef struct task_events {
-  char id[ID_MAX];
+  char id[LOAD_ID_MAX];
   int submitted, leased, decided, lease_expired;
   char decided_by_actor[32];
 } task_events;
@@ -211,50 +172,6 @@ static void event_log_read(test_server *s, event_log *log) {
     }
   }
   json_decref(all);
-}
-
-/* ---- running `hitl audit verify` ----------------------------------------------------------- */
-
-/* Runs `hitl audit verify --db db`; returns its exit status and its stdout in out. */
-static int audit_verify(const char *db, char *out, size_t cap) {
-  const char *bin = getenv("HITL_BIN");
-  assert_non_null(bin);
-  int fds[2];
-  assert_int_equal(pipe(fds), 0);
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    dup2(fds[1], STDOUT_FILENO);
-    close(fds[0]);
-    close(fds[1]);
-    execl(bin, bin, "audit", "verify", "--db", db, (char *)NULL);
-    _exit(127);
-  }
-  close(fds[1]);
-  size_t len = 0;
-  ssize_t got;
-  while (len + 1 < cap && (got = read(fds[0], out + len, cap - 1 - len)) > 0) len += (size_t)got;
-  out[len] = '\0';
-  close(fds[0]);
-  int status = 0;
-  assert_int_equal(waitpid(pid, &status, 0), pid);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-/* Stops the server with sig, like ts_stop, and checks how it ended: a SIGTERM stop is clean
- * (exit status 0, which under the sanitizers also means no leak or error at shutdown). */
-static void stop_server(test_server *s, int sig) {
-  assert_true(s->pid > 0);
-  assert_int_equal(kill(s->pid, sig), 0);
-  int status = 0;
-  assert_int_equal(waitpid(s->pid, &status, 0), s->pid);
-  s->pid = 0;
-  if (sig == SIGKILL) {
-    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-  } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    fail_msg("the server did not stop cleanly on signal %d (status %d); see %s/server.log", sig,
-             status, s->dir);
-  }
 }
 
 /* ---- the scenario ---------------------------------------------------------------------- */
@@ -356,10 +273,12 @@ static void crash_scenario(test_server *s, int sig) {
   /* ---- load ---- */
   int fds[2];
   assert_int_equal(pipe(fds), 0);
+  load_reviewer_arg reviewing = {.queue = "crash", .hold_every = HOLD_EVERY};
   pid_t kids[N_CLIENTS];
   for (int i = 0; i < N_CLIENTS; i++)
     kids[i] = load_start(s->port, fds[1], names[i], tokens[i],
-                         i >= N_SUBMITTERS ? reviewer_main : submitter_main, NULL);
+                         i >= N_SUBMITTERS ? load_reviewer_main : submitter_main,
+                         i >= N_SUBMITTERS ? (void *)&reviewing : NULL);
   close(fds[1]);
   load_ledger l = {0};
   int64_t start = load_mono_ms();
@@ -369,7 +288,7 @@ static void crash_scenario(test_server *s, int sig) {
     assert_true(load_ledger_read(&l, fds[0], 100)); /* The clients are still running. */
 
   /* One lease taken just before the stop, so that one is surely held at the crash. */
-  char held_task[ID_MAX] = "", held_lease[ID_MAX] = "";
+  char held_task[LOAD_ID_MAX] = "", held_lease[LOAD_ID_MAX] = "";
   int64_t held_at = 0;
   for (int i = 0; i < 50 && held_task[0] == '\0'; i++) {
     char key[32], body[512];
@@ -391,15 +310,8 @@ static void crash_scenario(test_server *s, int sig) {
   }
   assert_true(held_task[0] != '\0');
 
-  stop_server(s, sig); /* Mid-stream: the clients are sending. */
-  int64_t drain_until = load_mono_ms() + 30000;
-  while (load_ledger_read(&l, fds[0], 100)) assert_true(load_mono_ms() < drain_until);
-  close(fds[0]);
-  for (int i = 0; i < N_CLIENTS; i++) {
-    int status = 0;
-    assert_int_equal(waitpid(kids[i], &status, 0), kids[i]);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  }
+  load_stop(s, sig); /* Mid-stream: the clients are sending. */
+  load_finish(&l, fds[0], kids, N_CLIENTS);
   fprintf(stderr, "load (signal %d): %zu submits, %zu claims, %zu approvals, %zu held; "
                   "clients stopped by: %d connection errors, %d 503s\n",
           sig, l.count['S'], l.count['C'], l.count['A'], l.count['H'], l.stopped_conn,
@@ -411,7 +323,7 @@ static void crash_scenario(test_server *s, int sig) {
 
   /* The chain is intact on the file the crash left behind. */
   char out[1024];
-  assert_int_equal(audit_verify(s->db, out, sizeof out), 0);
+  assert_int_equal(load_audit_verify(s->db, out, sizeof out), 0);
   assert_non_null(strstr(out, "intact"));
 
   /* ---- restart ---- */
@@ -545,8 +457,8 @@ static void crash_scenario(test_server *s, int sig) {
   free(log.tasks);
 
   /* A clean stop keeps the chain intact too. */
-  stop_server(s, SIGTERM);
-  assert_int_equal(audit_verify(s->db, out, sizeof out), 0);
+  load_stop(s, SIGTERM);
+  assert_int_equal(load_audit_verify(s->db, out, sizeof out), 0);
   assert_non_null(strstr(out, "intact"));
 
   load_ledger_free(&l);
@@ -635,10 +547,10 @@ static void test_audit_names_the_altered_event(void **state) {
   event_log_read(&srv, &log);
   free(log.tasks);
   assert_true(log.last_seq >= 18);
-  stop_server(&srv, SIGTERM);
+  load_stop(&srv, SIGTERM);
 
   char out[1024], db[400], stmt[256];
-  assert_int_equal(audit_verify(srv.db, out, sizeof out), 0);
+  assert_int_equal(load_audit_verify(srv.db, out, sizeof out), 0);
   char expect[64];
   snprintf(expect, sizeof expect, "intact: %lld events", (long long)log.last_seq);
   assert_non_null(strstr(out, expect));
@@ -649,7 +561,7 @@ static void test_audit_names_the_altered_event(void **state) {
   snprintf(stmt, sizeof stmt,
            "UPDATE events SET data = '{\"by\":\"someone else\"}' WHERE seq = %lld", k);
   sql(db, stmt);
-  assert_int_equal(audit_verify(db, out, sizeof out), 1);
+  assert_int_equal(load_audit_verify(db, out, sizeof out), 1);
   snprintf(expect, sizeof expect, "broken: event %lld:", k);
   if (strstr(out, expect) == NULL) fail_msg("expected \"%s\" in: %s", expect, out);
   assert_non_null(strstr(out, "altered"));
@@ -659,7 +571,7 @@ static void test_audit_names_the_altered_event(void **state) {
   snprintf(stmt, sizeof stmt, "UPDATE events SET actor = 'mallory' WHERE seq = %lld",
            (long long)log.last_seq);
   sql(db, stmt);
-  assert_int_equal(audit_verify(db, out, sizeof out), 1);
+  assert_int_equal(load_audit_verify(db, out, sizeof out), 1);
   snprintf(expect, sizeof expect, "broken: event %lld:", (long long)log.last_seq);
   assert_non_null(strstr(out, expect));
 
@@ -667,15 +579,15 @@ static void test_audit_names_the_altered_event(void **state) {
   copy_db(&srv, "gap.db", db, sizeof db);
   snprintf(stmt, sizeof stmt, "DELETE FROM events WHERE seq = %lld", k + 1);
   sql(db, stmt);
-  assert_int_equal(audit_verify(db, out, sizeof out), 1);
+  assert_int_equal(load_audit_verify(db, out, sizeof out), 1);
   snprintf(expect, sizeof expect, "broken: event %lld: event %lld is missing", k + 1, k + 1);
   if (strstr(out, expect) == NULL) fail_msg("expected \"%s\" in: %s", expect, out);
 
   /* The original was not touched by any of this. */
-  assert_int_equal(audit_verify(srv.db, out, sizeof out), 0);
+  assert_int_equal(load_audit_verify(srv.db, out, sizeof out), 0);
   /* A file that does not exist is an error, not an empty intact log. */
   snprintf(db, sizeof db, "%s/missing.db", srv.dir);
-  assert_int_equal(audit_verify(db, out, sizeof out), 1);
+  assert_int_equal(load_audit_verify(db, out, sizeof out), 1);
 
   free(agent);
   free(rev);

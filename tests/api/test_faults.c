@@ -21,6 +21,7 @@
 #include "api/server.h"
 #include "core/chain.h"
 #include "harness.h"
+#include "load.h"
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/xmalloc.h"
@@ -94,24 +95,6 @@ static char *snapshot(const char *db) {
   return s;
 }
 
-/* One number from the database. */
-static long long sql_count(const char *db, const char *fmt, ...) {
-  char sql[512];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(sql, sizeof sql, fmt, ap);
-  va_end(ap);
-  sqlite3 *h = NULL;
-  assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-  sqlite3_stmt *st = NULL;
-  if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK) fail_msg("%s: %s", sql, sqlite3_errmsg(h));
-  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-  long long n = sqlite3_column_int64(st, 0);
-  sqlite3_finalize(st);
-  sqlite3_close(h);
-  return n;
-}
-
 /* The chain verifies from the first event to the last, read past the shim. */
 static void assert_chain_intact(const bench *b) {
   hitl_store *s = NULL;
@@ -168,7 +151,7 @@ static long approve(bench *b, const char *token, test_resp *r) {
 }
 
 static long long task_state(bench *b) {
-  return sql_count(b->db, "SELECT state FROM tasks WHERE id = '%s'", b->task);
+  return load_sql_count(b->db, "SELECT state FROM tasks WHERE id = '%s'", b->task);
 }
 
 /* Queue put. */
@@ -179,8 +162,8 @@ static long put_run(bench *b, test_resp *r) {
 }
 static void put_applied(bench *b, test_resp *r) {
   (void)r;
-  assert_int_equal(sql_count(b->db, "SELECT count(*) FROM queues WHERE name = 'fq%d'", b->iteration), 1);
-  assert_int_equal(sql_count(b->db, "SELECT count(*) FROM events WHERE type = 'queue.created' AND "
+  assert_int_equal(load_sql_count(b->db, "SELECT count(*) FROM queues WHERE name = 'fq%d'", b->iteration), 1);
+  assert_int_equal(load_sql_count(b->db, "SELECT count(*) FROM events WHERE type = 'queue.created' AND "
                                     "queue = 'fq%d'", b->iteration), 1);
 }
 
@@ -192,8 +175,8 @@ static long token_run(bench *b, test_resp *r) {
 }
 static void token_applied(bench *b, test_resp *r) {
   (void)r;
-  assert_int_equal(sql_count(b->db, "SELECT count(*) FROM tokens WHERE name = 'ftok%d'", b->iteration), 1);
-  assert_int_equal(sql_count(b->db, "SELECT count(*) FROM events WHERE type = 'token.created' AND "
+  assert_int_equal(load_sql_count(b->db, "SELECT count(*) FROM tokens WHERE name = 'ftok%d'", b->iteration), 1);
+  assert_int_equal(load_sql_count(b->db, "SELECT count(*) FROM events WHERE type = 'token.created' AND "
                                     "data LIKE '%%\"ftok%d\"%%'", b->iteration), 1);
 }
 
@@ -204,9 +187,9 @@ static long submit_run(bench *b, test_resp *r) {
   return tr(&b->http, "POST", "/v1/queues/q1/tasks", b->agent, body, r);
 }
 static void submit_applied(bench *b, test_resp *r) {
-  assert_int_equal(sql_count(b->db, "SELECT count(*) FROM tasks WHERE idempotency_key = 'one-%d' "
+  assert_int_equal(load_sql_count(b->db, "SELECT count(*) FROM tasks WHERE idempotency_key = 'one-%d' "
                                     "AND id = '%s'", b->iteration, tj_str(r, "id")), 1);
-  assert_int_equal(sql_count(b->db, "SELECT count(*) FROM events WHERE type = 'task.submitted' "
+  assert_int_equal(load_sql_count(b->db, "SELECT count(*) FROM events WHERE type = 'task.submitted' "
                                     "AND task_id = '%s'", tj_str(r, "id")), 1);
 }
 
@@ -223,10 +206,10 @@ static long batch_run(bench *b, test_resp *r) {
 }
 static void batch_applied(bench *b, test_resp *r) {
   (void)r;
-  assert_int_equal(sql_count(b->db, "SELECT count(*) FROM tasks WHERE idempotency_key IN "
+  assert_int_equal(load_sql_count(b->db, "SELECT count(*) FROM tasks WHERE idempotency_key IN "
                                     "('batch0-%d', 'batch1-%d', 'batch2-%d')",
                              b->iteration, b->iteration, b->iteration), 3);
-  assert_int_equal(sql_count(b->db, "SELECT count(*) FROM events e JOIN tasks t ON t.id = e.task_id "
+  assert_int_equal(load_sql_count(b->db, "SELECT count(*) FROM events e JOIN tasks t ON t.id = e.task_id "
                                     "WHERE e.type = 'task.submitted' AND t.idempotency_key LIKE "
                                     "'batch_-%d'", b->iteration), 3);
 }
@@ -242,7 +225,7 @@ static long claim_run(bench *b, test_resp *r) {
 static void claim_applied(bench *b, test_resp *r) {
   snprintf(b->task, sizeof b->task, "%s", tj_str(r, "id"));
   assert_int_equal(task_state(b), 1);
-  assert_int_equal(sql_count(b->db, "SELECT count(*) FROM tasks WHERE id = '%s' AND lease_id = "
+  assert_int_equal(load_sql_count(b->db, "SELECT count(*) FROM tasks WHERE id = '%s' AND lease_id = "
                                     "'%s' AND lease_owner = 'rev1'", b->task, tj_str(r, "lease.id")), 1);
 }
 
@@ -256,7 +239,7 @@ static long respond_run(bench *b, test_resp *r) { return approve(b, b->rev2, r);
 static void respond_applied(bench *b, test_resp *r) {
   (void)r;
   assert_int_equal(task_state(b), 2);
-  assert_int_equal(sql_count(b->db, "SELECT count(*) FROM responses WHERE task_seq = (SELECT seq "
+  assert_int_equal(load_sql_count(b->db, "SELECT count(*) FROM responses WHERE task_seq = (SELECT seq "
                                     "FROM tasks WHERE id = '%s')", b->task), 1);
 }
 
@@ -274,9 +257,9 @@ static long decide_run(bench *b, test_resp *r) { return approve(b, b->rev2, r); 
 static void decide_applied(bench *b, test_resp *r) {
   assert_string_equal(tj_str(r, "decision.by"), "consensus");
   assert_int_equal(task_state(b), 2);
-  assert_int_equal(sql_count(b->db, "SELECT count(*) FROM tasks WHERE id = '%s' AND decided_by = "
+  assert_int_equal(load_sql_count(b->db, "SELECT count(*) FROM tasks WHERE id = '%s' AND decided_by = "
                                     "'consensus'", b->task), 1);
-  assert_int_equal(sql_count(b->db, "SELECT count(*) FROM events WHERE type = 'task.decided' AND "
+  assert_int_equal(load_sql_count(b->db, "SELECT count(*) FROM events WHERE type = 'task.decided' AND "
                                     "task_id = '%s'", b->task), 1);
 }
 
@@ -438,7 +421,7 @@ static void test_every_store_failure_is_clean(void **state) {
   for (int s = 0; s < 5; s++) {
     char path[64];
     snprintf(path, sizeof path, "counts.%s", states[s]);
-    long long db = sql_count(B.db, "SELECT count(*) FROM tasks WHERE state = %d AND queue_id = "
+    long long db = load_sql_count(B.db, "SELECT count(*) FROM tasks WHERE state = %d AND queue_id = "
                                    "(SELECT id FROM queues WHERE name = 'q1')", s);
     if (tj_int(&r, path) != db)
       fail_msg("q1 %s: the server counts %lld, the database holds %lld", states[s],

@@ -4,7 +4,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 MAKEFLAGS += --no-print-directory
 
-.PHONY: all deps deps-test build run test test-asan fuzz clean
+.PHONY: all deps deps-test build run test test-asan fuzz crashloop soak clean
 
 all: build
 
@@ -53,6 +53,20 @@ fuzz:
 	    -dict=tests/fuzz/hitl.dict -artifact_prefix=build-fuzz/artifacts/$$t/ \
 	    build-fuzz/corpus/$$t tests/fuzz/corpus/$$t || exit 1; \
 	done
+
+# The crash loop at full length: CRASHLOOP_ROUNDS SIGKILLs under mixed load, each followed by a
+# restart and the checks of tests/api/test_crashloop.c (`make test` runs 5). See bench/README.md.
+CRASHLOOP_ROUNDS ?= 50
+
+crashloop: deps-test build
+	@HITL_BIN=$(BUILD)/hitl HITL_CRASHLOOP_ROUNDS=$(CRASHLOOP_ROUNDS) $(BUILD)/test_crashloop
+
+# Mixed load for SOAK_SECONDS against a fresh server, reporting its memory and latency over time
+# (bench/soak.c; bench/README.md keeps a 10-minute result).
+SOAK_SECONDS ?= 600
+
+soak: build
+	@$(BUILD)/bench_soak --bin $(BUILD)/hitl --duration $(SOAK_SECONDS)
 
 clean:
 	rm -rf $(BUILD) build-asan build-fuzz

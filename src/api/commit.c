@@ -31,38 +31,39 @@ struct hitl_committer {
   int64_t next_sweep_at; /* Wall-clock ms. */
 };
 
-static void run_one(hitl_committer *c, hitl_txn *x, hitl_job *job) {
+/* Runs the job in its own savepoint. A failing job's writes are undone; so are those of a job
+ * whose savepoint would not close (it is answered with an error, so none of it may stay).
+ * Returns non-zero when the savepoint could not be undone either: the transaction then holds
+ * writes that nobody answers for, and the whole batch must be rolled back. */
+static int run_one(hitl_committer *c, hitl_txn *x, hitl_job *job) {
   hitl_store *s = c->store;
   hitl_chain_op_begin(&c->chain);
-  int rc = s->vt->op_begin(s);
-  if (rc == 0) {
-    job->rc = job->run(job, x);
-    if (job->rc == 0) {
-      rc = s->vt->op_end(s);
-    } else {
-      s->vt->op_abort(s);
-      hitl_chain_op_abort(&c->chain);
-    }
-  }
-  if (rc) {
-    hitl_chain_op_abort(&c->chain);
+  if (s->vt->op_begin(s) != 0) {
     job->rc = hitl_err_set(&job->err, HITL_ESTORE, NULL, "the database failed");
+    return 0;
   }
+  job->rc = job->run(job, x);
+  if (job->rc == 0 && s->vt->op_end(s) == 0) return 0;
+  if (job->rc == 0) job->rc = hitl_err_set(&job->err, HITL_ESTORE, NULL, "the database failed");
+  hitl_chain_op_abort(&c->chain);
+  return s->vt->op_abort(s);
 }
 
-static bool sweep(hitl_committer *c, hitl_txn *x) {
-  if (x->now < c->next_sweep_at) return false;
+/* Fires what is due in its own savepoint. Returns non-zero when a failed sweep could not be
+ * undone (see run_one). */
+static int sweep(hitl_committer *c, hitl_txn *x) {
+  if (x->now < c->next_sweep_at) return 0;
   hitl_store *s = c->store;
   size_t n = 0;
   hitl_chain_op_begin(&c->chain);
   if (s->vt->op_begin(s) == 0) {
     int rc = hitl_task_sweep(x, c->sweep_config, c->ctx, SWEEP_LIMIT, &n);
-    if (rc == 0) {
-      s->vt->op_end(s);
-    } else {
-      s->vt->op_abort(s);
+    if (rc == 0) rc = s->vt->op_end(s);
+    if (rc) {
       hitl_chain_op_abort(&c->chain);
       hitl_log(HITL_LOG_ERROR, "msg=\"sweep failed\" rc=%d", rc);
+      n = 0;
+      if (s->vt->op_abort(s) != 0) return HITL_ESTORE;
     }
   }
   int64_t next = 0;
@@ -73,7 +74,7 @@ static bool sweep(hitl_committer *c, hitl_txn *x) {
   } else {
     c->next_sweep_at = x->now + IDLE_WAKE_MS;
   }
-  return n > 0;
+  return 0;
 }
 
 static void *writer_main(void *arg) {
@@ -107,9 +108,9 @@ static void *writer_main(void *arg) {
     int64_t t0 = hitl_mono_us(), t1 = t0;
     int rc = c->store->vt->begin(c->store);
     if (rc == 0) {
-      for (hitl_job *j = batch; j; j = j->next) run_one(c, &x, j);
-      sweep(c, &x);
-      if (c->before_commit && c->chain.n_changes)
+      for (hitl_job *j = batch; j && rc == 0; j = j->next) rc = run_one(c, &x, j);
+      if (rc == 0) rc = sweep(c, &x);
+      if (rc == 0 && c->before_commit && c->chain.n_changes)
         rc = c->before_commit(c->ctx, &x, c->chain.changes, c->chain.n_changes);
       t1 = hitl_mono_us();
       if (rc == 0) rc = c->store->vt->commit(c->store);

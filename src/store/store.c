@@ -17,7 +17,9 @@ int hitl_store_open(const char *location, hitl_store **out, hitl_err *err) {
   if (starts_with(location, "postgres://") || starts_with(location, "postgresql://"))
     return hitl_err_set(err, HITL_EVALIDATION, "database",
                         "PostgreSQL is not built in yet: use a SQLite file path");
-  return hitl__store_sqlite_open(location, out, err);
+  int rc = hitl__store_sqlite_open(location, out, err);
+  if (rc == 0) *out = hitl__store_fault_on_open(*out);
+  return rc;
 }
 
 void hitl_queue_row_clear(hitl_queue_row *q) {

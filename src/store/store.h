@@ -224,6 +224,34 @@ int hitl_store_open(const char *location, hitl_store **out, hitl_err *err);
 /* Opens a SQLite database file; see hitl_store_open. */
 int hitl__store_sqlite_open(const char *path, hitl_store **out, hitl_err *err);
 
+/* ---- Fault injection, for tests (SQLite's DO_OS_MALLOC_TEST, beanstalkd's falloc) ----
+ * A shim store passes every call to its backend after counting it; once armed, the Nth call
+ * fails with HITL_ESTORE without reaching the backend. It is compiled in always and inert unless
+ * used: hitl_store_open puts a store behind it only after hitl__store_fault_wrap_opened(true) or
+ * when HITL_TEST_COMMIT_DELAY_MS is set in the environment; otherwise no call passes it. */
+
+/* What happened since the last arm. */
+typedef struct hitl_store_fault_report {
+  long calls;           /* Calls made on shimmed stores (all threads). */
+  bool fired;           /* The armed call came and failed. */
+  const char *function; /* The store function that failed (static string), or NULL. */
+} hitl_store_fault_report;
+
+/* Puts backend behind the shim; closing the result closes backend. */
+hitl_store *hitl__store_fault_wrap(hitl_store *backend);
+/* What hitl_store_open does with each store it opened: the shimmed store when the shim is on,
+ * else backend itself. With HITL_TEST_COMMIT_DELAY_MS=ms (1 to 10000), every commit through the
+ * shim waits ms first, so a crash test can kill the server while a transaction is open. */
+hitl_store *hitl__store_fault_on_open(hitl_store *backend);
+/* Whether stores opened from now on are put behind the shim. */
+void hitl__store_fault_wrap_opened(bool on);
+/* Makes the nth store call from now (1: the next) fail, counting calls on every shimmed store;
+ * 0 only resets the count. persistent: every later call fails too, until disarmed (SQLite's
+ * sqlite3_io_error_persist), except rollback, which is never failed. Thread-safe. */
+void hitl__store_fault_arm(long nth, bool persistent);
+/* Disarms; fills *out (when not NULL) with what happened since the arm. */
+void hitl__store_fault_disarm(hitl_store_fault_report *out);
+
 void hitl_queue_row_clear(hitl_queue_row *q);
 void hitl_token_row_clear(hitl_token_row *t);
 void hitl_delivery_clear(hitl_delivery *d);

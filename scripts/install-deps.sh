@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Installs the Debian packages hitl needs to build and run (no argument), and also to test
-# ("test": the browser tests' chromium and Node.js) or to fuzz ("fuzz": clang and libFuzzer),
-# when any is missing.
+# ("test": the browser tests' chromium and Node.js, and PostgreSQL) or to fuzz ("fuzz": clang and
+# libFuzzer), when any is missing.
 # Quick when everything is there: it asks dpkg only, and runs apt-get only for what is missing.
 # Usage: install-deps.sh [fuzz]   (fuzz: also clang and its libFuzzer runtime, for `make fuzz`)
 set -euo pipefail
@@ -10,12 +10,15 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config ca-certificates
   libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev libcurl4-openssl-dev libcmocka-dev
+  libpq-dev
   libjs-chart.js
 )
 case "${1:-}" in
   "") ;;
   test)
     packages+=(chromium)
+    # The store tests also run against a throwaway PostgreSQL (scripts/pg-test-server.sh).
+    packages+=(postgresql)
     # Node.js runs the browser tests: Debian's, unless a node with npm is installed already.
     if ! command -v node >/dev/null || ! command -v npm >/dev/null; then packages+=(nodejs npm); fi
     ;;

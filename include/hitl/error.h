@@ -5,7 +5,10 @@
 
 #include <stddef.h>
 
-/* XX(NAME, HTTP status, wire code). The order fixes the numeric values: append only. */
+/* XX(NAME, HTTP status, wire code). The order fixes the numeric values: append only.
+ * RETRY: a write transaction lost a race with another writer (a serialization failure or a
+ * deadlock) and was rolled back, so running it again may succeed. The committer does; should one
+ * reach a client, it is a 503 to retry like any other. */
 #define HITL_ERRNO_MAP(XX)                                  \
   XX(INVALID_JSON, 400, "invalid_json")                     \
   XX(VALIDATION, 400, "validation_failed")                  \
@@ -19,7 +22,8 @@
   XX(RATE_LIMITED, 429, "rate_limited")                     \
   XX(INTERNAL, 500, "internal")                             \
   XX(STORE, 500, "store_failed")                            \
-  XX(UNAVAILABLE, 503, "unavailable")
+  XX(UNAVAILABLE, 503, "unavailable")                       \
+  XX(RETRY, 503, "unavailable")
 
 /* Error codes are negative: HITL_EINVALID_JSON == -1, and so on. 0 means success. */
 typedef enum hitl_errno {

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "util/clock.h"
@@ -14,6 +15,7 @@
 #define MAX_BATCH 4096         /* Jobs per transaction at most, to bound latency. */
 #define SWEEP_LIMIT 1000       /* Due tasks handled per sweep. */
 #define IDLE_WAKE_MS 1000      /* Longest sleep: the sweeper looks at least this often. */
+#define MAX_ATTEMPTS 5         /* Runs of a batch that lost races with other writers, at most. */
 
 struct hitl_committer {
   hitl_store *store;
@@ -77,6 +79,26 @@ static int sweep(hitl_committer *c, hitl_txn *x) {
   return 0;
 }
 
+/* Runs the jobs of batch (n of them) and the sweeper in one transaction and commits it.
+ * Returns 0 or the failure, the transaction rolled back. */
+static int run_batch(hitl_committer *c, hitl_job *batch, size_t n) {
+  hitl_txn x = {.store = c->store, .chain = &c->chain, .now = hitl_now_ms()};
+  int64_t t0 = hitl_mono_us(), t1 = t0;
+  int rc = c->store->vt->begin(c->store);
+  if (rc == 0) {
+    for (hitl_job *j = batch; j && rc == 0; j = j->next) rc = run_one(c, &x, j);
+    if (rc == 0) rc = sweep(c, &x);
+    if (rc == 0 && c->before_commit && c->chain.n_changes)
+      rc = c->before_commit(c->ctx, &x, c->chain.changes, c->chain.n_changes);
+    t1 = hitl_mono_us();
+    if (rc == 0) rc = c->store->vt->commit(c->store);
+    if (rc) c->store->vt->rollback(c->store);
+  }
+  hitl_log(HITL_LOG_DEBUG, "msg=\"batch\" jobs=%zu run_us=%lld commit_us=%lld", n,
+           (long long)(t1 - t0), (long long)(hitl_mono_us() - t1));
+  return rc;
+}
+
 static void *writer_main(void *arg) {
   hitl_committer *c = arg;
   pthread_setname_np(pthread_self(), "hitl-writer");
@@ -104,20 +126,25 @@ static void *writer_main(void *arg) {
     }
     pthread_mutex_unlock(&c->lock);
 
-    hitl_txn x = {.store = c->store, .chain = &c->chain, .now = hitl_now_ms()};
-    int64_t t0 = hitl_mono_us(), t1 = t0;
-    int rc = c->store->vt->begin(c->store);
-    if (rc == 0) {
-      for (hitl_job *j = batch; j && rc == 0; j = j->next) rc = run_one(c, &x, j);
-      if (rc == 0) rc = sweep(c, &x);
-      if (rc == 0 && c->before_commit && c->chain.n_changes)
-        rc = c->before_commit(c->ctx, &x, c->chain.changes, c->chain.n_changes);
-      t1 = hitl_mono_us();
-      if (rc == 0) rc = c->store->vt->commit(c->store);
-      if (rc) c->store->vt->rollback(c->store);
+    int rc = HITL_ERETRY;
+    int64_t sweep_at = c->next_sweep_at;
+    /* Another writer on the same database (a second node) can make the transaction fail with
+     * HITL_ERETRY (a serialization failure or a deadlock) although every job could succeed:
+     * then nothing of it was stored, and the batch runs again from the start, its jobs' results
+     * forgotten (a job's run() frees what an earlier run left). */
+    for (int attempt = 1; rc == HITL_ERETRY && attempt <= MAX_ATTEMPTS; attempt++) {
+      if (attempt > 1) {
+        hitl_log(HITL_LOG_WARN, "msg=\"transaction lost a race, running it again\" attempt=%d",
+                 attempt);
+        hitl_chain_rolled_back(&c->chain);
+        c->next_sweep_at = sweep_at;
+        for (hitl_job *j = batch; j; j = j->next) {
+          j->rc = 0;
+          memset(&j->err, 0, sizeof j->err);
+        }
+      }
+      rc = run_batch(c, batch, n);
     }
-    hitl_log(HITL_LOG_DEBUG, "msg=\"batch\" jobs=%zu run_us=%lld commit_us=%lld", n,
-             (long long)(t1 - t0), (long long)(hitl_mono_us() - t1));
     if (rc) {
       hitl_log(HITL_LOG_ERROR, "msg=\"transaction failed\" jobs=%zu rc=%d", n, rc);
       hitl_chain_rolled_back(&c->chain);

@@ -13,7 +13,9 @@ typedef struct hitl_job hitl_job;
 typedef struct hitl_committer hitl_committer;
 
 /* Runs the job's operation inside the open transaction; returns 0 or a HITL_E* code (with
- * job->err set). A failing job's writes are undone; the others' are kept. */
+ * job->err set). A failing job's writes are undone; the others' are kept. When the transaction
+ * lost a race with another writer (HITL_ERETRY), the committer runs the job again in a new one:
+ * run() must then free what its earlier run left in the job. */
 typedef int (*hitl_job_run_fn)(hitl_job *job, hitl_txn *x);
 /* Called once the transaction is durable (rc is the job's result) or failed (rc is the
  * failure). Runs on the writer thread: must not block. */

@@ -39,6 +39,9 @@ static void lease_job_free(void *p) {
 static int lease_run(hitl_job *job, hitl_txn *x) {
   lease_job *j = (lease_job *)job;
   const hitl_actor *a = &j->req->actor;
+  hitl_task_clear(&j->task); /* Left by an earlier run whose transaction was rolled back. */
+  hitl_task_clear(&j->next);
+  j->has_next = false;
   switch (j->kind) {
   case OP_CLAIM:
     return hitl_task_claim(x, j->queue->config, j->queue->id, a, &j->task, &job->err);

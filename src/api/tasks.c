@@ -43,6 +43,7 @@ static void submit_job_free(void *p) {
 static int submit_run(hitl_job *job, hitl_txn *x) {
   submit_job *j = (submit_job *)job;
   for (size_t i = 0; i < j->n; i++) {
+    hitl_task_clear(&j->existing[i]); /* Left by an earlier run whose transaction rolled back. */
     int rc = hitl_task_submit(x, &j->tasks[i], j->req->who.name, &j->existing[i], &j->replayed[i],
                               &job->err);
     if (rc) {

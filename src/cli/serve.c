@@ -2,6 +2,7 @@
 /* `hitl serve` runs the server; `hitl audit verify` checks the event chain of a database. */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,13 +16,14 @@
 #include "util/log.h"
 
 static const char serve_usage[] =
-    "usage: hitl serve [--db FILE] [--listen HOST:PORT] [--max-body BYTES] [--threads N]\n"
+    "usage: hitl serve [--db FILE|URL] [--listen HOST:PORT] [--max-body BYTES] [--threads N]\n"
     "                  [--log-level debug|info|warn|error|off] [--webhook-retry-ms MS]\n"
     "\n"
     "Serves the HTTP API. HITL_ADMIN_TOKEN in the environment (at least 32 characters: make one\n"
     "with `hitl token generate`) becomes an orchestrator token;\n"
     "HITL_WEBHOOK_SECRET signs webhook deliveries (X-Hitl-Signature).\n"
-    "  --db FILE          SQLite database, created when missing (default hitl.db)\n"
+    "  --db FILE|URL      SQLite database, created when missing, or a postgres:// URL of an\n"
+    "                     existing PostgreSQL database (default $HITL_DB, else hitl.db)\n"
     "  --listen HOST:PORT address to listen on (default 127.0.0.1:8080; port 0 picks one)\n"
     "  --max-body BYTES   largest request body (default 1048576; batches may be 16 times larger)\n"
     "  --threads N        HTTP threads (default 2)\n"
@@ -117,7 +119,8 @@ static int parse_listen(const char *s, char host[64], int *port) {
 }
 
 int hitl__cmd_serve(int argc, char **argv) {
-  const char *db = "hitl.db", *listen = "127.0.0.1:8080";
+  const char *db = getenv("HITL_DB"), *listen = "127.0.0.1:8080";
+  if (db == NULL || db[0] == '\0') db = "hitl.db";
   long long max_body = HITL_DEFAULT_MAX_BODY, threads = 2, retry_ms = 10000;
   /* Every option but --help takes a value: the loop steps over both. */
   for (int i = 1; i < argc; i += 2) {
@@ -196,7 +199,9 @@ int hitl__cmd_serve(int argc, char **argv) {
     fprintf(stderr, "hitl serve: %s\n", err.message);
     return HITL_EXIT_FAILURE;
   }
-  printf("hitl: listening on http://%s:%d (database %s)\n", host, hitl_server_port(server), db);
+  char shown[512];
+  hitl_store_location_shown(db, shown, sizeof shown);
+  printf("hitl: listening on http://%s:%d (database %s)\n", host, hitl_server_port(server), shown);
   fflush(stdout);
   hint_first_token(db, admin_token);
   hitl_log(HITL_LOG_INFO, "msg=\"started\" port=%d", hitl_server_port(server));
@@ -208,7 +213,7 @@ int hitl__cmd_serve(int argc, char **argv) {
 }
 
 static const char audit_usage[] =
-    "usage: hitl audit verify --db FILE\n"
+    "usage: hitl audit verify --db FILE|URL\n"
     "\n"
     "Recomputes the hash chain of the event log and names the first broken link.\n"
     "Exit status 0 when intact, 1 when broken or unreadable.\n";
@@ -232,15 +237,17 @@ int hitl__cmd_audit(int argc, char **argv) {
     }
   }
   if (db == NULL) {
-    fprintf(stderr, "hitl audit verify: --db FILE is required\n");
+    fprintf(stderr, "hitl audit verify: --db FILE|URL is required\n");
     return HITL_EXIT_USAGE;
   }
-  FILE *probe = fopen(db, "rb");
-  if (probe == NULL) {
+  /* A SQLite file must exist: opening would create an empty one. */
+  bool url = strstr(db, "://") != NULL;
+  FILE *probe = url ? NULL : fopen(db, "rb");
+  if (!url && probe == NULL) {
     fprintf(stderr, "hitl audit verify: cannot open %s\n", db);
     return HITL_EXIT_FAILURE;
   }
-  fclose(probe);
+  if (probe) fclose(probe);
   hitl_id_init();
   hitl_store *s = NULL;
   hitl_err err = {0};

@@ -47,8 +47,11 @@ void hitl_event_hash(const hitl_event *e, uint8_t out[HITL_HASH_LEN]) {
 }
 
 int hitl_chain_append(hitl_chain *c, hitl_store *s, int64_t now, const hitl_event_spec *spec) {
+  /* The head comes from the store, locked, at the first event of each transaction: another
+   * writer (a second node on PostgreSQL) may have moved it since our last commit, so a cached
+   * head would fork the chain. Later events of the transaction follow on from our own. */
   if (!c->loaded) {
-    int rc = s->vt->event_last(s, &c->last_seq, c->last_hash);
+    int rc = s->vt->event_head(s, &c->last_seq, c->last_hash);
     if (rc) return rc;
     c->loaded = true;
     c->op_seq = c->last_seq;
@@ -88,12 +91,16 @@ int hitl_chain_append(hitl_chain *c, hitl_store *s, int64_t now, const hitl_even
 
 void hitl_chain_op_begin(hitl_chain *c) {
   c->op_mark = c->n_changes;
+  c->op_loaded = c->loaded;
   c->op_seq = c->last_seq;
   memcpy(c->op_hash, c->last_hash, HITL_HASH_LEN);
 }
 
 void hitl_chain_op_abort(hitl_chain *c) {
   c->n_changes = c->op_mark;
+  /* Undoing the operation also undoes the lock it took on the head (a savepoint's locks go with
+   * it on PostgreSQL): read it again, locked, at the next event. */
+  if (!c->op_loaded) c->loaded = false;
   c->last_seq = c->op_seq;
   memcpy(c->last_hash, c->op_hash, HITL_HASH_LEN);
 }
@@ -101,6 +108,7 @@ void hitl_chain_op_abort(hitl_chain *c) {
 void hitl_chain_committed(hitl_chain *c) {
   c->n_changes = 0;
   c->op_mark = 0;
+  c->loaded = false; /* The lock on the head ended with the transaction. */
 }
 
 void hitl_chain_rolled_back(hitl_chain *c) {

@@ -23,9 +23,11 @@ typedef struct hitl_change {
 } hitl_change;
 
 /* The writer's view of the chain: the last link, and the changes of the open transaction.
- * Used by one thread (the writer); not shared. */
+ * Used by one thread (the writer); not shared. The last link is valid within one transaction
+ * only: it is read from the store (which locks it) at the transaction's first event. */
 typedef struct hitl_chain {
-  bool loaded;                    /* last_seq/last_hash were read from the store. */
+  bool loaded;                    /* last_seq/last_hash were read (locked) in this transaction. */
+  bool op_loaded;                 /* loaded when the current operation began. */
   int64_t last_seq;
   uint8_t last_hash[HITL_HASH_LEN];
   hitl_change *changes;           /* Changes appended since the transaction began. */
@@ -54,9 +56,9 @@ int hitl_chain_append(hitl_chain *c, hitl_store *s, int64_t now, const hitl_even
 /* Bracket one operation: op_abort forgets the events appended since op_begin. */
 void hitl_chain_op_begin(hitl_chain *c);
 void hitl_chain_op_abort(hitl_chain *c);
-/* After a commit: the caller has read c->changes; forget them. */
+/* After a commit: the caller has read c->changes; forget them (and the last link). */
 void hitl_chain_committed(hitl_chain *c);
-/* After a rollback: forget the changes and reload the last link from the store next time. */
+/* After a rollback: forget the changes and the last link. */
 void hitl_chain_rolled_back(hitl_chain *c);
 
 /* Computes the hash of e (its seq, at, strings and prev_hash) into out. */

@@ -457,6 +457,8 @@ static const hitl_store_vtable sqlite_vtable = {
     .response_list = hitl__sqlite_response_list,
     .response_exists = hitl__sqlite_response_exists,
     .event_last = hitl__sqlite_event_last,
+    /* The write transaction holds SQLite's one write lock, so the head cannot move under it. */
+    .event_head = hitl__sqlite_event_last,
     .event_insert = hitl__sqlite_event_insert,
     .event_list = hitl__sqlite_event_list,
     .token_insert = hitl__sqlite_token_insert,

@@ -164,15 +164,7 @@ int hitl__sqlite_task_get_idempotent(hitl_store *store, int64_t queue_id, const 
 
 int hitl__sqlite_task_claim_next(hitl_store *store, const hitl_claim_filter *f, hitl_task *out) {
   hitl__sqlite *s = (hitl__sqlite *)store;
-  /* The roles as ",a,b,": the statement matches ",<role>," inside it. A role that itself holds a
-   * comma could match a part of another, so such (invalid) roles are left out. */
-  hitl_buf_reset(&s->scratch);
-  hitl_buf_putc(&s->scratch, ',');
-  for (size_t i = 0; i < f->n_roles; i++) {
-    if (f->roles[i] == NULL || f->roles[i][0] == '\0' || strchr(f->roles[i], ',')) continue;
-    hitl_buf_puts(&s->scratch, f->roles[i]);
-    hitl_buf_putc(&s->scratch, ',');
-  }
+  hitl__store_claim_roles(f, &s->scratch);
   sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_TASK_CLAIM);
   sqlite3_bind_int64(st, 1, f->queue_id);
   sqlite3_bind_int(st, 2, f->any_role ? 1 : 0);

@@ -2,6 +2,7 @@
 /* Choosing a store backend from a location, and the lifetimes of the store's row structs. */
 #include "store/store.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,13 +14,32 @@ int hitl_store_open(const char *location, hitl_store **out, hitl_err *err) {
   *out = NULL;
   if (location == NULL || location[0] == '\0')
     return hitl_err_set(err, HITL_EVALIDATION, "database",
-                        "no database given: pass a SQLite file path");
-  if (starts_with(location, "postgres://") || starts_with(location, "postgresql://"))
-    return hitl_err_set(err, HITL_EVALIDATION, "database",
-                        "PostgreSQL is not built in yet: use a SQLite file path");
-  int rc = hitl__store_sqlite_open(location, out, err);
+                        "no database given: pass a SQLite file path or a postgres:// URL");
+  bool postgres = starts_with(location, "postgres://") || starts_with(location, "postgresql://");
+  int rc = postgres ? hitl__store_postgres_open(location, out, err)
+                    : hitl__store_sqlite_open(location, out, err);
   if (rc == 0) *out = hitl__store_fault_on_open(*out);
   return rc;
+}
+
+void hitl__store_claim_roles(const hitl_claim_filter *f, hitl_buf *b) {
+  hitl_buf_reset(b);
+  hitl_buf_putc(b, ',');
+  for (size_t i = 0; i < f->n_roles; i++) {
+    if (f->roles[i] == NULL || f->roles[i][0] == '\0' || strchr(f->roles[i], ',')) continue;
+    hitl_buf_puts(b, f->roles[i]);
+    hitl_buf_putc(b, ',');
+  }
+}
+
+void hitl_store_location_shown(const char *location, char *out, size_t size) {
+  snprintf(out, size, "%s", location ? location : "");
+  char *scheme = strstr(out, "://");
+  if (scheme == NULL) return;
+  char *auth = scheme + 3, *at = strchr(auth, '@'), *slash = strchr(auth, '/');
+  if (at == NULL || (slash && slash < at)) return;
+  char *colon = memchr(auth, ':', (size_t)(at - auth));
+  if (colon) memmove(colon, at, strlen(at) + 1); /* "user:secret@host" becomes "user@host". */
 }
 
 void hitl_queue_row_clear(hitl_queue_row *q) {

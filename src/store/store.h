@@ -9,6 +9,7 @@
 
 #include "core/task.h"
 #include "hitl/error.h"
+#include "util/buf.h"
 
 /* Conventions for every function below:
  * - Returns 0 on success or a negative HITL_E* code: HITL_ENOT_FOUND when the thing asked for does
@@ -16,7 +17,12 @@
  * - A handle is used by one thread at a time. Each thread opens its own handle on the same path.
  * - Output structs are filled with strings the caller owns (free with hitl_*_clear); output
  *   arrays are malloc'd and the caller frees each element and then the array.
- * - Writes happen inside begin()/commit(); commit() returns only when the transaction is durable. */
+ * - Writes happen inside begin()/commit(); commit() returns only when the transaction is durable.
+ * - Several handles, in one process or on several machines, may write at once (PostgreSQL): what a
+ *   write transaction reads to decide (a claim, the chain head) is locked until it ends, and a
+ *   transaction that loses a race with another (a serialization failure or a deadlock) is
+ *   doomed: commit() then rolls it back and returns HITL_ERETRY, and running it again may succeed.
+ *   SQLite has one writer at a time (begin() takes the write lock), so it never returns that. */
 
 typedef struct hitl_store hitl_store;
 
@@ -107,8 +113,8 @@ typedef struct hitl_store_vtable {
 
   void (*close)(hitl_store *s);
 
-  /* Transactions. begin() starts a write transaction (immediately taking the write lock);
-   * commit() makes it durable; rollback() undoes it. op_begin/op_end/op_abort bracket one
+  /* Transactions. begin() starts a write transaction (on SQLite immediately taking the write
+   * lock); commit() makes it durable (or returns HITL_ERETRY, see above); rollback() undoes it. op_begin/op_end/op_abort bracket one
    * operation inside a transaction (a savepoint), so a failing operation undoes only itself. */
   int (*begin)(hitl_store *s);
   int (*commit)(hitl_store *s);
@@ -141,7 +147,9 @@ typedef struct hitl_store_vtable {
   int (*task_get_idempotent)(hitl_store *s, int64_t queue_id, const char *submitter,
                              const char *key, hitl_task *out);
   /* The pending task that f allows with the highest priority, then the smallest seq;
-   * HITL_ENOT_FOUND when none. Must not scan all pending tasks (an index gives the order). */
+   * HITL_ENOT_FOUND when none. Must not scan all pending tasks (an index gives the order). In a
+   * write transaction the task returned is locked until it ends, and a task another open
+   * transaction has locked is skipped, so two writers never claim the same task. */
   int (*task_claim_next)(hitl_store *s, const hitl_claim_filter *f, hitl_task *out);
   /* Tasks of a queue, newest first (descending seq), with seq < before_seq when before_seq > 0,
    * and in that state when state >= 0; at most limit. */
@@ -172,8 +180,13 @@ typedef struct hitl_store_vtable {
                         size_t *n);
 
   /* Events. event_last gives the newest event's seq and hash (seq 0 and zero hash when the log
-   * is empty). event_insert stores e as given (the caller computed seq and hashes). */
+   * is empty), as any reader sees it. event_head, in a write transaction, gives the same but
+   * takes the chain's lock until the transaction ends, so the head cannot move under the caller
+   * (another writer's event_head waits): the next event's seq is *seq + 1 and its prev_hash is
+   * hash. event_insert stores e as given (seq and hashes computed by the caller from the head)
+   * and moves the head to it; HITL_ECONFLICT when e->seq is taken. */
   int (*event_last)(hitl_store *s, int64_t *seq, uint8_t hash[HITL_HASH_LEN]);
+  int (*event_head)(hitl_store *s, int64_t *seq, uint8_t hash[HITL_HASH_LEN]);
   int (*event_insert)(hitl_store *s, const hitl_event *e);
   /* Events with seq > after in seq order, at most limit. */
   int (*event_list)(hitl_store *s, int64_t after, size_t limit, hitl_event **out, size_t *n);
@@ -211,18 +224,30 @@ typedef struct hitl_store_vtable {
   int (*task_count_by_reviewer)(hitl_store *s, const char *reviewer, int64_t since, int64_t *n);
 } hitl_store_vtable;
 
-#define HITL_STORE_VERSION 2
+#define HITL_STORE_VERSION 3
 
 /* The base every backend embeds first. */
 struct hitl_store {
   const hitl_store_vtable *vt;
 };
 
-/* Opens the store at location: a file path for SQLite (created and migrated when new).
- * Sets *out to a handle the caller closes with hitl_store_close. */
+/* Opens the store at location: a file path for SQLite (created and migrated when new), or a
+ * postgres:// or postgresql:// URL for PostgreSQL (the database must exist; its tables are
+ * created and migrated). Sets *out to a handle the caller closes with hitl_store_close. */
 int hitl_store_open(const char *location, hitl_store **out, hitl_err *err);
 /* Opens a SQLite database file; see hitl_store_open. */
 int hitl__store_sqlite_open(const char *path, hitl_store **out, hitl_err *err);
+/* Opens a PostgreSQL database by its libpq URL; see hitl_store_open. */
+int hitl__store_postgres_open(const char *url, hitl_store **out, hitl_err *err);
+
+/* Writes the roles of f into b (reset first) as ",a,b,", so that one statement can match any
+ * number of roles as ",<role>,". A role that itself holds a comma could match a part of another,
+ * so such (invalid) roles are left out. */
+void hitl__store_claim_roles(const hitl_claim_filter *f, hitl_buf *b);
+
+/* Copies location into out (size bytes, truncated) without the password a URL may hold, so that
+ * it can be shown and logged. */
+void hitl_store_location_shown(const char *location, char *out, size_t size);
 
 /* ---- Fault injection, for tests (SQLite's DO_OS_MALLOC_TEST, beanstalkd's falloc) ----
  * A shim store passes every call to its backend after counting it; once armed, the Nth call

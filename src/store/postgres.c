@@ -1,0 +1,526 @@
+/* SPDX-License-Identifier: MIT */
+/* The PostgreSQL backend of the store (libpq): connection set-up, migrations, transactions,
+ * queues, and the helpers its other files share (tasks in postgres_task.c, the rest in
+ * postgres_records.c). */
+#include "store/postgres.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+#include "util/xmalloc.h"
+
+/* The advisory lock under which migrations run, so that nodes started together migrate once.
+ * Any constant does; this one is "hitl" in ASCII. */
+#define MIGRATION_LOCK_KEY 0x6869746cLL
+
+/* ---- Parameters ---- */
+
+static const char *param_slot(hitl__pg_params *p) {
+  if (p->n >= HITL__PG_MAX_PARAMS) abort(); /* A statement table bug, not an input. */
+  return p->numbers[p->n];
+}
+
+void hitl__pg_text(hitl__pg_params *p, const char *s, int empty_is_null) {
+  (void)param_slot(p);
+  p->values[p->n] = (s == NULL || (empty_is_null && s[0] == '\0')) ? NULL : s;
+  p->lengths[p->n] = 0;
+  p->formats[p->n] = 0;
+  p->n++;
+}
+
+void hitl__pg_int(hitl__pg_params *p, int64_t v) {
+  char *slot = (char *)param_slot(p);
+  snprintf(slot, sizeof p->numbers[0], "%" PRId64, v);
+  hitl__pg_text(p, slot, 0);
+}
+
+void hitl__pg_bool(hitl__pg_params *p, bool v) { hitl__pg_text(p, v ? "t" : "f", 0); }
+
+void hitl__pg_bytes(hitl__pg_params *p, const uint8_t *v, int n) {
+  (void)param_slot(p);
+  p->values[p->n] = (const char *)v;
+  p->lengths[p->n] = n;
+  p->formats[p->n] = 1;
+  p->n++;
+}
+
+void hitl__pg_double(hitl__pg_params *p, double v, bool present) {
+  char *slot = (char *)param_slot(p);
+  snprintf(slot, sizeof p->numbers[0], "%.17g", v); /* Enough digits to read back exactly. */
+  hitl__pg_text(p, present ? slot : NULL, 0);
+}
+
+/* ---- Running statements ---- */
+
+/* Quiet: NOTICEs (such as "relation already exists, skipping") are not errors. */
+static void ignore_notice(void *arg, const char *message) {
+  (void)arg;
+  (void)message;
+}
+
+static int prepare_all(hitl__pg *s, hitl_err *err) {
+  for (int i = 0; i < HITL__PG_COUNT; i++) {
+    char name[16];
+    snprintf(name, sizeof name, "h%d", i);
+    PGresult *r = PQprepare(s->conn, name, hitl__pg_sql((hitl__pg_stmt_id)i), 0, NULL);
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok)
+      hitl_err_set(err, HITL_ESTORE, NULL, "PostgreSQL database %s: preparing statement %d: %s",
+                   s->url, i, PQresultErrorMessage(r));
+    PQclear(r);
+    if (!ok) return HITL_ESTORE;
+  }
+  return 0;
+}
+
+/* Settings every session needs: a commit returns once it is durable on the server's disk (the
+ * server's default, but a role or database may have turned it off), and statements see what
+ * committed before they began (READ COMMITTED: the claim and chain locks rely on it). */
+static const char session_sql[] =
+    "SET synchronous_commit = on; SET client_min_messages = warning; "
+    "SET default_transaction_isolation = 'read committed'; SET TIME ZONE 'UTC'";
+
+/* Connects (again), sets the session up and prepares the statements. */
+static int connect_db(hitl__pg *s, const char *url, hitl_err *err) {
+  if (s->conn) PQfinish(s->conn);
+  s->conn = PQconnectdb(url);
+  if (PQstatus(s->conn) != CONNECTION_OK)
+    return hitl_err_set(err, HITL_ESTORE, NULL, "cannot connect to PostgreSQL database %s: %s",
+                        s->url, PQerrorMessage(s->conn));
+  PQsetNoticeProcessor(s->conn, ignore_notice, NULL);
+  PGresult *r = PQexec(s->conn, session_sql);
+  bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+  if (!ok)
+    hitl_err_set(err, HITL_ESTORE, NULL, "PostgreSQL database %s: %s", s->url,
+                 PQresultErrorMessage(r));
+  PQclear(r);
+  return ok ? 0 : HITL_ESTORE;
+}
+
+/* A handle whose connection broke (the server restarted) reconnects before its next statement
+ * outside a transaction; inside one, the transaction is lost and its statements fail. */
+static int ensure_connected(hitl__pg *s) {
+  if (PQstatus(s->conn) == CONNECTION_OK || s->in_txn) return 0;
+  PQreset(s->conn);
+  hitl_err err = {0};
+  int rc = PQstatus(s->conn) == CONNECTION_OK ? 0 : HITL_ESTORE;
+  if (rc == 0) {
+    PQsetNoticeProcessor(s->conn, ignore_notice, NULL);
+    PGresult *r = PQexec(s->conn, session_sql);
+    rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : HITL_ESTORE;
+    PQclear(r);
+  }
+  if (rc == 0) rc = prepare_all(s, &err);
+  if (rc)
+    hitl_log(HITL_LOG_ERROR, "store=postgres op=reconnect message=\"%s\"",
+             err.message[0] ? err.message : PQerrorMessage(s->conn));
+  return rc;
+}
+
+/* Maps a failed result: see hitl__pg_exec. */
+static int fail(hitl__pg *s, const PGresult *r, const char *what) {
+  const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+  if (state && strcmp(state, "23505") == 0) return HITL_ECONFLICT;
+  if (state && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)) {
+    s->doomed = s->in_txn;
+    hitl_log(HITL_LOG_INFO, "store=postgres op=%s sqlstate=%s msg=\"lost a race, will retry\"",
+             what, state);
+    return HITL_ERETRY;
+  }
+  /* The primary message names tables and columns; the DETAIL line, which can quote values, is
+   * left out so that no payload reaches the log. */
+  const char *msg = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+  hitl_log(HITL_LOG_ERROR, "store=postgres op=%s sqlstate=%s message=\"%s\"", what,
+           state ? state : "-", msg ? msg : PQerrorMessage(s->conn));
+  return HITL_ESTORE;
+}
+
+int hitl__pg_exec(hitl__pg *s, hitl__pg_stmt_id id, const hitl__pg_params *p, const char *what,
+                  PGresult **res) {
+  *res = NULL;
+  int rc = ensure_connected(s);
+  if (rc) return rc;
+  char name[16];
+  snprintf(name, sizeof name, "h%d", (int)id);
+  PGresult *r = PQexecPrepared(s->conn, name, p ? p->n : 0, p ? p->values : NULL,
+                               p ? p->lengths : NULL, p ? p->formats : NULL, 0);
+  ExecStatusType st = PQresultStatus(r);
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+    rc = fail(s, r, what);
+    PQclear(r);
+    return rc;
+  }
+  *res = r;
+  return 0;
+}
+
+int hitl__pg_collect(hitl__pg *s, hitl__pg_stmt_id id, const hitl__pg_params *p, size_t size,
+                     hitl__pg_row_fn read, const char *what, void **out, size_t *n) {
+  *out = NULL;
+  *n = 0;
+  PGresult *r = NULL;
+  int rc = hitl__pg_exec(s, id, p, what, &r);
+  if (rc) return rc;
+  size_t rows = (size_t)PQntuples(r);
+  if (rows) {
+    char *v = hitl_xcalloc(rows, size);
+    for (size_t i = 0; i < rows; i++) read(r, (int)i, v + i * size);
+    *out = v;
+    *n = rows;
+  }
+  PQclear(r);
+  return 0;
+}
+
+int hitl__pg_one(hitl__pg *s, hitl__pg_stmt_id id, const hitl__pg_params *p, size_t size,
+                 hitl__pg_row_fn read, const char *what, void *out) {
+  memset(out, 0, size);
+  PGresult *r = NULL;
+  int rc = hitl__pg_exec(s, id, p, what, &r);
+  if (rc) return rc;
+  if (PQntuples(r) > 0)
+    read(r, 0, out);
+  else
+    rc = HITL_ENOT_FOUND;
+  PQclear(r);
+  return rc;
+}
+
+int hitl__pg_change(hitl__pg *s, hitl__pg_stmt_id id, const hitl__pg_params *p, const char *what) {
+  PGresult *r = NULL;
+  int rc = hitl__pg_exec(s, id, p, what, &r);
+  if (rc) return rc;
+  const char *tuples = PQcmdTuples(r);
+  if (tuples[0] == '\0' || strcmp(tuples, "0") == 0) rc = HITL_ENOT_FOUND;
+  PQclear(r);
+  return rc;
+}
+
+/* ---- Columns ---- */
+
+char *hitl__pg_col_text(const PGresult *r, int row, int col) {
+  if (PQgetisnull(r, row, col)) return NULL;
+  return hitl_xstrndup(PQgetvalue(r, row, col), (size_t)PQgetlength(r, row, col));
+}
+
+int64_t hitl__pg_col_int(const PGresult *r, int row, int col) {
+  if (PQgetisnull(r, row, col)) return 0;
+  return strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+void hitl__pg_col_id(const PGresult *r, int row, int col, char out[HITL_ID_LEN]) {
+  size_t n = PQgetisnull(r, row, col) ? 0 : (size_t)PQgetlength(r, row, col);
+  if (n >= HITL_ID_LEN) n = HITL_ID_LEN - 1;
+  if (n) memcpy(out, PQgetvalue(r, row, col), n);
+  out[n] = '\0';
+}
+
+static int hex_digit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+void hitl__pg_col_hash(const PGresult *r, int row, int col, uint8_t out[HITL_HASH_LEN]) {
+  memset(out, 0, HITL_HASH_LEN);
+  /* Text results carry bytea in hex: "\x" and two digits a byte. */
+  const char *v = PQgetvalue(r, row, col);
+  if (PQgetisnull(r, row, col) || PQgetlength(r, row, col) != 2 + 2 * HITL_HASH_LEN ||
+      v[0] != '\\' || v[1] != 'x')
+    return;
+  for (int i = 0; i < HITL_HASH_LEN; i++) {
+    int hi = hex_digit(v[2 + 2 * i]), lo = hex_digit(v[3 + 2 * i]);
+    if (hi < 0 || lo < 0) {
+      memset(out, 0, HITL_HASH_LEN);
+      return;
+    }
+    out[i] = (uint8_t)(hi << 4 | lo);
+  }
+}
+
+/* ---- Transactions ---- */
+
+/* Runs SQL that returns nothing (transaction control), logging failures under what. */
+static int exec_plain(hitl__pg *s, const char *sql, const char *what) {
+  PGresult *r = PQexec(s->conn, sql);
+  int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : fail(s, r, what);
+  PQclear(r);
+  return rc;
+}
+
+static int pg_begin(hitl_store *store) {
+  hitl__pg *s = (hitl__pg *)store;
+  int rc = ensure_connected(s);
+  if (rc) return rc;
+  s->doomed = false;
+  rc = exec_plain(s, "BEGIN", "begin");
+  s->in_txn = rc == 0;
+  return rc;
+}
+
+static int pg_rollback(hitl_store *store) {
+  hitl__pg *s = (hitl__pg *)store;
+  if (!s->in_txn) return 0;
+  s->in_txn = false;
+  s->doomed = false;
+  if (PQstatus(s->conn) != CONNECTION_OK) return 0; /* Gone with the connection. */
+  return exec_plain(s, "ROLLBACK", "rollback");
+}
+
+static int pg_commit(hitl_store *store) {
+  hitl__pg *s = (hitl__pg *)store;
+  if (s->doomed) {
+    pg_rollback(store);
+    return HITL_ERETRY;
+  }
+  PGresult *r = PQexec(s->conn, "COMMIT");
+  int rc = 0;
+  if (PQresultStatus(r) != PGRES_COMMAND_OK)
+    rc = fail(s, r, "commit");
+  else if (strcmp(PQcmdStatus(r), "COMMIT") != 0)
+    rc = HITL_ESTORE; /* COMMIT of a failed transaction rolls it back and says ROLLBACK. */
+  PQclear(r);
+  if (rc) {
+    bool retry = s->doomed || rc == HITL_ERETRY;
+    pg_rollback(store);
+    return retry ? HITL_ERETRY : rc;
+  }
+  s->in_txn = false;
+  return 0;
+}
+
+static int pg_op_begin(hitl_store *store) {
+  return exec_plain((hitl__pg *)store, "SAVEPOINT op", "op_begin");
+}
+
+static int pg_op_end(hitl_store *store) {
+  return exec_plain((hitl__pg *)store, "RELEASE SAVEPOINT op", "op_end");
+}
+
+/* Undoes the operation; a race it lost still dooms the transaction (s->doomed stays): the locks
+ * of the operations before it may be what the other writer waits for. */
+static int pg_op_abort(hitl_store *store) {
+  return exec_plain((hitl__pg *)store, "ROLLBACK TO SAVEPOINT op; RELEASE SAVEPOINT op",
+                    "op_abort");
+}
+
+/* ---- Queues ---- */
+
+static void read_queue(const PGresult *r, int i, void *row) {
+  hitl_queue_row *q = row;
+  q->id = hitl__pg_col_int(r, i, 0);
+  q->name = hitl__pg_col_text(r, i, 1);
+  q->config = hitl__pg_col_text(r, i, 2);
+  q->created_at = hitl__pg_col_int(r, i, 3);
+  q->updated_at = hitl__pg_col_int(r, i, 4);
+}
+
+static int pg_queue_put(hitl_store *store, const char *name, const char *config, int64_t now,
+                        int64_t *id, bool *created) {
+  hitl__pg *s = (hitl__pg *)store;
+  hitl__pg_params p = {0};
+  hitl__pg_text(&p, name, 0);
+  hitl__pg_text(&p, config, 0);
+  hitl__pg_int(&p, now);
+  PGresult *r = NULL;
+  int rc = hitl__pg_exec(s, HITL__PG_QUEUE_UPSERT, &p, "queue_put", &r);
+  if (rc) return rc;
+  *id = hitl__pg_col_int(r, 0, 0);
+  *created = strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+  PQclear(r);
+  return 0;
+}
+
+static int pg_queue_get(hitl_store *store, const char *name, hitl_queue_row *out) {
+  hitl__pg_params p = {0};
+  hitl__pg_text(&p, name, 0);
+  return hitl__pg_one((hitl__pg *)store, HITL__PG_QUEUE_GET, &p, sizeof *out, read_queue,
+                      "queue_get", out);
+}
+
+static int pg_queue_list(hitl_store *store, hitl_queue_row **out, size_t *n) {
+  void *rows = NULL;
+  int rc = hitl__pg_collect((hitl__pg *)store, HITL__PG_QUEUE_LIST, NULL, sizeof **out,
+                            read_queue, "queue_list", &rows, n);
+  *out = rows;
+  return rc;
+}
+
+static int pg_queue_oldest_pending(hitl_store *store, int64_t queue_id, int64_t *created_at) {
+  hitl__pg_params p = {0};
+  hitl__pg_int(&p, queue_id);
+  PGresult *r = NULL;
+  *created_at = 0;
+  int rc = hitl__pg_exec((hitl__pg *)store, HITL__PG_STATS_OLDEST, &p, "queue_oldest_pending", &r);
+  if (rc) return rc;
+  if (PQntuples(r) > 0) *created_at = hitl__pg_col_int(r, 0, 0);
+  PQclear(r);
+  return 0;
+}
+
+/* Reads the counters the task trigger keeps (postgres_schema.c): no task is counted here. */
+static int pg_queue_stats(hitl_store *store, int64_t queue_id, hitl_queue_stats *out) {
+  hitl__pg *s = (hitl__pg *)store;
+  memset(out, 0, sizeof *out);
+  hitl__pg_params p = {0};
+  hitl__pg_int(&p, queue_id);
+  PGresult *r = NULL;
+  int rc = hitl__pg_exec(s, HITL__PG_QUEUE_EXISTS, &p, "queue_stats", &r);
+  if (rc) return rc;
+  bool exists = PQntuples(r) > 0;
+  PQclear(r);
+  if (!exists) return HITL_ENOT_FOUND;
+  rc = hitl__pg_exec(s, HITL__PG_STATS_COUNTS, &p, "queue_stats", &r);
+  if (rc) return rc;
+  for (int i = 0; i < PQntuples(r); i++) {
+    int64_t state = hitl__pg_col_int(r, i, 0), count = hitl__pg_col_int(r, i, 2);
+    const char *by = PQgetvalue(r, i, 1);
+    if (state >= 0 && state < HITL_TASK_NSTATES) out->by_state[state] += count;
+    if (strcmp(by, "policy") == 0) out->decided_policy += count;
+    else if (strcmp(by, "human") == 0) out->decided_human += count;
+    else if (strcmp(by, "consensus") == 0) out->decided_consensus += count;
+    else if (strcmp(by, "sla") == 0) out->decided_sla += count;
+  }
+  PQclear(r);
+  return pg_queue_oldest_pending(store, queue_id, &out->oldest_pending_at);
+}
+
+/* ---- Open and close ---- */
+
+static void pg_close(hitl_store *store) {
+  hitl__pg *s = (hitl__pg *)store;
+  PQfinish(s->conn); /* Ends an open transaction, which rolls it back. */
+  free(s->url);
+  hitl_buf_free(&s->scratch);
+  free(s);
+}
+
+static const hitl_store_vtable postgres_vtable = {
+    .version = HITL_STORE_VERSION,
+    .close = pg_close,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
+    .op_begin = pg_op_begin,
+    .op_end = pg_op_end,
+    .op_abort = pg_op_abort,
+    .queue_put = pg_queue_put,
+    .queue_get = pg_queue_get,
+    .queue_list = pg_queue_list,
+    .queue_stats = pg_queue_stats,
+    .queue_oldest_pending = pg_queue_oldest_pending,
+    .task_insert = hitl__pg_task_insert,
+    .task_update = hitl__pg_task_update,
+    .task_get = hitl__pg_task_get,
+    .task_get_idempotent = hitl__pg_task_get_idempotent,
+    .task_claim_next = hitl__pg_task_claim_next,
+    .task_list = hitl__pg_task_list,
+    .task_due = hitl__pg_task_due,
+    .task_next_due = hitl__pg_task_next_due,
+    .response_insert = hitl__pg_response_insert,
+    .response_list = hitl__pg_response_list,
+    .response_exists = hitl__pg_response_exists,
+    .response_list_by_reviewer = hitl__pg_response_list_by_reviewer,
+    .response_count_by_reviewer = hitl__pg_response_count_by_reviewer,
+    .reviewer_activity = hitl__pg_reviewer_activity,
+    .task_decisions = hitl__pg_task_decisions,
+    .event_last = hitl__pg_event_last,
+    .event_head = hitl__pg_event_head,
+    .event_insert = hitl__pg_event_insert,
+    .event_list = hitl__pg_event_list,
+    .event_find = hitl__pg_event_find,
+    .token_insert = hitl__pg_token_insert,
+    .token_find = hitl__pg_token_find,
+    .token_revoke = hitl__pg_token_revoke,
+    .token_list = hitl__pg_token_list,
+    .delivery_insert = hitl__pg_delivery_insert,
+    .delivery_due = hitl__pg_delivery_due,
+    .delivery_next_due = hitl__pg_delivery_next_due,
+    .delivery_update = hitl__pg_delivery_update,
+    .delivery_list = hitl__pg_delivery_list,
+};
+
+/* Runs sql (no parameters) and returns its first value as an integer in *value (0 when it gives
+ * no row or NULL). */
+static int query_int(hitl__pg *s, const char *sql, int64_t *value, hitl_err *err) {
+  PGresult *r = PQexec(s->conn, sql);
+  int rc = 0;
+  if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK)
+    rc = hitl_err_set(err, HITL_ESTORE, NULL, "PostgreSQL database %s: %s", s->url,
+                      PQresultErrorMessage(r));
+  else
+    *value = PQntuples(r) > 0 ? hitl__pg_col_int(r, 0, 0) : 0;
+  PQclear(r);
+  return rc;
+}
+
+/* The schema version: 0 while the version table does not exist. */
+static int schema_version(hitl__pg *s, int64_t *version, hitl_err *err) {
+  int64_t exists = 0;
+  int rc = query_int(s, "SELECT (to_regclass('hitl_schema') IS NOT NULL)::integer", &exists, err);
+  *version = 0;
+  if (rc || !exists) return rc;
+  return query_int(s, "SELECT version FROM hitl_schema", version, err);
+}
+
+/* Applies the migrations the database lacks, in one transaction under an advisory lock, so that
+ * nodes started together migrate once: the others wait on the lock, then find the work done. A
+ * database that is up to date is only read. */
+static int migrate(hitl__pg *s, hitl_err *err) {
+  int64_t version = 0;
+  int rc = schema_version(s, &version, err);
+  if (rc) return rc;
+  if (version == (int64_t)hitl__pg_migrations_count) return 0;
+  char sql[96];
+  snprintf(sql, sizeof sql, "BEGIN; SELECT pg_advisory_xact_lock(%lld)",
+           (long long)MIGRATION_LOCK_KEY);
+  int64_t ignored = 0;
+  rc = query_int(s, sql, &ignored, err);
+  if (rc) goto cleanup;
+  rc = schema_version(s, &version, err); /* Another node may have migrated meanwhile. */
+  if (rc) goto cleanup;
+  if (version > (int64_t)hitl__pg_migrations_count) {
+    rc = hitl_err_set(err, HITL_ESTORE, NULL,
+                      "PostgreSQL database %s has schema version %lld, newer than this hitl knows "
+                      "(%zu): upgrade hitl",
+                      s->url, (long long)version, hitl__pg_migrations_count);
+    goto cleanup;
+  }
+  if (version == 0)
+    rc = query_int(s, "CREATE TABLE hitl_schema (version integer NOT NULL); "
+                      "INSERT INTO hitl_schema VALUES (0)",
+                   &ignored, err);
+  for (size_t i = (size_t)version; rc == 0 && i < hitl__pg_migrations_count; i++) {
+    rc = query_int(s, hitl__pg_migrations[i], &ignored, err);
+    snprintf(sql, sizeof sql, "UPDATE hitl_schema SET version = %zu", i + 1);
+    if (rc == 0) rc = query_int(s, sql, &ignored, err);
+    if (rc == 0) hitl_log(HITL_LOG_INFO, "store=postgres migrated_to=%zu", i + 1);
+  }
+  if (rc == 0) rc = query_int(s, "COMMIT", &ignored, err);
+cleanup:
+  if (rc) query_int(s, "ROLLBACK", &ignored, NULL);
+  return rc;
+}
+
+int hitl__store_postgres_open(const char *url, hitl_store **out, hitl_err *err) {
+  *out = NULL;
+  hitl__pg *s = hitl_xcalloc(1, sizeof *s);
+  s->base.vt = &postgres_vtable;
+  char shown[512];
+  hitl_store_location_shown(url, shown, sizeof shown);
+  s->url = hitl_xstrdup(shown);
+  hitl_buf_init(&s->scratch);
+  int rc = connect_db(s, url, err);
+  if (rc == 0) rc = migrate(s, err);
+  if (rc == 0) rc = prepare_all(s, err);
+  if (rc) {
+    pg_close(&s->base);
+    return rc;
+  }
+  *out = &s->base;
+  return 0;
+}

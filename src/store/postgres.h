@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: MIT */
+/* Internals shared by the PostgreSQL backend's files: the handle, its statements and helpers. */
+#ifndef HITL_STORE_POSTGRES_H
+#define HITL_STORE_POSTGRES_H
+
+#include <libpq-fe.h>
+
+#include "store/store.h"
+#include "util/buf.h"
+
+/* Every statement the backend runs, prepared once per connection (named "h<id>"). */
+typedef enum hitl__pg_stmt_id {
+  HITL__PG_QUEUE_UPSERT,
+  HITL__PG_QUEUE_GET,
+  HITL__PG_QUEUE_LIST,
+  HITL__PG_QUEUE_EXISTS,
+  HITL__PG_STATS_COUNTS,
+  HITL__PG_STATS_OLDEST,
+  HITL__PG_TASK_INSERT,
+  HITL__PG_TASK_UPDATE,
+  HITL__PG_TASK_GET,
+  HITL__PG_TASK_GET_LOCK,
+  HITL__PG_TASK_IDEMPOTENT,
+  HITL__PG_TASK_CLAIM,
+  HITL__PG_TASK_LIST,
+  HITL__PG_TASK_LIST_STATE,
+  HITL__PG_TASK_DUE_LEASE,
+  HITL__PG_TASK_DUE_DEADLINE,
+  HITL__PG_TASK_NEXT_DUE,
+  HITL__PG_TASK_DECISIONS,
+  HITL__PG_RESPONSE_INSERT,
+  HITL__PG_RESPONSE_LIST,
+  HITL__PG_RESPONSE_EXISTS,
+  HITL__PG_RESPONSE_BY_REVIEWER,
+  HITL__PG_RESPONSE_COUNT_REVIEWER,
+  HITL__PG_REVIEWER_ACTIVITY,
+  HITL__PG_EVENT_LAST,
+  HITL__PG_EVENT_HEAD,
+  HITL__PG_EVENT_INSERT,
+  HITL__PG_EVENT_LIST,
+  HITL__PG_EVENT_FIND_TASK,
+  HITL__PG_EVENT_FIND,
+  HITL__PG_EVENT_FIND_TASK_BACK,
+  HITL__PG_EVENT_FIND_BACK,
+  HITL__PG_TOKEN_INSERT,
+  HITL__PG_TOKEN_FIND,
+  HITL__PG_TOKEN_REVOKE,
+  HITL__PG_TOKEN_LIST,
+  HITL__PG_DELIVERY_INSERT,
+  HITL__PG_DELIVERY_DUE,
+  HITL__PG_DELIVERY_NEXT_DUE,
+  HITL__PG_DELIVERY_UPDATE,
+  HITL__PG_DELIVERY_LIST,
+  HITL__PG_COUNT
+} hitl__pg_stmt_id;
+
+/* The columns every task query selects, in the order hitl__pg_read_task reads them. */
+#define HITL__PG_TASK_COLUMNS                                                                    \
+  "t.seq, t.id, t.queue_id, (SELECT q.name FROM queues q WHERE q.id = t.queue_id), t.state, "    \
+  "t.role, t.priority, t.created_at, t.updated_at, t.deadline_at, t.idempotency_key, "           \
+  "t.body_hash, t.external_id, t.model_version, t.inference_id, t.run_id, t.confidence, "        \
+  "t.payload, t.route, t.stage, t.needed, t.answers, t.lease_id, t.lease_owner, "                \
+  "t.lease_expires_at, t.decision, t.decided_by, t.decided_at, t.submitted_by"
+
+/* A PostgreSQL store handle: the base first, then one connection. */
+typedef struct hitl__pg {
+  hitl_store base;
+  PGconn *conn;
+  char *url;         /* For messages: the URL without its password. */
+  bool in_txn;       /* Between begin() and commit()/rollback(). */
+  bool doomed;       /* The open transaction lost a race (serialization failure or deadlock). */
+  hitl_buf scratch;  /* Reused for per-call text (the claim's role list). */
+} hitl__pg;
+
+/* The parameters of one statement, as text (numbers printed here) or binary (hashes). */
+#define HITL__PG_MAX_PARAMS 28
+typedef struct hitl__pg_params {
+  int n;
+  const char *values[HITL__PG_MAX_PARAMS];
+  int lengths[HITL__PG_MAX_PARAMS];
+  int formats[HITL__PG_MAX_PARAMS];
+  char numbers[HITL__PG_MAX_PARAMS][32]; /* Storage of the printed numbers. */
+} hitl__pg_params;
+
+/* Appends a text parameter: NULL (or "" when empty_is_null) is SQL NULL. s must outlive the call. */
+void hitl__pg_text(hitl__pg_params *p, const char *s, int empty_is_null);
+void hitl__pg_int(hitl__pg_params *p, int64_t v);
+void hitl__pg_bool(hitl__pg_params *p, bool v);
+/* Appends a bytea parameter of n bytes (sent binary). */
+void hitl__pg_bytes(hitl__pg_params *p, const uint8_t *v, int n);
+/* Appends a double, or NULL when !present. */
+void hitl__pg_double(hitl__pg_params *p, double v, bool present);
+
+/* Runs statement id with p (NULL: none) and sets *res to its result (the caller PQclear's it)
+ * when it succeeded. Returns 0; HITL_ECONFLICT for a unique-key clash; HITL_ERETRY for a
+ * serialization failure or a deadlock (the transaction is then doomed: commit() refuses it);
+ * else HITL_ESTORE, logged under the name what. On failure *res is NULL. */
+int hitl__pg_exec(hitl__pg *s, hitl__pg_stmt_id id, const hitl__pg_params *p, const char *what,
+                  PGresult **res);
+
+/* Reads row i of r into row (zeroed beforehand). */
+typedef void (*hitl__pg_row_fn)(const PGresult *r, int i, void *row);
+
+/* Runs id with p and reads every row (size bytes each) with read into a malloc'd array: *out and
+ * *n (NULL and 0 when none). Returns what hitl__pg_exec returns. */
+int hitl__pg_collect(hitl__pg *s, hitl__pg_stmt_id id, const hitl__pg_params *p, size_t size,
+                     hitl__pg_row_fn read, const char *what, void **out, size_t *n);
+/* Runs id with p and reads its first row into out (size bytes, zeroed first); HITL_ENOT_FOUND
+ * when there is none. */
+int hitl__pg_one(hitl__pg *s, hitl__pg_stmt_id id, const hitl__pg_params *p, size_t size,
+                 hitl__pg_row_fn read, const char *what, void *out);
+/* Runs id with p; HITL_ENOT_FOUND when it changed (or returned) no row. */
+int hitl__pg_change(hitl__pg *s, hitl__pg_stmt_id id, const hitl__pg_params *p, const char *what);
+
+/* Column readers: a malloc'd copy of a text column (NULL for SQL NULL); an integer (0 for
+ * NULL); a text column into an id buffer ("" for NULL); a 32-byte bytea (zeroes otherwise). */
+char *hitl__pg_col_text(const PGresult *r, int row, int col);
+int64_t hitl__pg_col_int(const PGresult *r, int row, int col);
+void hitl__pg_col_id(const PGresult *r, int row, int col, char out[HITL_ID_LEN]);
+void hitl__pg_col_hash(const PGresult *r, int row, int col, uint8_t out[HITL_HASH_LEN]);
+
+/* The SQL of a statement id (postgres_sql.c). */
+const char *hitl__pg_sql(hitl__pg_stmt_id id);
+
+/* The schema as numbered migrations, applied in order (postgres_schema.c). Append only. */
+extern const char *const hitl__pg_migrations[];
+extern const size_t hitl__pg_migrations_count;
+
+/* The task functions of the vtable (postgres_task.c). */
+int hitl__pg_task_insert(hitl_store *store, hitl_task *t);
+int hitl__pg_task_update(hitl_store *store, const hitl_task *t);
+int hitl__pg_task_get(hitl_store *store, const char *id, hitl_task *out);
+int hitl__pg_task_get_idempotent(hitl_store *store, int64_t queue_id, const char *key,
+                                 hitl_task *out);
+int hitl__pg_task_claim_next(hitl_store *store, const hitl_claim_filter *f, hitl_task *out);
+int hitl__pg_task_list(hitl_store *store, int64_t queue_id, int state, int64_t before_seq,
+                       size_t limit, hitl_task **out, size_t *n);
+int hitl__pg_task_due(hitl_store *store, int64_t now, size_t limit, hitl_task **out, size_t *n);
+int hitl__pg_task_next_due(hitl_store *store, int64_t *at);
+int hitl__pg_task_decisions(hitl_store *store, int64_t queue_id, int64_t since,
+                            hitl_decision_time **out, size_t *n);
+
+/* The response, event, token and delivery functions of the vtable (postgres_records.c). */
+int hitl__pg_response_insert(hitl_store *store, hitl_response *r);
+int hitl__pg_response_list(hitl_store *store, int64_t task_seq, hitl_response **out, size_t *n);
+int hitl__pg_response_exists(hitl_store *store, int64_t task_seq, const char *reviewer,
+                             bool *exists);
+int hitl__pg_response_list_by_reviewer(hitl_store *store, const char *reviewer,
+                                       int64_t before_seq, size_t limit, hitl_response **out,
+                                       size_t *n);
+int hitl__pg_response_count_by_reviewer(hitl_store *store, const char *reviewer, int64_t since,
+                                        int64_t *n);
+int hitl__pg_reviewer_activity(hitl_store *store, int64_t since, hitl_reviewer_count **out,
+                               size_t *n);
+int hitl__pg_event_last(hitl_store *store, int64_t *seq, uint8_t hash[HITL_HASH_LEN]);
+int hitl__pg_event_head(hitl_store *store, int64_t *seq, uint8_t hash[HITL_HASH_LEN]);
+int hitl__pg_event_insert(hitl_store *store, const hitl_event *e);
+int hitl__pg_event_list(hitl_store *store, int64_t after, size_t limit, hitl_event **out,
+                        size_t *n);
+int hitl__pg_event_find(hitl_store *store, int64_t after, const hitl_event_filter *f, size_t limit,
+                        hitl_event **out, size_t *n);
+int hitl__pg_token_insert(hitl_store *store, const char *name, const uint8_t hash[HITL_HASH_LEN],
+                          const char *roles, int64_t now);
+int hitl__pg_token_find(hitl_store *store, const uint8_t hash[HITL_HASH_LEN],
+                        hitl_token_row *out);
+int hitl__pg_token_revoke(hitl_store *store, const char *name);
+int hitl__pg_token_list(hitl_store *store, hitl_token_row **out, size_t *n);
+int hitl__pg_delivery_insert(hitl_store *store, hitl_delivery *d);
+int hitl__pg_delivery_due(hitl_store *store, int64_t now, size_t limit, hitl_delivery **out,
+                          size_t *n);
+int hitl__pg_delivery_next_due(hitl_store *store, int64_t *at);
+int hitl__pg_delivery_update(hitl_store *store, const hitl_delivery *d);
+int hitl__pg_delivery_list(hitl_store *store, int64_t queue_id, int state, int64_t before_seq,
+                           size_t limit, hitl_delivery **out, size_t *n);
+
+#endif

@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: MIT */
+/* The SQL of every statement of the PostgreSQL backend, indexed by hitl__pg_stmt_id. */
+#include "store/postgres.h"
+
+#define EVENT_COLUMNS "seq, at, type, queue, task_id, actor, data, prev_hash, hash"
+#define EVENT_FILTERS                                                                              \
+  "AND ($3::text IS NULL OR queue = $3) AND ($4::text IS NULL OR actor = $4) "                     \
+  "AND ($5::text IS NULL OR type = $5) "
+#define DELIVERY_COLUMNS                                                                           \
+  "seq, id, queue_id, url, event_seq, event_type, body, state, attempts, next_attempt_at, "        \
+  "last_status, last_error, created_at, updated_at, delivered_at"
+#define RESPONSE_COLUMNS                                                                           \
+  "r.seq, r.id, r.task_seq, r.reviewer, r.stage, r.question, r.kind, r.value, r.comment, "         \
+  "r.time_spent_ms, r.created_at"
+
+/* Inserts that may clash with a unique key say ON CONFLICT DO NOTHING and return a row only when
+ * they inserted: a clash is then an empty result rather than an error, and an error would abort
+ * the whole transaction on PostgreSQL (SQLite fails only the statement). Names are ordered
+ * COLLATE "C", byte by byte, as SQLite orders them. */
+static const char *const stmt_sql[HITL__PG_COUNT] = {
+    /* xmax is 0 on a row version this statement inserted, so it tells insert from update. */
+    [HITL__PG_QUEUE_UPSERT] =
+        "INSERT INTO queues (name, config, created_at, updated_at) VALUES ($1, $2, $3, $3) "
+        "ON CONFLICT (name) DO UPDATE SET config = EXCLUDED.config, updated_at = $3 "
+        "RETURNING id, (xmax = 0)",
+    [HITL__PG_QUEUE_GET] =
+        "SELECT id, name, config, created_at, updated_at FROM queues WHERE name = $1",
+    [HITL__PG_QUEUE_LIST] =
+        "SELECT id, name, config, created_at, updated_at FROM queues ORDER BY name COLLATE \"C\"",
+    [HITL__PG_QUEUE_EXISTS] = "SELECT 1 FROM queues WHERE id = $1",
+    [HITL__PG_STATS_COUNTS] =
+        "SELECT state, decided_by, n FROM task_counts WHERE queue_id = $1 AND n <> 0",
+    [HITL__PG_STATS_OLDEST] = "SELECT created_at FROM tasks WHERE queue_id = $1 AND state = 0 "
+                              "ORDER BY seq LIMIT 1",
+
+    [HITL__PG_TASK_INSERT] =
+        "INSERT INTO tasks (id, queue_id, state, role, priority, created_at, updated_at, "
+        "deadline_at, idempotency_key, body_hash, external_id, model_version, inference_id, "
+        "run_id, confidence, payload, route, stage, needed, answers, lease_id, lease_owner, "
+        "lease_expires_at, decision, decided_by, decided_at, submitted_by) VALUES ($1, $2, $3, $4, "
+        "$5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, "
+        "$24, $25, $26, $27) ON CONFLICT DO NOTHING RETURNING seq",
+    [HITL__PG_TASK_UPDATE] =
+        "UPDATE tasks SET state = $2, role = $3, priority = $4, stage = $5, needed = $6, "
+        "answers = $7, lease_id = $8, lease_owner = $9, lease_expires_at = $10, deadline_at = $11, "
+        "decision = $12, decided_by = $13, decided_at = $14, updated_at = $15 WHERE seq = $1",
+    [HITL__PG_TASK_GET] = "SELECT " HITL__PG_TASK_COLUMNS " FROM tasks t WHERE t.id = $1",
+    /* In a write transaction a task is read to be changed: lock it, so that another node's
+     * writer cannot change it between this read and the update. */
+    [HITL__PG_TASK_GET_LOCK] =
+        "SELECT " HITL__PG_TASK_COLUMNS " FROM tasks t WHERE t.id = $1 FOR UPDATE OF t",
+    [HITL__PG_TASK_IDEMPOTENT] = "SELECT " HITL__PG_TASK_COLUMNS " FROM tasks t "
+                                 "WHERE t.queue_id = $1 AND t.idempotency_key = $2",
+    /* $3 is the caller's roles as ",a,b,". SKIP LOCKED passes over the tasks other writers are
+     * claiming right now, so two nodes never lease the same task; a task whose claim committed
+     * meanwhile is checked again against the WHERE clause (it is no longer pending). */
+    [HITL__PG_TASK_CLAIM] =
+        "SELECT " HITL__PG_TASK_COLUMNS " FROM tasks t "
+        "WHERE t.queue_id = $1 AND t.state = 0 "
+        "AND ($2::boolean OR t.role IS NULL OR strpos($3, ',' || t.role || ',') > 0) "
+        "AND NOT EXISTS (SELECT 1 FROM responses r WHERE r.task_seq = t.seq AND r.reviewer = $4) "
+        "ORDER BY t.priority DESC, t.seq LIMIT 1 FOR UPDATE OF t SKIP LOCKED",
+    [HITL__PG_TASK_LIST] = "SELECT " HITL__PG_TASK_COLUMNS " FROM tasks t "
+                           "WHERE t.queue_id = $1 AND t.seq < $2 ORDER BY t.seq DESC LIMIT $3",
+    [HITL__PG_TASK_LIST_STATE] =
+        "SELECT " HITL__PG_TASK_COLUMNS " FROM tasks t "
+        "WHERE t.queue_id = $1 AND t.state = $4 AND t.seq < $2 ORDER BY t.seq DESC LIMIT $3",
+    /* Due tasks another node's sweeper holds are skipped: each is handled once. */
+    [HITL__PG_TASK_DUE_LEASE] =
+        "SELECT " HITL__PG_TASK_COLUMNS ", t.lease_expires_at FROM tasks t "
+        "WHERE t.state = 1 AND t.lease_expires_at <= $1 ORDER BY t.lease_expires_at LIMIT $2 "
+        "FOR UPDATE OF t SKIP LOCKED",
+    [HITL__PG_TASK_DUE_DEADLINE] =
+        "SELECT " HITL__PG_TASK_COLUMNS ", t.deadline_at FROM tasks t "
+        "WHERE t.state IN (0, 1) AND t.deadline_at > 0 AND t.deadline_at <= $1 "
+        "ORDER BY t.deadline_at LIMIT $2 FOR UPDATE OF t SKIP LOCKED",
+    [HITL__PG_TASK_NEXT_DUE] =
+        "SELECT (SELECT min(lease_expires_at) FROM tasks WHERE state = 1), "
+        "(SELECT min(deadline_at) FROM tasks WHERE state IN (0, 1) AND deadline_at > 0)",
+    [HITL__PG_TASK_DECISIONS] =
+        "SELECT created_at, decided_at, decided_by FROM tasks "
+        "WHERE queue_id = $1 AND decided_at >= $2 AND decided_at > 0 AND decided_by <> 'policy'",
+
+    [HITL__PG_RESPONSE_INSERT] =
+        "INSERT INTO responses (id, task_seq, reviewer, stage, question, kind, value, comment, "
+        "time_spent_ms, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+        "RETURNING seq",
+    [HITL__PG_RESPONSE_LIST] =
+        "SELECT " RESPONSE_COLUMNS " FROM responses r WHERE r.task_seq = $1 ORDER BY r.seq",
+    [HITL__PG_RESPONSE_EXISTS] =
+        "SELECT 1 FROM responses WHERE task_seq = $1 AND reviewer = $2 LIMIT 1",
+    [HITL__PG_RESPONSE_BY_REVIEWER] =
+        "SELECT " RESPONSE_COLUMNS ", t.id, q.name FROM responses r "
+        "JOIN tasks t ON t.seq = r.task_seq JOIN queues q ON q.id = t.queue_id "
+        "WHERE r.reviewer = $1 AND r.seq < $2 ORDER BY r.seq DESC LIMIT $3",
+    [HITL__PG_RESPONSE_COUNT_REVIEWER] =
+        "SELECT count(*) FROM responses WHERE reviewer = $1 AND created_at >= $2",
+    [HITL__PG_REVIEWER_ACTIVITY] =
+        "SELECT reviewer, count(*) FROM responses WHERE created_at >= $1 "
+        "GROUP BY reviewer ORDER BY 2 DESC, reviewer COLLATE \"C\"",
+
+    [HITL__PG_EVENT_LAST] = "SELECT seq, hash FROM chain_head WHERE id = 1",
+    /* The chain's lock: held until the transaction ends. A writer waiting here reads the head
+     * the previous holder left, as PostgreSQL re-reads a row it waited for. */
+    [HITL__PG_EVENT_HEAD] = "SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE",
+    [HITL__PG_EVENT_INSERT] =
+        "WITH e AS (INSERT INTO events (" EVENT_COLUMNS ") "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING RETURNING seq, hash) "
+        "UPDATE chain_head h SET seq = e.seq, hash = e.hash FROM e WHERE h.id = 1 RETURNING h.seq",
+    [HITL__PG_EVENT_LIST] =
+        "SELECT " EVENT_COLUMNS " FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
+    [HITL__PG_EVENT_FIND_TASK] = "SELECT " EVENT_COLUMNS " FROM events "
+                                 "WHERE task_id = $2 AND seq > $1 " EVENT_FILTERS
+                                 "ORDER BY seq LIMIT $6",
+    [HITL__PG_EVENT_FIND] = "SELECT " EVENT_COLUMNS " FROM events "
+                            "WHERE seq > $1 AND ($2::text IS NULL OR true) " EVENT_FILTERS
+                            "ORDER BY seq LIMIT $6",
+    [HITL__PG_EVENT_FIND_TASK_BACK] = "SELECT " EVENT_COLUMNS " FROM events "
+                                      "WHERE task_id = $2 AND seq < $1 " EVENT_FILTERS
+                                      "ORDER BY seq DESC LIMIT $6",
+    [HITL__PG_EVENT_FIND_BACK] = "SELECT " EVENT_COLUMNS " FROM events "
+                                 "WHERE seq < $1 AND ($2::text IS NULL OR true) " EVENT_FILTERS
+                                 "ORDER BY seq DESC LIMIT $6",
+
+    [HITL__PG_TOKEN_INSERT] = "INSERT INTO tokens (name, hash, roles, created_at) "
+                              "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING id",
+    [HITL__PG_TOKEN_FIND] =
+        "SELECT id, name, roles, created_at, revoked::integer FROM tokens WHERE hash = $1",
+    [HITL__PG_TOKEN_REVOKE] = "UPDATE tokens SET revoked = true WHERE name = $1",
+    [HITL__PG_TOKEN_LIST] = "SELECT id, name, roles, created_at, revoked::integer FROM tokens "
+                            "ORDER BY name COLLATE \"C\"",
+
+    [HITL__PG_DELIVERY_INSERT] =
+        "INSERT INTO webhook_deliveries (id, queue_id, url, event_seq, event_type, body, state, "
+        "attempts, next_attempt_at, created_at, updated_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) ON CONFLICT DO NOTHING "
+        "RETURNING seq",
+    [HITL__PG_DELIVERY_DUE] = "SELECT " DELIVERY_COLUMNS " FROM webhook_deliveries "
+                              "WHERE state = 0 AND next_attempt_at <= $1 "
+                              "ORDER BY next_attempt_at LIMIT $2",
+    [HITL__PG_DELIVERY_NEXT_DUE] =
+        "SELECT min(next_attempt_at) FROM webhook_deliveries WHERE state = 0",
+    [HITL__PG_DELIVERY_UPDATE] =
+        "UPDATE webhook_deliveries SET state = $2, attempts = $3, next_attempt_at = $4, "
+        "last_status = $5, last_error = $6, delivered_at = $7, updated_at = $8 WHERE id = $1",
+    [HITL__PG_DELIVERY_LIST] = "SELECT " DELIVERY_COLUMNS " FROM webhook_deliveries "
+                               "WHERE queue_id = $1 AND ($2::integer < 0 OR state = $2) "
+                               "AND ($3::bigint = 0 OR seq < $3) ORDER BY seq DESC LIMIT $4",
+};
+
+const char *hitl__pg_sql(hitl__pg_stmt_id id) { return stmt_sql[id]; }

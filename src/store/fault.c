@@ -100,7 +100,8 @@ WRAP(queue_oldest_pending, (int64_t queue_id, int64_t *created_at), queue_id, cr
 WRAP(task_insert, (hitl_task *t), t)
 WRAP(task_update, (const hitl_task *t), t)
 WRAP(task_get, (const char *id, hitl_task *out), id, out)
-WRAP(task_get_idempotent, (int64_t queue_id, const char *key, hitl_task *out), queue_id, key, out)
+WRAP(task_get_idempotent, (int64_t queue_id, const char *submitter, const char *key, hitl_task *out),
+     queue_id, submitter, key, out)
 WRAP(task_claim_next, (const hitl_claim_filter *f, hitl_task *out), f, out)
 WRAP(task_list,
      (int64_t queue_id, int state, int64_t before_seq, size_t limit, hitl_task **out, size_t *n),
@@ -116,10 +117,13 @@ WRAP(response_list_by_reviewer,
      reviewer, before_seq, limit, out, n)
 WRAP(response_count_by_reviewer, (const char *reviewer, int64_t since, int64_t *n), reviewer,
      since, n)
+WRAP(task_count_by_reviewer, (const char *reviewer, int64_t since, int64_t *n), reviewer,
+     since, n)
 WRAP(reviewer_activity, (int64_t since, hitl_reviewer_count **out, size_t *n), since, out, n)
 WRAP(task_decisions, (int64_t queue_id, int64_t since, hitl_decision_time **out, size_t *n),
      queue_id, since, out, n)
 WRAP(event_last, (int64_t *seq, uint8_t hash[HITL_HASH_LEN]), seq, hash)
+WRAP(event_head, (int64_t *seq, uint8_t hash[HITL_HASH_LEN]), seq, hash)
 WRAP(event_insert, (const hitl_event *e), e)
 WRAP(event_list, (int64_t after, size_t limit, hitl_event **out, size_t *n), after, limit, out, n)
 WRAP(event_find,
@@ -140,7 +144,7 @@ WRAP(delivery_list,
       size_t *n),
      queue_id, state, before_seq, limit, out, n)
 
-#define FAULT_FUNCTIONS 40 /* Every member of the vtable but version. */
+#define FAULT_FUNCTIONS 42 /* Every member of the vtable but version. */
 _Static_assert(sizeof(hitl_store_vtable) ==
                    offsetof(hitl_store_vtable, close) + FAULT_FUNCTIONS * sizeof(void (*)(void)),
                "a store function was added: give it a wrapper in store/fault.c");
@@ -172,9 +176,11 @@ static const hitl_store_vtable fault_vtable = {
     .response_exists = f_response_exists,
     .response_list_by_reviewer = f_response_list_by_reviewer,
     .response_count_by_reviewer = f_response_count_by_reviewer,
+    .task_count_by_reviewer = f_task_count_by_reviewer,
     .reviewer_activity = f_reviewer_activity,
     .task_decisions = f_task_decisions,
     .event_last = f_event_last,
+    .event_head = f_event_head,
     .event_insert = f_event_insert,
     .event_list = f_event_list,
     .event_find = f_event_find,

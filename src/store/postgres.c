@@ -426,6 +426,7 @@ static const hitl_store_vtable postgres_vtable = {
     .response_exists = hitl__pg_response_exists,
     .response_list_by_reviewer = hitl__pg_response_list_by_reviewer,
     .response_count_by_reviewer = hitl__pg_response_count_by_reviewer,
+    .task_count_by_reviewer = hitl__pg_task_count_by_reviewer,
     .reviewer_activity = hitl__pg_reviewer_activity,
     .task_decisions = hitl__pg_task_decisions,
     .event_last = hitl__pg_event_last,

@@ -33,6 +33,7 @@ typedef enum hitl__pg_stmt_id {
   HITL__PG_RESPONSE_EXISTS,
   HITL__PG_RESPONSE_BY_REVIEWER,
   HITL__PG_RESPONSE_COUNT_REVIEWER,
+  HITL__PG_TASK_COUNT_REVIEWER,
   HITL__PG_REVIEWER_ACTIVITY,
   HITL__PG_EVENT_LAST,
   HITL__PG_EVENT_HEAD,
@@ -130,8 +131,8 @@ extern const size_t hitl__pg_migrations_count;
 int hitl__pg_task_insert(hitl_store *store, hitl_task *t);
 int hitl__pg_task_update(hitl_store *store, const hitl_task *t);
 int hitl__pg_task_get(hitl_store *store, const char *id, hitl_task *out);
-int hitl__pg_task_get_idempotent(hitl_store *store, int64_t queue_id, const char *key,
-                                 hitl_task *out);
+int hitl__pg_task_get_idempotent(hitl_store *store, int64_t queue_id, const char *submitter,
+                                 const char *key, hitl_task *out);
 int hitl__pg_task_claim_next(hitl_store *store, const hitl_claim_filter *f, hitl_task *out);
 int hitl__pg_task_list(hitl_store *store, int64_t queue_id, int state, int64_t before_seq,
                        size_t limit, hitl_task **out, size_t *n);
@@ -150,6 +151,8 @@ int hitl__pg_response_list_by_reviewer(hitl_store *store, const char *reviewer,
                                        size_t *n);
 int hitl__pg_response_count_by_reviewer(hitl_store *store, const char *reviewer, int64_t since,
                                         int64_t *n);
+int hitl__pg_task_count_by_reviewer(hitl_store *store, const char *reviewer, int64_t since,
+                                    int64_t *n);
 int hitl__pg_reviewer_activity(hitl_store *store, int64_t since, hitl_reviewer_count **out,
                                size_t *n);
 int hitl__pg_event_last(hitl_store *store, int64_t *seq, uint8_t hash[HITL_HASH_LEN]);

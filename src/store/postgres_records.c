@@ -98,6 +98,14 @@ int hitl__pg_response_count_by_reviewer(hitl_store *store, const char *reviewer,
                  "response_count_by_reviewer", n);
 }
 
+int hitl__pg_task_count_by_reviewer(hitl_store *store, const char *reviewer, int64_t since,
+                                    int64_t *n) {
+  hitl__pg_params p = {0};
+  hitl__pg_text(&p, reviewer, 0);
+  hitl__pg_int(&p, since);
+  return one_int((hitl__pg *)store, HITL__PG_TASK_COUNT_REVIEWER, &p, "task_count_by_reviewer", n);
+}
+
 static void read_activity(const PGresult *r, int i, void *row) {
   hitl_reviewer_count *c = row;
   c->reviewer = hitl__pg_col_text(r, i, 0);

@@ -51,7 +51,9 @@ static const char migration_001_initial[] =
     "  decided_at bigint NOT NULL DEFAULT 0,"
     "  submitted_by text);"
     "CREATE INDEX tasks_claim ON tasks(queue_id, priority DESC, seq) WHERE state = 0;"
-    "CREATE UNIQUE INDEX tasks_idempotency ON tasks(queue_id, idempotency_key)"
+    /* Idempotency keys belong to the token that submitted them (see store.h). */
+    "CREATE UNIQUE INDEX tasks_idempotency"
+    "  ON tasks(queue_id, COALESCE(submitted_by, ''), idempotency_key)"
     "  WHERE idempotency_key IS NOT NULL;"
     "CREATE INDEX tasks_lease_due ON tasks(lease_expires_at) WHERE state = 1;"
     "CREATE INDEX tasks_deadline_due ON tasks(deadline_at)"

@@ -50,7 +50,8 @@ static const char *const stmt_sql[HITL__PG_COUNT] = {
     [HITL__PG_TASK_GET_LOCK] =
         "SELECT " HITL__PG_TASK_COLUMNS " FROM tasks t WHERE t.id = $1 FOR UPDATE OF t",
     [HITL__PG_TASK_IDEMPOTENT] = "SELECT " HITL__PG_TASK_COLUMNS " FROM tasks t "
-                                 "WHERE t.queue_id = $1 AND t.idempotency_key = $2",
+                                 "WHERE t.queue_id = $1 AND COALESCE(t.submitted_by, '') = $2 "
+                                 "AND t.idempotency_key = $3",
     /* $3 is the caller's roles as ",a,b,". SKIP LOCKED passes over the tasks other writers are
      * claiming right now, so two nodes never lease the same task; a task whose claim committed
      * meanwhile is checked again against the WHERE clause (it is no longer pending). */
@@ -95,6 +96,8 @@ static const char *const stmt_sql[HITL__PG_COUNT] = {
         "WHERE r.reviewer = $1 AND r.seq < $2 ORDER BY r.seq DESC LIMIT $3",
     [HITL__PG_RESPONSE_COUNT_REVIEWER] =
         "SELECT count(*) FROM responses WHERE reviewer = $1 AND created_at >= $2",
+    [HITL__PG_TASK_COUNT_REVIEWER] =
+        "SELECT count(DISTINCT task_seq) FROM responses WHERE reviewer = $1 AND created_at >= $2",
     [HITL__PG_REVIEWER_ACTIVITY] =
         "SELECT reviewer, count(*) FROM responses WHERE created_at >= $1 "
         "GROUP BY reviewer ORDER BY 2 DESC, reviewer COLLATE \"C\"",

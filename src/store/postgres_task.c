@@ -113,10 +113,11 @@ int hitl__pg_task_get(hitl_store *store, const char *id, hitl_task *out) {
                       read_task, "task_get", out);
 }
 
-int hitl__pg_task_get_idempotent(hitl_store *store, int64_t queue_id, const char *key,
-                                 hitl_task *out) {
+int hitl__pg_task_get_idempotent(hitl_store *store, int64_t queue_id, const char *submitter,
+                                 const char *key, hitl_task *out) {
   hitl__pg_params p = {0};
   hitl__pg_int(&p, queue_id);
+  hitl__pg_text(&p, submitter ? submitter : "", 0);
   hitl__pg_text(&p, key, 0);
   return hitl__pg_one((hitl__pg *)store, HITL__PG_TASK_IDEMPOTENT, &p, sizeof *out, read_task,
                       "task_get_idempotent", out);

@@ -419,13 +419,18 @@ static void crash_scenario(test_server *s, int sig) {
   json_decref(drained);
   free(log.tasks);
 
-  /* Resubmitting an acknowledged key gives the same task, not a second one. */
+  /* Resubmitting an acknowledged key gives the same task, not a second one. Keys belong to the
+   * token that submitted them: "subN-..." keys to client N, the others to the agent. */
   for (size_t i = 0; i < l.n; i++) {
     const load_ack *a = &l.v[i];
     if (a->kind != 'S') continue;
     char body[512];
     task_body(a->b, strncmp(a->b, "holder-", 7) == 0 ? 100 : 0, body, sizeof body);
-    long st = tr(s, "POST", "/v1/queues/crash/tasks", agent, body, &r);
+    const char *submitter = agent;
+    int client = -1;
+    if (sscanf(a->b, "sub%d-", &client) == 1 && client >= 0 && client < N_SUBMITTERS)
+      submitter = tokens[client];
+    long st = tr(s, "POST", "/v1/queues/crash/tasks", submitter, body, &r);
     if (st != 200) fail_msg("resubmit %s: %ld %s", a->b, st, r.body);
     assert_string_equal(tj_str(&r, "id"), a->a);
     assert_string_equal(tj_str(&r, "state"), "decided");

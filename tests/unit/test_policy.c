@@ -399,7 +399,7 @@ static void test_pointers(void **state) {
   assert_int_equal(w.type, HITL_VALUE_STRING);
   assert_int_equal(w.length, 1);
   assert_memory_equal(w.string, "y", 1);
-  assert_string_equal(w.json, "\"y\"");
+  assert_null(w.json); /* Strings are traced from their bytes, never dumped whole. */
   assert_string_equal(v.json, "{\"name\":\"y\"}");
   assert_int_equal(hitl__json_doc_lookup(d, "/nope", &v), 0);
   assert_int_equal(v.type, HITL_VALUE_MISSING);

@@ -282,13 +282,18 @@ static int translate(const char *pattern, hitl_buf *out, char *msg, size_t msg_s
         hitl_buf_putc(out, e);
         break;
       }
-      start = -1; /* The rest are assertions (nothing to repeat) or a literal. */
-      if (e == 'b' || e == 'B')
-        hitl_buf_printf(out, "\\%c", e);
+      /* The rest are assertions (nothing to repeat) or a literal. Word boundaries are spelt
+       * with lookarounds: PCRE2's DFA matcher reports "\b" at the end of a cut string as a
+       * match, but a lookahead there as partial, which is what a cut string needs. */
+      start = -1;
+      if (e == 'b')
+        hitl_buf_puts(out, "(?:(?<=\\w)(?!\\w)|(?<!\\w)(?=\\w))");
+      else if (e == 'B')
+        hitl_buf_puts(out, "(?:(?<=\\w)(?=\\w)|(?<!\\w)(?!\\w))");
       else if (e == '<')
-        hitl_buf_puts(out, "\\b(?=\\w)");
+        hitl_buf_puts(out, "(?<!\\w)(?=\\w)");
       else if (e == '>')
-        hitl_buf_puts(out, "\\b(?<=\\w)");
+        hitl_buf_puts(out, "(?<=\\w)(?!\\w)");
       else if (e == '`')
         hitl_buf_puts(out, "\\A");
       else if (e == '\'')
@@ -311,12 +316,12 @@ static int translate(const char *pattern, hitl_buf *out, char *msg, size_t msg_s
       p++;
       break;
     case ')':
-      if (depth == 0) {
-        snprintf(msg, msg_size, "a \")\" has no \"(\" to close");
-        return HITL_EVALIDATION;
+      if (depth == 0) { /* As in glibc, a ")" with no "(" open is a character. */
+        hitl_buf_puts(out, "\\)");
+      } else {
+        hitl_buf_putc(out, ')');
+        start = (long)groups[--depth];
       }
-      hitl_buf_putc(out, ')');
-      start = (long)groups[--depth];
       p++;
       break;
     case '|':

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <cmocka.h>
 #include <curl/curl.h>
+#include <dirent.h>
 
 #include "harness.h"
 
@@ -99,6 +100,34 @@ static void *submit_main(void *arg) {
   return NULL;
 }
 
+/* The number of the server's threads that run at niceness nice (Linux: /proc). */
+static int threads_at_niceness(const test_server *srv, long nice) {
+  char dir_path[64];
+  snprintf(dir_path, sizeof dir_path, "/proc/%d/task", (int)srv->pid);
+  DIR *dir = opendir(dir_path);
+  assert_non_null(dir);
+  int count = 0;
+  struct dirent *d;
+  while ((d = readdir(dir)) != NULL) {
+    if (d->d_name[0] == '.') continue;
+    char path[160], stat[1024];
+    snprintf(path, sizeof path, "%s/%s/stat", dir_path, d->d_name);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) continue; /* The thread ended meanwhile. */
+    size_t len = fread(stat, 1, sizeof stat - 1, f);
+    fclose(f);
+    stat[len] = '\0';
+    /* After "pid (comm) ", nice is the 17th field (the 19th of the line). */
+    char *p = strrchr(stat, ')');
+    if (p == NULL) continue;
+    p++;
+    for (int field = 3; field < 19 && p; field++) p = strchr(p + 1, ' ');
+    if (p && strtol(p + 1, NULL, 10) == nice) count++;
+  }
+  closedir(dir);
+  return count;
+}
+
 /* Four submits whose policy takes a while each (the first rule took glibc's matcher 4 s on this
  * text; the others keep the bounded matcher busy about 0.1 s each) are being evaluated when
  * /healthz is asked. No HTTP thread evaluates a policy, so /healthz answers in a small part of
@@ -109,7 +138,8 @@ static void test_healthz_answers_while_policies_run(void **state) {
   (void)state;
   test_server srv = {0};
   ts_start(&srv, NULL);
-  char *agent = strdup(ts_token(&srv, "agent-1", "agent"));
+  char *agent = ts_token(&srv, "agent-1", "agent"); /* Malloc'd: freed below. */
+  assert_int_equal(threads_at_niceness(&srv, 10), 2); /* The policy workers yield the CPU. */
   char queue[2048] = "{\"policy\":{\"rules\":[{\"name\":\"nested\",\"when\":{\"regex\":{\"path\":"
                      "\"/output/text\",\"pattern\":\"([a-z]+ ?)*!\"}},\"then\":{\"action\":\"review\"}}";
   for (int i = 0; i < 9; i++)
@@ -176,7 +206,7 @@ static void test_route_of_a_large_output_stays_small(void **state) {
   test_server srv = {0};
   static const char *const args[] = {"--max-body", "4000000", NULL};
   ts_start(&srv, args);
-  char *agent = strdup(ts_token(&srv, "agent-1", "agent"));
+  char *agent = ts_token(&srv, "agent-1", "agent"); /* Malloc'd: freed below. */
   char queue[2048] = "{\"policy\":{\"rules\":[";
   for (int i = 0; i < 10; i++)
     snprintf(queue + strlen(queue), sizeof queue - strlen(queue),

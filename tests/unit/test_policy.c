@@ -594,6 +594,14 @@ static void test_regex_bounded(void **state) {
                    HITL_REGEX_UNDECIDED);
   assert_int_equal(match_outcome("[a-z ]*$", text, HITL_POLICY_REGEX_MAX_TEXT, &why), HITL_REGEX_MATCH);
   free(text);
+  text = malloc(n + 1); /* One long word: its only end is past the cut. */
+  memset(text, 'a', n);
+  text[n] = '\0';
+  assert_int_equal(match_outcome("a\\>", text, n, &why), HITL_REGEX_UNDECIDED);
+  assert_int_equal(match_outcome("a\\>", text, HITL_POLICY_REGEX_MAX_TEXT, &why), HITL_REGEX_MATCH);
+  assert_int_equal(match_outcome("a\\b", text, n, &why), HITL_REGEX_UNDECIDED);
+  assert_int_equal(match_outcome("a\\B", text, n, &why), HITL_REGEX_MATCH);
+  free(text);
   /* The cut falls between characters: "x" then two-byte "é"s puts byte 65536 inside one. */
   n = 1 + 2 * 40000;
   text = malloc(n + 1);
@@ -649,6 +657,12 @@ static void test_undecided_goes_to_review(void **state) {
        "\"/nothing\"}}]}, \"then\": {\"action\": \"reject\"}}, {\"name\": \"default\", \"then\": "
        "{\"action\": \"accept\"}}]}",
        HITL_ACTION_ACCEPT, "default", false},
+      {"{\"rules\": [{\"name\": \"any\", \"when\": {\"any\": [" WIDE ", {\"exists\": {\"path\": "
+       "\"/nothing\"}}]}, \"then\": {\"action\": \"accept\"}}]}",
+       HITL_ACTION_REVIEW, "any", true},
+      {"{\"rules\": [{\"name\": \"all\", \"when\": {\"all\": [{\"exists\": {\"path\": \"/output\"}}, "
+       WIDE "]}, \"then\": {\"action\": \"reject\"}}]}",
+       HITL_ACTION_REVIEW, "all", true},
   };
 #undef WIDE
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {

@@ -861,7 +861,7 @@ static void test_validation(void **state) {
       {RULE("{\"in\": {\"path\": \"/a\"}}"), "policy.rules[0].when.in.values", "is required"},
       {RULE("{\"exists\": {\"path\": \"/a\", \"value\": 1}}"), "policy.rules[0].when.exists.value", "unknown key"},
       {RULE("{\"regex\": {\"path\": \"/a\", \"pattern\": \"([a-z\"}}"), "policy.rules[0].when.regex.pattern",
-       "invalid regular expression: "},
+       "invalid regular expression: a bracket expression \"[\" is not closed by \"]\""},
       {RULE("{\"regex\": {\"path\": \"/a\", \"pattern\": 5}}"), "policy.rules[0].when.regex.pattern",
        "must be a string"},
       {RULE("{\"regex\": {\"path\": \"/a\"}}"), "policy.rules[0].when.regex.pattern", "is required"},

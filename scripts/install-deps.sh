@@ -11,6 +11,7 @@ packages=(
   build-essential cmake pkg-config ca-certificates
   libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev libcurl4-openssl-dev libcmocka-dev
   libpq-dev
+  libpcre2-dev
   libjs-chart.js
 )
 case "${1:-}" in

@@ -151,6 +151,8 @@ int hitl__json_doc_lookup(void *ctx, const char *pointer, hitl_value *out) {
     break;
   case JSON_NULL: out->type = HITL_VALUE_NULL; break;
   }
+  /* A string is compared and traced from its bytes: dumping it would copy a large output. */
+  if (out->type == HITL_VALUE_STRING) return 0;
   out->json = doc_text(d, node);
   if (out->json == NULL) {
     out->type = HITL_VALUE_MISSING;

@@ -2,6 +2,7 @@
 /* HTTP glue: libmicrohttpd callbacks, request bodies, routing, auth, answers, start and stop. */
 #include "api/server_internal.h"
 
+#include "api/policy_pool.h"
 #include "api/queue_json.h"
 #include "api/series.h"
 #include "api/session.h"
@@ -511,6 +512,7 @@ int hitl_server_start(const hitl_server_config *cfg, hitl_server **out, hitl_err
   }
   s->webhooks = hitl__webhooks_new(s, cfg->webhook_secret, cfg->webhook_retry_ms);
   s->committer = hitl__committer_start(writer, on_commit, before_commit, sweep_config, s);
+  s->policy_pool = hitl__policy_pool_start(HITL_POLICY_WORKERS);
   s->series = hitl__series_start(s->registry);
 
   struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->port)};
@@ -569,11 +571,13 @@ void hitl_server_stop(hitl_server *s) {
   if (s->mhd) MHD_quiesce_daemon(s->mhd); /* No new connections. */
   hitl__waiters_stop(s->waiters);          /* Long-polls answer with the task as it is. */
   hitl__webhooks_stop(s->webhooks);        /* Deliveries in flight are retried after a restart. */
+  hitl__policy_pool_stop(s->policy_pool);  /* Queued routing finishes and goes to the writer. */
   hitl__committer_stop(s->committer);      /* Queued writes finish and answer; later ones get 503. */
   if (s->mhd) wait_for_requests(s, STOP_DRAIN_MS);
   if (s->mhd) MHD_stop_daemon(s->mhd);
   hitl__waiters_free(s->waiters);
   hitl__committer_free(s->committer);
+  hitl__policy_pool_free(s->policy_pool);
   hitl__webhooks_free(s->webhooks);
   hitl__series_stop(s->series);
   for (size_t i = 0; i < s->n_readers; i++) hitl_store_close(s->readers[i]);

@@ -21,6 +21,7 @@ struct hitl_server {
   struct MHD_Daemon *mhd;
   int port;
   hitl_committer *committer;
+  struct hitl_policy_pool *policy_pool; /* Routes submitted tasks off the HTTP threads. */
   hitl_webhooks *webhooks;
   hitl_waiters *waiters;
   hitl_registry *registry;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "api/policy_json.h"
+#include "api/policy_pool.h"
 #include "api/queue_lookup.h"
 #include "api/server_internal.h"
 #include "api/session.h"
@@ -16,10 +17,17 @@
 
 /* ---- submit ------------------------------------------------------------------------------- */
 
+/* A submit goes from the HTTP thread (parse the body) to a policy worker (read and route each
+ * task) to the writer (store them), suspended from the first hand-over until the answer. */
 typedef struct submit_job {
   hitl_job job;
+  hitl_policy_work work;
   hitl_request *req;
   hitl_queue_ref *queue;
+  json_t *body;          /* The request body, parsed. */
+  const json_t *items;   /* The task objects: body itself, or its "tasks" array. */
+  char *header_key;      /* The Idempotency-Key header, or NULL. */
+  int64_t now;
   hitl_task *tasks;      /* n routed tasks to store. */
   hitl_task *existing;   /* Per task: the stored task when the key replayed. */
   bool *replayed;
@@ -36,6 +44,8 @@ static void submit_job_free(void *p) {
   free(j->tasks);
   free(j->existing);
   free(j->replayed);
+  free(j->header_key);
+  json_decref(j->body);
   hitl__queue_ref_release(j->queue);
   free(j);
 }
@@ -103,8 +113,32 @@ static int prepare(hitl_request *req, const hitl_queue_ref *q, const json_t *bod
   };
   rc = hitl_task_route(q->config, &in, t, now);
   hitl__json_doc_free(doc);
+  if (rc == HITL_EUNAVAILABLE)
+    return hitl_err_set(err, rc, NULL, "out of memory while evaluating the policy; retry later");
   if (rc) return hitl_err_set(err, HITL_EINTERNAL, NULL, "the policy could not be evaluated");
   return 0;
+}
+
+/* Runs on a policy worker: reads and routes every task, then hands the job to the writer, or
+ * answers the error. The request is suspended meanwhile. */
+static void route_tasks(hitl_policy_work *w) {
+  submit_job *j = (submit_job *)((char *)w - offsetof(submit_job, work));
+  hitl_request *req = j->req;
+  for (size_t i = 0; i < j->n; i++) {
+    char prefix[32] = "";
+    if (j->batch) snprintf(prefix, sizeof prefix, "tasks[%zu].", i);
+    hitl_err err = {0};
+    const json_t *item = j->batch ? json_array_get(j->items, i) : j->items;
+    if (prepare(req, j->queue, item, j->header_key, prefix, j->now, &j->tasks[i], &err) != 0) {
+      if (j->batch && err.field[0] == '\0') snprintf(err.field, sizeof err.field, "tasks[%zu]", i);
+      hitl__reply_err(req, &err);
+      hitl__request_resume(req);
+      return;
+    }
+  }
+  j->job.run = submit_run;
+  j->job.done = submit_done;
+  hitl__committer_enqueue(req->server->committer, &j->job);
 }
 
 static void submit(hitl_request *req, bool batch) {
@@ -145,35 +179,24 @@ static void submit(hitl_request *req, bool batch) {
   j->req = req;
   j->queue = q;
   q = NULL;
+  j->body = body;
+  j->items = items;
+  body = NULL;
   j->n = n;
   j->batch = batch;
   j->tasks = hitl_xcalloc(n, sizeof *j->tasks);
   j->existing = hitl_xcalloc(n, sizeof *j->existing);
   j->replayed = hitl_xcalloc(n, sizeof *j->replayed);
-  const char *header_key = batch ? NULL : hitl__header(req, "Idempotency-Key");
-  int64_t now = hitl_now_ms();
-  for (size_t i = 0; i < n; i++) {
-    char prefix[32] = "";
-    if (batch) snprintf(prefix, sizeof prefix, "tasks[%zu].", i);
-    hitl_err err = {0};
-    const json_t *item = batch ? json_array_get(items, i) : items;
-    if (prepare(req, j->queue, item, header_key, prefix, now, &j->tasks[i], &err) != 0) {
-      if (batch && err.field[0] == '\0') snprintf(err.field, sizeof err.field, "tasks[%zu]", i);
-      hitl__reply_err(req, &err);
-      goto fail;
-    }
-  }
-  json_decref(body);
+  j->header_key = batch ? NULL : hitl_xstrdup(hitl__header(req, "Idempotency-Key"));
+  j->now = hitl_now_ms();
+  j->work.run = route_tasks;
   req->state = j;
   req->state_free = submit_job_free;
-  j->job.run = submit_run;
-  j->job.done = submit_done;
   hitl__request_suspend(req);
-  hitl__committer_enqueue(req->server->committer, &j->job);
+  hitl__policy_pool_submit(req->server->policy_pool, &j->work);
   return;
 fail:
   json_decref(body);
-  if (j) submit_job_free(j);
   hitl__queue_ref_release(q);
 }
 

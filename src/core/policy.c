@@ -3,12 +3,12 @@
 #include "core/policy.h"
 
 #include <math.h>
-#include <regex.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/policy_regex.h"
 #include "core/policy_rules.h"
 #include "util/buf.h"
 #include "util/id.h"
@@ -34,12 +34,12 @@ struct hitl_cond {
   uint32_t sample_below; /* For SAMPLE_PERCENT: buckets below this are sampled. */
   policy_const *values; /* The constant of EQ, NE (one) or the list of IN. */
   size_t n_values;
-  regex_t regex;        /* For REGEX, compiled once here. */
-  bool has_regex;
-  char *expected;       /* The "expected" of trace entries, as JSON text. */
-  char *trace_head;     /* '{"rule":..,"op":..,"path":..,"actual":' made when the rule is added. */
+  hitl_regex *regex;    /* For REGEX, compiled once here. */
+  char *pattern;        /* For REGEX: the pattern as written. */
+  char *expected;       /* The "expected" of trace entries, as JSON text, whole. */
+  char *trace_head;     /* '{"rule":..,"op":..,"path":..' made when the rule is added. */
   size_t trace_head_len;
-  char *trace_tail;     /* ',"expected":..,"result":' likewise. */
+  char *trace_tail;     /* ',"expected":..,"result":' likewise, with expected capped. */
   size_t trace_tail_len;
 };
 
@@ -219,134 +219,14 @@ hitl_cond *hitl__cond_exists(const char *path) {
   return c;
 }
 
-/* Returns the character after the bracket expression that starts at p ('['), or the end of the
- * string when it is not closed (regcomp then refuses the pattern). */
-static const char *skip_bracket(const char *p) {
-  p++;
-  if (*p == '^') p++;
-  if (*p == ']') p++; /* A ']' that comes first is a member, not the end. */
-  while (*p && *p != ']') {
-    if (p[0] == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
-      char kind = p[1]; /* "[:alpha:]", "[.a.]", "[=e=]" may hold a ']'. */
-      p += 2;
-      while (*p && !(p[0] == kind && p[1] == ']')) p++;
-      if (*p) p += 2;
-    } else {
-      p++;
-    }
-  }
-  return *p ? p + 1 : p;
-}
-
-/* Reads the interval ("{m}", "{m,}", "{,n}", "{m,n}") at p. Returns the copies of the repeated
- * atom that regcomp makes (at least 1) and moves *p past it, or returns 0 when p holds no
- * interval. Counts saturate: any count past the limit is refused anyway. */
-static size_t interval_copies(const char **p) {
-  const char *q = *p + 1;
-  size_t m = 0, n = 0;
-  bool has_m = false, comma = false, has_n = false;
-  for (; *q >= '0' && *q <= '9'; q++, has_m = true)
-    if (m <= HITL_POLICY_REGEX_MAX_PARTS) m = m * 10 + (size_t)(*q - '0');
-  if (*q == ',') {
-    comma = true;
-    for (q++; *q >= '0' && *q <= '9'; q++, has_n = true)
-      if (n <= HITL_POLICY_REGEX_MAX_PARTS) n = n * 10 + (size_t)(*q - '0');
-  }
-  if (*q != '}' || (!has_m && !has_n)) return 0;
-  *p = q + 1;
-  size_t copies = has_n ? (n > m ? n : m) : comma ? m + 1 : m;
-  return copies ? copies : 1;
-}
-
-/* Refuses a pattern that would be costly to compile or to match: glibc's regcomp makes a copy of
- * a repeated atom per repetition, so stacked repetitions ("a+++++") grow it exponentially;
- * back-references make matching exponential; and deeply nested groups exhaust its stack. Counts
- * the parts as hitl__cond_regex describes. Returns 0, or HITL_EVALIDATION with msg set. */
-static int regex_check(const char *pattern, char *msg, size_t msg_size) {
-  size_t sum[HITL_POLICY_REGEX_MAX_GROUPS + 1] = {0};  /* Parts so far in each open group. */
-  size_t last[HITL_POLICY_REGEX_MAX_GROUPS + 1] = {0}; /* Parts of its latest atom; 0: none. */
-  int depth = 0;
-  const char *p = pattern;
-  while (*p) {
-    size_t atom = 1, copies = 0; /* What p holds: an atom of that many parts, or a repetition. */
-    if (((unsigned char)*p & 0xC0) == 0x80) { /* UTF-8 continuation: part of the character. */
-      p++;
-      continue;
-    }
-    switch (*p) {
-    case '\\':
-      if (p[1] >= '1' && p[1] <= '9') {
-        snprintf(msg, msg_size, "back-references (\\%c) are not supported", p[1]);
-        return HITL_EVALIDATION;
-      }
-      p += p[1] ? 2 : 1;
-      break;
-    case '[': p = skip_bracket(p); break;
-    case '(':
-      if (depth == HITL_POLICY_REGEX_MAX_GROUPS) {
-        snprintf(msg, msg_size, "groups are nested more than %d deep", HITL_POLICY_REGEX_MAX_GROUPS);
-        return HITL_EVALIDATION;
-      }
-      depth++;
-      sum[depth] = last[depth] = 0;
-      p++;
-      continue;
-    case ')':
-      if (depth > 0) atom = sum[depth--] + 1;
-      p++;
-      break;
-    case '|':
-      last[depth] = 0;
-      p++;
-      continue;
-    case '*':
-    case '?':
-      copies = 1;
-      p++;
-      break;
-    case '+':
-      copies = 2; /* regcomp writes "a+" as "aa*". */
-      p++;
-      break;
-    case '{':
-      if ((copies = interval_copies(&p)) == 0) p++;
-      break;
-    default: p++; break;
-    }
-    if (copies && last[depth]) {
-      sum[depth] -= last[depth];
-      last[depth] *= copies;
-      sum[depth] += last[depth];
-    } else { /* A repetition with nothing to repeat is a character, or an error for regcomp. */
-      last[depth] = atom;
-      sum[depth] += atom;
-    }
-    if (sum[depth] > HITL_POLICY_REGEX_MAX_PARTS) {
-      snprintf(msg, msg_size, "its repetitions expand it to more than %d parts; lower the counts "
-                              "or shorten it", HITL_POLICY_REGEX_MAX_PARTS);
-      return HITL_EVALIDATION;
-    }
-  }
-  return 0;
-}
-
 int hitl__cond_regex(const char *path, const char *pattern, hitl_cond **out, char *msg,
                      size_t msg_size) {
-  char scratch[1];
-  if (msg == NULL || msg_size == 0) {
-    msg = scratch;
-    msg_size = sizeof scratch;
-  }
+  hitl_regex *re = NULL;
   *out = NULL;
-  if (regex_check(pattern, msg, msg_size) < 0) return HITL_EVALIDATION;
+  if (hitl__regex_compile(pattern, &re, msg, msg_size) < 0) return HITL_EVALIDATION;
   hitl_cond *c = cond_new(HITL_COND_REGEX);
-  int rc = regcomp(&c->regex, pattern, REG_EXTENDED | REG_NOSUB);
-  if (rc != 0) {
-    regerror(rc, &c->regex, msg, msg_size);
-    hitl__cond_free(c);
-    return HITL_EVALIDATION;
-  }
-  c->has_regex = true;
+  c->regex = re;
+  c->pattern = hitl_xstrdup(pattern);
   c->path = hitl_xstrdup(path);
   hitl_buf expected = HITL_BUF_INIT;
   hitl_buf_json_cstr(&expected, pattern);
@@ -364,12 +244,40 @@ void hitl__cond_free(hitl_cond *c) {
     free(c->values[i].json);
   }
   free(c->values);
-  if (c->has_regex) regfree(&c->regex);
+  hitl__regex_free(c->regex);
+  free(c->pattern);
   free(c->path);
   free(c->expected);
   free(c->trace_head);
   free(c->trace_tail);
   free(c);
+}
+
+/* The largest length up to max that ends on a UTF-8 character boundary of the n bytes at s. */
+static size_t utf8_prefix(const char *s, size_t n, size_t max) {
+  if (n <= max) return n;
+  while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80) max--;
+  return max;
+}
+
+/* Appends ',"key":' and the string s (n bytes) as a JSON string; past
+ * HITL_POLICY_TRACE_VALUE_MAX bytes only its first bytes, then ',"key_length":n'. */
+static void put_capped_string(hitl_buf *b, const char *key, const char *s, size_t n) {
+  size_t keep = utf8_prefix(s, n, HITL_POLICY_TRACE_VALUE_MAX);
+  hitl_buf_printf(b, ",\"%s\":", key);
+  hitl_buf_json_string(b, s, keep);
+  if (keep < n) hitl_buf_printf(b, ",\"%s_length\":%zu", key, n);
+}
+
+/* Appends ',"key":' and the JSON text json (n bytes); past HITL_POLICY_TRACE_VALUE_MAX bytes, a
+ * JSON string holding its first bytes, then ',"key_length":n'. */
+static void put_capped_json(hitl_buf *b, const char *key, const char *json, size_t n) {
+  if (n <= HITL_POLICY_TRACE_VALUE_MAX) {
+    hitl_buf_printf(b, ",\"%s\":", key);
+    hitl_buf_append(b, json, n);
+    return;
+  }
+  put_capped_string(b, key, json, n);
 }
 
 /* Prepares the fixed parts of the trace entries of every leaf under c, which belongs to the rule
@@ -386,11 +294,14 @@ static void prepare_trace(hitl_cond *c, const char *name) {
   hitl_buf_json_cstr(&b, hitl__cond_op_name(c->op));
   hitl_buf_puts(&b, ",\"path\":");
   hitl_buf_json_cstr(&b, c->path);
-  hitl_buf_puts(&b, ",\"actual\":");
   c->trace_head_len = b.len;
   c->trace_head = hitl_buf_detach(&b);
-  hitl_buf_puts(&b, ",\"expected\":");
-  hitl_buf_puts(&b, c->expected);
+  if (c->op == HITL_COND_REGEX)
+    put_capped_string(&b, "expected", c->pattern, strlen(c->pattern));
+  else if ((c->op == HITL_COND_EQ || c->op == HITL_COND_NE) && c->values[0].type == HITL_VALUE_STRING)
+    put_capped_string(&b, "expected", c->values[0].string, c->values[0].length);
+  else
+    put_capped_json(&b, "expected", c->expected, strlen(c->expected));
   hitl_buf_puts(&b, ",\"result\":");
   c->trace_tail_len = b.len;
   c->trace_tail = hitl_buf_detach(&b);
@@ -453,24 +364,53 @@ void hitl_route_clear(hitl_route *r) {
 
 /* ---- Evaluation -------------------------------------------------------------------------- */
 
+/* A condition's result: a limit can leave a regex leaf, and what depends on it, undecided. */
+typedef enum tri { TRI_FALSE = 0, TRI_TRUE = 1, TRI_UNKNOWN = 2 } tri;
+
 typedef struct eval_ctx {
   const hitl_policy_input *in;
   const policy_rule *rule; /* The rule being tried. */
   hitl_buf trace;          /* Entries so far, comma-separated, without the brackets. */
   size_t n_entries;
+  size_t n_omitted;        /* Entries left out once the trace reached HITL_POLICY_TRACE_MAX. */
   hitl_buf scratch;        /* Reused for sampling keys. */
 } eval_ctx;
 
-/* Appends one trace entry; actual is the JSON text of the value, or NULL when it is missing. */
-static void trace_leaf(eval_ctx *e, const hitl_cond *c, const char *actual, bool result) {
-  if (e->n_entries++) hitl_buf_putc(&e->trace, ',');
+/* Appends one trace entry: the value found (v, or actual_json for the task's own numbers; both
+ * NULL when it is missing), the result, and the limit that left it undecided (NULL: none). Past
+ * HITL_POLICY_TRACE_MAX bytes of trace, entries are counted instead of written. */
+static void trace_leaf(eval_ctx *e, const hitl_cond *c, const hitl_value *v, const char *actual_json,
+                       tri result, const char *limit) {
+  if (e->n_omitted) {
+    e->n_omitted++;
+    return;
+  }
+  size_t mark = e->trace.len;
+  if (e->n_entries) hitl_buf_putc(&e->trace, ',');
   hitl_buf_append(&e->trace, c->trace_head, c->trace_head_len);
-  if (actual)
-    hitl_buf_puts(&e->trace, actual);
+  if (v && v->type == HITL_VALUE_STRING)
+    put_capped_string(&e->trace, "actual", v->string, v->length);
+  else if (v && v->type != HITL_VALUE_MISSING && v->json)
+    put_capped_json(&e->trace, "actual", v->json, strlen(v->json));
+  else if (actual_json)
+    put_capped_json(&e->trace, "actual", actual_json, strlen(actual_json));
   else
-    hitl_buf_puts(&e->trace, "null,\"missing\":true");
+    hitl_buf_puts(&e->trace, ",\"actual\":null,\"missing\":true");
   hitl_buf_append(&e->trace, c->trace_tail, c->trace_tail_len);
-  hitl_buf_puts(&e->trace, result ? "true}" : "false}");
+  if (result == TRI_UNKNOWN) {
+    hitl_buf_puts(&e->trace, "null,\"limit\":");
+    hitl_buf_json_cstr(&e->trace, limit);
+    hitl_buf_putc(&e->trace, '}');
+  } else {
+    hitl_buf_puts(&e->trace, result == TRI_TRUE ? "true}" : "false}");
+  }
+  if (e->trace.len > HITL_POLICY_TRACE_MAX) { /* Keep the trace a prefix of the evaluation. */
+    e->trace.len = mark;
+    e->trace.data[mark] = '\0';
+    e->n_omitted = 1;
+    return;
+  }
+  e->n_entries++;
 }
 
 static bool value_equals(const hitl_value *v, const policy_const *k) {
@@ -488,30 +428,8 @@ static bool value_equals(const hitl_value *v, const policy_const *k) {
   return false;
 }
 
-/* Matches re against the n bytes of s. Returns 1 on a match, 0 otherwise, or HITL_EUNAVAILABLE
- * when the copy cannot be allocated (the string's size comes from a client). */
-static int regex_match(const regex_t *re, const char *s, size_t n) {
-  char small[256];
-  char *copy = small;
-  if (n >= sizeof small) {
-    copy = malloc(n + 1);
-    if (copy == NULL) return HITL_EUNAVAILABLE;
-  }
-  if (n) memcpy(copy, s, n);
-  copy[n] = '\0';
-#ifdef REG_STARTEND
-  /* Lets a string with an embedded NUL byte be matched over its whole length. */
-  regmatch_t range[1] = {{.rm_so = 0, .rm_eo = (regoff_t)n}};
-  int rc = regexec(re, copy, 1, range, REG_STARTEND);
-#else
-  int rc = regexec(re, copy, 0, NULL, 0);
-#endif
-  if (copy != small) free(copy);
-  return rc == 0 ? 1 : 0;
-}
-
 /* Evaluates a leaf that looks into the task. */
-static int eval_path_leaf(eval_ctx *e, const hitl_cond *c, bool *holds) {
+static int eval_path_leaf(eval_ctx *e, const hitl_cond *c, tri *holds) {
   hitl_value v;
   memset(&v, 0, sizeof v);
   v.type = HITL_VALUE_MISSING;
@@ -520,6 +438,7 @@ static int eval_path_leaf(eval_ctx *e, const hitl_cond *c, bool *holds) {
   bool present = v.type != HITL_VALUE_MISSING;
   bool is_number = v.type == HITL_VALUE_NUMBER;
   bool result = false;
+  const char *limit = NULL;
   switch (c->op) {
   case HITL_COND_EQ: result = value_equals(&v, &c->values[0]); break;
   case HITL_COND_NE: result = !value_equals(&v, &c->values[0]); break;
@@ -533,56 +452,61 @@ static int eval_path_leaf(eval_ctx *e, const hitl_cond *c, bool *holds) {
   case HITL_COND_EXISTS: result = present; break;
   case HITL_COND_REGEX:
     if (v.type == HITL_VALUE_STRING) {
-      rc = regex_match(&c->regex, v.string, v.length);
+      rc = hitl__regex_match(c->regex, v.string, v.length, &limit);
       if (rc < 0) return rc;
-      result = rc == 1;
+      result = rc == HITL_REGEX_MATCH;
     }
     break;
   default: break;
   }
-  trace_leaf(e, c, present ? (v.json ? v.json : "null") : NULL, result);
-  *holds = result;
+  *holds = limit ? TRI_UNKNOWN : result ? TRI_TRUE : TRI_FALSE;
+  trace_leaf(e, c, present ? &v : NULL, NULL, *holds, limit);
   return 0;
 }
 
-static int eval_cond(eval_ctx *e, const hitl_cond *c, bool *holds) {
+static int eval_cond(eval_ctx *e, const hitl_cond *c, tri *holds) {
   const hitl_policy_input *in = e->in;
   char actual[32];
   switch (c->op) {
   case HITL_COND_ALL:
   case HITL_COND_ANY: {
-    bool want = c->op == HITL_COND_ANY; /* The child result that decides the group. */
+    /* Kleene's logic: a child that decides the group ends it even after an undecided one. */
+    tri decides = c->op == HITL_COND_ANY ? TRI_TRUE : TRI_FALSE;
+    bool unknown = false;
     for (size_t i = 0; i < c->n_children; i++) {
-      bool child;
+      tri child;
       int rc = eval_cond(e, c->children[i], &child);
       if (rc < 0) return rc;
-      if (child == want) {
-        *holds = want;
+      if (child == decides) {
+        *holds = decides;
         return 0;
       }
+      unknown = unknown || child == TRI_UNKNOWN;
     }
-    *holds = !want;
+    *holds = unknown ? TRI_UNKNOWN : decides == TRI_TRUE ? TRI_FALSE : TRI_TRUE;
     return 0;
   }
   case HITL_COND_NOT: {
-    bool child;
+    tri child;
     int rc = eval_cond(e, c->children[0], &child);
     if (rc < 0) return rc;
-    *holds = !child;
+    *holds = child == TRI_UNKNOWN ? TRI_UNKNOWN : child == TRI_TRUE ? TRI_FALSE : TRI_TRUE;
     return 0;
   }
   case HITL_COND_CONFIDENCE_BELOW:
   case HITL_COND_CONFIDENCE_AT_LEAST:
     if (!in->has_confidence) {
       /* Missing confidence is treated as low: the task goes to a person rather than through. */
-      *holds = c->op == HITL_COND_CONFIDENCE_BELOW;
-      trace_leaf(e, c, NULL, *holds);
+      *holds = c->op == HITL_COND_CONFIDENCE_BELOW ? TRI_TRUE : TRI_FALSE;
+      trace_leaf(e, c, NULL, NULL, *holds, NULL);
       return 0;
     }
-    *holds = c->op == HITL_COND_CONFIDENCE_BELOW ? in->confidence < c->number
-                                                 : in->confidence >= c->number;
+    *holds = (c->op == HITL_COND_CONFIDENCE_BELOW ? in->confidence < c->number
+                                                  : in->confidence >= c->number)
+                 ? TRI_TRUE
+                 : TRI_FALSE;
     format_number(in->confidence, actual);
-    trace_leaf(e, c, actual, *holds);
+    trace_leaf(e, c, NULL, actual, *holds, NULL);
     return 0;
   case HITL_COND_SAMPLE_PERCENT: {
     const char *key = in->sample_key ? in->sample_key : "";
@@ -590,9 +514,9 @@ static int eval_cond(eval_ctx *e, const hitl_cond *c, bool *holds) {
     hitl_buf_append(&e->scratch, e->rule->sample_prefix, e->rule->sample_prefix_len);
     hitl_buf_puts(&e->scratch, key);
     uint32_t bucket = hitl_hash_bucket(e->scratch.data, e->scratch.len);
-    *holds = bucket < c->sample_below;
+    *holds = bucket < c->sample_below ? TRI_TRUE : TRI_FALSE;
     format_number(bucket / 100.0, actual); /* The task's place on the 0..100 scale. */
-    trace_leaf(e, c, actual, *holds);
+    trace_leaf(e, c, NULL, actual, *holds, NULL);
     return 0;
   }
   default: return eval_path_leaf(e, c, holds);
@@ -604,6 +528,7 @@ int hitl_policy_evaluate(const hitl_policy *p, const hitl_policy_input *in, hitl
   hitl_buf json = HITL_BUF_INIT;
   const policy_rule *fired = NULL;
   int fired_index = -1;
+  bool undecided = false;
   int rc = 0;
   memset(out, 0, sizeof *out);
   out->rule_index = -1;
@@ -611,42 +536,53 @@ int hitl_policy_evaluate(const hitl_policy *p, const hitl_policy_input *in, hitl
 
   for (size_t i = 0; p && i < p->n_rules; i++) {
     const policy_rule *r = &p->rules[i];
-    bool holds = true;
+    tri holds = TRI_TRUE;
     e.rule = r;
     if (r->when) {
       rc = eval_cond(&e, r->when, &holds);
       if (rc < 0) goto cleanup;
     }
-    if (holds) {
+    if (holds != TRI_FALSE) {
+      /* An undecided rule might fire or not, and so might every later one: a person decides. */
       fired = r;
       fired_index = (int)i;
+      undecided = holds == TRI_UNKNOWN;
       break;
     }
   }
+  hitl_action action = fired && !undecided ? fired->action : HITL_ACTION_REVIEW;
+  /* An undecided rule keeps its role and priority only when it sends to review anyway. */
+  bool keep = fired && (!undecided || fired->action == HITL_ACTION_REVIEW);
 
   hitl_buf_puts(&json, "{\"rule\":");
   hitl_buf_json_cstr(&json, fired ? fired->name : NULL);
   hitl_buf_puts(&json, ",\"action\":\"");
-  hitl_buf_puts(&json, hitl_action_name(fired ? fired->action : HITL_ACTION_REVIEW));
+  hitl_buf_puts(&json, hitl_action_name(action));
   hitl_buf_puts(&json, "\",\"role\":");
-  hitl_buf_json_cstr(&json, fired ? fired->role : NULL);
+  hitl_buf_json_cstr(&json, keep ? fired->role : NULL);
   hitl_buf_puts(&json, ",\"priority\":");
-  if (fired && fired->has_priority)
+  if (keep && fired->has_priority)
     hitl_buf_printf(&json, "%d", fired->priority);
   else
     hitl_buf_puts(&json, "null");
+  if (undecided) hitl_buf_puts(&json, ",\"undecided\":true");
   hitl_buf_puts(&json, ",\"trace\":[");
   hitl_buf_append(&json, e.trace.data, e.trace.len);
-  hitl_buf_puts(&json, "]}");
+  hitl_buf_putc(&json, ']');
+  if (e.n_omitted) hitl_buf_printf(&json, ",\"trace_omitted\":%zu", e.n_omitted);
+  hitl_buf_putc(&json, '}');
 
   out->json = hitl_buf_detach(&json);
   if (fired) {
     out->rule_index = fired_index;
     out->rule_name = hitl_xstrdup(fired->name);
-    out->action = fired->action;
-    out->role = hitl_xstrdup(fired->role);
-    out->has_priority = fired->has_priority;
-    out->priority = fired->priority;
+    out->action = action;
+    out->undecided = undecided;
+    if (keep) {
+      out->role = hitl_xstrdup(fired->role);
+      out->has_priority = fired->has_priority;
+      out->priority = fired->priority;
+    }
   }
 
 cleanup:

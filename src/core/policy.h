@@ -27,8 +27,9 @@ typedef struct hitl_value {
   double number;       /* For NUMBER. */
   const char *string;  /* For STRING: UTF-8, not NUL-terminated inside; length bytes. */
   size_t length;
-  const char *json;    /* For every present type: compact JSON text with sorted keys, NUL-terminated.
-                          Used to compare arrays and objects and to write the trace. */
+  const char *json;    /* For every present type but STRING (may be NULL there): compact JSON
+                          text with sorted keys, NUL-terminated. Used to compare arrays and
+                          objects and to write the trace. */
 } hitl_value;
 
 /* Looks up an RFC 6901 JSON pointer ("/output/amount") in the task document, whose top level has
@@ -47,21 +48,32 @@ typedef struct hitl_policy_input {
 } hitl_policy_input;
 
 /* The outcome of routing one task. Strings are owned (hitl_route_clear frees them). */
+/* Bytes of a value (the found value, the expected one) a trace entry holds: a longer value is
+ * cut on a character boundary and its whole length given ("actual_length"). */
+#define HITL_POLICY_TRACE_VALUE_MAX 200
+/* Bytes of trace a route holds: the entries that would go past it are counted
+ * ("trace_omitted"), not written. */
+#define HITL_POLICY_TRACE_MAX (64 * 1024)
+
 typedef struct hitl_route {
-  int rule_index;     /* Index of the rule that fired; -1 when none did (then action is review). */
+  int rule_index;     /* Index of the rule that fired or was undecided; -1 when none (review). */
   char *rule_name;    /* NULL when none fired. */
+  bool undecided;     /* A limit left the rule's condition undecided: action is review. */
   hitl_action action;
   char *role;         /* Role the rule requires for review, or NULL. */
   bool has_priority;
   int priority;       /* The rule's priority when has_priority. */
   char *json;         /* The whole route as JSON: {"rule":..,"action":..,"role":..,"priority":..,
-                         "trace":[{"rule":..,"op":..,"path":..,"actual":..,"expected":..,"result":..}]} */
+                         "undecided":true (when so), "trace":[{"rule":..,"op":..,"path":..,
+                         "actual":..,"expected":..,"result":..}], "trace_omitted":N (when so)} */
 } hitl_route;
 
 typedef struct hitl_policy hitl_policy; /* A compiled policy; immutable, shareable between threads. */
 
-/* Routes a task: tries the rules in order, the first whose condition holds decides. Fills *out.
- * Returns 0, or the error a lookup returned. */
+/* Routes a task: tries the rules in order, the first whose condition holds decides. A rule whose
+ * condition a regex limit left undecided ends the evaluation too, with action review. The work
+ * is bounded (see core/policy_regex.h) but may take a while: run it where nothing waits on it.
+ * Fills *out. Returns 0, or the error a lookup returned (HITL_EUNAVAILABLE: out of memory). */
 int hitl_policy_evaluate(const hitl_policy *p, const hitl_policy_input *in, hitl_route *out);
 void hitl_policy_free(hitl_policy *p);
 void hitl_route_clear(hitl_route *r);

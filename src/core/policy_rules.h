@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "core/policy.h"
+#include "core/policy_regex.h"
 
 /* The operators of the policy language. */
 typedef enum hitl_cond_op {
@@ -23,15 +24,14 @@ typedef enum hitl_cond_op {
   HITL_COND_LTE,
   HITL_COND_IN,                  /* The value at path equals one of the constants. */
   HITL_COND_EXISTS,              /* Something (even null) is at path. */
-  HITL_COND_REGEX,               /* The value at path is a string the pattern matches. */
+  HITL_COND_REGEX,               /* The value at path is a string the pattern matches; undecided
+                                    when a limit stops the matcher. */
   HITL_COND_SAMPLE_PERCENT,      /* Deterministic sample: bucket(rule name, sample key) < x%. */
 } hitl_cond_op;
 
 #define HITL_POLICY_MAX_RULES 1000 /* Rules one policy may hold. */
 #define HITL_POLICY_MAX_DEPTH 32   /* Nesting levels of conditions; the rule's "when" is level 1. */
 #define HITL_POLICY_PRIORITY_MAX 1000000 /* A rule's priority lies in [-MAX, MAX]. */
-#define HITL_POLICY_REGEX_MAX_PARTS 1000 /* Parts of a regex pattern, repetitions expanded. */
-#define HITL_POLICY_REGEX_MAX_GROUPS 32  /* Nesting levels of parentheses in a regex pattern. */
 
 typedef struct hitl_cond hitl_cond; /* One node of a condition tree. */
 
@@ -59,12 +59,9 @@ hitl_cond *hitl__cond_compare(hitl_cond_op op, const char *path, const hitl_valu
 hitl_cond *hitl__cond_in(const char *path, const hitl_value *values, size_t n);
 /* EXISTS at path (copied). */
 hitl_cond *hitl__cond_exists(const char *path);
-/* REGEX at path: compiles pattern as a POSIX extended expression. On success sets *out and
- * returns 0; otherwise returns HITL_EVALIDATION and writes the reason into msg. Refuses, before
- * compiling, what would be costly to compile or match: back-references, more than
- * HITL_POLICY_REGEX_MAX_GROUPS nested groups, and more than HITL_POLICY_REGEX_MAX_PARTS parts
- * (each character, bracket expression or group is one; a repetition multiplies what it repeats
- * by its upper bound, "+" by two). */
+/* REGEX at path: compiles pattern (a POSIX extended expression) once, with
+ * hitl__regex_compile, which says what it refuses. On success sets *out and returns 0; otherwise
+ * returns HITL_EVALIDATION and writes the reason into msg. */
 int hitl__cond_regex(const char *path, const char *pattern, hitl_cond **out, char *msg,
                      size_t msg_size);
 /* Frees a node and its children; NULL is a no-op. */

@@ -7,12 +7,14 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "api/policy_json.h"
 #include "core/policy.h"
+#include "core/policy_regex.h"
 #include "core/policy_rules.h"
 #include "util/id.h"
 
@@ -399,7 +401,7 @@ static void test_pointers(void **state) {
   assert_int_equal(w.type, HITL_VALUE_STRING);
   assert_int_equal(w.length, 1);
   assert_memory_equal(w.string, "y", 1);
-  assert_string_equal(w.json, "\"y\"");
+  assert_null(w.json); /* Strings are traced from their bytes, never dumped whole. */
   assert_string_equal(v.json, "{\"name\":\"y\"}");
   assert_int_equal(hitl__json_doc_lookup(d, "/nope", &v), 0);
   assert_int_equal(v.type, HITL_VALUE_MISSING);
@@ -475,6 +477,277 @@ static void test_regex_limits(void **state) {
   assert_string_equal(err.field, "policy.rules[0].when.regex.pattern");
   assert_non_null(strstr(err.message, "invalid regular expression: its repetitions expand it"));
   json_decref(j);
+}
+
+/* ---- Regex dialect, bounds and undecided leaves ---------------------------------------------- */
+
+/* The outcome of hitl__regex_match of pattern (which must compile) on the n bytes of text. */
+static int match_outcome(const char *pattern, const char *text, size_t n, const char **why) {
+  hitl_regex *re = NULL;
+  char msg[256] = "";
+  if (hitl__regex_compile(pattern, &re, msg, sizeof msg) != 0) fail_msg("%s refused: %s", pattern, msg);
+  int rc = hitl__regex_match(re, text, n, why);
+  hitl__regex_free(re);
+  return rc;
+}
+
+/* The dialect is POSIX ERE as glibc reads it: on ASCII text, every pattern below matches what
+ * glibc's regexec matches, and the patterns glibc refuses are refused. */
+static void test_regex_dialect_is_posix(void **state) {
+  (void)state;
+  static const char *const patterns[] = {
+      "abc", "^abc$", "a|b", "(ab)+c", "a{2}{3}", "a{,3}b", "a{2,}", "a{0}b", "[[:digit:]]+",
+      "[^a-c]", "[]a]", "[^]a]", "[a-]", "[\\.]", "[\\d]", "\\.", "\\d", "\\<ab", "ab\\>", "\\bab",
+      "\\Bb", "\\w+", "\\W", "\\s", "\\S", "x*?", "a+*", "a**", "a++b", "(a|)b", "()", "(|a)",
+      "a||b", ".", "a.c", "abc$", "^$", "[[.-.]]", "[[=a=]]", "\\`a", "a\\'", "[[:alpha:]_][[:alnum:]_]*",
+      "x+y?z*", "(a(b(c)))", "a\\|b", "\\{", "\\*", "\\}", "}", "]", "a{1}{2}", "(a*)+b", "[a-c-]",
+      "[[:upper:][:digit:]]", "#", "a b", "[.]", "[*+?{]", "(^a)", "(a$)", "x(^a)", "[[]", "a)", ")*",
+  };
+  static const char *const subjects[] = {
+      "", "abc", "xabcx", "aaaaaa", "aaaaa", "b", "a\nc", "abc\n", "-", "]", "\\", ".", "d", "1",
+      " ab", "ab ", "cab", "a_1", "x|y", "a|b", "{", "}", "*", "ab", "hello world", "xyz", "Z9",
+      "#", "a b", "[", "ba", "aab", "a)", "))",
+  };
+  for (size_t i = 0; i < sizeof patterns / sizeof *patterns; i++) {
+    regex_t posix;
+    if (regcomp(&posix, patterns[i], REG_EXTENDED | REG_NOSUB) != 0)
+      fail_msg("glibc refuses %s: fix the test", patterns[i]);
+    for (size_t k = 0; k < sizeof subjects / sizeof *subjects; k++) {
+      const char *why = NULL;
+      int got = match_outcome(patterns[i], subjects[k], strlen(subjects[k]), &why);
+      int want = regexec(&posix, subjects[k], 0, NULL, 0) == 0 ? HITL_REGEX_MATCH : HITL_REGEX_NO_MATCH;
+      if (got != want)
+        fail_msg("pattern %s on \"%s\": %d, glibc says %d", patterns[i], subjects[k], got, want);
+    }
+    regfree(&posix);
+  }
+  static const char *const refused[] = {"*a", "a|*b", "(*a)", "^*a", "a$*", "+", "a{", "a{x}", "a{1",
+                                        "a\\", "x{2,1}", "[a", "(a", "[[:foo:]]", "[[.ab.]]",
+                                        "{1}a"};
+  for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+    regex_t posix;
+    if (regcomp(&posix, refused[i], REG_EXTENDED | REG_NOSUB) == 0) {
+      regfree(&posix);
+      fail_msg("glibc accepts %s: fix the test", refused[i]);
+    }
+    hitl_regex *re = NULL;
+    char msg[256] = "";
+    if (hitl__regex_compile(refused[i], &re, msg, sizeof msg) != HITL_EVALIDATION)
+      fail_msg("pattern %s accepted", refused[i]);
+    assert_null(re);
+    assert_true(msg[0] != '\0');
+  }
+  /* Characters, not bytes: "." takes one "é" (two bytes), brackets take it whole. */
+  const char *why;
+  assert_int_equal(match_outcome("^.$", "\xc3\xa9", 2, &why), HITL_REGEX_MATCH);
+  assert_int_equal(match_outcome("^[\xc3\xa9x]$", "\xc3\xa9", 2, &why), HITL_REGEX_MATCH);
+}
+
+/* A 60 KB text of words of the kind that made glibc backtrack for seconds. */
+static char *words(size_t n) {
+  static const char unit[] = "abcde fghij ";
+  char *s = malloc(n + 1);
+  assert_non_null(s);
+  for (size_t i = 0; i < n; i++) s[i] = unit[i % (sizeof unit - 1)];
+  s[n] = '\0';
+  return s;
+}
+
+/* Routes {"output": {"text": text}} with the policy policy_text; *route is filled. */
+static void route_text(const char *policy_text, const char *text, size_t n, hitl_route *route) {
+  hitl_policy *p = compile(policy_text);
+  json_t *doc = json_pack("{s:{s:s%}}", "output", "text", text, n);
+  assert_non_null(doc);
+  hitl_json_doc *d = hitl__json_doc_new(doc);
+  hitl_policy_input in = {.lookup = hitl__json_doc_lookup, .ctx = d, .sample_key = "k"};
+  assert_int_equal(hitl_policy_evaluate(p, &in, route), 0);
+  hitl__json_doc_free(d);
+  json_decref(doc);
+  hitl_policy_free(p);
+}
+
+static void test_regex_bounded(void **state) {
+  (void)state;
+  size_t n = 60000;
+  char *text = words(n);
+  const char *why = "unset";
+  /* The nested repetition that took glibc 4.3 s here is decided in one pass: no match. */
+  assert_int_equal(match_outcome("([a-z]+ ?)*!", text, n, &why), HITL_REGEX_NO_MATCH);
+  assert_null(why);
+  assert_int_equal(match_outcome("(([a-z]+)*[a-z ]*)*[0-9]", text, n, &why), HITL_REGEX_NO_MATCH);
+  assert_int_equal(match_outcome("j a", text, n, &why), HITL_REGEX_MATCH);
+  /* A pattern that must follow more paths at once than the workspace holds is undecided. */
+  assert_int_equal(match_outcome("[a-z ]{100}[0-9]", text, n, &why), HITL_REGEX_UNDECIDED);
+  assert_string_equal(why, "state_limit");
+  free(text);
+
+  /* Past HITL_POLICY_REGEX_MAX_TEXT bytes: a match in the scanned part counts; anything else is
+   * undecided, also a match that would need what follows the cut ("$", "\>"). */
+  n = 100000;
+  text = words(n);
+  text[n - 1] = '7';
+  assert_int_equal(match_outcome("fghij", text, n, &why), HITL_REGEX_MATCH);
+  assert_int_equal(match_outcome("^abcde", text, n, &why), HITL_REGEX_MATCH);
+  assert_int_equal(match_outcome("[0-9]", text, n, &why), HITL_REGEX_UNDECIDED);
+  assert_string_equal(why, "text_too_long");
+  assert_int_equal(match_outcome("[a-z ]*$", text, HITL_POLICY_REGEX_MAX_TEXT + 1, &why),
+                   HITL_REGEX_UNDECIDED);
+  assert_int_equal(match_outcome("[a-z ]*$", text, HITL_POLICY_REGEX_MAX_TEXT, &why), HITL_REGEX_MATCH);
+  free(text);
+  text = malloc(n + 1); /* One long word: its only end is past the cut. */
+  memset(text, 'a', n);
+  text[n] = '\0';
+  assert_int_equal(match_outcome("a\\>", text, n, &why), HITL_REGEX_UNDECIDED);
+  assert_int_equal(match_outcome("a\\>", text, HITL_POLICY_REGEX_MAX_TEXT, &why), HITL_REGEX_MATCH);
+  assert_int_equal(match_outcome("a\\b", text, n, &why), HITL_REGEX_UNDECIDED);
+  assert_int_equal(match_outcome("a\\B", text, n, &why), HITL_REGEX_MATCH);
+  free(text);
+  /* The cut falls between characters: "x" then two-byte "é"s puts byte 65536 inside one. */
+  n = 1 + 2 * 40000;
+  text = malloc(n + 1);
+  text[0] = 'x';
+  for (size_t i = 1; i < n; i += 2) memcpy(text + i, "\xc3\xa9", 2);
+  text[n] = '\0';
+  assert_int_equal(match_outcome("x\xc3\xa9+", text, n, &why), HITL_REGEX_MATCH);
+  assert_int_equal(match_outcome("^x\xc3\xa9*$", text, n, &why), HITL_REGEX_UNDECIDED);
+  assert_string_equal(why, "text_too_long");
+  free(text);
+}
+
+/* An undecided leaf never lets an output through: the rule, and the task, go to review. */
+static void test_undecided_goes_to_review(void **state) {
+  (void)state;
+  size_t n = 60000;
+  char *text = words(n);
+  hitl_route r;
+  /* A review rule keeps its role and priority; the trace names the limit. */
+  route_text("{\"rules\": [{\"name\": \"wide\", \"when\": {\"regex\": {\"path\": \"/output/text\","
+             " \"pattern\": \"[a-z ]{100}[0-9]\"}}, \"then\": {\"action\": \"review\", \"role\": \"validator\","
+             " \"priority\": 5}}, {\"name\": \"default\", \"then\": {\"action\": \"accept\"}}]}",
+             text, n, &r);
+  assert_int_equal(r.action, HITL_ACTION_REVIEW);
+  assert_true(r.undecided);
+  assert_string_equal(r.rule_name, "wide");
+  assert_string_equal(r.role, "validator");
+  assert_int_equal(r.priority, 5);
+  json_t *j = json_loads(r.json, 0, NULL);
+  assert_true(json_is_true(json_object_get(j, "undecided")));
+  json_t *entry = json_array_get(json_object_get(j, "trace"), 0);
+  assert_true(json_is_null(json_object_get(entry, "result")));
+  assert_string_equal(json_string_value(json_object_get(entry, "limit")), "state_limit");
+  json_decref(j);
+  hitl_route_clear(&r);
+
+  /* An accept rule behind "not" is undecided too, not accepted: review without its settings.
+   * Kleene's logic: a decided child settles all/any after an undecided one. */
+#define WIDE "{\"regex\": {\"path\": \"/output/text\", \"pattern\": \"[a-z ]{100}[0-9]\"}}"
+  static const struct {
+    const char *policy;
+    hitl_action action;
+    const char *rule;
+    bool undecided;
+  } cases[] = {
+      {"{\"rules\": [{\"name\": \"clean\", \"when\": {\"not\": " WIDE "}, \"then\": {\"action\": "
+       "\"accept\", \"role\": \"x\"}}, {\"name\": \"default\", \"then\": {\"action\": \"reject\"}}]}",
+       HITL_ACTION_REVIEW, "clean", true},
+      {"{\"rules\": [{\"name\": \"any\", \"when\": {\"any\": [" WIDE ", {\"exists\": {\"path\": "
+       "\"/output\"}}]}, \"then\": {\"action\": \"accept\"}}]}",
+       HITL_ACTION_ACCEPT, "any", false},
+      {"{\"rules\": [{\"name\": \"all\", \"when\": {\"all\": [" WIDE ", {\"exists\": {\"path\": "
+       "\"/nothing\"}}]}, \"then\": {\"action\": \"reject\"}}, {\"name\": \"default\", \"then\": "
+       "{\"action\": \"accept\"}}]}",
+       HITL_ACTION_ACCEPT, "default", false},
+      {"{\"rules\": [{\"name\": \"any\", \"when\": {\"any\": [" WIDE ", {\"exists\": {\"path\": "
+       "\"/nothing\"}}]}, \"then\": {\"action\": \"accept\"}}]}",
+       HITL_ACTION_REVIEW, "any", true},
+      {"{\"rules\": [{\"name\": \"all\", \"when\": {\"all\": [{\"exists\": {\"path\": \"/output\"}}, "
+       WIDE "]}, \"then\": {\"action\": \"reject\"}}]}",
+       HITL_ACTION_REVIEW, "all", true},
+  };
+#undef WIDE
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    route_text(cases[i].policy, text, n, &r);
+    assert_int_equal(r.action, cases[i].action);
+    assert_string_equal(r.rule_name, cases[i].rule);
+    assert_int_equal(r.undecided, cases[i].undecided);
+    if (r.undecided) {
+      assert_null(r.role);
+      assert_non_null(strstr(r.json, "\"action\":\"review\",\"role\":null,\"priority\":null,\"undecided\":true"));
+    }
+    hitl_route_clear(&r);
+  }
+  free(text);
+}
+
+/* Traced values are cut at HITL_POLICY_TRACE_VALUE_MAX bytes with their length, and the trace
+ * at HITL_POLICY_TRACE_MAX bytes with a count of what it left out. Before, ten regex rules on a
+ * 1 MB output made a 10 MB route. */
+static void test_trace_caps(void **state) {
+  (void)state;
+  size_t n = 1 + 2 * 500000; /* "x" and two-byte characters: the cut must step back one byte. */
+  char *text = malloc(n + 1);
+  text[0] = 'x';
+  for (size_t i = 1; i < n; i += 2) memcpy(text + i, "\xc3\xa9", 2);
+  text[n] = '\0';
+  char policy[8192] = "{\"rules\": [";
+  for (int i = 0; i < 10; i++)
+    snprintf(policy + strlen(policy), sizeof policy - strlen(policy),
+             "{\"name\": \"r%d\", \"when\": {\"not\": {\"regex\": {\"path\": \"/output/text\", \"pattern\":"
+             " \"^x\"}}}, \"then\": {\"action\": \"reject\"}},", i);
+  char *long_value = words(1000);
+  snprintf(policy + strlen(policy), sizeof policy - strlen(policy),
+           "{\"name\": \"obj\", \"when\": {\"eq\": {\"path\": \"/output\", \"value\": \"%s\"}},"
+           " \"then\": {\"action\": \"reject\"}}, {\"name\": \"default\", \"then\": {\"action\": \"review\"}}]}",
+           long_value);
+  hitl_route r;
+  route_text(policy, text, n, &r);
+  if (strlen(r.json) > 8192) fail_msg("the route is %zu bytes", strlen(r.json));
+  assert_string_equal(r.rule_name, "default");
+  json_t *j = json_loads(r.json, 0, NULL); /* Valid JSON, so the cut kept valid UTF-8. */
+  assert_non_null(j);
+  json_t *trace = json_object_get(j, "trace");
+  assert_int_equal(json_array_size(trace), 11);
+  for (size_t i = 0; i < 10; i++) {
+    json_t *e = json_array_get(trace, i);
+    assert_int_equal(strlen(json_string_value(json_object_get(e, "actual"))), 199);
+    assert_int_equal(json_integer_value(json_object_get(e, "actual_length")), (json_int_t)n);
+    assert_null(json_object_get(e, "expected_length"));
+  }
+  json_t *e = json_array_get(trace, 10); /* The object's JSON text, cut, and the constant, cut. */
+  assert_int_equal(strlen(json_string_value(json_object_get(e, "actual"))), 200);
+  assert_true(json_integer_value(json_object_get(e, "actual_length")) > (json_int_t)n);
+  assert_int_equal(strlen(json_string_value(json_object_get(e, "expected"))), 200);
+  assert_int_equal(json_integer_value(json_object_get(e, "expected_length")), 1000);
+  assert_null(json_object_get(j, "trace_omitted"));
+  json_decref(j);
+  hitl_route_clear(&r);
+
+  /* 1000 rules each tracing a cut value: the trace stops before HITL_POLICY_TRACE_MAX. */
+  json_t *rules = json_array();
+  for (int i = 0; i < 1000; i++) {
+    char name[16];
+    snprintf(name, sizeof name, "r%d", i);
+    json_array_append_new(rules, json_pack("{s:s, s:{s:{s:s, s:s}}, s:{s:s}}", "name", name, "when",
+                                           "eq", "path", "/output/text", "value", "no", "then",
+                                           "action", "accept"));
+  }
+  json_t *pj = json_pack("{s:o}", "rules", rules);
+  char *big_policy = json_dumps(pj, 0);
+  json_decref(pj);
+  route_text(big_policy, text, n, &r);
+  free(big_policy);
+  if (strlen(r.json) > HITL_POLICY_TRACE_MAX + 1024) fail_msg("the route is %zu bytes", strlen(r.json));
+  j = json_loads(r.json, 0, NULL);
+  assert_non_null(j);
+  size_t kept = json_array_size(json_object_get(j, "trace"));
+  json_int_t omitted = json_integer_value(json_object_get(j, "trace_omitted"));
+  assert_true(kept > 100);
+  assert_true(omitted > 0);
+  assert_int_equal((json_int_t)kept + omitted, 1000);
+  json_decref(j);
+  hitl_route_clear(&r);
+  free(long_value);
+  free(text);
 }
 
 static int failing_lookup(void *ctx, const char *pointer, hitl_value *out) {
@@ -588,7 +861,7 @@ static void test_validation(void **state) {
       {RULE("{\"in\": {\"path\": \"/a\"}}"), "policy.rules[0].when.in.values", "is required"},
       {RULE("{\"exists\": {\"path\": \"/a\", \"value\": 1}}"), "policy.rules[0].when.exists.value", "unknown key"},
       {RULE("{\"regex\": {\"path\": \"/a\", \"pattern\": \"([a-z\"}}"), "policy.rules[0].when.regex.pattern",
-       "invalid regular expression: "},
+       "invalid regular expression: a bracket expression \"[\" is not closed by \"]\""},
       {RULE("{\"regex\": {\"path\": \"/a\", \"pattern\": 5}}"), "policy.rules[0].when.regex.pattern",
        "must be a string"},
       {RULE("{\"regex\": {\"path\": \"/a\"}}"), "policy.rules[0].when.regex.pattern", "is required"},
@@ -687,6 +960,10 @@ int main(void) {
       cmocka_unit_test(test_regex_embedded_nul),
 #endif
       cmocka_unit_test(test_regex_limits),
+      cmocka_unit_test(test_regex_dialect_is_posix),
+      cmocka_unit_test(test_regex_bounded),
+      cmocka_unit_test(test_undecided_goes_to_review),
+      cmocka_unit_test(test_trace_caps),
       cmocka_unit_test(test_lookup_error_aborts),
       cmocka_unit_test(test_names),
       cmocka_unit_test(test_validation),

@@ -639,13 +639,16 @@ static void crash_scenario(test_server *s, int sig) {
   json_decref(drained);
   free(log.tasks);
 
-  /* Resubmitting an acknowledged key gives the same task, not a second one. */
+  /* Resubmitting an acknowledged key gives the same task, not a second one. Keys belong to the
+   * token that sent them: "subN-i" was sent by client N, "holder-i" by agent. */
   for (size_t i = 0; i < l.n; i++) {
     const ack *a = &l.v[i];
     if (a->kind != 'S') continue;
     char body[512];
-    task_body(a->extra, strncmp(a->extra, "holder-", 7) == 0 ? 100 : 0, body, sizeof body);
-    long st = tr(s, "POST", "/v1/queues/crash/tasks", agent, body, &r);
+    bool by_agent = strncmp(a->extra, "holder-", 7) == 0;
+    task_body(a->extra, by_agent ? 100 : 0, body, sizeof body);
+    const char *sender = by_agent ? agent : tokens[atoi(a->extra + 3)];
+    long st = tr(s, "POST", "/v1/queues/crash/tasks", sender, body, &r);
     if (st != 200) fail_msg("resubmit %s: %ld %s", a->extra, st, r.body);
     assert_string_equal(tj_str(&r, "id"), a->task);
     assert_string_equal(tj_str(&r, "state"), "decided");

@@ -15,7 +15,7 @@ packages=(
 case "${1:-}" in
   "") ;;
   test)
-    packages+=(chromium)
+    packages+=(chromium openssl) # openssl: tests/api/test_tls.c makes its certificate.
     # Node.js runs the browser tests: Debian's, unless a node with npm is installed already.
     if ! command -v node >/dev/null || ! command -v npm >/dev/null; then packages+=(nodejs npm); fi
     ;;

@@ -91,37 +91,9 @@ static bool still_open(int fd) {
 /* Sends a GET from the loopback address source with token (may be NULL); returns the status, 0
  * when the connection failed. headers (may be NULL) receives the answer's header lines. */
 static long get_from(const char *source, const char *path, const char *token, char **headers) {
-  CURL *c = curl_easy_init();
-  char url[256], iface[64], auth[256];
+  char url[256];
   snprintf(url, sizeof url, "http://127.0.0.1:%d%s", srv.port, path);
-  snprintf(iface, sizeof iface, "host!%s", source);
-  struct curl_slist *h = NULL;
-  if (token) {
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
-    h = curl_slist_append(h, auth);
-  }
-  FILE *hdr = NULL;
-  char *hbuf = NULL;
-  size_t hlen = 0;
-  if (headers) hdr = open_memstream(&hbuf, &hlen);
-  FILE *sink = fopen("/dev/null", "w");
-  curl_easy_setopt(c, CURLOPT_URL, url);
-  curl_easy_setopt(c, CURLOPT_INTERFACE, iface);
-  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, sink);
-  if (hdr) curl_easy_setopt(c, CURLOPT_HEADERDATA, hdr);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 3000L);
-  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-  long status = 0;
-  if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-  curl_slist_free_all(h);
-  curl_easy_cleanup(c);
-  fclose(sink);
-  if (hdr) {
-    fclose(hdr);
-    *headers = hbuf;
-  }
-  return status;
+  return tr_get_url(url, source, token, NULL, NULL, headers);
 }
 
 /* Repeats get_from until it answers want, at most BOUND_MS; returns the last status. */

@@ -16,6 +16,7 @@
 #include "util/xmalloc.h"
 
 #define TOKEN_BUCKETS 256
+#define REFUSED_LOG_EVERY_US (10 * 1000000) /* At most one log line this often about refusals. */
 
 /* One open connection. It lives from MHD's STARTED notification to its CLOSED one, which MHD
  * sends before it closes the socket: so fd stays valid while the entry is in the table. */
@@ -44,6 +45,11 @@ struct hitl_limits {
   pthread_t timer;
   bool stop;
   unsigned open;            /* Open connections. */
+  /* Counters for /metrics: connections closed before a request, by why; requests refused. */
+  uint64_t closed_header_timeout, closed_reserve, refused_at_accept;
+  uint64_t limited_rate, limited_waits, limited_reserve;
+  uint64_t refused_unlogged;  /* Refusals at accept since the last log line about them. */
+  int64_t refused_logged_us;  /* When that line was written. */
   conn_entry *head, *tail;  /* Awaiting request headers, oldest first. */
   token_use *tokens[TOKEN_BUCKETS];
 };
@@ -97,6 +103,7 @@ static void *timer_main(void *arg) {
     while (l->head && l->head->since_us + timeout_us <= now) {
       cut(l, l->head);
       cut_now++;
+      l->closed_header_timeout++;
     }
     if (cut_now)
       hitl_log(HITL_LOG_DEBUG, "msg=\"closed connections without request headers\" count=%zu "
@@ -167,6 +174,7 @@ void hitl__limits_on_connection(void *cls, struct MHD_Connection *conn, void **s
     if (l->open > l->soft_cap && l->head) {
       cut(l, l->head);
       evicted = true;
+      l->closed_reserve++;
     }
     if (e->fd >= 0) list_append(l, e);
     unsigned open = l->open;
@@ -250,16 +258,22 @@ static int bucket_take(hitl_limits *l, token_use *u) {
 bool hitl__limits_admit(hitl_request *req) {
   hitl_limits *l = req->server->limits;
   if (req->who.name[0] == '\0') {
-    if (strcmp(req->path, "/healthz") == 0 || !past_soft_cap(l)) return true;
+    /* Monitoring keeps working when the server is full: it is how the operator sees why. */
+    bool monitoring = strcmp(req->path, "/healthz") == 0 || strcmp(req->path, "/metrics") == 0;
+    if (monitoring || !past_soft_cap(l)) return true;
+    pthread_mutex_lock(&l->lock);
+    l->limited_reserve++;
+    pthread_mutex_unlock(&l->lock);
     hitl__reply_error(req, HITL_EUNAVAILABLE, NULL,
                       "the server is near its connection limit and serves only authenticated "
-                      "requests and /healthz now; retry later");
+                      "requests, /healthz and /metrics now; retry later");
     req->retry_after = 1;
     return false;
   }
   if (l->cfg.rate == 0 || exempt(req)) return true;
   pthread_mutex_lock(&l->lock);
   int wait = bucket_take(l, token_find(l, req->who.name));
+  if (wait) l->limited_rate++;
   pthread_mutex_unlock(&l->lock);
   if (wait == 0) return true;
   req->retry_after = wait;
@@ -276,6 +290,7 @@ bool hitl__limits_wait_begin(hitl_request *req) {
   token_use *u = token_find(l, req->who.name);
   bool ok = u->waits < l->cfg.max_waits;
   if (ok) u->waits++;
+  else l->limited_waits++;
   pthread_mutex_unlock(&l->lock);
   if (ok) {
     req->wait_slot = true;
@@ -308,4 +323,49 @@ void hitl__limits_release(hitl_request *req) {
   }
   if (e && e->fd >= 0) list_append(l, e);
   pthread_mutex_unlock(&l->lock);
+}
+
+void hitl__limits_refused(hitl_limits *l) {
+  int64_t now = hitl_mono_us();
+  uint64_t n = 0;
+  pthread_mutex_lock(&l->lock);
+  l->refused_at_accept++;
+  l->refused_unlogged++;
+  if (l->refused_logged_us == 0 || now - l->refused_logged_us >= REFUSED_LOG_EVERY_US) {
+    n = l->refused_unlogged;
+    l->refused_unlogged = 0;
+    l->refused_logged_us = now;
+  }
+  pthread_mutex_unlock(&l->lock);
+  if (n)
+    hitl_log(HITL_LOG_WARN, "msg=\"connections refused at a connection limit (per address or in "
+             "all)\" count=%llu", (unsigned long long)n);
+}
+
+void hitl__limits_metrics(hitl_limits *l, hitl_buf *b) {
+  pthread_mutex_lock(&l->lock);
+  unsigned open = l->open;
+  uint64_t closed[3] = {l->closed_header_timeout, l->closed_reserve, l->refused_at_accept};
+  uint64_t limited[3] = {l->limited_rate, l->limited_waits, l->limited_reserve};
+  pthread_mutex_unlock(&l->lock);
+  hitl_buf_printf(b, "# HELP hitl_http_connections Open HTTP connections.\n"
+                     "# TYPE hitl_http_connections gauge\nhitl_http_connections %u\n", open);
+  hitl_buf_printf(b,
+                  "# HELP hitl_http_connections_closed_total Connections closed before a request: "
+                  "header deadline passed, room made past the reserve, refused at accept.\n"
+                  "# TYPE hitl_http_connections_closed_total counter\n"
+                  "hitl_http_connections_closed_total{reason=\"header_timeout\"} %llu\n"
+                  "hitl_http_connections_closed_total{reason=\"reserve\"} %llu\n"
+                  "hitl_http_connections_closed_total{reason=\"limit\"} %llu\n",
+                  (unsigned long long)closed[0], (unsigned long long)closed[1],
+                  (unsigned long long)closed[2]);
+  hitl_buf_printf(b,
+                  "# HELP hitl_http_limited_total Requests refused by a limit: 429 over a token's "
+                  "rate or waits, 503 past the connection reserve.\n"
+                  "# TYPE hitl_http_limited_total counter\n"
+                  "hitl_http_limited_total{limit=\"rate\"} %llu\n"
+                  "hitl_http_limited_total{limit=\"waits\"} %llu\n"
+                  "hitl_http_limited_total{limit=\"reserve\"} %llu\n",
+                  (unsigned long long)limited[0], (unsigned long long)limited[1],
+                  (unsigned long long)limited[2]);
 }

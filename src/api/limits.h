@@ -20,7 +20,8 @@ typedef struct hitl_limits_config {
 } hitl_limits_config;
 
 /* Connections that do not reach the reserve: past it, a new connection closes the oldest one that
- * has not sent its request headers, and only /healthz and authenticated requests are served. */
+ * has not sent its request headers, and only /healthz, /metrics and authenticated requests are
+ * served. */
 unsigned hitl__limits_soft_cap(unsigned max_connections);
 
 /* Starts the accounting and its timer thread (closing connections past the header deadline).
@@ -38,7 +39,7 @@ void hitl__limits_on_connection(void *cls, struct MHD_Connection *conn, void **s
 void hitl__limits_request_begin(hitl_limits *l, struct MHD_Connection *conn);
 /* Admits req, once it is routed and authenticated (or on a public route): returns true, or
  * answers 429 (the token's rate is spent; Retry-After set) or 503 (past the connection reserve,
- * only /healthz and authenticated requests are served) and returns false. */
+ * only /healthz, /metrics and authenticated requests are served) and returns false. */
 bool hitl__limits_admit(hitl_request *req);
 /* Takes one of the caller's waiting slots before a long-poll or an event stream begins: returns
  * true, or answers 429 and returns false. The slot is given back by hitl__limits_release. */
@@ -46,6 +47,12 @@ bool hitl__limits_wait_begin(hitl_request *req);
 /* Adds the answer headers the limits call for (Retry-After; Connection: close for a request
  * that is not authenticated once past the reserve) to resp. */
 void hitl__limits_answer(hitl_request *req, struct MHD_Response *resp);
+/* Counts one connection that libmicrohttpd refused at accept (per-address or total limit), and
+ * logs how many at most every 10 s: a flood of them must not flood the log. */
+void hitl__limits_refused(hitl_limits *l);
+/* Appends the limits' Prometheus metrics (open connections, connections closed and requests
+ * refused, by reason) to b. */
+void hitl__limits_metrics(hitl_limits *l, hitl_buf *b);
 /* Call when req completes: gives back its waiting slot, and restarts the header deadline of its
  * connection, which now waits for the next request. */
 void hitl__limits_release(hitl_request *req);

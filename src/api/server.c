@@ -426,10 +426,14 @@ static size_t unescape_none(void *cls, struct MHD_Connection *c, char *s) {
 }
 
 __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap) {
-  (void)cls;
+  hitl_server *s = cls;
   char line[512];
   vsnprintf(line, sizeof line, fmt, ap);
   line[strcspn(line, "\n")] = '\0';
+  if (strncmp(line, "Server reached connection limit", 31) == 0) {
+    hitl__limits_refused(s->limits); /* One line per refused connection would flood the log. */
+    return;
+  }
   hitl_log(HITL_LOG_WARN, "msg=\"http: %s\"", line);
 }
 
@@ -571,7 +575,7 @@ int hitl_server_start(const hitl_server_config *cfg, hitl_server **out, hitl_err
   s->mhd = MHD_start_daemon(
       MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
           MHD_USE_ERROR_LOG | (s->tls_cert ? MHD_USE_TLS : 0),
-      0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+      0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
       MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
       MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
       MHD_OPTION_NOTIFY_CONNECTION, hitl__limits_on_connection, s->limits,

@@ -342,30 +342,29 @@ void hitl__limits_refused(hitl_limits *l) {
              "all)\" count=%llu", (unsigned long long)n);
 }
 
+/* Appends a counter family with one sample per label value. */
+static void counters(hitl_buf *b, const char *name, const char *help, const char *label,
+                     const char *const *values, const uint64_t *counts, size_t n) {
+  hitl_buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+  for (size_t i = 0; i < n; i++)
+    hitl_buf_printf(b, "%s{%s=\"%s\"} %llu\n", name, label, values[i],
+                    (unsigned long long)counts[i]);
+}
+
 void hitl__limits_metrics(hitl_limits *l, hitl_buf *b) {
   pthread_mutex_lock(&l->lock);
   unsigned open = l->open;
   uint64_t closed[3] = {l->closed_header_timeout, l->closed_reserve, l->refused_at_accept};
   uint64_t limited[3] = {l->limited_rate, l->limited_waits, l->limited_reserve};
   pthread_mutex_unlock(&l->lock);
+  static const char *const reasons[3] = {"header_timeout", "reserve", "limit"};
+  static const char *const limits[3] = {"rate", "waits", "reserve"};
   hitl_buf_printf(b, "# HELP hitl_http_connections Open HTTP connections.\n"
                      "# TYPE hitl_http_connections gauge\nhitl_http_connections %u\n", open);
-  hitl_buf_printf(b,
-                  "# HELP hitl_http_connections_closed_total Connections closed before a request: "
-                  "header deadline passed, room made past the reserve, refused at accept.\n"
-                  "# TYPE hitl_http_connections_closed_total counter\n"
-                  "hitl_http_connections_closed_total{reason=\"header_timeout\"} %llu\n"
-                  "hitl_http_connections_closed_total{reason=\"reserve\"} %llu\n"
-                  "hitl_http_connections_closed_total{reason=\"limit\"} %llu\n",
-                  (unsigned long long)closed[0], (unsigned long long)closed[1],
-                  (unsigned long long)closed[2]);
-  hitl_buf_printf(b,
-                  "# HELP hitl_http_limited_total Requests refused by a limit: 429 over a token's "
-                  "rate or waits, 503 past the connection reserve.\n"
-                  "# TYPE hitl_http_limited_total counter\n"
-                  "hitl_http_limited_total{limit=\"rate\"} %llu\n"
-                  "hitl_http_limited_total{limit=\"waits\"} %llu\n"
-                  "hitl_http_limited_total{limit=\"reserve\"} %llu\n",
-                  (unsigned long long)limited[0], (unsigned long long)limited[1],
-                  (unsigned long long)limited[2]);
+  counters(b, "hitl_http_connections_closed_total",
+           "Connections closed before a request: header deadline passed, room made past the "
+           "reserve, refused at accept.", "reason", reasons, closed, 3);
+  counters(b, "hitl_http_limited_total",
+           "Requests refused by a limit: 429 over a token's rate or waits, 503 past the "
+           "connection reserve.", "limit", limits, limited, 3);
 }

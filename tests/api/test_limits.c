@@ -315,8 +315,9 @@ static void test_waits_per_token(void **state) {
   tr_free(&r);
   assert_int_equal(tr(&srv, "POST", "/v1/queues/w/tasks", agent, "{\"input\":1}", &r), 201);
   assert_string_equal(tj_str(&r, "state"), "pending");
-  char path[128];
+  char path[128], short_wait[128];
   snprintf(path, sizeof path, "/v1/tasks/%s?wait=30", tj_str(&r, "id"));
+  snprintf(short_wait, sizeof short_wait, "/v1/tasks/%s?wait=1", tj_str(&r, "id"));
   tr_free(&r);
 
   int status;
@@ -356,6 +357,12 @@ static void test_waits_per_token(void **state) {
   assert_int_equal(status, 200);
   close(again);
   close(second);
+  /* A long-poll that ends gives its slot back: three in a row, with room for two. */
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(tr(&srv, "GET", short_wait, agent, NULL, &r), 200);
+    assert_string_equal(tj_str(&r, "state"), "pending");
+    tr_free(&r);
+  }
   free(watcher);
   free(agent);
 }

@@ -587,14 +587,10 @@ int hitl_server_start(const hitl_server_config *cfg, hitl_server **out, hitl_err
       MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_ARRAY, tls_options,
       MHD_OPTION_END);
   if (s->mhd == NULL) {
-    if (s->tls_cert)
-      rc = hitl_err_set(err, HITL_EUNAVAILABLE, "listen",
-                        "cannot listen on %s:%d: in use, or the TLS key does not match the "
-                        "certificate or cannot be parsed (see the log)",
-                        cfg->host ? cfg->host : "127.0.0.1", cfg->port);
-    else
-      rc = hitl_err_set(err, HITL_EUNAVAILABLE, "listen", "cannot listen on %s:%d (in use?)",
-                        cfg->host ? cfg->host : "127.0.0.1", cfg->port);
+    rc = hitl_err_set(err, HITL_EUNAVAILABLE, "listen", "cannot listen on %s:%d (in use?%s)",
+                      cfg->host ? cfg->host : "127.0.0.1", cfg->port,
+                      s->tls_cert ? " or the TLS key does not match the certificate or cannot be "
+                                    "parsed: see the log" : "");
     goto fail;
   }
   const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);

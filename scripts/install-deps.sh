@@ -17,7 +17,7 @@ packages=(
 case "${1:-}" in
   "") ;;
   test)
-    packages+=(chromium)
+    packages+=(chromium openssl) # openssl: tests/api/test_tls.c makes its certificate.
     # The store tests also run against a throwaway PostgreSQL (scripts/pg-test-server.sh).
     packages+=(postgresql)
     # Node.js runs the browser tests: Debian's, unless a node with npm is installed already.

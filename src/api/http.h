@@ -70,6 +70,8 @@ struct hitl_request {
   char allow[48];                   /* The methods of the path, for a 405. */
   bool close;                       /* Send Connection: close (after a framing error). */
   struct MHD_Response *stream;      /* A prepared streaming response, or NULL. */
+  int retry_after;                  /* Seconds for a Retry-After header (429, 503), or 0. */
+  bool wait_slot;                   /* Holds one of its token's waiting slots (api/limits.h). */
 
   void *state;                      /* Handler-owned state, freed by state_free at the end. */
   void (*state_free)(void *state);

@@ -93,6 +93,7 @@ void hitl__h_metrics(hitl_request *req) {
     hitl_buf_printf(&b, "\"} %.3f\n", age);
   }
   hitl_metrics *m = &s->metrics;
+  hitl__limits_metrics(req->server->limits, &b);
   hitl_buf_puts(&b, "# HELP hitl_http_requests_total HTTP requests by status class.\n"
                     "# TYPE hitl_http_requests_total counter\n");
   for (int k = 1; k <= 5; k++)

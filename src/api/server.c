@@ -6,6 +6,7 @@
 #include "api/queue_json.h"
 #include "api/series.h"
 #include "api/session.h"
+#include "api/tls.h"
 
 #include <sodium.h>
 
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "util/clock.h"
 #include "util/log.h"
@@ -236,6 +238,7 @@ static bool admit(hitl_request *req, const char *url, const char *version) {
     req->actor.orchestrator = req->who.orchestrator;
     if (r->access == HITL_ACCESS_ROLE && !hitl__require_role(req, r->role)) return false;
   }
+  if (!hitl__limits_admit(req)) return false; /* 429 or 503, still before any body. */
   req->body_limit = hitl__route_body_limit(r, req->server->cfg.max_body);
   const char *cl = hitl__header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
   if (cl && strtoull(cl, NULL, 10) > req->body_limit) {
@@ -284,6 +287,9 @@ static enum MHD_Result send_answer(hitl_request *req) {
   if (req->allow[0]) MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, req->allow);
   if (req->cookie[0]) MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, req->cookie);
   if (req->close) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+  if (req->server->tls_cert)
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_STRICT_TRANSPORT_SECURITY, HITL_HSTS);
+  hitl__limits_answer(req, resp);
   enum MHD_Result ok = MHD_queue_response(req->conn, (unsigned)req->status, resp);
   MHD_destroy_response(resp);
   return ok;
@@ -324,6 +330,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
      * libmicrohttpd lets us answer before the upload ends (then it reads no more of it and
      * closes the connection after the answer). */
     req->headers_in = true;
+    hitl__limits_request_begin(s->limits, conn); /* The header deadline no longer applies. */
     /* In flight from here to on_completed: stop waits for it. A request whose headers never
      * arrived whole is not counted, so a slow client cannot hold up a stop. */
     pthread_mutex_lock(&s->inflight_lock);
@@ -393,6 +400,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
              req->status, (long long)us,
              toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
   }
+  hitl__limits_release(req);
   if (req->state_free) req->state_free(req->state);
   for (int i = 0; i < HITL_MAX_PARAMS; i++) free(req->params[i]);
   for (int i = 0; i < HITL_MAX_QUERY; i++) free(req->query_copies[i]);
@@ -417,7 +425,7 @@ static size_t unescape_none(void *cls, struct MHD_Connection *c, char *s) {
 }
 
 __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap) {
-  (void)cls;
+  hitl_server *s = cls;
   char line[512], escaped[1024];
   vsnprintf(line, sizeof line, fmt, ap);
   size_t len = strlen(line);
@@ -427,6 +435,10 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
   bool gone = strstr(line, "no longer available for sending") ||
               strstr(line, "forcibly closed by remote peer") ||
               strstr(line, "closed by remote side");
+  if (strncmp(line, "Server reached connection limit", 31) == 0) {
+    hitl__limits_refused(s->limits); /* One line per refused connection would flood the log. */
+    return;
+  }
   log_escape(escaped, sizeof escaped, line, true);
   hitl_log(gone ? HITL_LOG_DEBUG : HITL_LOG_WARN, "msg=\"http: %s\"", escaped);
 }
@@ -484,6 +496,26 @@ static int load_queues(hitl_server *s, hitl_store *st, hitl_err *err) {
   return rc;
 }
 
+/* Makes room in the open-file limit for cfg.max_connections sockets and the server's own files
+ * (databases, epoll, webhooks): raises the soft limit when it is short, else lowers the cap. */
+static void fit_file_limit(hitl_server_config *cfg) {
+  const rlim_t headroom = 256;
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  rlim_t need = (rlim_t)cfg->max_connections + headroom;
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need ? need : rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+    unsigned fit = rl.rlim_cur > headroom + 16 ? (unsigned)(rl.rlim_cur - headroom) : 16;
+    hitl_log(HITL_LOG_WARN, "msg=\"open-file limit too low: fewer connections\" nofile=%llu "
+             "max_connections=%u", (unsigned long long)rl.rlim_cur, fit);
+    cfg->max_connections = fit;
+  }
+}
+
 int hitl_server_start(const hitl_server_config *cfg, hitl_server **out, hitl_err *err) {
   if (hitl_id_init() != 0) return hitl_err_set(err, HITL_EINTERNAL, NULL, "libsodium failed to start");
   hitl_server *s = hitl_xcalloc(1, sizeof *s);
@@ -492,7 +524,11 @@ int hitl_server_start(const hitl_server_config *cfg, hitl_server **out, hitl_err
   s->admin_token = hitl_xstrdup(cfg->admin_token);
   s->cfg.db = s->db;
   s->cfg.admin_token = s->admin_token;
+  s->cfg.tls_cert = s->cfg.tls_key = NULL; /* The paths are not kept: s->tls_cert is the PEM. */
   if (s->cfg.max_body == 0) s->cfg.max_body = HITL_DEFAULT_MAX_BODY;
+  if (s->cfg.max_connections == 0) s->cfg.max_connections = HITL_DEFAULT_MAX_CONNECTIONS;
+  if (s->cfg.header_timeout_ms <= 0) s->cfg.header_timeout_ms = HITL_DEFAULT_HEADER_TIMEOUT_MS;
+  fit_file_limit(&s->cfg);
   pthread_key_create(&s->reader_key, NULL);
   pthread_mutex_init(&s->readers_lock, NULL);
   pthread_mutex_init(&s->inflight_lock, NULL);
@@ -501,9 +537,24 @@ int hitl_server_start(const hitl_server_config *cfg, hitl_server **out, hitl_err
   s->auth = hitl__auth_new(cfg->admin_token);
   s->waiters = hitl__waiters_new();
   s->sessions = hitl__sessions_new();
+  s->limits = hitl__limits_new(&(hitl_limits_config){
+      .max_connections = s->cfg.max_connections,
+      .header_timeout_ms = s->cfg.header_timeout_ms,
+      .rate = s->cfg.rate_limit,
+      .max_waits = s->cfg.max_waits,
+  });
 
+  int rc = 0;
+  if (cfg->tls_cert || cfg->tls_key) {
+    if (cfg->tls_cert == NULL || cfg->tls_key == NULL) {
+      rc = hitl_err_set(err, HITL_EVALIDATION, "tls", "TLS needs both a certificate and its key");
+      goto fail;
+    }
+    rc = hitl__tls_load(cfg->tls_cert, cfg->tls_key, &s->tls_cert, &s->tls_key, err);
+    if (rc) goto fail;
+  }
   hitl_store *writer = NULL;
-  int rc = hitl_store_open(s->db, &writer, err);
+  rc = hitl_store_open(s->db, &writer, err);
   if (rc) goto fail;
   rc = load_queues(s, writer, err);
   if (rc) {
@@ -521,20 +572,33 @@ int hitl_server_start(const hitl_server_config *cfg, hitl_server **out, hitl_err
     goto fail;
   }
   unsigned threads = cfg->threads > 0 ? (unsigned)cfg->threads : 2;
+  /* The key and certificate are parsed when the daemon starts; libmicrohttpd keeps pointers to
+   * them, so they live until stop. */
+  struct MHD_OptionItem tls_options[] = {
+      {s->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, s->tls_cert},
+      {MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key},
+      {MHD_OPTION_END, 0, NULL},
+  };
   s->mhd = MHD_start_daemon(
       MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
-          MHD_USE_ERROR_LOG,
-      (uint16_t)cfg->port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+          MHD_USE_ERROR_LOG | (s->tls_cert ? MHD_USE_TLS : 0),
+      (uint16_t)cfg->port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
       MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
       MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+      MHD_OPTION_NOTIFY_CONNECTION, hitl__limits_on_connection, s->limits,
       MHD_OPTION_UNESCAPE_CALLBACK, unescape_none, NULL,
       MHD_OPTION_URI_LOG_CALLBACK, on_request_line, s, /* Request intake (see intake.c). */
-      MHD_OPTION_CONNECTION_TIMEOUT,
-      (unsigned)120, MHD_OPTION_CONNECTION_LIMIT, (unsigned)10000, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-      (unsigned)1024, MHD_OPTION_END);
+      /* Idle time once the headers are in (the header deadline is api/limits.c's). */
+      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+      MHD_OPTION_CONNECTION_LIMIT, s->cfg.max_connections,
+      MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->cfg.max_connections_per_address,
+      MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_ARRAY, tls_options,
+      MHD_OPTION_END);
   if (s->mhd == NULL) {
-    rc = hitl_err_set(err, HITL_EUNAVAILABLE, "listen", "cannot listen on %s:%d (in use?)",
-                      cfg->host ? cfg->host : "127.0.0.1", cfg->port);
+    rc = hitl_err_set(err, HITL_EUNAVAILABLE, "listen", "cannot listen on %s:%d (in use?%s)",
+                      cfg->host ? cfg->host : "127.0.0.1", cfg->port,
+                      s->tls_cert ? " or the TLS key does not match the certificate or cannot be "
+                                    "parsed: see the log" : "");
     goto fail;
   }
   const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
@@ -586,6 +650,9 @@ void hitl_server_stop(hitl_server *s) {
   pthread_mutex_destroy(&s->readers_lock);
   pthread_mutex_destroy(&s->inflight_lock);
   pthread_cond_destroy(&s->inflight_done);
+  hitl__limits_free(s->limits); /* After the daemon: its last connections report their close. */
+  free(s->tls_cert);
+  hitl__tls_free_key(s->tls_key);
   hitl__auth_free(s->auth);
   hitl__sessions_free(s->sessions);
   hitl__registry_free(s->registry);

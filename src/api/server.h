@@ -19,9 +19,22 @@ typedef struct hitl_server_config {
   int threads;              /* HTTP threads; 0: one per core. */
   const char *webhook_secret; /* HITL_WEBHOOK_SECRET: signs webhook deliveries, or NULL. */
   int64_t webhook_retry_ms; /* First retry delay of a failed delivery; 0: the default (10 s). */
+  unsigned max_connections; /* Open connections in all; 0: the default. The last tenth is kept
+                             * for /healthz and authenticated requests (api/limits.h). */
+  unsigned max_connections_per_address; /* Open connections per client IP address; 0: no cap. */
+  int64_t header_timeout_ms; /* To send complete request headers; 0: the default. */
+  unsigned rate_limit;      /* Requests per second per token (the admin token is exempt); 0: off. */
+  unsigned max_waits;       /* Long-polls and event streams per token at once; 0: no cap. */
+  const char *tls_cert;     /* PEM certificate file: serve HTTPS; NULL: plain HTTP. */
+  const char *tls_key;      /* Its PEM private key file (needed with tls_cert). */
 } hitl_server_config;
 
 #define HITL_DEFAULT_MAX_BODY (1024 * 1024)
+#define HITL_DEFAULT_MAX_CONNECTIONS 10000
+#define HITL_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS 128
+#define HITL_DEFAULT_HEADER_TIMEOUT_MS 10000
+#define HITL_DEFAULT_RATE_LIMIT 1000
+#define HITL_DEFAULT_MAX_WAITS 64
 
 /* Opens the store, loads the queues and starts serving. Sets *out; the caller stops it with
  * hitl_server_stop. Returns 0 or an error with err set. */

@@ -8,6 +8,7 @@
 #include "api/auth.h"
 #include "api/commit.h"
 #include "api/http.h"
+#include "api/limits.h"
 #include "api/metrics.h"
 #include "api/registry.h"
 #include "api/server.h"
@@ -26,6 +27,8 @@ struct hitl_server {
   hitl_waiters *waiters;
   hitl_registry *registry;
   hitl_auth *auth;
+  hitl_limits *limits;      /* Connections, request rates and waits (api/limits.h). */
+  char *tls_cert, *tls_key; /* PEM text given to libmicrohttpd when TLS is on, else NULL. */
   struct hitl_sessions *sessions;
   struct hitl_series *series;   /* Queue counts over time, for the dashboard. */
   hitl_metrics metrics;

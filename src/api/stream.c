@@ -100,6 +100,7 @@ void hitl__h_events_stream(hitl_request *req) {
       return;
     }
   }
+  if (!hitl__limits_wait_begin(req)) return; /* 429: the token has its waits open already. */
   stream *s = hitl_xcalloc(1, sizeof *s);
   s->req = req;
   s->server = req->server;

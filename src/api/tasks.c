@@ -365,6 +365,7 @@ void hitl__h_task_get(hitl_request *req) {
   }
   int state = answer_task(req, id);
   if (state < 0 || wait == 0 || final_state((hitl_task_state)state)) return;
+  if (!hitl__limits_wait_begin(req)) return; /* 429: the token has its waits open already. */
 
   /* Not decided yet: wait. The answer read is dropped; the task is read again at the end. */
   wait_state *w = hitl_xcalloc(1, sizeof *w);

@@ -235,6 +235,9 @@ int hitl__cli_http(const hitl__cli_conn *c, const char *method, const char *url,
   }
   curl_easy_setopt(curl, CURLOPT_URL, url);
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  /* A server with its own certificate authority (hitl serve --tls-cert): trust that one. */
+  const char *ca = getenv("HITL_CACERT");
+  if (ca && *ca) curl_easy_setopt(curl, CURLOPT_CAINFO, ca);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 10L);
   curl_easy_setopt(curl, CURLOPT_USERAGENT, "hitl/" HITL_VERSION);

@@ -44,6 +44,7 @@ static void print_help(FILE *f) {
              "  --token TOKEN  bearer token; default $HITL_TOKEN\n"
              "  --help         help (also: hitl help COMMAND, hitl COMMAND --help)\n"
              "  --version      print the version\n"
+             "  (HITL_CACERT=FILE: trust this CA certificate for an https:// server)\n"
              "\n"
              "exit codes: 0 ok, 1 failed, 2 usage, 3 not found, 4 conflict, 5 not allowed,\n"
              "            6 server unreachable, 7 nothing to claim / not decided yet,\n"

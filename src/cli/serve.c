@@ -18,6 +18,9 @@
 static const char serve_usage[] =
     "usage: hitl serve [--db FILE|URL] [--listen HOST:PORT] [--max-body BYTES] [--threads N]\n"
     "                  [--log-level debug|info|warn|error|off] [--webhook-retry-ms MS]\n"
+    "                  [--tls-cert FILE --tls-key FILE] [--max-connections N]\n"
+    "                  [--max-connections-per-address N] [--header-timeout-ms MS]\n"
+    "                  [--rate-limit N] [--max-waits-per-token N]\n"
     "\n"
     "Serves the HTTP API. HITL_ADMIN_TOKEN in the environment (at least 32 characters: make one\n"
     "with `hitl token generate`) becomes an orchestrator token;\n"
@@ -29,7 +32,31 @@ static const char serve_usage[] =
     "  --threads N        HTTP threads (default 2)\n"
     "  --log-level LEVEL  default info: one line per request on stderr\n"
     "  --webhook-retry-ms MS  first retry delay of a failed webhook delivery, doubled each\n"
-    "                     attempt up to an hour (default 10000)\n";
+    "                     attempt up to an hour (default 10000)\n"
+    "  --tls-cert FILE    serve HTTPS with this PEM certificate (chain); needs --tls-key\n"
+    "  --tls-key FILE     the certificate's PEM private key\n"
+    "  --max-connections N  open connections in all (default 10000); the last tenth is kept for\n"
+    "                     /healthz and authenticated requests\n"
+    "  --max-connections-per-address N  open connections per client IP address (default 128;\n"
+    "                     0: no cap, e.g. behind a proxy)\n"
+    "  --header-timeout-ms MS  time a connection has to send its request headers, from accept\n"
+    "                     or from its previous answer (default 10000)\n"
+    "  --rate-limit N     requests per second per token, bursts of N (default 1000; 0: off);\n"
+    "                     over it: 429 with Retry-After. The admin token is exempt\n"
+    "  --max-waits-per-token N  long-polls and event streams open at once per token (default\n"
+    "                     64; 0: no cap); over it: 429\n";
+
+/* Parses v as a whole number from min to max into *out; false (after a message) otherwise. */
+static bool parse_count(const char *option, const char *v, long long min, long long max,
+                        long long *out) {
+  char *end;
+  *out = strtoll(v, &end, 10);
+  if (*v == '\0' || *end || *out < min || *out > max) {
+    fprintf(stderr, "hitl serve: %s must be from %lld to %lld\n", option, min, max);
+    return false;
+  }
+  return true;
+}
 
 /* The fewest characters HITL_ADMIN_TOKEN may have: 32 random hex digits hold 128 bits. */
 #define MIN_ADMIN_TOKEN 32
@@ -122,10 +149,14 @@ int hitl__cmd_serve(int argc, char **argv) {
   const char *db = getenv("HITL_DB"), *listen = "127.0.0.1:8080";
   if (db == NULL || db[0] == '\0') db = "hitl.db";
   long long max_body = HITL_DEFAULT_MAX_BODY, threads = 2, retry_ms = 10000;
+  long long max_conns = HITL_DEFAULT_MAX_CONNECTIONS;
+  long long per_address = HITL_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;
+  long long header_ms = HITL_DEFAULT_HEADER_TIMEOUT_MS, rate = HITL_DEFAULT_RATE_LIMIT;
+  long long waits = HITL_DEFAULT_MAX_WAITS;
+  const char *tls_cert = NULL, *tls_key = NULL;
   /* Every option but --help takes a value: the loop steps over both. */
   for (int i = 1; i < argc; i += 2) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-    char *end = NULL;
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       fputs(serve_usage, stdout);
       return HITL_EXIT_OK;
@@ -134,23 +165,25 @@ int hitl__cmd_serve(int argc, char **argv) {
     } else if (strcmp(a, "--listen") == 0 && v) {
       listen = v;
     } else if (strcmp(a, "--max-body") == 0 && v) {
-      max_body = strtoll(v, &end, 10);
-      if (*end || max_body < 1024 || max_body > (1LL << 30)) {
-        fprintf(stderr, "hitl serve: --max-body must be from 1024 to 1073741824\n");
-        return HITL_EXIT_USAGE;
-      }
+      if (!parse_count(a, v, 1024, 1LL << 30, &max_body)) return HITL_EXIT_USAGE;
     } else if (strcmp(a, "--threads") == 0 && v) {
-      threads = strtoll(v, &end, 10);
-      if (*end || threads < 1 || threads > 64) {
-        fprintf(stderr, "hitl serve: --threads must be from 1 to 64\n");
-        return HITL_EXIT_USAGE;
-      }
+      if (!parse_count(a, v, 1, 64, &threads)) return HITL_EXIT_USAGE;
     } else if (strcmp(a, "--webhook-retry-ms") == 0 && v) {
-      retry_ms = strtoll(v, &end, 10);
-      if (*end || retry_ms < 10 || retry_ms > 3600000) {
-        fprintf(stderr, "hitl serve: --webhook-retry-ms must be from 10 to 3600000\n");
-        return HITL_EXIT_USAGE;
-      }
+      if (!parse_count(a, v, 10, 3600000, &retry_ms)) return HITL_EXIT_USAGE;
+    } else if (strcmp(a, "--tls-cert") == 0 && v) {
+      tls_cert = v;
+    } else if (strcmp(a, "--tls-key") == 0 && v) {
+      tls_key = v;
+    } else if (strcmp(a, "--max-connections") == 0 && v) {
+      if (!parse_count(a, v, 16, 1000000, &max_conns)) return HITL_EXIT_USAGE;
+    } else if (strcmp(a, "--max-connections-per-address") == 0 && v) {
+      if (!parse_count(a, v, 0, 1000000, &per_address)) return HITL_EXIT_USAGE;
+    } else if (strcmp(a, "--header-timeout-ms") == 0 && v) {
+      if (!parse_count(a, v, 100, 3600000, &header_ms)) return HITL_EXIT_USAGE;
+    } else if (strcmp(a, "--rate-limit") == 0 && v) {
+      if (!parse_count(a, v, 0, 1000000, &rate)) return HITL_EXIT_USAGE;
+    } else if (strcmp(a, "--max-waits-per-token") == 0 && v) {
+      if (!parse_count(a, v, 0, 1000000, &waits)) return HITL_EXIT_USAGE;
     } else if (strcmp(a, "--log-level") == 0 && v) {
       int level = hitl_log_level_parse(v);
       if (level < 0) {
@@ -167,6 +200,10 @@ int hitl__cmd_serve(int argc, char **argv) {
   int port;
   if (parse_listen(listen, host, &port) != 0) {
     fprintf(stderr, "hitl serve: --listen must be HOST:PORT, e.g. 127.0.0.1:8080\n");
+    return HITL_EXIT_USAGE;
+  }
+  if ((tls_cert == NULL) != (tls_key == NULL)) {
+    fprintf(stderr, "hitl serve: --tls-cert and --tls-key go together\n");
     return HITL_EXIT_USAGE;
   }
 
@@ -192,6 +229,13 @@ int hitl__cmd_serve(int argc, char **argv) {
       .threads = (int)threads,
       .webhook_secret = getenv("HITL_WEBHOOK_SECRET"),
       .webhook_retry_ms = retry_ms,
+      .max_connections = (unsigned)max_conns,
+      .max_connections_per_address = (unsigned)per_address,
+      .header_timeout_ms = header_ms,
+      .rate_limit = (unsigned)rate,
+      .max_waits = (unsigned)waits,
+      .tls_cert = tls_cert,
+      .tls_key = tls_key,
   };
   hitl_server *server = NULL;
   hitl_err err = {0};
@@ -201,7 +245,8 @@ int hitl__cmd_serve(int argc, char **argv) {
   }
   char shown[512];
   hitl_store_location_shown(db, shown, sizeof shown);
-  printf("hitl: listening on http://%s:%d (database %s)\n", host, hitl_server_port(server), shown);
+  printf("hitl: listening on %s://%s:%d (database %s)\n", tls_cert ? "https" : "http", host,
+         hitl_server_port(server), shown);
   fflush(stdout);
   hint_first_token(db, admin_token);
   hitl_log(HITL_LOG_INFO, "msg=\"started\" port=%d", hitl_server_port(server));

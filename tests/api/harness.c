@@ -142,6 +142,14 @@ static size_t on_header(char *ptr, size_t size, size_t n, void *ud) {
   return on_data(ptr, size, n, ud);
 }
 
+/* Makes c gather the body into k and the header lines into hk. */
+static void collect(CURL *c, sink *k, sink *hk) {
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, k);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, hk);
+}
+
 char *tr_header(const test_resp *r, const char *name) {
   size_t n = strlen(name);
   for (const char *p = r->headers; p && *p;) {
@@ -178,10 +186,7 @@ long tr_headers(test_server *s, const char *method, const char *path, const char
   curl_easy_setopt(c, CURLOPT_URL, url);
   curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &k);
-  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(c, CURLOPT_HEADERDATA, &hk);
+  collect(c, &k, &hk);
   curl_easy_setopt(c, CURLOPT_TIMEOUT, 150L);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
@@ -206,6 +211,38 @@ long tr_headers(test_server *s, const char *method, const char *path, const char
 long tr(test_server *s, const char *method, const char *path, const char *token, const char *body,
         test_resp *out) {
   return tr_headers(s, method, path, token, body, NULL, out);
+}
+
+long tr_get_url(const char *url, const char *source, const char *token, const char *ca,
+                int *curl_code, char **headers) {
+  CURL *c = curl_easy_init();
+  char iface[64], auth[512];
+  struct curl_slist *h = NULL;
+  if (token) {
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+    h = curl_slist_append(h, auth);
+  }
+  sink k = {0}, hk = {0};
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  if (source) {
+    snprintf(iface, sizeof iface, "host!%s", source);
+    curl_easy_setopt(c, CURLOPT_INTERFACE, iface);
+  }
+  if (ca) curl_easy_setopt(c, CURLOPT_CAINFO, ca);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+  collect(c, &k, &hk);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  long status = 0;
+  CURLcode cc = curl_easy_perform(c);
+  if (cc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  if (curl_code) *curl_code = (int)cc;
+  curl_slist_free_all(h);
+  curl_easy_cleanup(c);
+  free(k.data);
+  if (headers) *headers = hk.data ? hk.data : strdup("");
+  else free(hk.data);
+  return status;
 }
 
 void tr_free(test_resp *r) {

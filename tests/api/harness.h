@@ -41,6 +41,12 @@ long tr(test_server *s, const char *method, const char *path, const char *token,
 long tr_headers(test_server *s, const char *method, const char *path, const char *token,
                 const char *body, const char *const *headers, test_resp *out);
 void tr_free(test_resp *r);
+/* GETs url (any scheme, host and port) from the loopback address source (NULL: any), with token
+ * (NULL: none), trusting the certificate authority file ca (NULL: the system's). Returns the
+ * status, 0 when the transfer failed (*curl_code, when not NULL, gets libcurl's result). headers
+ * (may be NULL) receives the answer's header lines, malloc'd. The body is dropped. */
+long tr_get_url(const char *url, const char *source, const char *token, const char *ca,
+                int *curl_code, char **headers);
 
 /* Shortcuts on the parsed body. */
 const char *tj_str(const test_resp *r, const char *path); /* path like "error.code" or "lease.id" */

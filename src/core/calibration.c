@@ -294,7 +294,7 @@ void hitl_calibration_params_default(hitl_calib_params *p) {
   p->max_error = 0.02;
   p->confidence = 0.95;
   p->audit_percent = 5;
-  p->scheme = HITL_CALIB_FIXED_SEQUENCE;
+  p->scheme = HITL_CALIB_MULTI_START;
   p->weighting = HITL_CALIB_UNIFORM;
   p->start_errors = 0;
   p->start_ratio = 4;

@@ -21,7 +21,7 @@
 typedef enum hitl_calib_scheme {
   /* Fixed-sequence testing from strict to loose, restarted at K label-free points (the first
    * where a certificate is possible at all, then each start_ratio times more evidence), the K
-   * sequences at delta / K each. */
+   * sequences at delta / K each. The default: bench/calibration/README.md has the comparison. */
   HITL_CALIB_MULTI_START,
   /* Fixed-sequence testing (Learn-then-Test) from strict to loose at level delta each, started
    * at the strictest threshold with enough verified items above it for `start_errors` errors to
@@ -59,8 +59,8 @@ typedef struct hitl_calib_params {
                             exactly max_error is at least this (CUSUM threshold ln(drift_arl)), >= 2. */
 } hitl_calib_params;
 
-/* Fills *p with the defaults: max_error 0.02, confidence 0.95, audit_percent 5, the default
- * scheme and weighting, start_errors and drift_arl as chosen in docs/calibration.md. */
+/* Fills *p with the defaults: max_error 0.02, confidence 0.95, audit_percent 5, MULTI_START
+ * with start_ratio 4, UNIFORM weighting, start_errors 0, drift_arl 1000 (docs/calibration.md). */
 void hitl_calibration_params_default(hitl_calib_params *p);
 
 /* Returns 0 when p is usable, else HITL_EVALIDATION with the offending field named in err

@@ -312,9 +312,10 @@ static void run_validity(hitl_calib_scheme scheme, int start_errors) {
     }
     hitl_calibration_free(c);
   }
-  print_message("scheme %d start_errors %d: certified %d/%d, mean share %.3f (oracle 0.447), "
+  static const char *names[] = {"multi-start", "fixed-sequence", "SGR", "Bonferroni"};
+  print_message("%s (start_errors %d): certified %d/%d, mean share %.3f (oracle 0.447), "
                 "violations %d\n",
-                scheme, start_errors, certified, trials, certified ? share / certified : 0,
+                names[scheme], start_errors, certified, trials, certified ? share / certified : 0,
                 violations);
   assert_true(violations <= 26);
   /* The guarantee is not bought by certifying nothing. */

@@ -380,7 +380,7 @@ int main(int argc, char **argv) {
     bench_population(models[m], reps);
     printf("\n");
     for (int ci = 0; ci < N_CONFIGS; ci++) bench_split(models[m], reps, &CONFIGS[ci]);
-    bench_conformal(models[m], quick ? 10 : 50);
+    bench_conformal(models[m], quick ? 10 : 200);
   }
   make_flat();
   bench_population("synthetic flat 1% error", reps);

@@ -43,6 +43,9 @@ typedef struct need_table {
   size_t n, cap;
 } need_table;
 
+/* MULTI_START runs at most this many sequences. */
+#define MAX_STARTS 16
+
 struct hitl_calibration {
   hitl_calib_params p;
   double delta;       /* 1 - confidence. */
@@ -63,6 +66,9 @@ struct hitl_calibration {
   hitl_calib_certificate cert;
   int cert_bucket;  /* Bucket of cert.threshold when certified. */
   bool bound_stale; /* cert.bound is out of date. */
+  /* MULTI_START: evidence_for_starts[k] is the evidence needed for k + 1 starts (the first
+   * count that can pass at delta / (k + 1), times start_ratio^k). */
+  double evidence_for_starts[MAX_STARTS];
   hitl_calib_stats stats;
 };
 
@@ -166,14 +172,10 @@ static found scheme_fixed_sequence(hitl_calibration *c) {
  * at delta / K up to the evidence held; Bonferroni over the K sequences. K is the largest that
  * fits, so it grows with the evidence (it depends on counts only, never on labels). */
 static found scheme_multi_start(hitl_calibration *c) {
-  double n_total, k_total, starts[16];
+  double n_total, k_total, starts[MAX_STARTS];
   effective(c, c->total, 0, c->w2sum, &n_total, &k_total);
   int k = 1;
-  while (k < 16) {
-    double first = (double)hitl__binomial_min_trials(c->p.max_error, c->delta / (k + 1));
-    if (first * pow(c->p.start_ratio, k) > n_total) break;
-    k++;
-  }
+  while (k < MAX_STARTS && c->evidence_for_starts[k] <= n_total) k++;
   double level = c->delta / k;
   table_level(&c->tables[1], level);
   starts[0] = (double)need(c, &c->tables[1], 0);
@@ -332,6 +334,10 @@ hitl_calibration *hitl_calibration_new(const hitl_calib_params *p) {
   c->drift_down = log1p(-a1) - log1p(-a0);
   c->drift_limit = log(p->drift_arl);
   c->cert_bucket = -1;
+  for (int k = 1; k < MAX_STARTS; k++)
+    c->evidence_for_starts[k] =
+        (double)hitl__binomial_min_trials(p->max_error, c->delta / (k + 1)) *
+        pow(p->start_ratio, k);
   c->tables[0].level = c->delta;
   c->tables[1].level = -1;
   c->stats.drift_limit = c->drift_limit;

@@ -425,10 +425,10 @@ static bool in_force(const hitl_calibration *c) {
 /* Drift on synthetic data: once certified, the error above the threshold turns to 20%. Within a
  * bounded number of audits the threshold is gone: withdrawn by the drift test, or no longer
  * certified by the evidence the audits add. Without drift (error 1%, half of max_error) it stays
- * for 20,000 audits. */
+ * for 5,000 audits. */
 static void test_property_drift_withdraws(void **state) {
   (void)state;
-  const int trials = 40;
+  const int trials = 30;
   int gone = 0, by_cusum = 0, false_alarms = 0;
   long worst = 0;
   for (int trial = 0; trial < trials; trial++) {
@@ -447,7 +447,7 @@ static void test_property_drift_withdraws(void **state) {
       double th = hitl_calibration_certificate(c)->threshold;
       long audits = 0;
       bool fired = false;
-      for (; audits < 20000 && in_force(c); audits++) {
+      for (; audits < 5000 && in_force(c); audits++) {
         double score = th + (1 - th) * next_unit(&s);
         bool right = next_unit(&s) >= (drift ? 0.2 : 0.01);
         hitl_calib_tag tag = {.propensity = 0.05, .uniform = true, .audit = true};

@@ -401,7 +401,10 @@ static bool add_one(hitl_calibration *c, double score, bool correct, const hitl_
   }
   double weight;
   switch (c->p.weighting) {
-  case HITL_CALIB_INVERSE_PROPENSITY: weight = 1 / tag->propensity; break;
+  case HITL_CALIB_INVERSE_PROPENSITY:
+    /* A propensity outside (0, 1] cannot come from routing: count the pair once. */
+    weight = tag->propensity > 0 && tag->propensity <= 1 ? 1 / tag->propensity : 1;
+    break;
   case HITL_CALIB_UNWEIGHTED: weight = 1; break;
   default: weight = tag->uniform ? 1 : 0; break;
   }

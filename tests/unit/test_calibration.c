@@ -156,6 +156,31 @@ static void test_certificate_hand_made(void **state) {
   hitl_calibration_free(c);
 }
 
+/* The table of fewest items per error count decides exactly as the binomial CDF does: one
+ * bucket holding n pairs with k wrong is certified iff P(Bin(n, 0.02) <= k) <= 0.05. */
+static void test_table_agrees_with_cdf(void **state) {
+  (void)state;
+  static const int sizes[] = {149, 150, 235, 236, 237, 300, 389, 500, 1000, 3000};
+  static hitl_calib_pair pairs[3000];
+  int certified = 0, checked = 0;
+  for (size_t i = 0; i < N(sizes); i++) {
+    int n = sizes[i];
+    for (int k = 0; k <= n * 0.03; k++) {
+      for (int j = 0; j < n; j++) pairs[j] = (hitl_calib_pair){0.9, j >= k, UNIFORM};
+      hitl_calibration *c = make(HITL_CALIB_FIXED_SEQUENCE);
+      hitl_calibration_add_batch(c, pairs, (size_t)n);
+      bool expect = hitl__binomial_cdf(k, n, 0.02) <= 1 - 0.95;
+      if (hitl_calibration_certificate(c)->certified != expect)
+        fail_msg("n=%d k=%d: certified %d, cdf %.17g", n, k,
+                 hitl_calibration_certificate(c)->certified, hitl__binomial_cdf(k, n, 0.02));
+      certified += expect;
+      checked++;
+      hitl_calibration_free(c);
+    }
+  }
+  assert_true(certified > 50 && checked - certified > 50); /* Both outcomes were exercised. */
+}
+
 /* The certificate on reference.py's synthetic cases, computed there with scipy.stats.binom. */
 static void test_certificate_matches_reference(void **state) {
   (void)state;
@@ -479,6 +504,7 @@ int main(void) {
       cmocka_unit_test(test_min_trials),
       cmocka_unit_test(test_grid_edges),
       cmocka_unit_test(test_certificate_hand_made),
+      cmocka_unit_test(test_table_agrees_with_cdf),
       cmocka_unit_test(test_certificate_matches_reference),
       cmocka_unit_test(test_route_tags),
       cmocka_unit_test(test_params_check),

@@ -493,3 +493,57 @@ double hitl_calibration_reliability(const hitl_calibration *c,
   }
   return total > 0 ? ece / total : 0;
 }
+
+/* Snapshot layout: version, 6 counters, then w, wk, w2 per bucket, then the reliability sums. */
+#define SNAP_HEAD 7
+#define SNAP_SIZE (SNAP_HEAD + 3 * HITL_CALIB_BUCKETS + 3 * HITL_CALIB_RELIABILITY_BINS)
+
+size_t hitl_calibration_snapshot_size(void) { return SNAP_SIZE; }
+
+void hitl_calibration_snapshot(const hitl_calibration *c, double *out) {
+  const hitl_calib_stats *st = &c->stats;
+  double head[SNAP_HEAD] = {HITL_CALIB_SNAPSHOT_VERSION, (double)st->pairs, (double)st->uniform,
+                            (double)st->wrong, (double)st->audits, st->drift_statistic,
+                            (double)st->withdrawals};
+  double *o = out;
+  memcpy(o, head, sizeof head);
+  o += SNAP_HEAD;
+  const double *arrays[] = {c->w, c->wk, c->w2};
+  for (int i = 0; i < 3; i++, o += HITL_CALIB_BUCKETS)
+    memcpy(o, arrays[i], HITL_CALIB_BUCKETS * sizeof *o);
+  const double *rel[] = {c->rel_w, c->rel_right, c->rel_score};
+  for (int i = 0; i < 3; i++, o += HITL_CALIB_RELIABILITY_BINS)
+    memcpy(o, rel[i], HITL_CALIB_RELIABILITY_BINS * sizeof *o);
+}
+
+int hitl_calibration_restore(hitl_calibration *c, const double *in, size_t n, hitl_err *err) {
+  if (n != SNAP_SIZE || in[0] != HITL_CALIB_SNAPSHOT_VERSION)
+    return hitl_err_set(err, HITL_EVALIDATION, "snapshot",
+                        "calibration snapshot of another size or version");
+  for (size_t i = 1; i < n; i++)
+    if (!isfinite(in[i]) || in[i] < 0)
+      return hitl_err_set(err, HITL_EVALIDATION, "snapshot",
+                          "calibration snapshot holds a negative or non-finite value");
+  const double *p = in + SNAP_HEAD;
+  double *arrays[] = {c->w, c->wk, c->w2};
+  for (int i = 0; i < 3; i++, p += HITL_CALIB_BUCKETS)
+    memcpy(arrays[i], p, HITL_CALIB_BUCKETS * sizeof *p);
+  double *rel[] = {c->rel_w, c->rel_right, c->rel_score};
+  for (int i = 0; i < 3; i++, p += HITL_CALIB_RELIABILITY_BINS)
+    memcpy(rel[i], p, HITL_CALIB_RELIABILITY_BINS * sizeof *p);
+  c->total = c->w2sum = 0;
+  for (int b = 0; b < HITL_CALIB_BUCKETS; b++) {
+    c->total += c->w[b];
+    c->w2sum += c->w2[b];
+  }
+  c->stats.pairs = (long)in[1];
+  c->stats.uniform = (long)in[2];
+  c->stats.wrong = (long)in[3];
+  c->stats.audits = (long)in[4];
+  c->stats.drift_statistic = in[5];
+  c->stats.withdrawals = (long)in[6];
+  memset(&c->cert, 0, sizeof c->cert);
+  c->cert_bucket = -1;
+  recompute(c);
+  return 0;
+}

@@ -186,6 +186,21 @@ typedef struct hitl_calib_reliability_bin {
 double hitl_calibration_reliability(const hitl_calibration *c,
                                     hitl_calib_reliability_bin out[HITL_CALIB_RELIABILITY_BINS]);
 
+/* Snapshots: the whole state as an array of doubles (a version number first, then the
+ * counters, the drift statistic and the per-bucket sums), so that a store can keep it and a
+ * restart resumes exactly where it was, drift statistic included, without replaying every pair.
+ * The parameters are not in it: they come from the queue's configuration. */
+#define HITL_CALIB_SNAPSHOT_VERSION 1
+
+/* Returns the number of doubles in a snapshot. */
+size_t hitl_calibration_snapshot_size(void);
+/* Writes c's state to out[hitl_calibration_snapshot_size()]. */
+void hitl_calibration_snapshot(const hitl_calibration *c, double *out);
+/* Replaces c's state with a snapshot of n doubles and recomputes the certificate from it (under
+ * c's parameters, which may differ from those it was taken under). Returns 0, or
+ * HITL_EVALIDATION (c unchanged) for a wrong size or version or a negative or non-finite value. */
+int hitl_calibration_restore(hitl_calibration *c, const double *in, size_t n, hitl_err *err);
+
 /* Returns the lower edge of the grid bucket that holds score: the threshold that a certificate
  * covering this score would carry. Exposed for the tests and the bench. */
 double hitl__calibration_bucket_edge(double score);

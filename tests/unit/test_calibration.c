@@ -300,6 +300,62 @@ static void test_risk_curve_and_reliability(void **state) {
   hitl_calibration_free(c);
 }
 
+static void assert_same_certificate(const hitl_calib_certificate *x,
+                                    const hitl_calib_certificate *y) {
+  assert_int_equal(x->certified, y->certified);
+  assert_true(x->threshold == y->threshold && x->n == y->n && x->k == y->k);
+  assert_true(x->bound == y->bound && x->level == y->level && x->share == y->share);
+}
+
+/* A snapshot restored into a fresh state gives the same certificate, counters and drift
+ * statistic, and the two behave alike afterwards; bad snapshots are refused and change nothing. */
+static void test_snapshot_round_trip(void **state) {
+  (void)state;
+  hitl_calibration *a = make(HITL_CALIB_MULTI_START);
+  uint64_t s = 99;
+  for (int i = 0; i < 3000; i++) {
+    double score = next_unit(&s);
+    hitl_calibration_add(a, score, next_unit(&s) >= 0.3 * (1 - score) * (1 - score), &UNIFORM);
+  }
+  hitl_calib_tag audit = {.propensity = 0.05, .uniform = true, .audit = true};
+  hitl_calibration_add(a, 0.999, false, &audit); /* A nonzero drift statistic. */
+  size_t n = hitl_calibration_snapshot_size();
+  double *snap = malloc(n * sizeof *snap);
+  hitl_calibration_snapshot(a, snap);
+  hitl_calibration *b = make(HITL_CALIB_MULTI_START);
+  hitl_err err;
+  assert_int_equal(hitl_calibration_restore(b, snap, n, &err), 0);
+  hitl_calib_certificate ca = *hitl_calibration_certificate(a);
+  const hitl_calib_certificate *cb = hitl_calibration_certificate(b);
+  assert_true(ca.certified);
+  assert_same_certificate(&ca, cb);
+  hitl_calib_stats sa, sb;
+  hitl_calibration_stats(a, &sa);
+  hitl_calibration_stats(b, &sb);
+  assert_memory_equal(&sa, &sb, sizeof sa);
+  assert_true(sa.drift_statistic > 0);
+  for (int i = 0; i < 500; i++) {
+    double score = next_unit(&s);
+    bool right = next_unit(&s) >= 0.05;
+    assert_int_equal(hitl_calibration_add(a, score, right, &audit),
+                     hitl_calibration_add(b, score, right, &audit));
+  }
+  assert_same_certificate(hitl_calibration_certificate(a), hitl_calibration_certificate(b));
+  /* Refused: wrong size, wrong version, a negative count. */
+  hitl_calibration_snapshot(a, snap);
+  assert_int_equal(hitl_calibration_restore(b, snap, n - 1, &err), HITL_EVALIDATION);
+  snap[0] = 2;
+  assert_int_equal(hitl_calibration_restore(b, snap, n, &err), HITL_EVALIDATION);
+  snap[0] = HITL_CALIB_SNAPSHOT_VERSION;
+  snap[100] = -1;
+  assert_int_equal(hitl_calibration_restore(b, snap, n, &err), HITL_EVALIDATION);
+  assert_string_equal(err.field, "snapshot");
+  assert_same_certificate(hitl_calibration_certificate(a), hitl_calibration_certificate(b));
+  free(snap);
+  hitl_calibration_free(a);
+  hitl_calibration_free(b);
+}
+
 /* --- Property tests. The known error curve: scores uniform on [0, 1), the model wrong with
  * probability 0.3 (1 - s)^2, so the selective error above t is 0.1 (1 - t)^2: 0.02 at
  * t = 1 - sqrt(0.2) = 0.553, an oracle share of 44.7%. */
@@ -509,6 +565,7 @@ int main(void) {
       cmocka_unit_test(test_route_tags),
       cmocka_unit_test(test_params_check),
       cmocka_unit_test(test_risk_curve_and_reliability),
+      cmocka_unit_test(test_snapshot_round_trip),
       cmocka_unit_test(test_property_validity_fixed_sequence),
       cmocka_unit_test(test_property_validity_multi_start),
       cmocka_unit_test(test_property_validity_sgr),

@@ -356,7 +356,7 @@ hitl_calib_route hitl_calibration_route(const hitl_calibration *c, double score,
                                         hitl_calib_tag *tag) {
   double a = c->p.audit_percent / 100;
   bool drawn = draw < a;
-  if (!c->cert.certified || bucket_of(score) < c->cert_bucket) {
+  if (!c->cert.certified || isnan(score) || bucket_of(score) < c->cert_bucket) {
     /* Reviewed as usual; part of the uniform sample if no threshold is in force (everything is
      * reviewed then) or if the audit draw would have picked it above the threshold. */
     *tag = (hitl_calib_tag){.propensity = 1, .uniform = !c->cert.certified || drawn};
@@ -386,6 +386,7 @@ static void withdraw(hitl_calibration *c) {
  * the threshold; sets *evidence when the pair counts as evidence. */
 static bool add_one(hitl_calibration *c, double score, bool correct, const hitl_calib_tag *tag,
                     bool *evidence) {
+  if (isnan(score)) return false; /* No score, nothing to learn about thresholds. */
   int b = bucket_of(score);
   /* The drift test watches uniform pairs at or above the threshold in force: a uniform sample of
    * exactly the items the leaf accepts. CUSUM of the log-likelihood ratio of error rate

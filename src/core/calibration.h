@@ -113,11 +113,13 @@ void hitl_calibration_free(hitl_calibration *c);
 /* Routes an item with this score: `draw` is the item's audit draw, uniform in [0, 1) and fixed
  * per item (the same key gives the same draw, as sample_percent does). Fills *tag, which the
  * caller stores with the item and hands to hitl_calibration_add with the human answer (an item
- * the leaf accepts never gets one). Assumes an item the leaf does not accept is reviewed. */
+ * the leaf accepts never gets one). Assumes an item the leaf does not accept is reviewed. A NaN
+ * score never passes the threshold. */
 hitl_calib_route hitl_calibration_route(const hitl_calibration *c, double score, double draw,
                                         hitl_calib_tag *tag);
 
-/* Adds one verified pair: the item's score, whether the model was right, and its routing tag.
+/* Adds one verified pair: the item's score, whether the model was right, and its routing tag
+ * (a pair with a NaN score is ignored).
  * Feeds the drift test with uniform pairs scoring at or above the threshold in force, and
  * recomputes the certificate from per-bucket counts (no pair is rescanned; amortized cost
  * O(HITL_CALIB_BUCKETS) integer steps for the default scheme). */

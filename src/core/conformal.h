@@ -17,7 +17,8 @@ typedef enum hitl_conformal_score {
 
 /* Returns the nonconformity score of `label` for a task with class probabilities probs[n]
  * (taken as given, not renormalized; a label the model did not score gets probability 0 by
- * passing label == n). Ranking for APS: higher probability first, ties by lower index. */
+ * passing label == n). Ranking for APS: higher probability first, ties by lower index; APS costs
+ * O(n) per label, so a whole set O(n^2): meant for label lists of up to a few hundred. */
 double hitl_conformal_score_of(hitl_conformal_score kind, const double *probs, size_t n,
                                size_t label);
 

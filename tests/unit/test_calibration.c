@@ -227,6 +227,17 @@ static void test_route_tags(void **state) {
   assert_true(t.propensity == 1 && t.uniform && !t.audit);
   assert_int_equal(hitl_calibration_route(c, 0.5, 0.05, &t), HITL_CALIB_ROUTE_NO);
   assert_true(!t.uniform && !t.audit);
+  /* No score never passes, even a threshold at 0; a pair without a score is ignored. */
+  hitl_calibration *all = make(HITL_CALIB_FIXED_SEQUENCE);
+  for (int i = 0; i < 149; i++) hitl_calibration_add(all, 0.001, true, &UNIFORM);
+  assert_true(hitl_calibration_certificate(all)->threshold == 0);
+  assert_int_equal(hitl_calibration_route(all, 0, 0.5, &t), HITL_CALIB_ROUTE_ACCEPT);
+  assert_int_equal(hitl_calibration_route(all, NAN, 0.5, &t), HITL_CALIB_ROUTE_NO);
+  assert_int_equal(hitl_calibration_add(all, NAN, false, &UNIFORM), HITL_CALIB_UNCHANGED);
+  hitl_calib_stats st0;
+  hitl_calibration_stats(all, &st0);
+  assert_int_equal(st0.pairs, 149);
+  hitl_calibration_free(all);
   /* A pair that is not uniform is not evidence under the default weighting. */
   hitl_calib_stats st;
   hitl_calibration_add(c, 0.5, false, &t);

@@ -138,9 +138,34 @@ static int fail(hitl__pg *s, const PGresult *r, const char *what) {
   return HITL_ESTORE;
 }
 
+/* True when s is well-formed UTF-8 (no overlong forms, surrogates or code points past
+ * U+10FFFF), which is all a UTF-8 database accepts. */
+static bool valid_utf8(const unsigned char *s) {
+  while (*s) {
+    unsigned c = *s, n = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2
+                                      : (c & 0xf8) == 0xf0 ? 3 : 4;
+    if (n == 4 || (n == 1 && c < 0xc2) || (n == 3 && c > 0xf4)) return false;
+    unsigned cp = n == 0 ? c : c & (0x3fu >> n);
+    for (unsigned i = 1; i <= n; i++) {
+      if ((s[i] & 0xc0) != 0x80) return false;
+      cp = cp << 6 | (s[i] & 0x3fu);
+    }
+    if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+      return false;
+    s += n + 1;
+  }
+  return true;
+}
+
 int hitl__pg_exec(hitl__pg *s, hitl__pg_stmt_id id, const hitl__pg_params *p, const char *what,
                   PGresult **res) {
   *res = NULL;
+  /* Text that is not UTF-8 cannot be in the database, so it matches nothing (a task id from a
+   * request path, say). Sending it would be an error that aborts the whole transaction. */
+  for (int i = 0; p && i < p->n; i++)
+    if (p->values[i] && p->formats[i] == 0 && !valid_utf8((const unsigned char *)p->values[i]))
+      return HITL_ENOT_FOUND;
   int rc = ensure_connected(s);
   if (rc) return rc;
   char name[16];
@@ -461,7 +486,12 @@ static int query_int(hitl__pg *s, const char *sql, int64_t *value, hitl_err *err
 /* The schema version: 0 while the version table does not exist. */
 static int schema_version(hitl__pg *s, int64_t *version, hitl_err *err) {
   int64_t exists = 0;
-  int rc = query_int(s, "SELECT (to_regclass('hitl_schema') IS NOT NULL)::integer", &exists, err);
+  /* A query of the catalog, which sees what committed before it began (to_regclass might
+   * answer from a cache that predates the migration another process just committed). */
+  int rc = query_int(s,
+                     "SELECT count(*) FROM pg_catalog.pg_tables "
+                     "WHERE schemaname = current_schema() AND tablename = 'hitl_schema'",
+                     &exists, err);
   *version = 0;
   if (rc || !exists) return rc;
   return query_int(s, "SELECT version FROM hitl_schema", version, err);

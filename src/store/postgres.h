@@ -92,7 +92,8 @@ void hitl__pg_bytes(hitl__pg_params *p, const uint8_t *v, int n);
 void hitl__pg_double(hitl__pg_params *p, double v, bool present);
 
 /* Runs statement id with p (NULL: none) and sets *res to its result (the caller PQclear's it)
- * when it succeeded. Returns 0; HITL_ECONFLICT for a unique-key clash; HITL_ERETRY for a
+ * when it succeeded. Returns 0; HITL_ENOT_FOUND, without running it, when a text parameter is
+ * not UTF-8 (it can match nothing); HITL_ECONFLICT for a unique-key clash; HITL_ERETRY for a
  * serialization failure or a deadlock (the transaction is then doomed: commit() refuses it);
  * else HITL_ESTORE, logged under the name what. On failure *res is NULL. */
 int hitl__pg_exec(hitl__pg *s, hitl__pg_stmt_id id, const hitl__pg_params *p, const char *what,

@@ -381,32 +381,6 @@ static void event_log_read(test_server *s, event_log *log) {
 
 /* ---- running `hitl audit verify` ----------------------------------------------------------- */
 
-/* Runs `hitl audit verify --db db`; returns its exit status and its stdout in out. */
-static int audit_verify(const char *db, char *out, size_t cap) {
-  const char *bin = getenv("HITL_BIN");
-  assert_non_null(bin);
-  int fds[2];
-  assert_int_equal(pipe(fds), 0);
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    dup2(fds[1], STDOUT_FILENO);
-    close(fds[0]);
-    close(fds[1]);
-    execl(bin, bin, "audit", "verify", "--db", db, (char *)NULL);
-    _exit(127);
-  }
-  close(fds[1]);
-  size_t len = 0;
-  ssize_t got;
-  while (len + 1 < cap && (got = read(fds[0], out + len, cap - 1 - len)) > 0) len += (size_t)got;
-  out[len] = '\0';
-  close(fds[0]);
-  int status = 0;
-  assert_int_equal(waitpid(pid, &status, 0), pid);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 /* Stops the server with sig, like ts_stop, and checks how it ended: a SIGTERM stop is clean
  * (exit status 0, which under the sanitizers also means no leak or error at shutdown). */
 static void stop_server(test_server *s, int sig) {
@@ -551,7 +525,7 @@ static void crash_scenario(test_server *s, int sig) {
 
   /* The chain is intact on the file the crash left behind. */
   char out[1024];
-  assert_int_equal(audit_verify(s->db, out, sizeof out), 0);
+  assert_int_equal(ts_audit_verify(s->db, out, sizeof out), 0);
   assert_non_null(strstr(out, "intact"));
 
   /* ---- restart ---- */
@@ -678,7 +652,7 @@ static void crash_scenario(test_server *s, int sig) {
 
   /* A clean stop keeps the chain intact too. */
   stop_server(s, SIGTERM);
-  assert_int_equal(audit_verify(s->db, out, sizeof out), 0);
+  assert_int_equal(ts_audit_verify(s->db, out, sizeof out), 0);
   assert_non_null(strstr(out, "intact"));
 
   free(l.v);
@@ -770,7 +744,7 @@ static void test_audit_names_the_altered_event(void **state) {
   stop_server(&srv, SIGTERM);
 
   char out[1024], db[400], stmt[256];
-  assert_int_equal(audit_verify(srv.db, out, sizeof out), 0);
+  assert_int_equal(ts_audit_verify(srv.db, out, sizeof out), 0);
   char expect[64];
   snprintf(expect, sizeof expect, "intact: %lld events", (long long)log.last_seq);
   assert_non_null(strstr(out, expect));
@@ -781,7 +755,7 @@ static void test_audit_names_the_altered_event(void **state) {
   snprintf(stmt, sizeof stmt,
            "UPDATE events SET data = '{\"by\":\"someone else\"}' WHERE seq = %lld", k);
   sql(db, stmt);
-  assert_int_equal(audit_verify(db, out, sizeof out), 1);
+  assert_int_equal(ts_audit_verify(db, out, sizeof out), 1);
   snprintf(expect, sizeof expect, "broken: event %lld:", k);
   if (strstr(out, expect) == NULL) fail_msg("expected \"%s\" in: %s", expect, out);
   assert_non_null(strstr(out, "altered"));
@@ -791,7 +765,7 @@ static void test_audit_names_the_altered_event(void **state) {
   snprintf(stmt, sizeof stmt, "UPDATE events SET actor = 'mallory' WHERE seq = %lld",
            (long long)log.last_seq);
   sql(db, stmt);
-  assert_int_equal(audit_verify(db, out, sizeof out), 1);
+  assert_int_equal(ts_audit_verify(db, out, sizeof out), 1);
   snprintf(expect, sizeof expect, "broken: event %lld:", (long long)log.last_seq);
   assert_non_null(strstr(out, expect));
 
@@ -799,15 +773,15 @@ static void test_audit_names_the_altered_event(void **state) {
   copy_db(&srv, "gap.db", db, sizeof db);
   snprintf(stmt, sizeof stmt, "DELETE FROM events WHERE seq = %lld", k + 1);
   sql(db, stmt);
-  assert_int_equal(audit_verify(db, out, sizeof out), 1);
+  assert_int_equal(ts_audit_verify(db, out, sizeof out), 1);
   snprintf(expect, sizeof expect, "broken: event %lld: event %lld is missing", k + 1, k + 1);
   if (strstr(out, expect) == NULL) fail_msg("expected \"%s\" in: %s", expect, out);
 
   /* The original was not touched by any of this. */
-  assert_int_equal(audit_verify(srv.db, out, sizeof out), 0);
+  assert_int_equal(ts_audit_verify(srv.db, out, sizeof out), 0);
   /* A file that does not exist is an error, not an empty intact log. */
   snprintf(db, sizeof db, "%s/missing.db", srv.dir);
-  assert_int_equal(audit_verify(db, out, sizeof out), 1);
+  assert_int_equal(ts_audit_verify(db, out, sizeof out), 1);
 
   free(agent);
   free(rev);

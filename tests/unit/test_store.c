@@ -1601,6 +1601,46 @@ static void test_deadlock_is_retry(void **state) {
   hitl_task_clear(&b);
 }
 
+/* An operation that appended an event and was undone gave the chain's lock back with it (a
+ * savepoint's locks go with it): another writer may append meanwhile, and the next event of the
+ * first transaction must follow that writer's, not the head it had read. SQLite's begin() takes
+ * the one write lock, so the other writer could not run in between there. */
+static void test_chain_head_after_op_abort(void **state) {
+  fixture *f = *state;
+  if (pg_server == NULL) skip();
+  hitl_store *s = f->s, *other = open_store(f->path);
+  hitl_chain mine, theirs;
+  hitl_chain_init(&mine);
+  hitl_chain_init(&theirs);
+  hitl_event_spec spec = {.type = "test.event", .actor = "test", .from_state = -1, .to_state = -1};
+  assert_int_equal(s->vt->begin(s), 0);
+  hitl_chain_op_begin(&mine);
+  assert_int_equal(s->vt->op_begin(s), 0);
+  assert_int_equal(hitl_chain_append(&mine, s, 1, &spec), 0);
+  assert_int_equal(s->vt->op_abort(s), 0);
+  hitl_chain_op_abort(&mine);
+
+  assert_int_equal(other->vt->begin(other), 0); /* Not blocked: the lock went with the op. */
+  assert_int_equal(hitl_chain_append(&theirs, other, 2, &spec), 0);
+  assert_int_equal(other->vt->commit(other), 0);
+  hitl_chain_committed(&theirs);
+
+  hitl_chain_op_begin(&mine);
+  assert_int_equal(s->vt->op_begin(s), 0);
+  assert_int_equal(hitl_chain_append(&mine, s, 3, &spec), 0);
+  assert_int_equal(s->vt->op_end(s), 0);
+  assert_int_equal(s->vt->commit(s), 0);
+  hitl_chain_committed(&mine);
+
+  hitl_chain_report report;
+  assert_int_equal(hitl_chain_verify(s, &report), 0);
+  assert_int_equal(report.broken_seq, 0);
+  assert_int_equal(report.events, 2);
+  hitl_chain_free(&mine);
+  hitl_chain_free(&theirs);
+  hitl_store_close(other);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(int argc, char **argv) {
@@ -1640,6 +1680,7 @@ int main(int argc, char **argv) {
       T(test_claim_concurrent_writers),
       T(test_chain_concurrent_writers),
       T(test_deadlock_is_retry),
+      T(test_chain_head_after_op_abort),
   };
   return _cmocka_run_group_tests(group, tests, sizeof tests / sizeof tests[0], NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* hitl on PostgreSQL: the README's walkthrough, `hitl audit verify` on a URL, migrations by
  * processes started together, and two servers (nodes) sharing one database. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -188,6 +189,74 @@ static void test_two_nodes_share_one_database(void **state) {
   free(alice);
 }
 
+#define RACE_TASKS 60
+
+/* One node's reviewer: claims through its node until none is left. */
+typedef struct claimer {
+  test_server *node;
+  const char *token;
+  char *ids[RACE_TASKS + 1];
+  int n;
+  long bad_status; /* The first answer that was neither 200 nor 204, or 0. */
+} claimer;
+
+static void *claim_all(void *arg) {
+  claimer *c = arg;
+  for (;;) {
+    test_resp r;
+    long status = tr(c->node, "POST", "/v1/queues/review/claim", c->token, NULL, &r);
+    const char *id = status == 200 ? tj_str(&r, "id") : NULL;
+    if (id && c->n <= RACE_TASKS) c->ids[c->n++] = strdup(id);
+    tr_free(&r);
+    if (status == 204) break;
+    if (status != 200 || c->n > RACE_TASKS) {
+      c->bad_status = status;
+      break;
+    }
+  }
+  return NULL;
+}
+
+/* Two nodes' reviewers claim from one queue at the same time, each through its own node: every
+ * task is leased exactly once, and no claim fails. */
+static void test_two_nodes_claim_at_once(void **state) {
+  (void)state;
+  test_server a = {0}, b = {0};
+  ts_start(&a, NULL);
+  test_resp r;
+  assert_int_equal(tr(&a, "PUT", "/v1/queues/review", ADMIN_TOKEN, queue_config, &r), 201);
+  tr_free(&r);
+  char *agent = ts_token(&a, "agent-1", "agent");
+  char *alice = ts_token(&a, "alice", "validator");
+  char *bob = ts_token(&a, "bob", "validator");
+  snprintf(b.db, sizeof b.db, "%s", a.db);
+  ts_start(&b, NULL);
+  for (int i = 0; i < RACE_TASKS; i++) free(submit(i % 2 ? &b : &a, agent, i));
+
+  claimer c[2] = {{.node = &a, .token = alice}, {.node = &b, .token = bob}};
+  pthread_t th[2];
+  for (int i = 0; i < 2; i++) assert_int_equal(pthread_create(&th[i], NULL, claim_all, &c[i]), 0);
+  for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+  assert_int_equal(c[0].bad_status, 0);
+  assert_int_equal(c[1].bad_status, 0);
+  assert_int_equal(c[0].n + c[1].n, RACE_TASKS);
+  for (int i = 0; i < c[0].n; i++)
+    for (int j = 0; j < c[1].n; j++) assert_string_not_equal(c[0].ids[i], c[1].ids[j]);
+
+  ts_stop(&a, SIGTERM);
+  ts_stop(&b, SIGTERM);
+  char out[512];
+  assert_int_equal(ts_audit_verify(a.db, out, sizeof out), 0);
+  b.db[0] = '\0';
+  ts_cleanup(&b);
+  ts_cleanup(&a);
+  for (int k = 0; k < 2; k++)
+    for (int i = 0; i < c[k].n; i++) free(c[k].ids[i]);
+  free(agent);
+  free(alice);
+  free(bob);
+}
+
 int main(void) {
   if (pg_test_server_url() == NULL) {
     fprintf(stderr, "test_postgres: HITL_TEST_PG names no server (see tests/pg_test.h)\n");
@@ -197,6 +266,7 @@ int main(void) {
       cmocka_unit_test(test_walkthrough_audit_and_restart),
       cmocka_unit_test(test_processes_migrate_together),
       cmocka_unit_test(test_two_nodes_share_one_database),
+      cmocka_unit_test(test_two_nodes_claim_at_once),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

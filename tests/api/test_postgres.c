@@ -137,20 +137,30 @@ static void test_processes_migrate_together(void **state) {
 
 #define SHARED_TASKS 10
 
+/* Starts server a on a new database with queue "review" and three tokens (an agent and two
+ * validators, malloc'd), then server b on the same database. */
+static void start_two_nodes(test_server *a, test_server *b, char **agent, char **alice,
+                            char **bob) {
+  ts_start(a, NULL);
+  test_resp r;
+  assert_int_equal(tr(a, "PUT", "/v1/queues/review", ADMIN_TOKEN, queue_config, &r), 201);
+  tr_free(&r);
+  *agent = ts_token(a, "agent-1", "agent");
+  *alice = ts_token(a, "alice", "validator");
+  *bob = ts_token(a, "bob", "validator");
+  snprintf(b->db, sizeof b->db, "%s", a->db);
+  ts_start(b, NULL); /* After the queue exists: each server loads the queues at start. */
+}
+
 /* Two servers on one database: tasks submitted through either are claimed through either, each
  * exactly once; an answer goes through the node that did not lease the task; the event chain
  * the two wrote verifies as one line. */
 static void test_two_nodes_share_one_database(void **state) {
   (void)state;
   test_server a = {0}, b = {0};
-  ts_start(&a, NULL);
-  test_resp r;
-  assert_int_equal(tr(&a, "PUT", "/v1/queues/review", ADMIN_TOKEN, queue_config, &r), 201);
-  tr_free(&r);
-  char *agent = ts_token(&a, "agent-1", "agent");
-  char *alice = ts_token(&a, "alice", "validator");
-  snprintf(b.db, sizeof b.db, "%s", a.db);
-  ts_start(&b, NULL);
+  char *agent, *alice, *bob;
+  start_two_nodes(&a, &b, &agent, &alice, &bob);
+  free(bob);
 
   char *ids[SHARED_TASKS], *claimed[SHARED_TASKS], *leases[SHARED_TASKS];
   for (int i = 0; i < SHARED_TASKS; i++) ids[i] = submit(i % 2 ? &b : &a, agent, i);
@@ -222,15 +232,8 @@ static void *claim_all(void *arg) {
 static void test_two_nodes_claim_at_once(void **state) {
   (void)state;
   test_server a = {0}, b = {0};
-  ts_start(&a, NULL);
-  test_resp r;
-  assert_int_equal(tr(&a, "PUT", "/v1/queues/review", ADMIN_TOKEN, queue_config, &r), 201);
-  tr_free(&r);
-  char *agent = ts_token(&a, "agent-1", "agent");
-  char *alice = ts_token(&a, "alice", "validator");
-  char *bob = ts_token(&a, "bob", "validator");
-  snprintf(b.db, sizeof b.db, "%s", a.db);
-  ts_start(&b, NULL);
+  char *agent, *alice, *bob;
+  start_two_nodes(&a, &b, &agent, &alice, &bob);
   for (int i = 0; i < RACE_TASKS; i++) free(submit(i % 2 ? &b : &a, agent, i));
 
   claimer c[2] = {{.node = &a, .token = alice}, {.node = &b, .token = bob}};

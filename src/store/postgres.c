@@ -78,10 +78,14 @@ static int prepare_all(hitl__pg *s, hitl_err *err) {
 
 /* Settings every session needs: a commit returns once it is durable on the server's disk (the
  * server's default, but a role or database may have turned it off), and statements see what
- * committed before they began (READ COMMITTED: the claim and chain locks rely on it). */
+ * committed before they began (READ COMMITTED: the claim and chain locks rely on it). hitl never
+ * leaves a transaction idle (its writer runs a batch from BEGIN to COMMIT without waiting on
+ * anything else), so a session idle in one for a minute belongs to a process that hangs: the
+ * server ends it, and with it the chain's lock every other node's writer would wait for. */
 static const char session_sql[] =
     "SET synchronous_commit = on; SET client_min_messages = warning; "
-    "SET default_transaction_isolation = 'read committed'; SET TIME ZONE 'UTC'";
+    "SET default_transaction_isolation = 'read committed'; SET TIME ZONE 'UTC'; "
+    "SET idle_in_transaction_session_timeout = '60s'";
 
 /* Connects (again), sets the session up and prepares the statements. */
 static int connect_db(hitl__pg *s, const char *url, hitl_err *err) {

@@ -82,10 +82,13 @@ static int prepare_all(hitl__pg *s, hitl_err *err) {
  * leaves a transaction idle (its writer runs a batch from BEGIN to COMMIT without waiting on
  * anything else), so a session idle in one for a minute belongs to a process that hangs: the
  * server ends it, and with it the chain's lock every other node's writer would wait for. */
+/* The formats the column readers expect are set too, whatever the server's defaults: text in
+ * UTF-8, bytea in hex, and floats printed so that they read back exactly. */
 static const char session_sql[] =
     "SET synchronous_commit = on; SET client_min_messages = warning; "
     "SET default_transaction_isolation = 'read committed'; SET TIME ZONE 'UTC'; "
-    "SET idle_in_transaction_session_timeout = '60s'";
+    "SET idle_in_transaction_session_timeout = '60s'; SET client_encoding = 'UTF8'; "
+    "SET bytea_output = 'hex'; SET extra_float_digits = 3";
 
 /* Connects (again), sets the session up and prepares the statements. */
 static int connect_db(hitl__pg *s, const char *url, hitl_err *err) {

@@ -1641,6 +1641,32 @@ static void test_chain_head_after_op_abort(void **state) {
   hitl_store_close(other);
 }
 
+/* A database whose defaults print bytea as escapes and floats rounded to 15 digits: the
+ * backend sets its own formats, so hashes and confidences still read back exactly. */
+static void test_server_formats_do_not_matter(void **state) {
+  fixture *f = *state;
+  if (pg_server == NULL) skip();
+  const char *name = strrchr(f->path, '/') + 1;
+  char sql[256];
+  snprintf(sql, sizeof sql, "ALTER DATABASE %s SET bytea_output = 'escape'", name);
+  assert_int_equal(pg_test_admin(pg_server, sql), 0);
+  snprintf(sql, sizeof sql, "ALTER DATABASE %s SET extra_float_digits = 0", name);
+  assert_int_equal(pg_test_admin(pg_server, sql), 0);
+  hitl_store_close(f->s);
+  f->s = open_store(f->path); /* Database settings apply to new sessions. */
+  hitl_task t, got;
+  make_task(&t, f->q1, 0, 1);
+  t.has_confidence = true;
+  t.confidence = 0.12345678901234567;
+  hitl_hash("body", 4, t.body_hash);
+  insert_task(f->s, &t);
+  assert_int_equal(f->s->vt->task_get(f->s, t.id, &got), 0);
+  assert_true(got.confidence == t.confidence);
+  assert_memory_equal(got.body_hash, t.body_hash, HITL_HASH_LEN);
+  hitl_task_clear(&got);
+  hitl_task_clear(&t);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(int argc, char **argv) {
@@ -1681,6 +1707,7 @@ int main(int argc, char **argv) {
       T(test_chain_concurrent_writers),
       T(test_deadlock_is_retry),
       T(test_chain_head_after_op_abort),
+      T(test_server_formats_do_not_matter),
   };
   return _cmocka_run_group_tests(group, tests, sizeof tests / sizeof tests[0], NULL, NULL);
 }

@@ -22,6 +22,7 @@ struct hitl_server {
   int port;
   hitl_committer *committer;
   hitl_webhooks *webhooks;
+  struct hitl_feed *feed;       /* Other servers' changes (PostgreSQL); NULL on SQLite. */
   hitl_waiters *waiters;
   hitl_registry *registry;
   hitl_auth *auth;

@@ -112,6 +112,7 @@ static int connect_db(hitl__pg *s, const char *url, hitl_err *err) {
 static int ensure_connected(hitl__pg *s) {
   if (PQstatus(s->conn) == CONNECTION_OK || s->in_txn) return 0;
   PQreset(s->conn);
+  s->listening = false; /* A new session listens to nothing yet. */
   hitl_err err = {0};
   int rc = PQstatus(s->conn) == CONNECTION_OK ? 0 : HITL_ESTORE;
   if (rc == 0) {
@@ -474,6 +475,8 @@ static const hitl_store_vtable postgres_vtable = {
     .delivery_next_due = hitl__pg_delivery_next_due,
     .delivery_update = hitl__pg_delivery_update,
     .delivery_list = hitl__pg_delivery_list,
+    .changes_publish = hitl__pg_changes_publish,
+    .changes_wait = hitl__pg_changes_wait,
 };
 
 /* Runs sql (no parameters) and returns its first value as an integer in *value (0 when it gives

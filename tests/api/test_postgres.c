@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* hitl on PostgreSQL: the README's walkthrough, `hitl audit verify` on a URL, migrations by
  * processes started together, and two servers (nodes) sharing one database. */
+#include <curl/curl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -135,6 +138,22 @@ static void test_processes_migrate_together(void **state) {
   pg_test_drop(server, url);
 }
 
+/* True once node's live count of queue "review" in state reaches want, waiting at most 10 s. */
+static bool count_reaches(test_server *node, const char *token, const char *state, long long want) {
+  char path[64];
+  snprintf(path, sizeof path, "counts.%s", state);
+  for (int i = 0; i < 500; i++) {
+    test_resp r;
+    long long got = -1;
+    if (tr(node, "GET", "/v1/queues/review", token, NULL, &r) == 200) got = tj_int(&r, path);
+    tr_free(&r);
+    if (got == want) return true;
+    struct timespec pause = {.tv_nsec = 20 * 1000000L};
+    nanosleep(&pause, NULL);
+  }
+  return false;
+}
+
 #define SHARED_TASKS 10
 
 /* Starts server a on a new database with queue "review" and three tokens (an agent and two
@@ -181,6 +200,25 @@ static void test_two_nodes_share_one_database(void **state) {
   assert_int_equal(n, SHARED_TASKS);
   for (int i = 0; i < n; i++) approve(i % 2 ? &a : &b, alice, claimed[i], leases[i]);
   for (int i = 0; i < SHARED_TASKS; i++) assert_task_state(i % 2 ? &a : &b, agent, ids[i], "decided");
+  /* Each node's live counts follow the other's commits too (the change feed). */
+  assert_true(count_reaches(&a, agent, "decided", SHARED_TASKS));
+  assert_true(count_reaches(&b, agent, "decided", SHARED_TASKS));
+  assert_true(count_reaches(&a, agent, "leased", 0));
+  assert_true(count_reaches(&b, agent, "pending", 0));
+  /* One transaction of 400 tasks: its changes take several texts of the feed. */
+  test_resp r;
+  enum { BATCH = 400 };
+  size_t cap = BATCH * 40 + 32, len = 0;
+  char *body = malloc(cap);
+  len += (size_t)snprintf(body + len, cap - len, "{\"tasks\":[");
+  for (int i = 0; i < BATCH; i++)
+    len += (size_t)snprintf(body + len, cap - len, "%s{\"input\":{\"text\":\"b%d\"}}",
+                            i ? "," : "", i);
+  snprintf(body + len, cap - len, "]}");
+  assert_int_equal(tr(&a, "POST", "/v1/queues/review/tasks/batch", agent, body, &r), 201);
+  tr_free(&r);
+  free(body);
+  assert_true(count_reaches(&b, agent, "pending", BATCH));
 
   ts_stop(&a, SIGTERM);
   ts_stop(&b, SIGTERM);
@@ -260,6 +298,110 @@ static void test_two_nodes_claim_at_once(void **state) {
   free(bob);
 }
 
+/* The event stream of one node, read in a child process: tells the parent (a byte on ready)
+ * once the stream has sent the task's lease, then waits for the decision of task_id and writes how long it took
+ * from then on done. */
+typedef struct stream_reader {
+  char buf[65536];
+  size_t len;
+  int ready_fd;
+  bool told;
+  const char *task_id;
+} stream_reader;
+
+static size_t on_stream(char *data, size_t size, size_t n, void *arg) {
+  stream_reader *r = arg;
+  size_t len = size * n, room = sizeof r->buf - 1 - r->len;
+  memcpy(r->buf + r->len, data, len < room ? len : room);
+  r->len += len < room ? len : room;
+  r->buf[r->len] = '\0';
+  /* Ready once the events so far (up to the task's lease) came: the stream then suspends until
+   * the next change it is told of. */
+  const char *leased = strstr(r->buf, "event: task.leased");
+  if (!r->told && leased && strstr(leased, r->task_id)) {
+    r->told = true;
+    if (write(r->ready_fd, "r", 1) != 1) return 0;
+  }
+  const char *at = strstr(r->buf, "event: task.decided");
+  if (at && strstr(at, r->task_id)) return 0; /* Seen: end the transfer. */
+  return len;
+}
+
+static void read_stream(int port, const char *token, const char *task_id, int ready_fd,
+                        int done_fd) {
+  stream_reader r = {.ready_fd = ready_fd, .task_id = task_id};
+  char url[128], auth[160];
+  snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/events/stream", port);
+  snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+  CURL *c = curl_easy_init();
+  struct curl_slist *headers = curl_slist_append(NULL, auth);
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_stream);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
+  curl_easy_perform(c);
+  const char *at = strstr(r.buf, "event: task.decided");
+  char line[8] = "seen";
+  if (!(at && strstr(at, task_id))) snprintf(line, sizeof line, "missed");
+  if (write(done_fd, line, strlen(line) + 1) < 0) _exit(2);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(c);
+}
+
+/* An event stream open on one node shows a task decided through the other well before its
+ * 15-second heartbeat would have made it look again. */
+static void test_event_stream_follows_other_node(void **state) {
+  (void)state;
+  test_server a = {0}, b = {0};
+  char *agent, *alice, *bob;
+  start_two_nodes(&a, &b, &agent, &alice, &bob);
+  char *id = submit(&a, agent, 1);
+  char *lease = NULL, *claimed = claim(&a, alice, &lease);
+  assert_string_equal(claimed, id);
+  int ready[2], done[2];
+  assert_int_equal(pipe(ready), 0);
+  assert_int_equal(pipe(done), 0);
+  pid_t child = fork();
+  assert_true(child >= 0);
+  if (child == 0) {
+    close(ready[0]);
+    close(done[0]);
+    read_stream(b.port, ADMIN_TOKEN, id, ready[1], done[1]);
+    _exit(0);
+  }
+  close(ready[1]);
+  close(done[1]);
+  struct pollfd p = {.fd = ready[0], .events = POLLIN};
+  assert_int_equal(poll(&p, 1, 10000), 1); /* The stream is open on b. */
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  approve(&a, alice, id, lease);
+  p.fd = done[0];
+  assert_int_equal(poll(&p, 1, 30000), 1);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  char line[16] = {0};
+  assert_true(read(done[0], line, sizeof line - 1) > 0);
+  assert_string_equal(line, "seen");
+  double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+  assert_true(secs < 10);
+  int status = 0;
+  assert_int_equal(waitpid(child, &status, 0), child);
+  close(ready[0]);
+  close(done[0]);
+  ts_stop(&a, SIGTERM);
+  ts_stop(&b, SIGTERM);
+  b.db[0] = '\0';
+  ts_cleanup(&b);
+  ts_cleanup(&a);
+  free(claimed);
+  free(lease);
+  free(id);
+  free(agent);
+  free(alice);
+  free(bob);
+}
+
 int main(void) {
   if (pg_test_server_url() == NULL) {
     fprintf(stderr, "test_postgres: HITL_TEST_PG names no server (see tests/pg_test.h)\n");
@@ -270,6 +412,7 @@ int main(void) {
       cmocka_unit_test(test_processes_migrate_together),
       cmocka_unit_test(test_two_nodes_share_one_database),
       cmocka_unit_test(test_two_nodes_claim_at_once),
+      cmocka_unit_test(test_event_stream_follows_other_node),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

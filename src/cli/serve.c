@@ -32,7 +32,7 @@ static const char serve_usage[] =
     "  --threads N        HTTP threads (default 2)\n"
     "  --log-level LEVEL  default info: one line per request on stderr\n"
     "  --webhook-retry-ms MS  first retry delay of a failed webhook delivery, doubled each\n"
-    "                     attempt up to an hour (default 10000)\n"
+    "                     attempt up to 2048 times; 16 attempts in 28 h (default 10000)\n"
     "  --tls-cert FILE    serve HTTPS with this PEM certificate (chain); needs --tls-key\n"
     "  --tls-key FILE     the certificate's PEM private key\n"
     "  --max-connections N  open connections in all (default 10000); the last tenth is kept for\n"
@@ -169,7 +169,7 @@ int hitl__cmd_serve(int argc, char **argv) {
     } else if (strcmp(a, "--threads") == 0 && v) {
       if (!parse_count(a, v, 1, 64, &threads)) return HITL_EXIT_USAGE;
     } else if (strcmp(a, "--webhook-retry-ms") == 0 && v) {
-      if (!parse_count(a, v, 10, 3600000, &retry_ms)) return HITL_EXIT_USAGE;
+      if (!parse_count(a, v, 1, 3600000, &retry_ms)) return HITL_EXIT_USAGE;
     } else if (strcmp(a, "--tls-cert") == 0 && v) {
       tls_cert = v;
     } else if (strcmp(a, "--tls-key") == 0 && v) {

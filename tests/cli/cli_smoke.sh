@@ -108,7 +108,7 @@ echo '{"schema": ' >"$tmp/bad.json"
 run 1 queue put "$q" "$tmp/bad.json"
 
 # --- serve refuses bad options before it starts (bounded, in case one were taken) ---
-for bad in "--webhook-retry-ms 5" "--webhook-retry-ms 3600001" "--webhook-retry-ms x" "--threads 0" \
+for bad in "--webhook-retry-ms 0" "--webhook-retry-ms 3600001" "--webhook-retry-ms x" "--threads 0" \
   "--max-body 10" "--log-level loud" "--listen nope"; do
   # shellcheck disable=SC2086 # Each entry is an option and its value.
   timeout 10 "$HITL_BIN" serve --db "$tmp/never.db" $bad >"$tmp/out" 2>"$tmp/err"

@@ -174,6 +174,8 @@ void hitl__webhooks_committed(hitl_webhooks *w) {
   curl_multi_wakeup(w->multi);
 }
 
+void hitl__webhooks_wake(hitl_webhooks *w) { curl_multi_wakeup(w->multi); }
+
 /* ---- the worker ------------------------------------------------------------------------------ */
 
 static int record_run(hitl_job *job, hitl_txn *x) {

@@ -27,6 +27,9 @@ void hitl__webhooks_run(hitl_webhooks *w);
 int hitl__webhooks_outbox(hitl_webhooks *w, hitl_txn *x, const hitl_change *changes, size_t n);
 /* Writer thread, after the commit: wakes the worker if the last transaction stored deliveries. */
 void hitl__webhooks_committed(hitl_webhooks *w);
+/* Wakes the worker to look at the outbox now (a delivery was made due outside a commit of
+ * changes). */
+void hitl__webhooks_wake(hitl_webhooks *w);
 /* Stops the worker (transfers in flight are abandoned and retried after a restart). NULL is a
  * no-op. Call before the committer stops. */
 void hitl__webhooks_stop(hitl_webhooks *w);

@@ -443,6 +443,7 @@ static const hitl_store_vtable postgres_vtable = {
     .delivery_next_due = hitl__pg_delivery_next_due,
     .delivery_update = hitl__pg_delivery_update,
     .delivery_list = hitl__pg_delivery_list,
+    .delivery_get = hitl__pg_delivery_get,
 };
 
 /* Runs sql (no parameters) and returns its first value as an integer in *value (0 when it gives

@@ -222,6 +222,10 @@ typedef struct hitl_store_vtable {
   /* How many distinct tasks the reviewer answered (a skip counts) at or after since: one per
    * answer body, however many questions it answered. Meant for short windows (today). */
   int (*task_count_by_reviewer)(hitl_store *s, const char *reviewer, int64_t since, int64_t *n);
+
+  /* The webhook delivery with id id into *out (clear it with hitl_delivery_clear);
+   * HITL_ENOT_FOUND when there is none. */
+  int (*delivery_get)(hitl_store *s, const char *id, hitl_delivery *out);
 } hitl_store_vtable;
 
 #define HITL_STORE_VERSION 3

@@ -518,6 +518,68 @@ static void test_gives_up_after_the_last_attempt(void **state) {
   assert_non_null(strstr(r.body, "hitl_webhook_attempts_total{result=\"failed\"} 1"));
   assert_non_null(strstr(r.body, "hitl_webhook_attempts_total{result=\"retry\"} 15"));
   tr_free(&r);
+
+  /* Redelivered once the receiver takes it: a new round, the same webhook-id. */
+  assert_int_equal(tr(&srv, "GET", "/v1/queues/hooked/webhook-deliveries", ADMIN_TOKEN, NULL, &r),
+                   200);
+  char id[80], path[200];
+  snprintf(id, sizeof id, "%s", tj_str(&r, "deliveries.0.id"));
+  tr_free(&r);
+  rc_script(&rcv, 500, 0);
+  snprintf(path, sizeof path, "/v1/queues/hooked/webhook-deliveries/%s/redeliver", id);
+  assert_int_equal(tr(&srv, "POST", path, ADMIN_TOKEN, NULL, &r), 200);
+  assert_string_equal(tj_str(&r, "id"), id);
+  assert_string_equal(tj_str(&r, "state"), "pending");
+  assert_int_equal(tj_int(&r, "attempts"), 0);
+  tr_free(&r);
+  assert_true(wait_listing("", "delivered", 1, WAIT_MS, &r));
+  assert_int_equal(tj_int(&r, "deliveries.0.attempts"), 1);
+  tr_free(&r);
+  assert_int_equal(rc_count(&rcv), HITL_WEBHOOK_MAX_ATTEMPTS + 1);
+  assert_string_equal(rcv.hits[HITL_WEBHOOK_MAX_ATTEMPTS].webhook_id, id);
+  assert_string_equal(rcv.hits[HITL_WEBHOOK_MAX_ATTEMPTS].webhook_id, rcv.hits[0].webhook_id);
+
+  /* A delivered one may be sent again too; unknown ids are not found. */
+  assert_int_equal(tr(&srv, "POST", path, ADMIN_TOKEN, NULL, &r), 200);
+  tr_free(&r);
+  int again = HITL_WEBHOOK_MAX_ATTEMPTS + 2;
+  assert_true(rc_wait(&rcv, at_least, &again, WAIT_MS));
+  assert_string_equal(rcv.hits[again - 1].webhook_id, id);
+  assert_int_equal(tr(&srv, "POST", "/v1/queues/hooked/webhook-deliveries/wh_nope/redeliver",
+                      ADMIN_TOKEN, NULL, &r), 404);
+  assert_string_equal(tj_str(&r, "error.field"), "delivery");
+  tr_free(&r);
+  snprintf(path, sizeof path, "/v1/queues/other/webhook-deliveries/%s/redeliver", id);
+  assert_int_equal(tr(&srv, "POST", path, ADMIN_TOKEN, NULL, &r), 404);
+  tr_free(&r);
+  free(agent);
+}
+
+/* A pending delivery is not redelivered: its attempts go on. */
+static void test_redeliver_pending_conflicts(void **state) {
+  (void)state;
+  rc_script(&rcv, 503, 1000);
+  const char *const slow[] = {"--webhook-retry-ms", "3600000", NULL};
+  ts_start(&srv, slow);
+  char cfg[256];
+  snprintf(cfg, sizeof cfg, "{\"webhooks\":[{\"url\":\"http://127.0.0.1:%d/hook\"}]}",
+           rcv.port);
+  test_resp r;
+  assert_int_equal(tr(&srv, "PUT", "/v1/queues/hooked", ADMIN_TOKEN, cfg, &r), 201);
+  tr_free(&r);
+  char *agent = ts_token(&srv, "agent", "agent");
+  assert_int_equal(tr(&srv, "POST", "/v1/queues/hooked/tasks", agent, "{\"input\":{}}", &r), 201);
+  tr_free(&r);
+  assert_true(wait_listing("", "pending", 1, WAIT_MS, &r));
+  char path[200];
+  snprintf(path, sizeof path, "/v1/queues/hooked/webhook-deliveries/%s/redeliver",
+           tj_str(&r, "deliveries.0.id"));
+  tr_free(&r);
+  assert_int_equal(tr(&srv, "POST", path, ADMIN_TOKEN, NULL, &r), 409);
+  assert_string_equal(tj_str(&r, "error.field"), "delivery");
+  tr_free(&r);
+  assert_int_equal(tr(&srv, "POST", path, agent, NULL, &r), 403);
+  tr_free(&r);
   free(agent);
 }
 
@@ -652,6 +714,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_without_secret_no_signature, fresh, remove_all),
       cmocka_unit_test_setup_teardown(test_human_decision_is_delivered, fresh, remove_all),
       cmocka_unit_test_setup_teardown(test_gives_up_after_the_last_attempt, fresh, remove_all),
+      cmocka_unit_test_setup_teardown(test_redeliver_pending_conflicts, fresh, remove_all),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   curl_global_cleanup();

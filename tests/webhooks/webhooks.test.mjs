@@ -27,7 +27,8 @@ let BASE, server, agent;
 function serve() {
   server = spawn(BIN, ['serve', '--db', path.join(TMP, 'hitl.db'), '--listen', '127.0.0.1:0',
                        '--webhook-retry-ms', '50'],
-                 {env: {...process.env, HITL_ADMIN_TOKEN: ADMIN}, stdio: ['ignore', 'pipe', 'ignore']});
+                 {env: {...process.env, HITL_ADMIN_TOKEN: ADMIN},
+                  stdio: ['ignore', 'pipe', fs.openSync(path.join(TMP, 'server.log'), 'w')]});
   return new Promise((resolve, reject) => {
     server.once('exit', (code) => reject(new Error(`hitl serve exited ${code}`)));
     readline.createInterface({input: server.stdout}).once('line', (line) => {
@@ -102,9 +103,15 @@ after(async () => {
   for (const c of receivers) process.kill(c.pid, 'SIGTERM');
   if (server && server.exitCode === null) {
     server.removeAllListeners('exit');
-    const gone = new Promise((r) => server.once('exit', r));
+    const gone = new Promise((r) => server.once('exit', (code) => r(code)));
     process.kill(server.pid, 'SIGTERM');
-    await gone;
+    const code = await gone;
+    // A clean stop; a sanitizer build reports nothing (its reports go to the log).
+    const log = fs.readFileSync(path.join(TMP, 'server.log'), 'utf8');
+    const report = /Sanitizer|runtime error/.exec(log);
+    if (code !== 0 || report) console.error(log.split('\n').filter((l) => !l.includes('level=info')).join('\n'));
+    assert.equal(code, 0, 'hitl serve stopped cleanly');
+    assert.equal(report, null, 'no sanitizer report');
   }
   fs.rmSync(TMP, {recursive: true, force: true});
 });

@@ -52,6 +52,13 @@ static const hitl_webhook *webhook_by_url(const hitl_queue_config *prev, size_t 
   return NULL;
 }
 
+/* True when v is a string that is a valid secret, with no NUL inside. */
+static bool secret_ok(const json_t *v) {
+  return json_is_string(v) && json_string_length(v) < HITL_WEBHOOK_SECRET_LEN &&
+         strlen(json_string_value(v)) == json_string_length(v) &&
+         hitl__webhook_secret_valid(json_string_value(v));
+}
+
 /* Reads the secret members of webhook h (path at) into w. */
 static int parse_webhook_secret(const json_t *h, const char *at, const hitl_webhook_parse *m,
                                 hitl_webhook *w, hitl_err *err) {
@@ -59,8 +66,7 @@ static int parse_webhook_secret(const json_t *h, const char *at, const hitl_webh
   json_t *v;
   if ((v = hitl__json_member(h, "secret")) != NULL) {
     hitl__path_key(field, at, "secret");
-    if (!json_is_string(v) || json_string_length(v) >= HITL_WEBHOOK_SECRET_LEN ||
-        !hitl__webhook_secret_valid(json_string_value(v)))
+    if (!secret_ok(v))
       return hitl__invalid(err, field,
                            "secret must be \"whsec_\" followed by the standard base64 (with "
                            "padding) of %d to %d random bytes",
@@ -84,8 +90,7 @@ static int parse_webhook_secret(const json_t *h, const char *at, const hitl_webh
   }
   if (prev) {
     hitl__path_key(field, at, "previous_secret");
-    if (!json_is_string(prev) || json_string_length(prev) >= HITL_WEBHOOK_SECRET_LEN ||
-        !hitl__webhook_secret_valid(json_string_value(prev)) || !json_is_integer(until))
+    if (!secret_ok(prev) || !json_is_integer(until))
       return hitl__invalid(err, field, "previous_secret must be a secret with "
                                        "previous_secret_until");
     w->previous_secret = hitl_xstrdup(json_string_value(prev));

@@ -174,6 +174,13 @@ static void test_put_may_not_set_the_previous_secret(void **state) {
   assert_int_equal(hitl__queue_config_from_put(j, NULL, 1, &q, &err), HITL_EVALIDATION);
   assert_string_equal(err.field, "webhooks[0].rotate_secret");
   json_decref(j);
+  /* A valid secret followed by a NUL and more (a parser that allows NUL could hand one over). */
+  const char with_nul[] = VECTOR_SECRET "\0x";
+  j = json_pack("{s:[{s:s,s:o}]}", "webhooks", "url", "http://h/a", "secret",
+                json_stringn(with_nul, sizeof with_nul - 1));
+  assert_int_equal(hitl__queue_config_from_put(j, NULL, 1, &q, &err), HITL_EVALIDATION);
+  assert_string_equal(err.field, "webhooks[0].secret");
+  json_decref(j);
 }
 
 /* The retry schedule: growing, and more than a day from the first attempt to the last. */

@@ -213,6 +213,12 @@ typedef struct hitl_store_vtable {
   int (*delivery_update)(hitl_store *s, const hitl_delivery *d);
   int (*delivery_list)(hitl_store *s, int64_t queue_id, int state, int64_t before_seq,
                        size_t limit, hitl_delivery **out, size_t *n);
+  /* Claims the delivery with seq for an attempt, outside a transaction: *taken is true when it
+   * is still pending and due at now, and it is then not due to any other process before
+   * hold_until (its next_attempt_at moves there; the attempt's delivery_update sets it anew). So
+   * the workers of several servers never POST one delivery at once. A backend whose database one
+   * process opens (SQLite) needs no claim: *taken is always true and nothing is written. */
+  int (*delivery_take)(hitl_store *s, int64_t seq, int64_t now, int64_t hold_until, bool *taken);
 
   /* The change feed between processes that share the database. changes_publish, in a write
    * transaction, sends text (at most HITL_CHANGES_MAX bytes) to every handle waiting in

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* hitl on PostgreSQL: the README's walkthrough, `hitl audit verify` on a URL, migrations by
  * processes started together, and two servers (nodes) sharing one database. */
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -402,6 +405,111 @@ static void test_event_stream_follows_other_node(void **state) {
   free(bob);
 }
 
+/* ---- Webhooks from two nodes: a receiver that counts each delivery id ---- */
+
+#define HOOK_TASKS 40
+#define HOOK_ID_LEN 64
+
+typedef struct hook_receiver {
+  struct MHD_Daemon *daemon;
+  int port;
+  pthread_mutex_t mu;
+  char ids[4 * HOOK_TASKS][HOOK_ID_LEN];
+  int counts[4 * HOOK_TASKS];
+  int n_ids;
+} hook_receiver;
+
+static enum MHD_Result on_hook(void *cls, struct MHD_Connection *c, const char *url,
+                               const char *method, const char *version, const char *data,
+                               size_t *size, void **req) {
+  (void)url; (void)method; (void)version; (void)data;
+  hook_receiver *rc = cls;
+  if (*req == NULL) { /* Headers: wait for the body. */
+    *req = rc;
+    return MHD_YES;
+  }
+  if (*size > 0) { /* The body: not needed. */
+    *size = 0;
+    return MHD_YES;
+  }
+  const char *id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Hitl-Delivery");
+  pthread_mutex_lock(&rc->mu);
+  int k = 0;
+  while (k < rc->n_ids && (id == NULL || strcmp(rc->ids[k], id) != 0)) k++;
+  if (k == rc->n_ids && k < 4 * HOOK_TASKS) {
+    snprintf(rc->ids[k], HOOK_ID_LEN, "%s", id ? id : "?");
+    rc->n_ids++;
+  }
+  if (k < 4 * HOOK_TASKS) rc->counts[k]++;
+  pthread_mutex_unlock(&rc->mu);
+  struct MHD_Response *resp =
+      MHD_create_response_from_buffer(2, (void *)"ok", MHD_RESPMEM_PERSISTENT);
+  enum MHD_Result ret = MHD_queue_response(c, 200, resp);
+  MHD_destroy_response(resp);
+  return ret;
+}
+
+/* Both nodes' workers deliver the deliveries both nodes wrote: each is POSTed once. */
+static void test_two_nodes_deliver_each_webhook_once(void **state) {
+  (void)state;
+  hook_receiver rc = {0};
+  pthread_mutex_init(&rc.mu, NULL);
+  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  rc.daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
+                               0, NULL, NULL, on_hook, &rc, MHD_OPTION_SOCK_ADDR,
+                               (struct sockaddr *)&addr, MHD_OPTION_END);
+  assert_non_null(rc.daemon);
+  rc.port = MHD_get_daemon_info(rc.daemon, MHD_DAEMON_INFO_BIND_PORT)->port;
+
+  test_server a = {0}, b = {0};
+  ts_start(&a, NULL);
+  char cfg[256];
+  snprintf(cfg, sizeof cfg,
+           "{\"policy\":{\"rules\":[{\"name\":\"all\",\"then\":{\"action\":\"accept\"}}]},"
+           "\"webhooks\":[{\"url\":\"http://127.0.0.1:%d/hook\",\"events\":[\"task.decided\","
+           "\"task.submitted\"]}]}", rc.port);
+  test_resp r;
+  assert_int_equal(tr(&a, "PUT", "/v1/queues/hooked", ADMIN_TOKEN, cfg, &r), 201);
+  tr_free(&r);
+  char *agent = ts_token(&a, "agent-1", "agent");
+  snprintf(b.db, sizeof b.db, "%s", a.db);
+  ts_start(&b, NULL);
+  for (int i = 0; i < HOOK_TASKS; i++) {
+    assert_int_equal(tr(i % 2 ? &b : &a, "POST", "/v1/queues/hooked/tasks", agent,
+                        "{\"input\":{\"text\":\"hook\"}}", &r), 201);
+    tr_free(&r);
+  }
+  /* Every delivery is stored as delivered (bounded wait), then none was POSTed twice. */
+  bool all = false;
+  for (int k = 0; k < 1000 && !all; k++) {
+    assert_int_equal(tr(&a, "GET", "/v1/queues/hooked/webhook-deliveries?state=pending&limit=10",
+                        ADMIN_TOKEN, NULL, &r), 200);
+    json_t *list = r.json ? json_object_get(r.json, "deliveries") : NULL;
+    all = list && json_array_size(list) == 0;
+    tr_free(&r);
+    pthread_mutex_lock(&rc.mu);
+    all = all && rc.n_ids >= HOOK_TASKS;
+    pthread_mutex_unlock(&rc.mu);
+    if (!all) {
+      struct timespec pause = {.tv_nsec = 20 * 1000000L};
+      nanosleep(&pause, NULL);
+    }
+  }
+  assert_true(all);
+  ts_stop(&a, SIGTERM);
+  ts_stop(&b, SIGTERM);
+  MHD_stop_daemon(rc.daemon);
+  assert_true(rc.n_ids >= HOOK_TASKS);
+  for (int k = 0; k < rc.n_ids; k++)
+    if (rc.counts[k] != 1) fail_msg("delivery %s was POSTed %d times", rc.ids[k], rc.counts[k]);
+  pthread_mutex_destroy(&rc.mu);
+  b.db[0] = '\0';
+  ts_cleanup(&b);
+  ts_cleanup(&a);
+  free(agent);
+}
+
 int main(void) {
   if (pg_test_server_url() == NULL) {
     fprintf(stderr, "test_postgres: HITL_TEST_PG names no server (see tests/pg_test.h)\n");
@@ -413,6 +521,7 @@ int main(void) {
       cmocka_unit_test(test_two_nodes_share_one_database),
       cmocka_unit_test(test_two_nodes_claim_at_once),
       cmocka_unit_test(test_event_stream_follows_other_node),
+      cmocka_unit_test(test_two_nodes_deliver_each_webhook_once),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1667,6 +1667,55 @@ static void test_server_formats_do_not_matter(void **state) {
   hitl_task_clear(&t);
 }
 
+/* A delivery taken for an attempt is not taken again, nor due, before its hold ends: the workers
+ * of two servers never POST it at once. SQLite's one process needs no claim: always taken. */
+static void test_delivery_take(void **state) {
+  fixture *f = *state;
+  hitl_store *s = f->s, *other = open_store(f->path);
+  assert_int_equal(s->vt->begin(s), 0);
+  insert_delivery(s, "wh_a", f->q1, 100);
+  insert_delivery(s, "wh_later", f->q1, 5000);
+  assert_int_equal(s->vt->commit(s), 0);
+  hitl_delivery *rows = NULL;
+  size_t n = 0;
+  assert_int_equal(s->vt->delivery_due(s, 200, 10, &rows, &n), 0);
+  assert_int_equal(n, 1);
+  int64_t seq = rows[0].seq;
+  hitl_delivery_clear(&rows[0]);
+  free(rows);
+
+  bool taken = false;
+  assert_int_equal(s->vt->delivery_take(s, seq, 200, 1200, &taken), 0);
+  assert_true(taken);
+  assert_int_equal(other->vt->delivery_take(other, seq, 300, 1300, &taken), 0);
+  assert_int_equal(other->vt->delivery_due(other, 300, 10, &rows, &n), 0);
+  for (size_t i = 0; i < n; i++) hitl_delivery_clear(&rows[i]);
+  free(rows);
+  if (pg_server) {
+    assert_false(taken); /* Held until 1200 by the first. */
+    assert_int_equal(n, 0);
+    assert_int_equal(other->vt->delivery_take(other, seq, 1200, 2200, &taken), 0);
+    assert_true(taken); /* The hold ended: the first server died mid-attempt, say. */
+  } else {
+    assert_true(taken);
+    assert_int_equal(n, 1);
+  }
+  /* Not due yet: nobody takes it. */
+  assert_int_equal(s->vt->delivery_due(s, 300, 10, &rows, &n), 0);
+  int64_t later = 0;
+  for (size_t i = 0; i < n; i++) hitl_delivery_clear(&rows[i]);
+  free(rows);
+  assert_int_equal(s->vt->delivery_list(s, f->q1, -1, 0, 10, &rows, &n), 0);
+  for (size_t i = 0; i < n; i++) {
+    if (strcmp(rows[i].id, "wh_later") == 0) later = rows[i].seq;
+    hitl_delivery_clear(&rows[i]);
+  }
+  free(rows);
+  assert_int_equal(s->vt->delivery_take(s, later, 300, 1300, &taken), 0);
+  if (pg_server) assert_false(taken);
+  hitl_store_close(other);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(int argc, char **argv) {
@@ -1708,6 +1757,7 @@ int main(int argc, char **argv) {
       T(test_deadlock_is_retry),
       T(test_chain_head_after_op_abort),
       T(test_server_formats_do_not_matter),
+      T(test_delivery_take),
   };
   return _cmocka_run_group_tests(group, tests, sizeof tests / sizeof tests[0], NULL, NULL);
 }

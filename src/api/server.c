@@ -460,13 +460,18 @@ static const hitl_queue_config *sweep_config(void *ctx, int64_t queue_id) {
   return hitl__registry_config_by_id(s->registry, queue_id);
 }
 
-/* Parses every stored queue into the registry. */
-static int load_queues(hitl_server *s, hitl_store *st, hitl_err *err) {
+/* Parses every stored queue (only_id 0), or the one with id only_id, into the registry. A queue
+ * the registry has keeps its counts; a new one is counted from the store, or starts at zero when
+ * created is set (it was just created: its tasks' changes all come after). */
+static int load_queues(hitl_server *s, hitl_store *st, int64_t only_id, bool created,
+                       hitl_err *err) {
   hitl_queue_row *rows = NULL;
   size_t n = 0;
   int rc = st->vt->queue_list(st, &rows, &n);
   if (rc) return hitl_err_set(err, rc, NULL, "cannot list the stored queues");
   for (size_t i = 0; i < n && rc == 0; i++) {
+    if (only_id && rows[i].id != only_id) continue;
+    bool known = only_id && hitl__registry_config_by_id(s->registry, only_id) != NULL;
     json_error_t je;
     json_t *body = json_loads(rows[i].config, 0, &je);
     hitl_queue_config *config = NULL;
@@ -474,18 +479,45 @@ static int load_queues(hitl_server *s, hitl_store *st, hitl_err *err) {
     if (body == NULL || hitl__queue_config_from_json(body, &config, err) != 0) {
       rc = hitl_err_set(err, HITL_ESTORE, NULL, "stored queue \"%s\" has an unreadable configuration",
                         rows[i].name);
-    } else if ((rc = st->vt->queue_stats(st, rows[i].id, &stats)) != 0) {
+    } else if (!known && !created && (rc = st->vt->queue_stats(st, rows[i].id, &stats)) != 0) {
       hitl_err_set(err, rc, NULL, "cannot count the tasks of queue \"%s\"", rows[i].name);
       hitl_queue_config_free(config);
     } else {
       hitl__registry_put(s->registry, rows[i].id, rows[i].name, config, rows[i].created_at,
-                         rows[i].updated_at, &stats);
+                         rows[i].updated_at, known ? NULL : &stats);
     }
     json_decref(body);
   }
   for (size_t i = 0; i < n; i++) hitl_queue_row_clear(&rows[i]);
   free(rows);
   return rc;
+}
+
+/* Another server's changes (the change feed's thread): counts and waiters as for our own, and
+ * what this server caches of queues and tokens is read again when they changed. */
+static void apply_remote(void *ctx, const hitl_change *changes, size_t n) {
+  hitl_server *s = ctx;
+  size_t from = 0; /* Changes before i not applied yet: applied in order around queue loads. */
+  for (size_t i = 0; i < n; i++) {
+    const char *type = changes[i].type;
+    bool queue = strcmp(type, "queue.created") == 0 || strcmp(type, "queue.updated") == 0;
+    if (queue || strcmp(type, "token.revoked") == 0) {
+      apply_changes(s, changes + from, i - from);
+      from = i + 1;
+    }
+    if (queue) {
+      hitl_store *st = hitl__server_reader(s);
+      hitl_err err = {0};
+      /* Notifications come in commit order: the tasks of a new queue come after it. */
+      bool created = strcmp(type, "queue.created") == 0;
+      if (st == NULL || load_queues(s, st, changes[i].queue_id, created, &err) != 0)
+        hitl_log(HITL_LOG_ERROR, "msg=\"cannot load a queue another server changed\" queue_id=%lld",
+                 (long long)changes[i].queue_id);
+    } else if (strcmp(type, "token.revoked") == 0) {
+      hitl__auth_forget(s->auth, NULL); /* The change does not name the token: forget them all. */
+    }
+  }
+  apply_changes(s, changes + from, n - from);
 }
 
 int hitl_server_start(const hitl_server_config *cfg, hitl_server **out, hitl_err *err) {
@@ -509,13 +541,13 @@ int hitl_server_start(const hitl_server_config *cfg, hitl_server **out, hitl_err
   hitl_store *writer = NULL;
   int rc = hitl_store_open(s->db, &writer, err);
   if (rc) goto fail;
-  rc = load_queues(s, writer, err);
+  rc = load_queues(s, writer, 0, false, err);
   if (rc) {
     hitl_store_close(writer);
     goto fail;
   }
   s->webhooks = hitl__webhooks_new(s, cfg->webhook_secret, cfg->webhook_retry_ms);
-  s->feed = hitl__feed_start(s->db, apply_changes, s); /* NULL on SQLite: no other writers. */
+  s->feed = hitl__feed_start(s->db, apply_remote, s); /* NULL on SQLite: no other writers. */
   s->committer = hitl__committer_start(writer, on_commit, before_commit, sweep_config, s);
   s->series = hitl__series_start(s->registry);
 

@@ -141,20 +141,26 @@ static void test_processes_migrate_together(void **state) {
   pg_test_drop(server, url);
 }
 
-/* True once node's live count of queue "review" in state reaches want, waiting at most 10 s. */
-static bool count_reaches(test_server *node, const char *token, const char *state, long long want) {
-  char path[64];
+/* True once node's live count of the queue in state reaches want, waiting at most 10 s. */
+static bool count_in_queue_reaches(test_server *node, const char *queue, const char *token,
+                                   const char *state, long long want) {
+  char path[64], url[96];
   snprintf(path, sizeof path, "counts.%s", state);
+  snprintf(url, sizeof url, "/v1/queues/%s", queue);
   for (int i = 0; i < 500; i++) {
     test_resp r;
     long long got = -1;
-    if (tr(node, "GET", "/v1/queues/review", token, NULL, &r) == 200) got = tj_int(&r, path);
+    if (tr(node, "GET", url, token, NULL, &r) == 200) got = tj_int(&r, path);
     tr_free(&r);
     if (got == want) return true;
     struct timespec pause = {.tv_nsec = 20 * 1000000L};
     nanosleep(&pause, NULL);
   }
   return false;
+}
+
+static bool count_reaches(test_server *node, const char *token, const char *state, long long want) {
+  return count_in_queue_reaches(node, "review", token, state, want);
 }
 
 #define SHARED_TASKS 10
@@ -510,6 +516,74 @@ static void test_two_nodes_deliver_each_webhook_once(void **state) {
   free(agent);
 }
 
+/* True once GET path on node answers want, waiting at most 10 s. */
+static bool status_reaches(test_server *node, const char *path, const char *token, long want) {
+  for (int i = 0; i < 500; i++) {
+    test_resp r;
+    long got = tr(node, "GET", path, token, NULL, &r);
+    tr_free(&r);
+    if (got == want) return true;
+    struct timespec pause = {.tv_nsec = 20 * 1000000L};
+    nanosleep(&pause, NULL);
+  }
+  return false;
+}
+
+/* A queue created through one node can be used through the other, its new configuration too,
+ * and a token revoked through one stops working on the other, even where it was cached. */
+static void test_queue_and_token_changes_reach_other_node(void **state) {
+  (void)state;
+  test_server a = {0}, b = {0};
+  char *agent, *alice, *bob;
+  start_two_nodes(&a, &b, &agent, &alice, &bob);
+  test_resp r;
+  assert_int_equal(tr(&b, "GET", "/v1/queues/review", alice, NULL, &r), 200); /* Cached on b. */
+  tr_free(&r);
+
+  assert_int_equal(tr(&a, "PUT", "/v1/queues/fresh", ADMIN_TOKEN, queue_config, &r), 201);
+  tr_free(&r);
+  assert_true(status_reaches(&b, "/v1/queues/fresh", agent, 200));
+  assert_int_equal(tr(&b, "POST", "/v1/queues/fresh/tasks", agent, "{\"input\":{\"text\":\"x\"}}",
+                      &r), 201);
+  assert_string_equal(tj_str(&r, "state"), "pending");
+  tr_free(&r);
+  assert_true(count_in_queue_reaches(&a, "fresh", agent, "pending", 1));
+  assert_true(count_in_queue_reaches(&b, "fresh", agent, "pending", 1));
+  /* A new configuration through a: b routes by it (every task is accepted now). */
+  assert_int_equal(tr(&a, "PUT", "/v1/queues/fresh", ADMIN_TOKEN,
+                      "{\"policy\":{\"rules\":[{\"name\":\"all\",\"then\":{\"action\":\"accept\"}}]}}",
+                      &r), 200);
+  tr_free(&r);
+  bool accepted = false;
+  for (int i = 0; i < 500 && !accepted; i++) {
+    assert_int_equal(tr(&b, "GET", "/v1/queues/fresh", agent, NULL, &r), 200);
+    accepted = r.body && strstr(r.body, "\"accept\"") != NULL;
+    tr_free(&r);
+    if (!accepted) {
+      struct timespec pause = {.tv_nsec = 20 * 1000000L};
+      nanosleep(&pause, NULL);
+    }
+  }
+  assert_true(accepted);
+  assert_int_equal(tr(&b, "POST", "/v1/queues/fresh/tasks", agent, "{\"input\":{\"text\":\"y\"}}",
+                      &r), 201);
+  assert_string_equal(tj_str(&r, "state"), "decided");
+  tr_free(&r);
+
+  assert_int_equal(tr(&a, "DELETE", "/v1/tokens/alice", ADMIN_TOKEN, NULL, &r), 200);
+  tr_free(&r);
+  assert_true(status_reaches(&b, "/v1/queues/review", alice, 401));
+
+  ts_stop(&a, SIGTERM);
+  ts_stop(&b, SIGTERM);
+  b.db[0] = '\0';
+  ts_cleanup(&b);
+  ts_cleanup(&a);
+  free(agent);
+  free(alice);
+  free(bob);
+}
+
 int main(void) {
   if (pg_test_server_url() == NULL) {
     fprintf(stderr, "test_postgres: HITL_TEST_PG names no server (see tests/pg_test.h)\n");
@@ -522,6 +596,7 @@ int main(void) {
       cmocka_unit_test(test_two_nodes_claim_at_once),
       cmocka_unit_test(test_event_stream_follows_other_node),
       cmocka_unit_test(test_two_nodes_deliver_each_webhook_once),
+      cmocka_unit_test(test_queue_and_token_changes_reach_other_node),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,6 +40,7 @@ static const char *static_type(const char *type) {
 struct hitl_feed {
   hitl_store *store;     /* The listening handle, used by the thread only. */
   hitl_commit_fn apply;
+  hitl_resync_fn resync;
   void *ctx;
   char node[HITL_ID_LEN]; /* This server's id in the texts it publishes. */
   pthread_t thread;
@@ -119,9 +120,14 @@ static void *feed_main(void *arg) {
   while (!__atomic_load_n(&f->stopping, __ATOMIC_ACQUIRE)) {
     char **texts = NULL;
     size_t n = 0;
-    if (f->store->vt->changes_wait(f->store, WAIT_MS, &texts, &n) != 0) {
-      /* The database is away: changes committed meanwhile are missed (counts may drift until a
-       * restart; waiters still time out and read the database). Try again shortly. */
+    int rc = f->store->vt->changes_wait(f->store, WAIT_MS, &texts, &n);
+    if (rc == HITL_ERETRY) {
+      hitl_log(HITL_LOG_WARN, "msg=\"the change feed was cut off: reading the queues again\"");
+      f->resync(f->ctx);
+      continue;
+    }
+    if (rc != 0) {
+      /* The database is away; try again shortly (the reconnection then asks for a resync). */
       struct timespec pause = {.tv_nsec = WAIT_MS * 1000000L};
       nanosleep(&pause, NULL);
       continue;
@@ -135,7 +141,8 @@ static void *feed_main(void *arg) {
   return NULL;
 }
 
-hitl_feed *hitl__feed_start(const char *location, hitl_commit_fn apply, void *ctx) {
+hitl_feed *hitl__feed_start(const char *location, hitl_commit_fn apply, hitl_resync_fn resync,
+                            void *ctx) {
   hitl_store *st = NULL;
   hitl_err err = {0};
   if (hitl_store_open(location, &st, &err) != 0) {
@@ -157,6 +164,7 @@ hitl_feed *hitl__feed_start(const char *location, hitl_commit_fn apply, void *ct
   hitl_feed *f = hitl_xcalloc(1, sizeof *f);
   f->store = st;
   f->apply = apply;
+  f->resync = resync;
   f->ctx = ctx;
   hitl_id_new("n", f->node);
   pthread_create(&f->thread, NULL, feed_main, f);

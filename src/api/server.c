@@ -520,6 +520,19 @@ static void apply_remote(void *ctx, const hitl_change *changes, size_t n) {
   apply_changes(s, changes + from, n - from);
 }
 
+/* The change feed missed changes (its connection was lost): every queue is read again with its
+ * counts, cached tokens are forgotten, and event streams look for what they missed. Long-polls
+ * on a single task end at their timeout, reading the database. */
+static void resync(void *ctx) {
+  hitl_server *s = ctx;
+  hitl_store *st = hitl__server_reader(s);
+  hitl_err err = {0};
+  if (st == NULL || load_queues(s, st, 0, false, &err) != 0)
+    hitl_log(HITL_LOG_ERROR, "msg=\"cannot read the queues again\" detail=\"%s\"", err.message);
+  hitl__auth_forget(s->auth, NULL);
+  hitl__waiters_wake(s->waiters, HITL_EVENTS_KEY);
+}
+
 int hitl_server_start(const hitl_server_config *cfg, hitl_server **out, hitl_err *err) {
   if (hitl_id_init() != 0) return hitl_err_set(err, HITL_EINTERNAL, NULL, "libsodium failed to start");
   hitl_server *s = hitl_xcalloc(1, sizeof *s);
@@ -547,7 +560,7 @@ int hitl_server_start(const hitl_server_config *cfg, hitl_server **out, hitl_err
     goto fail;
   }
   s->webhooks = hitl__webhooks_new(s, cfg->webhook_secret, cfg->webhook_retry_ms);
-  s->feed = hitl__feed_start(s->db, apply_remote, s); /* NULL on SQLite: no other writers. */
+  s->feed = hitl__feed_start(s->db, apply_remote, resync, s); /* NULL on SQLite: one writer. */
   s->committer = hitl__committer_start(writer, on_commit, before_commit, sweep_config, s);
   s->series = hitl__series_start(s->registry);
 

@@ -72,6 +72,7 @@ typedef struct hitl__pg {
   bool in_txn;       /* Between begin() and commit()/rollback(). */
   bool doomed;       /* The open transaction lost a race (serialization failure or deadlock). */
   bool listening;    /* LISTEN was sent on this connection (changes_wait). */
+  bool listened;     /* LISTEN was sent on an earlier connection of this handle too. */
   hitl_buf scratch;  /* Reused for per-call text (the claim's role list). */
 } hitl__pg;
 

@@ -225,7 +225,9 @@ typedef struct hitl_store_vtable {
    * changes_wait, once the transaction commits (never when it rolls back). changes_wait waits
    * at most timeout_ms for texts published through other handles (the handle listens from its
    * first call) and sets *texts to a malloc'd array of *n malloc'd strings (NULL and 0 when none
-   * came). Use a handle for nothing else while it listens. A backend whose database one process
+   * came). HITL_ERETRY: it listens again after its connection was lost, so texts published
+   * meanwhile were missed; re-read what is cached. Use a handle for nothing else while it
+   * listens. A backend whose database one process
    * opens (SQLite) has no feed, as that process's own commits are all the changes there are:
    * changes_publish does nothing and changes_wait returns HITL_ENOT_FOUND at once. */
   int (*changes_publish)(hitl_store *s, const char *text);

@@ -180,6 +180,18 @@ static void start_two_nodes(test_server *a, test_server *b, char **agent, char *
   ts_start(b, NULL); /* After the queue exists: each server loads the queues at start. */
 }
 
+/* Stops both servers, drops their database and frees the tokens of start_two_nodes. */
+static void stop_two_nodes(test_server *a, test_server *b, char *agent, char *alice, char *bob) {
+  ts_stop(a, SIGTERM);
+  ts_stop(b, SIGTERM);
+  b->db[0] = '\0'; /* a's cleanup drops the shared database. */
+  ts_cleanup(b);
+  ts_cleanup(a);
+  free(agent);
+  free(alice);
+  free(bob);
+}
+
 /* Two servers on one database: tasks submitted through either are claimed through either, each
  * exactly once; an answer goes through the node that did not lease the task; the event chain
  * the two wrote verifies as one line. */
@@ -574,14 +586,29 @@ static void test_queue_and_token_changes_reach_other_node(void **state) {
   tr_free(&r);
   assert_true(status_reaches(&b, "/v1/queues/review", alice, 401));
 
-  ts_stop(&a, SIGTERM);
-  ts_stop(&b, SIGTERM);
-  b.db[0] = '\0';
-  ts_cleanup(&b);
-  ts_cleanup(&a);
-  free(agent);
-  free(alice);
-  free(bob);
+  stop_two_nodes(&a, &b, agent, alice, bob);
+}
+
+/* A server whose listening connection is cut off misses what is published meanwhile: once it
+ * listens again it reads the queues' counts afresh, so they end right. */
+static void test_feed_cut_off_resyncs(void **state) {
+  (void)state;
+  test_server a = {0}, b = {0};
+  char *agent, *alice, *bob;
+  start_two_nodes(&a, &b, &agent, &alice, &bob);
+  PGconn *c = PQconnectdb(a.db);
+  assert_int_equal(PQstatus(c), CONNECTION_OK);
+  PGresult *res = PQexec(c, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                            "WHERE datname = current_database() AND query = 'LISTEN hitl_changes'");
+  assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+  assert_string_equal(PQgetvalue(res, 0, 0), "2"); /* Both servers' listeners. */
+  PQclear(res);
+  PQfinish(c);
+  for (int i = 0; i < 5; i++) free(submit(&a, agent, i)); /* Likely while b is not listening. */
+  assert_true(count_reaches(&b, agent, "pending", 5));
+  for (int i = 5; i < 8; i++) free(submit(&a, agent, i)); /* And the feed works again. */
+  assert_true(count_reaches(&b, agent, "pending", 8));
+  stop_two_nodes(&a, &b, agent, alice, bob);
 }
 
 int main(void) {
@@ -597,6 +624,7 @@ int main(void) {
       cmocka_unit_test(test_event_stream_follows_other_node),
       cmocka_unit_test(test_two_nodes_deliver_each_webhook_once),
       cmocka_unit_test(test_queue_and_token_changes_reach_other_node),
+      cmocka_unit_test(test_feed_cut_off_resyncs),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,6 +6,7 @@
 #include "api/queue_json.h"
 #include "api/series.h"
 #include "api/session.h"
+#include "api/sync.h"
 
 #include <sodium.h>
 
@@ -428,111 +429,6 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
 
 /* ---- start and stop ----------------------------------------------------------------------- */
 
-/* Counts and waiters follow changes: this server's own commits (on_commit) and, on a database
- * several servers share, the others' (from the change feed's thread). */
-static void apply_changes(void *ctx, const hitl_change *changes, size_t n) {
-  hitl_server *s = ctx;
-  hitl__registry_apply(s->registry, changes, n);
-  if (n) hitl__waiters_wake(s->waiters, HITL_EVENTS_KEY);
-  for (size_t i = 0; i < n; i++) {
-    int to = changes[i].to_state;
-    if (changes[i].task_id[0] && changes[i].from_state >= 0 &&
-        (to == HITL_TASK_DECIDED || to == HITL_TASK_EXPIRED || to == HITL_TASK_CANCELLED))
-      hitl__waiters_wake(s->waiters, changes[i].task_id);
-  }
-}
-
-static void on_commit(void *ctx, const hitl_change *changes, size_t n) {
-  hitl_server *s = ctx;
-  apply_changes(s, changes, n);
-  hitl__webhooks_committed(s->webhooks);
-}
-
-static int before_commit(void *ctx, hitl_txn *x, const hitl_change *changes, size_t n) {
-  hitl_server *s = ctx;
-  int rc = hitl__webhooks_outbox(s->webhooks, x, changes, n);
-  if (rc == 0) rc = hitl__feed_publish(s->feed, x, changes, n);
-  return rc;
-}
-
-static const hitl_queue_config *sweep_config(void *ctx, int64_t queue_id) {
-  hitl_server *s = ctx;
-  return hitl__registry_config_by_id(s->registry, queue_id);
-}
-
-/* Parses every stored queue (only_id 0), or the one with id only_id, into the registry. A queue
- * the registry has keeps its counts; a new one is counted from the store, or starts at zero when
- * created is set (it was just created: its tasks' changes all come after). */
-static int load_queues(hitl_server *s, hitl_store *st, int64_t only_id, bool created,
-                       hitl_err *err) {
-  hitl_queue_row *rows = NULL;
-  size_t n = 0;
-  int rc = st->vt->queue_list(st, &rows, &n);
-  if (rc) return hitl_err_set(err, rc, NULL, "cannot list the stored queues");
-  for (size_t i = 0; i < n && rc == 0; i++) {
-    if (only_id && rows[i].id != only_id) continue;
-    bool known = only_id && hitl__registry_config_by_id(s->registry, only_id) != NULL;
-    json_error_t je;
-    json_t *body = json_loads(rows[i].config, 0, &je);
-    hitl_queue_config *config = NULL;
-    hitl_queue_stats stats = {0};
-    if (body == NULL || hitl__queue_config_from_json(body, &config, err) != 0) {
-      rc = hitl_err_set(err, HITL_ESTORE, NULL, "stored queue \"%s\" has an unreadable configuration",
-                        rows[i].name);
-    } else if (!known && !created && (rc = st->vt->queue_stats(st, rows[i].id, &stats)) != 0) {
-      hitl_err_set(err, rc, NULL, "cannot count the tasks of queue \"%s\"", rows[i].name);
-      hitl_queue_config_free(config);
-    } else {
-      hitl__registry_put(s->registry, rows[i].id, rows[i].name, config, rows[i].created_at,
-                         rows[i].updated_at, known ? NULL : &stats);
-    }
-    json_decref(body);
-  }
-  for (size_t i = 0; i < n; i++) hitl_queue_row_clear(&rows[i]);
-  free(rows);
-  return rc;
-}
-
-/* Another server's changes (the change feed's thread): counts and waiters as for our own, and
- * what this server caches of queues and tokens is read again when they changed. */
-static void apply_remote(void *ctx, const hitl_change *changes, size_t n) {
-  hitl_server *s = ctx;
-  size_t from = 0; /* Changes before i not applied yet: applied in order around queue loads. */
-  for (size_t i = 0; i < n; i++) {
-    const char *type = changes[i].type;
-    bool queue = strcmp(type, "queue.created") == 0 || strcmp(type, "queue.updated") == 0;
-    if (queue || strcmp(type, "token.revoked") == 0) {
-      apply_changes(s, changes + from, i - from);
-      from = i + 1;
-    }
-    if (queue) {
-      hitl_store *st = hitl__server_reader(s);
-      hitl_err err = {0};
-      /* Notifications come in commit order: the tasks of a new queue come after it. */
-      bool created = strcmp(type, "queue.created") == 0;
-      if (st == NULL || load_queues(s, st, changes[i].queue_id, created, &err) != 0)
-        hitl_log(HITL_LOG_ERROR, "msg=\"cannot load a queue another server changed\" queue_id=%lld",
-                 (long long)changes[i].queue_id);
-    } else if (strcmp(type, "token.revoked") == 0) {
-      hitl__auth_forget(s->auth, NULL); /* The change does not name the token: forget them all. */
-    }
-  }
-  apply_changes(s, changes + from, n - from);
-}
-
-/* The change feed missed changes (its connection was lost): every queue is read again with its
- * counts, cached tokens are forgotten, and event streams look for what they missed. Long-polls
- * on a single task end at their timeout, reading the database. */
-static void resync(void *ctx) {
-  hitl_server *s = ctx;
-  hitl_store *st = hitl__server_reader(s);
-  hitl_err err = {0};
-  if (st == NULL || load_queues(s, st, 0, false, &err) != 0)
-    hitl_log(HITL_LOG_ERROR, "msg=\"cannot read the queues again\" detail=\"%s\"", err.message);
-  hitl__auth_forget(s->auth, NULL);
-  hitl__waiters_wake(s->waiters, HITL_EVENTS_KEY);
-}
-
 int hitl_server_start(const hitl_server_config *cfg, hitl_server **out, hitl_err *err) {
   if (hitl_id_init() != 0) return hitl_err_set(err, HITL_EINTERNAL, NULL, "libsodium failed to start");
   hitl_server *s = hitl_xcalloc(1, sizeof *s);
@@ -554,14 +450,15 @@ int hitl_server_start(const hitl_server_config *cfg, hitl_server **out, hitl_err
   hitl_store *writer = NULL;
   int rc = hitl_store_open(s->db, &writer, err);
   if (rc) goto fail;
-  rc = load_queues(s, writer, 0, false, err);
+  rc = hitl__sync_load_queues(s, writer, 0, false, err);
   if (rc) {
     hitl_store_close(writer);
     goto fail;
   }
   s->webhooks = hitl__webhooks_new(s, cfg->webhook_secret, cfg->webhook_retry_ms);
-  s->feed = hitl__feed_start(s->db, apply_remote, resync, s); /* NULL on SQLite: one writer. */
-  s->committer = hitl__committer_start(writer, on_commit, before_commit, sweep_config, s);
+  s->feed = hitl__feed_start(s->db, hitl__sync_apply_remote, hitl__sync_resync, s);
+  s->committer = hitl__committer_start(writer, hitl__sync_on_commit, hitl__sync_before_commit,
+                                       hitl__sync_sweep_config, s);
   s->series = hitl__series_start(s->registry);
 
   struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)cfg->port)};

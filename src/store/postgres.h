@@ -71,6 +71,7 @@ typedef struct hitl__pg {
   char *url;         /* For messages: the URL without its password. */
   bool in_txn;       /* Between begin() and commit()/rollback(). */
   bool doomed;       /* The open transaction lost a race (serialization failure or deadlock). */
+  bool release_due;  /* op_end was called: the savepoint is released with the next op_begin. */
   bool listening;    /* LISTEN was sent on this connection (changes_wait). */
   bool listened;     /* LISTEN was sent on an earlier connection of this handle too. */
   hitl_buf scratch;  /* Reused for per-call text (the claim's role list). */

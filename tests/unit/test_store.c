@@ -1716,6 +1716,35 @@ static void test_delivery_take(void **state) {
   hitl_store_close(other);
 }
 
+/* Two sweepers at once: the due tasks one holds are not handed to the other, so each expired
+ * lease or passed deadline is handled once. SQLite's begin() makes the second wait instead. */
+static void test_due_tasks_skip_what_another_writer_holds(void **state) {
+  fixture *f = *state;
+  if (pg_server == NULL) skip();
+  hitl_store *s = f->s, *other = open_store(f->path);
+  hitl_task t[3];
+  for (int i = 0; i < 3; i++) {
+    make_task(&t[i], f->q1, 0, 1);
+    t[i].deadline_at = 100 + i;
+    insert_task(s, &t[i]);
+  }
+  hitl_task *due = NULL, *due2 = NULL;
+  size_t n = 0, n2 = 0;
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->task_due(s, 1000, 2, &due, &n), 0);
+  assert_int_equal(n, 2);
+  assert_int_equal(other->vt->begin(other), 0);
+  assert_int_equal(other->vt->task_due(other, 1000, 10, &due2, &n2), 0);
+  assert_int_equal(n2, 1); /* Only the one the first sweeper did not take. */
+  assert_string_equal(due2[0].id, t[2].id);
+  assert_int_equal(other->vt->rollback(other), 0);
+  assert_int_equal(s->vt->rollback(s), 0);
+  free_tasks(due, n);
+  free_tasks(due2, n2);
+  for (int i = 0; i < 3; i++) hitl_task_clear(&t[i]);
+  hitl_store_close(other);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(int argc, char **argv) {
@@ -1758,6 +1787,7 @@ int main(int argc, char **argv) {
       T(test_chain_head_after_op_abort),
       T(test_server_formats_do_not_matter),
       T(test_delivery_take),
+      T(test_due_tasks_skip_what_another_writer_holds),
   };
   return _cmocka_run_group_tests(group, tests, sizeof tests / sizeof tests[0], NULL, NULL);
 }

@@ -611,6 +611,59 @@ static void test_feed_cut_off_resyncs(void **state) {
   stop_two_nodes(&a, &b, agent, alice, bob);
 }
 
+#define LATE_TASKS 20
+
+/* Both nodes' sweepers watch the same deadlines: each passed deadline decides its task once. */
+static void test_two_nodes_sweep_each_deadline_once(void **state) {
+  (void)state;
+  test_server a = {0}, b = {0};
+  ts_start(&a, NULL);
+  test_resp r;
+  assert_int_equal(tr(&a, "PUT", "/v1/queues/late", ADMIN_TOKEN,
+                      "{\"sla\":{\"deadline_seconds\":1,\"on_timeout\":\"reject\"}}", &r), 201);
+  tr_free(&r);
+  char *agent = ts_token(&a, "agent-1", "agent");
+  snprintf(b.db, sizeof b.db, "%s", a.db);
+  ts_start(&b, NULL);
+  char *ids[LATE_TASKS];
+  for (int i = 0; i < LATE_TASKS; i++) {
+    assert_int_equal(tr(i % 2 ? &b : &a, "POST", "/v1/queues/late/tasks", agent,
+                        "{\"input\":{\"text\":\"late\"}}", &r), 201);
+    ids[i] = strdup(tj_str(&r, "id"));
+    tr_free(&r);
+  }
+  /* Every task decided (bounded wait), then exactly one decision event each. */
+  for (int i = 0; i < LATE_TASKS; i++) {
+    char path[128];
+    snprintf(path, sizeof path, "/v1/tasks/%s?wait=20", ids[i]);
+    assert_int_equal(tr(i % 2 ? &a : &b, "GET", path, agent, NULL, &r), 200);
+    assert_string_equal(tj_str(&r, "state"), "decided");
+    tr_free(&r);
+  }
+  ts_stop(&a, SIGTERM);
+  ts_stop(&b, SIGTERM);
+  ts_start(&a, NULL); /* Both sweepers are stopped: nothing more can happen. */
+  assert_int_equal(tr(&a, "GET", "/v1/events?queue=late&type=task.decided&limit=1000",
+                      ADMIN_TOKEN, NULL, &r), 200);
+  json_t *events = json_object_get(r.json, "events");
+  assert_int_equal(json_array_size(events), LATE_TASKS);
+  for (int i = 0; i < LATE_TASKS; i++) {
+    int seen = 0;
+    for (size_t k = 0; k < json_array_size(events); k++) {
+      const char *task = json_string_value(json_object_get(json_array_get(events, k), "task_id"));
+      seen += task && strcmp(task, ids[i]) == 0;
+    }
+    if (seen != 1) fail_msg("task %s was decided %d times", ids[i], seen);
+    free(ids[i]);
+  }
+  tr_free(&r);
+  ts_stop(&a, SIGTERM);
+  b.db[0] = '\0';
+  ts_cleanup(&b);
+  ts_cleanup(&a);
+  free(agent);
+}
+
 int main(void) {
   if (pg_test_server_url() == NULL) {
     fprintf(stderr, "test_postgres: HITL_TEST_PG names no server (see tests/pg_test.h)\n");
@@ -625,6 +678,7 @@ int main(void) {
       cmocka_unit_test(test_two_nodes_deliver_each_webhook_once),
       cmocka_unit_test(test_queue_and_token_changes_reach_other_node),
       cmocka_unit_test(test_feed_cut_off_resyncs),
+      cmocka_unit_test(test_two_nodes_sweep_each_deadline_once),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -56,9 +56,9 @@ static int keep_earlier_agreement(const hitl_queue_config *q, hitl_consensus_res
   return rc;
 }
 
-/* Decides from the answers of the current stage once enough are in. */
-static int conclude(hitl_txn *x, const hitl_queue_config *q, hitl_task *t, const char *actor,
-                    const char *response_id, hitl_err *err) {
+/* See lifecycle_internal.h. */
+int hitl__task_conclude(hitl_txn *x, const hitl_queue_config *q, hitl_task *t, const char *actor,
+                        const char *response_id, int from_state, hitl_err *err) {
   hitl_response *all = NULL, *earlier = NULL, *everyone = NULL;
   size_t n_all = 0, n = 0, n_earlier = 0;
   hitl_consensus_result cr = {0};
@@ -144,7 +144,7 @@ static int conclude(hitl_txn *x, const hitl_queue_config *q, hitl_task *t, const
     type = "task.responded";
   }
   rc = x->store->vt->task_update(x->store, t);
-  if (rc == 0) rc = hitl__task_event(x, t, type, actor, HITL_TASK_LEASED, hitl_buf_cstr(&data));
+  if (rc == 0) rc = hitl__task_event(x, t, type, actor, from_state, hitl_buf_cstr(&data));
   if (rc) hitl_err_set(err, rc, NULL, "could not store the decision");
 cleanup:
   hitl_consensus_result_clear(&cr);
@@ -192,7 +192,8 @@ int hitl_task_respond(hitl_txn *x, const hitl_queue_config *q, const char *task_
     if (rc == 0) rc = hitl__task_event(x, out, "task.escalated", a->name, HITL_TASK_LEASED, data);
   } else {
     out->answers++;
-    if (out->answers >= out->needed) return conclude(x, q, out, a->name, response_id, err);
+    if (out->answers >= out->needed)
+      return hitl__task_conclude(x, q, out, a->name, response_id, HITL_TASK_LEASED, err);
     out->state = HITL_TASK_PENDING;
     hitl__task_clear_lease(out);
     out->updated_at = x->now;

@@ -177,9 +177,11 @@ static size_t write_dpo(hitl_buf *out, const hitl_task *t, const parsed_task *p)
   return lines;
 }
 
-/* Classification and tagging data: the winning label, labels, rating, text and spans answers. */
+/* Classification and tagging data: the winning label, labels, rating, text, spans, boxes,
+ * transcription and relations answers. */
 static size_t write_labels(hitl_buf *out, const hitl_task *t, const parsed_task *p) {
-  static const char *const kinds[] = {"label", "labels", "rating", "text", "spans"};
+  static const char *const kinds[] = {"label", "labels", "rating",        "text",
+                                      "spans", "boxes",  "transcription", "relations"};
   if (p->answers == NULL) return 0;
   json_t *labels = json_object();
   const char *q;

@@ -242,9 +242,9 @@ static json_t *ls_annotations(const ls_ctx *c, const hitl_response *rs, size_t n
   return anns;
 }
 
-/* The regions the model's output suggests: when it is the answer to a question (a single
- * question's answer, or an object of answers by question name), that question's result shape;
- * otherwise a TextArea "output" holding it as text. */
+/* The regions the model's output suggests: when it is the answer to exactly one question, or an
+ * object of answers by question name, the result shape of those questions; otherwise a TextArea
+ * "output" holding it as text. */
 static void output_regions(const ls_ctx *c, const char *id_base, const json_t *output,
                            json_t *result) {
   static const char *const kind_of[] = {
@@ -255,19 +255,21 @@ static void output_regions(const ls_ctx *c, const char *id_base, const json_t *o
       [HITL_QUESTION_TRANSCRIPTION] = "transcription", [HITL_QUESTION_RELATIONS] = NULL,
   };
   const hitl_queue_config *q = c->q;
-  size_t suggesting = 0, last = 0;
-  for (size_t i = 0; q && i < q->n_questions; i++)
-    if (kind_of[q->questions[i].type]) suggesting++, last = i;
-  hitl_response r = {0};
   hitl_err err = {0};
-  /* One question that suggests: the output is its answer. */
-  if (suggesting == 1 && hitl__ls_answer_check(q, q->questions[last].name,
-                                               kind_of[q->questions[last].type], output, &r,
-                                               &err) == 0) {
-    ls_regions(c, &r, id_base, result);
-    hitl_response_clear(&r);
-    return;
+  /* The answer of exactly one question: its regions. */
+  hitl_response r = {0};
+  size_t fits = 0;
+  for (size_t i = 0; q && i < q->n_questions; i++) {
+    const char *kind = kind_of[q->questions[i].type];
+    hitl_response one = {0};
+    if (kind == NULL || hitl__ls_answer_check(q, q->questions[i].name, kind, output, &one, &err) != 0)
+      continue;
+    if (fits++ == 0) r = one;
+    else hitl_response_clear(&one);
   }
+  if (fits == 1) ls_regions(c, &r, id_base, result);
+  hitl_response_clear(&r);
+  if (fits == 1) return;
   /* An object of answers by question name, each fitting its question. */
   bool all = json_is_object(output) && json_object_size(output) > 0;
   const char *name;

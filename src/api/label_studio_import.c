@@ -306,12 +306,25 @@ static void attach_correction(json_t *answers, json_t *output_text) {
 /* Validates answers (from results at base) against q into *out; errors name base. */
 static int validate(const hitl_queue_config *q, json_t *answers, const char *base,
                     hitl_answers *out, hitl_err *err) {
-  json_t *body = json_pack("{ssso}", "lease_id", "import", "answers", answers);
+  json_t *body = json_pack("{sssO}", "lease_id", "import", "answers", answers);
   int rc = hitl__answers_from_json(q, body, out, err);
   json_decref(body);
   if (rc < 0) {
-    char f[HITL_FIELD_PATH_LEN];
-    hitl__path_key(f, base, err->field);
+    /* "answers[k].value.boxes[1]" names our own list: say the question and where in its value. */
+    const char *qn = NULL, *rest = err->field;
+    if (strncmp(rest, "answers[", 8) == 0) {
+      size_t k = strtoul(rest + 8, NULL, 10);
+      qn = json_string_value(json_object_get(json_array_get(answers, k), "question"));
+      rest = strchr(rest, ']') + 1;
+      if (*rest == '.') rest++;
+    }
+    char f[HITL_FIELD_PATH_LEN], msg[sizeof err->message];
+    hitl__path_key(f, base, rest);
+    if (qn) {
+      snprintf(msg, sizeof msg, "question \"%s\"%s%s: %s", qn, *rest ? ", " : "", rest,
+               err->message);
+      snprintf(err->message, sizeof err->message, "%s", msg);
+    }
     snprintf(err->field, sizeof err->field, "%s", f);
   }
   return rc;
@@ -360,13 +373,15 @@ static int read_prediction(const hitl_queue_config *q, const json_t *item, const
   if (!json_is_array(preds)) return hitl__invalid(err, base, "predictions must be an array");
   if (json_array_size(preds) == 0) return 0;
   json_t *p = json_array_get(preds, 0);
-  hitl__path_index(base, base, 0);
-  if (!json_is_object(p)) return hitl__invalid(err, base, "a prediction must be an object");
+  char first[HITL_FIELD_PATH_LEN];
+  hitl__path_index(first, base, 0);
+  if (!json_is_object(p)) return hitl__invalid(err, first, "a prediction must be an object");
   json_t *answers = NULL, *text = NULL;
-  hitl__path_key(f, base, "result");
+  hitl__path_key(f, first, "result");
   int rc = read_results(q, json_object_get(p, "result"), f, &answers, &text, err);
   hitl_answers a = {0};
-  if (rc == 0) rc = validate(q, answers, f, &a, err);
+  if (rc == 0 && json_array_size(answers) > 0) rc = validate(q, answers, f, &a, err);
+  json_decref(answers);
   if (rc == 0) {
     json_t *output = output_of(&a, text);
     if (output) json_object_set_new(submit, "output", output);
@@ -410,6 +425,7 @@ static int read_annotations(const hitl_queue_config *q, const json_t *item, cons
     }
     if (rc == 0) attach_correction(answers, text);
     if (rc == 0) rc = validate(q, answers, f, &a, err);
+    json_decref(answers);
     json_decref(text);
     if (rc == 0) {
       out->answers = hitl_xrealloc(out->answers, (out->n_answers + a.n) * sizeof *out->answers);

@@ -27,7 +27,7 @@ int hitl_task_import(hitl_txn *x, const hitl_queue_config *q, hitl_task *t, cons
   }
   t->state = HITL_TASK_PENDING;
   t->stage = 0;
-  t->needed = (int)reviewers;
+  t->needed = q->overlap > (int)reviewers ? q->overlap : (int)reviewers;
   t->answers = (int)reviewers;
   free(t->decision);
   t->decision = NULL;
@@ -54,5 +54,8 @@ int hitl_task_import(hitl_txn *x, const hitl_queue_config *q, hitl_task *t, cons
     rc = x->store->vt->response_insert(x->store, r);
     if (rc) return hitl_err_set(err, rc, NULL, "could not store the imported answers");
   }
+  /* Fewer annotators than the queue's overlap: the task waits for the others, as if these
+   * had answered it here. */
+  if (t->answers < t->needed) return 0;
   return hitl__task_conclude(x, q, t, actor, id, HITL_TASK_PENDING, err);
 }

@@ -31,8 +31,7 @@ const keyHint = (k) => el('kbd', {'aria-hidden': 'true', text: k});
 // undefined) and changed() is called after every change. Returns {q, el, st, answer(), digit(n),
 // key(k), focus()}; answer() gives null (unanswered), {error} or {question, kind, value}.
 export function makeQuestion(q, task, saved, changed) {
-  const make = {approve, label, labels: multi, rating, preference, text, spans, boxes: asJson,
-                transcription: asJson, relations: asJson}[q.type] || unknown;
+  const make = {approve, label, labels: multi, rating, preference, text, spans}[q.type] || unknown;
   const w = make(q, task, saved || {}, changed);
   w.q = q;
   w.el.classList.add('q', 'q-' + q.type);
@@ -219,27 +218,6 @@ function text(q, task, st, changed, only) {
   return {el: el('section', {}, area, sugg !== null ? el('p', {class: 'hint', text: 'Prefilled with the suggestion.'}) : null),
     st, editor: area, focus: () => area.focus(),
     answer: (alone) => (st.touched || (alone && st.text) ? {question: q.name, kind: 'text', value: area.value} : null)};
-}
-
-// Boxes, transcriptions and relations have no editor of their own here yet: the answer is
-// written as JSON (docs/queues.md gives the shapes), prefilled with the model's suggestion.
-function asJson(q, task, st, changed) {
-  const out = task.output, o = out && typeof out === 'object' ? out : {};
-  const sugg = q.type === 'boxes' ? (o.boxes ? o : o[q.name])
-    : q.type === 'transcription' ? (typeof out === 'string' ? {text: out} : typeof o.text === 'string' ? o : o[q.name])
-    : undefined;
-  if (st.text === undefined) st.text = sugg ? JSON.stringify(sugg, null, 2) : q.type === 'relations' ? '[]' : '';
-  const area = el('textarea', {class: 'editor', rows: 6, spellcheck: 'false', value: st.text,
-                               'aria-label': `Answer to ${q.name} as JSON`});
-  area.addEventListener('input', () => { st.text = area.value; st.touched = true; changed(); });
-  const hint = `No ${q.type} editor yet: write the answer as JSON` + (sugg ? ', prefilled with the suggestion.' : '.');
-  return {el: el('section', {}, area, el('p', {class: 'hint', text: hint})), st, editor: area,
-    focus: () => area.focus(),
-    answer: (alone) => {
-      if (!st.touched && !(alone && sugg)) return null;
-      try { return {question: q.name, kind: q.type, value: JSON.parse(area.value)}; }
-      catch (e) { return {error: `${q.name}: the answer is not JSON (${e.message})`}; }
-    }};
 }
 
 // Text spans: select with the mouse or with Shift+arrows in the text, then press a label's number.

@@ -76,7 +76,10 @@ bool hitl_boxes_match(const hitl_boxes *a, const hitl_boxes *b, double threshold
  * normalization (lower case ASCII, punctuation dropped, split on white space) divided by the
  * longer one's word count; 0 when both have no words. Symmetric. Only whether it is under
  * threshold matters to consensus, so the distance is computed in a band: the result is exact
- * when under threshold and some value at or above it otherwise, in O(words * band). */
+ * when under threshold and some value at or above it otherwise, in O(words * band). Above
+ * HITL_WER_MAX_WORDS words the rate is 0 for equal word lists and 1 otherwise, which bounds
+ * the time one comparison takes (about 2 * threshold * 4000^2 steps). */
+#define HITL_WER_MAX_WORDS 4000
 double hitl_transcript_wer(const char *a, const char *b, double threshold);
 
 /* Checks relations against the spans answer they index into (n_spans spans) and the question's

@@ -21,6 +21,7 @@ typedef struct ballot {
   const hitl_response **answers;
   size_t nr;
   bool *read;              /* read[r]: answers[r]'s value was read into the arrays below. */
+  signed char *memo;       /* memo[i * nr + j]: whether i and j agree; -1 not yet known. */
   hitl_boxes *boxes;       /* For boxes questions. */
   char **texts;            /* For transcription questions. */
   hitl_relations *rels;    /* For relations questions, with the same reviewer's spans. */
@@ -39,6 +40,8 @@ static void ballot_open(ballot *b, const hitl_queue_config *q, size_t qi,
                     t != HITL_QUESTION_RELATIONS))
     return;
   b->read = hitl_xcalloc(nr, sizeof *b->read);
+  b->memo = hitl_xcalloc(nr * nr, sizeof *b->memo);
+  memset(b->memo, -1, nr * nr * sizeof *b->memo);
   b->boxes = hitl_xcalloc(nr, sizeof *b->boxes);
   b->texts = hitl_xcalloc(nr, sizeof *b->texts);
   b->rels = hitl_xcalloc(nr, sizeof *b->rels);
@@ -67,18 +70,15 @@ static void ballot_close(ballot *b) {
     hitl_spans_clear(&b->spans[r]);
   }
   free(b->read);
+  free(b->memo);
   free(b->boxes);
   free(b->texts);
   free(b->rels);
   free(b->spans);
 }
 
-/* True when the answers of reviewers i and j (both present) agree under the question's rule. */
-static bool agree(const ballot *b, size_t i, size_t j) {
-  const hitl_response *x = b->answers[i], *y = b->answers[j];
-  if (!same_text(x->kind, y->kind)) return false;
-  if (i == j || same_text(x->value, y->value)) return true;
-  if (b->read == NULL || !b->read[i] || !b->read[j]) return false;
+/* The rule of the question's type for answers i and j, both read. */
+static bool rule_holds(const ballot *b, size_t i, size_t j) {
   switch (b->qu->type) {
   case HITL_QUESTION_BOXES:
     return hitl_boxes_match(&b->boxes[i], &b->boxes[j], b->qu->threshold, NULL);
@@ -89,6 +89,18 @@ static bool agree(const ballot *b, size_t i, size_t j) {
   default:
     return false;
   }
+}
+
+/* True when the answers of reviewers i and j (both present) agree under the question's rule.
+ * The rules cost up to quadratic time in an answer's size, so each pair is judged once. */
+static bool agree(const ballot *b, size_t i, size_t j) {
+  const hitl_response *x = b->answers[i], *y = b->answers[j];
+  if (!same_text(x->kind, y->kind)) return false;
+  if (i == j || same_text(x->value, y->value)) return true;
+  if (b->read == NULL || !b->read[i] || !b->read[j]) return false;
+  signed char *m = &b->memo[i * b->nr + j];
+  if (*m < 0) *m = b->memo[j * b->nr + i] = (signed char)rule_holds(b, i, j);
+  return *m > 0;
 }
 
 /* The reviewer whose answer wins among the m > 0 given, or SIZE_MAX when the method finds no
@@ -176,7 +188,9 @@ static char *merge_boxes(const ballot *b, size_t w, const bool *group) {
   return json;
 }
 
-/* Among agreeing transcripts, the one with the least total word error rate to the others. */
+/* Among agreeing transcripts, the one with the least total word error rate to the others. Each is
+ * under threshold from the winner, so two of them are under twice that from each other: the band
+ * of 2 * threshold gives their rates exactly. */
 static size_t closest_transcript(const ballot *b, size_t w, const bool *group) {
   if (!b->read || !b->read[w]) return w;
   size_t best = w;
@@ -185,7 +199,8 @@ static size_t closest_transcript(const ballot *b, size_t w, const bool *group) {
     if (!group[i] || !b->read[i]) continue;
     double sum = 0;
     for (size_t j = 0; j < b->nr; j++)
-      if (group[j] && b->read[j] && j != i) sum += hitl_transcript_wer(b->texts[i], b->texts[j], 1);
+      if (group[j] && b->read[j] && j != i)
+        sum += hitl_transcript_wer(b->texts[i], b->texts[j], 2 * b->qu->threshold);
     if (best_sum < 0 || sum < best_sum) {
       best = i;
       best_sum = sum;

@@ -77,6 +77,22 @@ static void test_wer(void **state) {
   assert_true(hitl_transcript_wer("a b c d", "a c d e", 1) == 0.5);
   assert_true(hitl_transcript_wer("a b", "", 1) == 1.0);
   assert_true(hitl_transcript_wer("x", "a b c d e f g h i j", 0.2) >= 0.2);
+
+  /* Past HITL_WER_MAX_WORDS words only equal word lists agree: the time stays bounded. */
+  size_t n = HITL_WER_MAX_WORDS + 1;
+  char *long_a = malloc(2 * n + 1), *long_b = malloc(2 * n + 1);
+  for (size_t i = 0; i < n; i++) {
+    long_a[2 * i] = long_b[2 * i] = 'w';
+    long_a[2 * i + 1] = long_b[2 * i + 1] = ' ';
+  }
+  long_a[2 * n] = long_b[2 * n] = '\0';
+  assert_true(hitl_transcript_wer(long_a, long_b, 0.5) == 0.0);
+  long_b[0] = 'W'; /* Case does not count. */
+  assert_true(hitl_transcript_wer(long_a, long_b, 0.5) == 0.0);
+  long_b[0] = 'v';
+  assert_true(hitl_transcript_wer(long_a, long_b, 0.5) == 1.0);
+  free(long_a);
+  free(long_b);
 }
 
 static void test_relations(void **state) {

@@ -56,8 +56,17 @@ double hitl_box_iou(const hitl_box *a, const hitl_box *b) {
   return uni > 0 ? inter / uni : 0;
 }
 
-/* Kuhn's augmenting path from a's box i over the allowed pairs (adj, row-major n x n). */
+/* Kuhn's augmenting path from a's box i over the allowed pairs (adj, row-major n x n). A free
+ * partner is taken before any path is followed: boxes that overlap many others (a crowd) then
+ * pair in O(n) each instead of walking long paths. */
 static bool augment(size_t i, size_t n, const bool *adj, bool *seen, size_t *owner) {
+  for (size_t j = 0; j < n; j++) {
+    if (adj[i * n + j] && owner[j] == SIZE_MAX) {
+      seen[j] = true;
+      owner[j] = i;
+      return true;
+    }
+  }
   for (size_t j = 0; j < n; j++) {
     if (!adj[i * n + j] || seen[j]) continue;
     seen[j] = true;
@@ -95,59 +104,62 @@ bool hitl_boxes_match(const hitl_boxes *a, const hitl_boxes *b, double threshold
 
 /* ---- transcripts ---- */
 
-typedef struct words {
-  char **v;
-  size_t n;
-} words;
+/* FNV-1a, 64 bits: words are compared by hash, so that the alignment compares integers. Two
+ * different words collide with a chance of about 2^-64. */
+static uint64_t word_hash(const unsigned char *s, size_t n) {
+  uint64_t h = 14695981039346656037ULL;
+  for (size_t i = 0; i < n; i++) h = (h ^ s[i]) * 1099511628211ULL;
+  return h;
+}
 
-/* Splits s into normalized words: ASCII letters lower-cased, ASCII punctuation dropped (so
- * "Hello," and "hello" are one word); other bytes (UTF-8 letters) kept as they are. */
-static words split_words(const char *s) {
-  words w = {0};
-  size_t cap = 0;
-  hitl_buf cur = HITL_BUF_INIT;
-  for (const char *p = s;; p++) {
+hitl_words hitl_words_split(const char *text) {
+  hitl_words w = {0};
+  size_t cap = 0, len = 0;
+  unsigned char cur[256]; /* Longer words are hashed by their first 256 bytes. */
+  for (const char *p = text ? text : "";; p++) {
     unsigned char c = (unsigned char)*p;
     if (c == '\0' || isspace(c)) {
-      if (cur.len > 0) {
+      if (len > 0) {
         if (w.n == cap) {
-          cap = cap ? cap * 2 : 16;
+          cap = cap ? cap * 2 : 64;
           w.v = hitl_xrealloc(w.v, cap * sizeof *w.v);
         }
-        w.v[w.n++] = hitl_buf_detach(&cur);
+        w.v[w.n++] = word_hash(cur, len);
+        len = 0;
       }
       if (c == '\0') break;
       continue;
     }
     if (c < 0x80 && ispunct(c)) continue;
-    hitl_buf_putc(&cur, (char)(c < 0x80 ? tolower(c) : c));
+    if (len < sizeof cur) cur[len++] = (unsigned char)(c < 0x80 ? tolower(c) : c);
   }
-  hitl_buf_free(&cur);
   return w;
 }
 
-static void words_free(words *w) {
-  for (size_t i = 0; i < w->n; i++) free(w->v[i]);
+void hitl_words_clear(hitl_words *w) {
+  if (w == NULL) return;
   free(w->v);
+  memset(w, 0, sizeof *w);
 }
 
 /* Word edit distance between a and b, exact when at most k, else some value above k: only the
  * diagonal band |i - j| <= k of the table is filled (Ukkonen). */
-static size_t banded_distance(const words *a, const words *b, size_t k) {
+static size_t banded_distance(const hitl_words *a, const hitl_words *b, size_t k) {
   size_t n = a->n, m = b->n, big = k + 1;
   if ((n > m ? n - m : m - n) > k) return big;
   size_t *prev = hitl_xcalloc(m + 1, sizeof *prev), *row = hitl_xcalloc(m + 1, sizeof *row);
   for (size_t j = 0; j <= m; j++) prev[j] = j <= k ? j : big;
   for (size_t i = 1; i <= n; i++) {
     size_t lo = i > k ? i - k : 0, hi = i + k < m ? i + k : m;
-    for (size_t j = 0; j <= m; j++) row[j] = big;
+    if (lo > 0) row[lo - 1] = big;
     if (lo == 0) row[0] = i <= k ? i : big;
     for (size_t j = lo > 0 ? lo : 1; j <= hi; j++) {
-      size_t best = prev[j - 1] + (strcmp(a->v[i - 1], b->v[j - 1]) != 0);
+      size_t best = prev[j - 1] + (a->v[i - 1] != b->v[j - 1]);
       if (prev[j] + 1 < best) best = prev[j] + 1;
       if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
       row[j] = best < big ? best : big;
     }
+    if (hi < m) row[hi + 1] = big;
     size_t *t = prev;
     prev = row;
     row = t;
@@ -158,23 +170,25 @@ static size_t banded_distance(const words *a, const words *b, size_t k) {
   return d;
 }
 
-double hitl_transcript_wer(const char *a, const char *b, double threshold) {
-  words wa = split_words(a ? a : ""), wb = split_words(b ? b : "");
-  size_t longer = wa.n > wb.n ? wa.n : wb.n;
-  double wer = 0;
+double hitl_words_wer(const hitl_words *a, const hitl_words *b, double threshold) {
+  size_t longer = a->n > b->n ? a->n : b->n;
+  if (longer == 0) return 0;
   if (longer > HITL_WER_MAX_WORDS) {
     /* Too long to align on the writer's time: equal word lists or nothing. */
-    bool same = wa.n == wb.n;
-    for (size_t i = 0; same && i < wa.n; i++) same = strcmp(wa.v[i], wb.v[i]) == 0;
-    wer = same ? 0 : 1;
-  } else if (longer > 0) {
-    /* A distance d is under threshold when d < threshold * longer: no need to look further. */
-    double limit = threshold * (double)longer;
-    size_t k = limit >= (double)longer ? longer : (size_t)ceil(limit);
-    wer = (double)banded_distance(&wa, &wb, k) / (double)longer;
+    bool same = a->n == b->n && memcmp(a->v, b->v, a->n * sizeof *a->v) == 0;
+    return same ? 0 : 1;
   }
-  words_free(&wa);
-  words_free(&wb);
+  /* A distance d is under threshold when d < threshold * longer: no need to look further. */
+  double limit = threshold * (double)longer;
+  size_t k = limit >= (double)longer ? longer : (size_t)ceil(limit);
+  return (double)banded_distance(a, b, k) / (double)longer;
+}
+
+double hitl_transcript_wer(const char *a, const char *b, double threshold) {
+  hitl_words wa = hitl_words_split(a), wb = hitl_words_split(b);
+  double wer = hitl_words_wer(&wa, &wb, threshold);
+  hitl_words_clear(&wa);
+  hitl_words_clear(&wb);
   return wer;
 }
 

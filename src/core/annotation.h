@@ -72,14 +72,25 @@ double hitl_box_iou(const hitl_box *a, const hitl_box *b);
  * over the pairs that qualify. */
 bool hitl_boxes_match(const hitl_boxes *a, const hitl_boxes *b, double threshold, size_t *pairs);
 
-/* Normalized word error rate between two transcripts: the word-level edit distance after
- * normalization (lower case ASCII, punctuation dropped, split on white space) divided by the
- * longer one's word count; 0 when both have no words. Symmetric. Only whether it is under
+/* A transcript's words after normalization (ASCII letters lower-cased, ASCII punctuation
+ * dropped, split on white space), each as a 64-bit hash of its text. */
+typedef struct hitl_words {
+  uint64_t *v;
+  size_t n;
+} hitl_words;
+
+hitl_words hitl_words_split(const char *text);
+void hitl_words_clear(hitl_words *w);
+
+/* Normalized word error rate between two transcripts: the word-level edit distance divided by
+ * the longer one's word count; 0 when both have no words. Symmetric. Only whether it is under
  * threshold matters to consensus, so the distance is computed in a band: the result is exact
- * when under threshold and some value at or above it otherwise, in O(words * band). Above
- * HITL_WER_MAX_WORDS words the rate is 0 for equal word lists and 1 otherwise, which bounds
- * the time one comparison takes (about 2 * threshold * 4000^2 steps). */
-#define HITL_WER_MAX_WORDS 4000
+ * when under threshold and some value at or above it otherwise, in O(words * threshold * words)
+ * integer steps. Above HITL_WER_MAX_WORDS words the rate is 0 for equal word lists and 1
+ * otherwise, which bounds one comparison to about 2 * 2000^2 steps. */
+#define HITL_WER_MAX_WORDS 2000
+double hitl_words_wer(const hitl_words *a, const hitl_words *b, double threshold);
+/* hitl_words_wer of two texts. */
 double hitl_transcript_wer(const char *a, const char *b, double threshold);
 
 /* Checks relations against the spans answer they index into (n_spans spans) and the question's

@@ -23,7 +23,7 @@ typedef struct ballot {
   bool *read;              /* read[r]: answers[r]'s value was read into the arrays below. */
   signed char *memo;       /* memo[i * nr + j]: whether i and j agree; -1 not yet known. */
   hitl_boxes *boxes;       /* For boxes questions. */
-  char **texts;            /* For transcription questions. */
+  hitl_words *words;       /* For transcription questions. */
   hitl_relations *rels;    /* For relations questions, with the same reviewer's spans. */
   hitl_spans *spans;
 } ballot;
@@ -43,7 +43,7 @@ static void ballot_open(ballot *b, const hitl_queue_config *q, size_t qi,
   b->memo = hitl_xcalloc(nr * nr, sizeof *b->memo);
   memset(b->memo, -1, nr * nr * sizeof *b->memo);
   b->boxes = hitl_xcalloc(nr, sizeof *b->boxes);
-  b->texts = hitl_xcalloc(nr, sizeof *b->texts);
+  b->words = hitl_xcalloc(nr, sizeof *b->words);
   b->rels = hitl_xcalloc(nr, sizeof *b->rels);
   b->spans = hitl_xcalloc(nr, sizeof *b->spans);
   int si = t == HITL_QUESTION_RELATIONS ? hitl_queue_question_index(q, b->qu->spans) : -1;
@@ -53,7 +53,10 @@ static void ballot_open(ballot *b, const hitl_queue_config *q, size_t qi,
     if (t == HITL_QUESTION_BOXES) {
       b->read[r] = c->boxes(a->value, &b->boxes[r]) == 0;
     } else if (t == HITL_QUESTION_TRANSCRIPTION) {
-      b->read[r] = c->transcript(a->value, &b->texts[r]) == 0;
+      char *text = NULL;
+      b->read[r] = c->transcript(a->value, &text) == 0;
+      if (b->read[r]) b->words[r] = hitl_words_split(text);
+      free(text);
     } else if (si >= 0) {
       const hitl_response *s = grid[(size_t)si * nr + r];
       b->read[r] = s != NULL && s->value != NULL && c->relations(a->value, &b->rels[r]) == 0 &&
@@ -65,14 +68,14 @@ static void ballot_open(ballot *b, const hitl_queue_config *q, size_t qi,
 static void ballot_close(ballot *b) {
   for (size_t r = 0; b->read != NULL && r < b->nr; r++) {
     hitl_boxes_clear(&b->boxes[r]);
-    free(b->texts[r]);
+    hitl_words_clear(&b->words[r]);
     hitl_relations_clear(&b->rels[r]);
     hitl_spans_clear(&b->spans[r]);
   }
   free(b->read);
   free(b->memo);
   free(b->boxes);
-  free(b->texts);
+  free(b->words);
   free(b->rels);
   free(b->spans);
 }
@@ -83,7 +86,7 @@ static bool rule_holds(const ballot *b, size_t i, size_t j) {
   case HITL_QUESTION_BOXES:
     return hitl_boxes_match(&b->boxes[i], &b->boxes[j], b->qu->threshold, NULL);
   case HITL_QUESTION_TRANSCRIPTION:
-    return hitl_transcript_wer(b->texts[i], b->texts[j], b->qu->threshold) < b->qu->threshold;
+    return hitl_words_wer(&b->words[i], &b->words[j], b->qu->threshold) < b->qu->threshold;
   case HITL_QUESTION_RELATIONS:
     return hitl_relations_same(&b->rels[i], &b->spans[i], &b->rels[j], &b->spans[j]);
   default:
@@ -193,19 +196,18 @@ static char *merge_boxes(const ballot *b, size_t w, const bool *group) {
  * of 2 * threshold gives their rates exactly. */
 static size_t closest_transcript(const ballot *b, size_t w, const bool *group) {
   if (!b->read || !b->read[w]) return w;
-  size_t best = w;
-  double best_sum = -1;
-  for (size_t i = 0; i < b->nr; i++) {
-    if (!group[i] || !b->read[i]) continue;
-    double sum = 0;
-    for (size_t j = 0; j < b->nr; j++)
-      if (group[j] && b->read[j] && j != i)
-        sum += hitl_transcript_wer(b->texts[i], b->texts[j], 2 * b->qu->threshold);
-    if (best_sum < 0 || sum < best_sum) {
-      best = i;
-      best_sum = sum;
+  double *sum = hitl_xcalloc(b->nr, sizeof *sum);
+  for (size_t i = 0; i < b->nr; i++)
+    for (size_t j = i + 1; j < b->nr; j++) {
+      if (!group[i] || !group[j] || !b->read[i] || !b->read[j]) continue;
+      double d = hitl_words_wer(&b->words[i], &b->words[j], 2 * b->qu->threshold);
+      sum[i] += d;
+      sum[j] += d;
     }
-  }
+  size_t best = w;
+  for (size_t i = 0; i < b->nr; i++)
+    if (group[i] && b->read[i] && sum[i] < sum[best]) best = i;
+  free(sum);
   return best;
 }
 

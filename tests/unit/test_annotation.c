@@ -78,6 +78,16 @@ static void test_wer(void **state) {
   assert_true(hitl_transcript_wer("a b", "", 1) == 1.0);
   assert_true(hitl_transcript_wer("x", "a b c d e f g h i j", 0.2) >= 0.2);
 
+  /* Words longer than 256 bytes compare by their first 256. */
+  char w300a[302], w300b[302];
+  memset(w300a, 'x', 300);
+  memcpy(w300b, w300a, 300);
+  w300a[300] = w300b[300] = '\0';
+  w300b[299] = 'y';
+  assert_true(hitl_transcript_wer(w300a, w300b, 0.5) == 0.0);
+  w300b[10] = 'y';
+  assert_true(hitl_transcript_wer(w300a, w300b, 1) == 1.0);
+
   /* Past HITL_WER_MAX_WORDS words only equal word lists agree: the time stays bounded. */
   size_t n = HITL_WER_MAX_WORDS + 1;
   char *long_a = malloc(2 * n + 1), *long_b = malloc(2 * n + 1);

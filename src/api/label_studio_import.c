@@ -81,12 +81,16 @@ typedef struct building {
   json_t *relations;    /* The relation results, read last. */
 } building;
 
+/* The answer to question qn being built: the one there, or a new one of kind with value initial
+ * (taken either way; NULL makes no answer, and returns NULL). */
 static json_t *answer_of(building *b, const char *qn, const char *kind, json_t *initial) {
   json_t *a = json_object_get(b->by_question, qn);
-  if (a == NULL) {
-    a = json_pack("{ssso}", "kind", kind, "value", initial);
-    json_object_set_new(b->by_question, qn, a);
+  if (a != NULL) {
+    json_decref(initial);
+    return a;
   }
+  a = json_pack("{ssso}", "kind", kind, "value", initial);
+  if (a != NULL) json_object_set_new(b->by_question, qn, a);
   return a;
 }
 
@@ -380,6 +384,7 @@ static int read_prediction(const hitl_queue_config *q, const json_t *item, const
   hitl__path_key(f, first, "result");
   int rc = read_results(q, json_object_get(p, "result"), f, &answers, &text, err);
   hitl_answers a = {0};
+  if (rc == 0) attach_correction(answers, text);
   if (rc == 0 && json_array_size(answers) > 0) rc = validate(q, answers, f, &a, err);
   json_decref(answers);
   if (rc == 0) {

@@ -77,9 +77,6 @@ function fieldView(f, task, spanFields) {
     body = IMG.test(String(v))
       ? el('div', {class: 'imgbox'}, el('img', {src: String(v), alt: `Image of field ${f.name}`, loading: 'eager'}))
       : el('p', {class: 'warn', text: 'not an http(s) image URL: ' + String(v)});
-  } else if (f.type === 'audio_url') {
-    body = /^https?:\/\//i.test(String(v)) ? el('audio', {controls: true, preload: 'metadata', src: String(v)})
-      : el('p', {class: 'warn', text: 'not an http(s) audio URL: ' + String(v)});
   } else if (f.type === 'diff') {
     const s = suggestionText(task.output, f.name);
     body = diffView(typeof v === 'string' ? v : pretty(v), s ?? pretty(task.output ?? ''), 'Input', 'Suggestion');

@@ -2,6 +2,8 @@
 /* The writer thread: batches of queued jobs share one transaction and one durable commit. */
 #include "api/commit.h"
 
+#include "core/run_control.h"
+
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -60,6 +62,9 @@ static int sweep(hitl_committer *c, hitl_txn *x) {
   hitl_chain_op_begin(&c->chain);
   if (s->vt->op_begin(s) == 0) {
     int rc = hitl_task_sweep(x, c->sweep_config, c->ctx, SWEEP_LIMIT, &n);
+    size_t n_runs = 0; /* Runs whose heartbeat is overdue become lost. */
+    if (rc == 0) rc = hitl_run_sweep(x, SWEEP_LIMIT, &n_runs);
+    if (rc == 0 && n_runs == SWEEP_LIMIT) n = SWEEP_LIMIT;
     if (rc == 0) rc = s->vt->op_end(s);
     if (rc) {
       hitl_chain_op_abort(&c->chain);
@@ -68,10 +73,15 @@ static int sweep(hitl_committer *c, hitl_txn *x) {
       if (s->vt->op_abort(s) != 0) return HITL_ESTORE;
     }
   }
-  int64_t next = 0;
+  int64_t next = 0, next_run = 0;
+  if (n < SWEEP_LIMIT) {
+    if (s->vt->task_next_due(s, &next) != 0) next = 0;
+    if (s->vt->run_next_due(s, &next_run) == 0 && next_run > 0 && (next == 0 || next_run < next))
+      next = next_run;
+  }
   if (n == SWEEP_LIMIT) {
     c->next_sweep_at = x->now; /* More is due: go on at once. */
-  } else if (s->vt->task_next_due(s, &next) == 0 && next > 0 && next < x->now + IDLE_WAKE_MS) {
+  } else if (next > 0 && next < x->now + IDLE_WAKE_MS) {
     c->next_sweep_at = next;
   } else {
     c->next_sweep_at = x->now + IDLE_WAKE_MS;

@@ -129,6 +129,15 @@ void hitl__h_export(hitl_request *req);
 void hitl__h_session_create(hitl_request *req);
 void hitl__h_session_get(hitl_request *req);
 void hitl__h_session_delete(hitl_request *req);
+/* Agent runs (api/runs.c). */
+void hitl__h_run_create(hitl_request *req);
+void hitl__h_run_list(hitl_request *req);
+void hitl__h_run_get(hitl_request *req);
+void hitl__h_run_heartbeat(hitl_request *req);
+void hitl__h_run_step(hitl_request *req);
+void hitl__h_run_command(hitl_request *req);
+void hitl__h_run_commands(hitl_request *req);
+void hitl__h_run_ack(hitl_request *req);
 /* The embedded web UI: "/" and "/assets/..." (checked before the route table). */
 bool hitl__is_static_path(const char *path);
 void hitl__h_static(hitl_request *req);

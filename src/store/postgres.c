@@ -443,6 +443,18 @@ static const hitl_store_vtable postgres_vtable = {
     .delivery_next_due = hitl__pg_delivery_next_due,
     .delivery_update = hitl__pg_delivery_update,
     .delivery_list = hitl__pg_delivery_list,
+    .run_insert = hitl__pg_run_insert,
+    .run_update = hitl__pg_run_update,
+    .run_get = hitl__pg_run_get,
+    .run_list = hitl__pg_run_list,
+    .run_due = hitl__pg_run_due,
+    .run_next_due = hitl__pg_run_next_due,
+    .run_step_insert = hitl__pg_run_step_insert,
+    .run_step_list = hitl__pg_run_step_list,
+    .run_command_insert = hitl__pg_run_command_insert,
+    .run_command_list = hitl__pg_run_command_list,
+    .run_command_ack = hitl__pg_run_command_ack,
+    .run_open_tasks = hitl__pg_run_open_tasks,
 };
 
 /* Runs sql (no parameters) and returns its first value as an integer in *value (0 when it gives

@@ -42,11 +42,11 @@ static void read_task(sqlite3_stmt *st, hitl_task *t) {
   t->submitted_by = hitl__sqlite_col_text(st, 28);
 }
 
-static void read_task_row(sqlite3_stmt *st, void *row) { read_task(st, row); }
+void hitl__sqlite_read_task(sqlite3_stmt *st, void *row) { read_task(st, row); }
 
 /* Steps a statement expected to give at most one task row. */
 static int one_task(hitl__sqlite *s, sqlite3_stmt *st, hitl_task *out, const char *what) {
-  return hitl__sqlite_one(s, st, sizeof *out, read_task_row, what, out);
+  return hitl__sqlite_one(s, st, sizeof *out, hitl__sqlite_read_task, what, out);
 }
 
 /* A growable array of tasks. */

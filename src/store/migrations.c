@@ -178,7 +178,10 @@ static const char migration_004_runs[] =
     "  acked_at INTEGER NOT NULL DEFAULT 0,"
     "  PRIMARY KEY (run_seq, seq)) WITHOUT ROWID;"
     "CREATE INDEX tasks_run_open ON tasks(run_id, seq)"
-    "  WHERE run_id IS NOT NULL AND state IN (0, 1);";
+    "  WHERE run_id IS NOT NULL AND state IN (0, 1);"
+    /* A task's own deadline (deadline_seconds on submit) brings its own action: 0 is the
+     * queue's sla.on_timeout, else 1 + the action (core/task.h). */
+    "ALTER TABLE tasks ADD COLUMN timeout_action INTEGER NOT NULL DEFAULT 0;";
 
 const char *const hitl__sqlite_migrations[] = {
     migration_001_initial,

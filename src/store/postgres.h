@@ -74,7 +74,8 @@ typedef enum hitl__pg_stmt_id {
   "t.role, t.priority, t.created_at, t.updated_at, t.deadline_at, t.idempotency_key, "           \
   "t.body_hash, t.external_id, t.model_version, t.inference_id, t.run_id, t.confidence, "        \
   "t.payload, t.route, t.stage, t.needed, t.answers, t.lease_id, t.lease_owner, "                \
-  "t.lease_expires_at, t.decision, t.decided_by, t.decided_at, t.submitted_by"
+  "t.lease_expires_at, t.decision, t.decided_by, t.decided_at, t.submitted_by, "            \
+  "t.timeout_action"
 
 /* A PostgreSQL store handle: the base first, then one connection. */
 typedef struct hitl__pg {

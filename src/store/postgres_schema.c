@@ -191,7 +191,8 @@ static const char migration_002_runs[] =
     "  acked_at bigint NOT NULL DEFAULT 0,"
     "  PRIMARY KEY (run_seq, seq));"
     "CREATE INDEX tasks_run_open ON tasks(run_id, seq)"
-    "  WHERE run_id IS NOT NULL AND state IN (0, 1);";
+    "  WHERE run_id IS NOT NULL AND state IN (0, 1);"
+    "ALTER TABLE tasks ADD COLUMN timeout_action integer NOT NULL DEFAULT 0;";
 
 const char *const hitl__pg_migrations[] = {
     migration_001_initial,

@@ -40,6 +40,7 @@ void hitl__pg_read_task(const PGresult *r, int i, void *row) {
   t->decided_by = hitl__pg_col_text(r, i, 26);
   t->decided_at = hitl__pg_col_int(r, i, 27);
   t->submitted_by = hitl__pg_col_text(r, i, 28);
+  t->timeout_action = (int)hitl__pg_col_int(r, i, 29);
 }
 
 static int64_t clamp_limit(size_t limit) { return limit > INT64_MAX ? INT64_MAX : (int64_t)limit; }
@@ -74,6 +75,7 @@ int hitl__pg_task_insert(hitl_store *store, hitl_task *t) {
   hitl__pg_text(&p, t->decided_by, 0);
   hitl__pg_int(&p, t->decided_at);
   hitl__pg_text(&p, t->submitted_by, 0);
+  hitl__pg_int(&p, t->timeout_action);
   PGresult *r = NULL;
   int rc = hitl__pg_exec(s, HITL__PG_TASK_INSERT, &p, "task_insert", &r);
   if (rc) return rc;
@@ -158,7 +160,7 @@ typedef struct due_task {
 static void read_due(const PGresult *r, int i, void *row) {
   due_task *d = row;
   hitl__pg_read_task(r, i, &d->t);
-  d->at = hitl__pg_col_int(r, i, 29);
+  d->at = hitl__pg_col_int(r, i, 30);
 }
 
 static void free_due(due_task *v, size_t n) {

@@ -44,9 +44,9 @@ static const char *const stmt_sql[HITL__ST_COUNT] = {
         "INSERT INTO tasks (id, queue_id, state, role, priority, created_at, updated_at, "
         "deadline_at, idempotency_key, body_hash, external_id, model_version, inference_id, "
         "run_id, confidence, payload, route, stage, needed, answers, lease_id, lease_owner, "
-        "lease_expires_at, decision, decided_by, decided_at, submitted_by) VALUES (?1, ?2, ?3, ?4, "
-        "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, "
-        "?24, ?25, ?26, ?27)",
+        "lease_expires_at, decision, decided_by, decided_at, submitted_by, timeout_action) VALUES "
+        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, "
+        "?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)",
     [HITL__ST_TASK_UPDATE] =
         "UPDATE tasks SET state = ?2, role = ?3, priority = ?4, stage = ?5, needed = ?6, "
         "answers = ?7, lease_id = ?8, lease_owner = ?9, lease_expires_at = ?10, deadline_at = ?11, "

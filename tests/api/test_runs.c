@@ -489,6 +489,63 @@ static void test_bad_input(void **state) {
   free(id);
 }
 
+/* Submits body to queue as agent, waits (long-poll, bounded) for the decision and returns the
+ * answer's decision outcome (static copy) and by. */
+static const char *deadline_outcome(const char *queue, const char *body, long long *took_ms) {
+  static char out[64];
+  char path[200];
+  snprintf(path, sizeof path, "/v1/queues/%s/tasks", queue);
+  test_resp r;
+  assert_int_equal(tr(&srv, "POST", path, agent, body, &r), 201);
+  assert_string_equal(tj_str(&r, "state"), "pending");
+  assert_non_null(tj_str(&r, "deadline_at"));
+  snprintf(path, sizeof path, "/v1/tasks/%s?wait=30", tj_str(&r, "id"));
+  tr_free(&r);
+  long long t0 = now_ms();
+  assert_int_equal(tr(&srv, "GET", path, agent, NULL, &r), 200);
+  *took_ms = now_ms() - t0;
+  snprintf(out, sizeof out, "%s/%s", tj_str(&r, "decision.outcome") ? tj_str(&r, "decision.outcome") : "-",
+           tj_str(&r, "decision.by") ? tj_str(&r, "decision.by") : "-");
+  tr_free(&r);
+  return out;
+}
+
+static void test_task_deadline_fails_closed(void **state) {
+  (void)state;
+  long long took;
+  /* The review queue has no SLA: a task's own deadline rejects, and the waiting agent hears so
+   * before its wait ends. */
+  assert_string_equal(
+      deadline_outcome("review", "{\"input\":{\"text\":\"wire $5000\"},\"deadline_seconds\":1}",
+                       &took),
+      "reject/sla");
+  assert_true(took < 20000);
+  /* A queue with an SLA: its on_timeout applies to the task's own (shorter) deadline. */
+  test_resp r;
+  assert_int_equal(tr(&srv, "PUT", "/v1/queues/lenient", ADMIN_TOKEN,
+                      "{\"schema\":{\"fields\":[{\"name\":\"text\",\"type\":\"text\"}],"
+                      "\"questions\":[{\"name\":\"verdict\",\"type\":\"approve\"}]},"
+                      "\"sla\":{\"deadline_seconds\":86400,\"on_timeout\":\"accept\"}}", &r), 201);
+  tr_free(&r);
+  assert_string_equal(
+      deadline_outcome("lenient", "{\"input\":{\"text\":\"x\"},\"deadline_seconds\":1}", &took),
+      "approve/sla");
+  assert_true(took < 20000);
+  /* Wrong types are refused with what to fix, and nothing is stored. */
+  assert_int_equal(tr(&srv, "GET", "/v1/queues/review", ADMIN_TOKEN, NULL, &r), 200);
+  long long tasks_before = tj_int(&r, "counts.pending") + tj_int(&r, "counts.decided");
+  tr_free(&r);
+  expect_bad("POST", "/v1/queues/review/tasks", agent, "{\"input\":{},\"deadline_seconds\":\"5\"}",
+             400, "validation_failed", "deadline_seconds", "from 1 to 31536000");
+  expect_bad("POST", "/v1/queues/review/tasks", agent, "{\"input\":{},\"deadline_seconds\":0}",
+             400, "validation_failed", "deadline_seconds", "whole number");
+  expect_bad("POST", "/v1/queues/review/tasks", agent, "{\"input\":{},\"deadline_seconds\":1.5}",
+             400, "validation_failed", "deadline_seconds", NULL);
+  assert_int_equal(tr(&srv, "GET", "/v1/queues/review", ADMIN_TOKEN, NULL, &r), 200);
+  assert_int_equal(tj_int(&r, "counts.pending") + tj_int(&r, "counts.decided"), tasks_before);
+  tr_free(&r);
+}
+
 static void test_survives_restart(void **state) {
   (void)state;
   char *id = start_run(agent, "{\"agent\":\"durable\",\"heartbeat_seconds\":600}");
@@ -514,6 +571,7 @@ int main(void) {
       cmocka_unit_test(test_waiting_on_people),
       cmocka_unit_test(test_roles),
       cmocka_unit_test(test_bad_input),
+      cmocka_unit_test(test_task_deadline_fails_closed),
       cmocka_unit_test(test_survives_restart),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

@@ -146,6 +146,7 @@ static void assert_task_equal(const hitl_task *got, const hitl_task *want) {
   assert_str_or_null(got->decided_by, want->decided_by);
   assert_int_equal(got->decided_at, want->decided_at);
   assert_str_or_null(got->submitted_by, want->submitted_by);
+  assert_int_equal(got->timeout_action, want->timeout_action);
 }
 
 static void free_tasks(hitl_task *v, size_t n) {
@@ -297,6 +298,7 @@ static void test_task_roundtrip_every_field(void **state) {
   full.decided_by = hitl_xstrdup("human");
   full.decided_at = 5555;
   full.submitted_by = hitl_xstrdup("agent-7");
+  full.timeout_action = 3; /* 1 + HITL_SLA_REJECT: a task's own deadline. */
   insert_task(s, &full);
 
   hitl_task bare; /* Every optional field absent. */

@@ -192,6 +192,9 @@ static const char *const stmt_sql[HITL__PG_COUNT] = {
         "UPDATE run_commands SET acked_at = $3 WHERE run_seq = $1 AND seq = $2",
     [HITL__PG_RUN_OPEN_TASKS] = "SELECT " HITL__PG_TASK_COLUMNS " FROM tasks t "
                                 "WHERE t.run_id = $1 AND t.state IN (0, 1) ORDER BY t.seq LIMIT $2",
+    /* Delivered to the listeners when the transaction commits; NOTIFY folds identical payloads
+     * of one transaction into one, which the feed's texts never are (each holds event seqs). */
+    [HITL__PG_CHANGES_PUBLISH] = "SELECT pg_notify('hitl_changes', $1)",
 };
 
 const char *hitl__pg_sql(hitl__pg_stmt_id id) { return stmt_sql[id]; }

@@ -475,6 +475,21 @@ static void sq_close(hitl_store *store) {
   free(s);
 }
 
+/* One process opens a SQLite database: its own commits are all the changes (see store.h). */
+static int sq_changes_publish(hitl_store *store, const char *text) {
+  (void)store;
+  (void)text;
+  return 0;
+}
+
+static int sq_changes_wait(hitl_store *store, int timeout_ms, char ***texts, size_t *n) {
+  (void)store;
+  (void)timeout_ms;
+  *texts = NULL;
+  *n = 0;
+  return HITL_ENOT_FOUND;
+}
+
 static const hitl_store_vtable sqlite_vtable = {
     .version = HITL_STORE_VERSION,
     .close = sq_close,
@@ -532,6 +547,8 @@ static const hitl_store_vtable sqlite_vtable = {
     .run_command_list = hitl__sqlite_run_command_list,
     .run_command_ack = hitl__sqlite_run_command_ack,
     .run_open_tasks = hitl__sqlite_run_open_tasks,
+    .changes_publish = sq_changes_publish,
+    .changes_wait = sq_changes_wait,
 };
 
 /* Runs one or more SQL statements that return nothing of interest. */

@@ -259,9 +259,21 @@ typedef struct hitl_store_vtable {
   /* Tasks whose run_id is run_id and that are pending or leased, oldest first, at most limit. */
   int (*run_open_tasks)(hitl_store *s, const char *run_id, size_t limit, hitl_task **out,
                         size_t *n);
+
+  /* The change feed between processes that share the database. changes_publish, in a write
+   * transaction, sends text (at most HITL_CHANGES_MAX bytes) to every handle waiting in
+   * changes_wait, once the transaction commits (never when it rolls back). changes_wait waits
+   * at most timeout_ms for texts published through other handles (the handle listens from its
+   * first call) and sets *texts to a malloc'd array of *n malloc'd strings (NULL and 0 when none
+   * came). Use a handle for nothing else while it listens. A backend whose database one process
+   * opens (SQLite) has no feed, as that process's own commits are all the changes there are:
+   * changes_publish does nothing and changes_wait returns HITL_ENOT_FOUND at once. */
+  int (*changes_publish)(hitl_store *s, const char *text);
+  int (*changes_wait)(hitl_store *s, int timeout_ms, char ***texts, size_t *n);
 } hitl_store_vtable;
 
 #define HITL_STORE_VERSION 4
+#define HITL_CHANGES_MAX 7900 /* PostgreSQL's NOTIFY takes payloads under 8,000 bytes. */
 
 /* The base every backend embeds first. */
 struct hitl_store {

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <cmocka.h>
 
+#include "../pg_test.h"
 #include "harness.h"
 
 static test_server srv;
@@ -160,6 +161,7 @@ static void test_register_report_and_read(void **state) {
 
 /* A long-poll for commands, run on its own thread. */
 typedef struct poll_call {
+  test_server *node; /* The server asked (srv when NULL). */
   const char *id;
   test_resp r;
   long status;
@@ -170,7 +172,10 @@ static void *poll_main(void *arg) {
   poll_call *p = arg;
   long long t0 = now_ms();
   /* The probe of the main thread may hold the token's one wait for a moment: then try again. */
-  while ((p->status = run_get(p->id, "/commands?after=0&wait=20", agent, &p->r)) == 429 &&
+  char path[200];
+  snprintf(path, sizeof path, "/v1/runs/%s/commands?after=0&wait=20", p->id);
+  test_server *node = p->node ? p->node : &srv;
+  while ((p->status = tr(node, "GET", path, agent, NULL, &p->r)) == 429 &&
          now_ms() - t0 < 10000) {
     tr_free(&p->r);
     struct timespec pause = {0, 20 * 1000000}; /* Paced: 429s must not exhaust the rate. */
@@ -178,6 +183,24 @@ static void *poll_main(void *arg) {
   }
   p->took_ms = now_ms() - t0;
   return NULL;
+}
+
+/* Returns once agent's long-poll for run id's commands waits on node: with one wait per token,
+ * a second one is then refused 429 (bounded: 10 s). */
+static void await_waiting(test_server *node, const char *id) {
+  char probe[200];
+  snprintf(probe, sizeof probe, "/v1/runs/%s/commands?after=100&wait=1", id);
+  long status = 0;
+  for (long long t = now_ms(); now_ms() - t < 10000;) {
+    test_resp r;
+    status = tr(node, "GET", probe, agent, NULL, &r);
+    tr_free(&r);
+    if (status == 429) break;
+    /* The probe held the wait itself: leave the poll room to take it. */
+    struct timespec pause = {0, 100 * 1000000};
+    nanosleep(&pause, NULL);
+  }
+  assert_int_equal(status, 429);
 }
 
 static void test_commands_long_poll_and_ack(void **state) {
@@ -188,18 +211,7 @@ static void test_commands_long_poll_and_ack(void **state) {
   pthread_create(&th, NULL, poll_main, &p);
   /* The poll waits: nothing came yet. Give the command once it is suspended (bounded look). */
   test_resp r;
-  char probe[200];
-  snprintf(probe, sizeof probe, "/v1/runs/%s/commands?after=100&wait=1", id);
-  long probe_status = 0;
-  for (long long t = now_ms(); now_ms() - t < 10000;) {
-    probe_status = tr(&srv, "GET", probe, agent, NULL, &r);
-    tr_free(&r);
-    if (probe_status == 429) break;
-    /* The probe held the wait itself: leave the poll room to take it. */
-    struct timespec pause = {0, 100 * 1000000};
-    nanosleep(&pause, NULL);
-  }
-  assert_int_equal(probe_status, 429);
+  await_waiting(&srv, id);
   long long t0 = now_ms();
   assert_int_equal(run_post(id, "/commands", ADMIN_TOKEN, "{\"type\":\"pause\"}", &r), 201);
   assert_int_equal(tj_int(&r, "seq"), 1);
@@ -546,6 +558,37 @@ static void test_task_deadline_fails_closed(void **state) {
   tr_free(&r);
 }
 
+/* Two servers on one PostgreSQL database (the *_postgres run only): a command given through one
+ * wakes the agent's long-poll on the other at once, through the change feed, rather than at the
+ * poll's next look at the database. */
+static void test_command_wakes_other_node(void **state) {
+  (void)state;
+  if (pg_test_server_url() == NULL) skip();
+  test_server b = {0};
+  snprintf(b.db, sizeof b.db, "%s", srv.db);
+  static const char *const args[] = {"--max-waits-per-token", "1", NULL};
+  ts_start(&b, args);
+  char *id = start_run(agent, "{\"agent\":\"far\",\"heartbeat_seconds\":600}");
+  poll_call p = {.node = &b, .id = id};
+  pthread_t th;
+  pthread_create(&th, NULL, poll_main, &p);
+  await_waiting(&b, id);
+  long long t0 = now_ms();
+  test_resp r;
+  assert_int_equal(run_post(id, "/commands", ADMIN_TOKEN, "{\"type\":\"pause\"}", &r), 201);
+  tr_free(&r);
+  pthread_join(th, NULL);
+  assert_int_equal(p.status, 200);
+  assert_string_equal(tj_str(&p.r, "commands.0.type"), "pause");
+  tr_free(&p.r);
+  /* Well before the poll would have looked again by itself (every 5 s). */
+  assert_true(now_ms() - t0 < 3000);
+  ts_stop(&b, SIGTERM);
+  b.db[0] = '\0'; /* The database is srv's: not b's to drop. */
+  ts_cleanup(&b);
+  free(id);
+}
+
 static void test_survives_restart(void **state) {
   (void)state;
   char *id = start_run(agent, "{\"agent\":\"durable\",\"heartbeat_seconds\":600}");
@@ -572,6 +615,7 @@ int main(void) {
       cmocka_unit_test(test_roles),
       cmocka_unit_test(test_bad_input),
       cmocka_unit_test(test_task_deadline_fails_closed),
+      cmocka_unit_test(test_command_wakes_other_node),
       cmocka_unit_test(test_survives_restart),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

@@ -124,9 +124,16 @@ static run_job *new_job(hitl_request *req, op kind, bool body_optional) {
   return j;
 }
 
+/* A heartbeat may wait this long for other writes to share its commit: at thousands of runs
+ * heartbeating, one fsync then serves tens of them (bench/README.md, "Agent runs"). */
+#define HEARTBEAT_BATCH_MS 50
+
 static void enqueue(hitl_request *req, run_job *j) {
   hitl__request_suspend(req);
-  hitl__committer_enqueue(req->server->committer, &j->job);
+  if (j->kind == OP_HEARTBEAT && !j->finish)
+    hitl__committer_enqueue_lazy(req->server->committer, &j->job, HEARTBEAT_BATCH_MS);
+  else
+    hitl__committer_enqueue(req->server->committer, &j->job);
 }
 
 /* Answers the decoding error in err; the job is freed with the request. */

@@ -168,7 +168,11 @@ WRAP(run_command_ack, (int64_t run_seq, int64_t seq, int64_t at), run_seq, seq, 
 WRAP(run_open_tasks, (const char *run_id, size_t limit, hitl_task **out, size_t *n), run_id, limit,
      out, n)
 
-#define FAULT_FUNCTIONS 56 /* Every member of the vtable but version. */
+WRAP(delivery_take, (int64_t seq, int64_t now, int64_t hold_until, bool *taken), seq, now,
+     hold_until, taken)
+WRAP(delivery_get, (const char *id, hitl_delivery *out), id, out)
+
+#define FAULT_FUNCTIONS 58 /* Every member of the vtable but version. */
 _Static_assert(sizeof(hitl_store_vtable) ==
                    offsetof(hitl_store_vtable, close) + FAULT_FUNCTIONS * sizeof(void (*)(void)),
                "a store function was added: give it a wrapper in store/fault.c");
@@ -231,6 +235,8 @@ static const hitl_store_vtable fault_vtable = {
     .run_command_list = f_run_command_list,
     .run_command_ack = f_run_command_ack,
     .run_open_tasks = f_run_open_tasks,
+    .delivery_take = f_delivery_take,
+    .delivery_get = f_delivery_get,
 };
 
 hitl_store *hitl__store_fault_wrap(hitl_store *backend) {

@@ -204,6 +204,7 @@ static const char *const stmt_sql[HITL__ST_COUNT] = {
     [HITL__ST_RUN_OPEN_TASKS] = "SELECT " HITL__SQLITE_TASK_COLUMNS " FROM tasks t "
                                 "INDEXED BY tasks_run_open "
                                 "WHERE t.run_id = ?1 AND t.state IN (0, 1) ORDER BY t.seq LIMIT ?2",
+    [HITL__ST_DELIVERY_GET] = "SELECT " DELIVERY_COLUMNS " FROM webhook_deliveries WHERE id = ?1",
 };
 
 const char *hitl__sqlite_sql(hitl__sqlite_stmt_id id) { return stmt_sql[id]; }
@@ -490,6 +491,16 @@ static int sq_changes_wait(hitl_store *store, int timeout_ms, char ***texts, siz
   return HITL_ENOT_FOUND;
 }
 
+static int sq_delivery_take(hitl_store *store, int64_t seq, int64_t now, int64_t hold_until,
+                            bool *taken) {
+  (void)store;
+  (void)seq;
+  (void)now;
+  (void)hold_until;
+  *taken = true; /* This process's worker knows what it has in flight. */
+  return 0;
+}
+
 static const hitl_store_vtable sqlite_vtable = {
     .version = HITL_STORE_VERSION,
     .close = sq_close,
@@ -529,6 +540,7 @@ static const hitl_store_vtable sqlite_vtable = {
     .delivery_next_due = hitl__sqlite_delivery_next_due,
     .delivery_update = hitl__sqlite_delivery_update,
     .delivery_list = hitl__sqlite_delivery_list,
+    .delivery_get = hitl__sqlite_delivery_get,
     .response_list_by_reviewer = hitl__sqlite_response_list_by_reviewer,
     .response_count_by_reviewer = hitl__sqlite_response_count_by_reviewer,
     .reviewer_activity = hitl__sqlite_reviewer_activity,
@@ -547,6 +559,7 @@ static const hitl_store_vtable sqlite_vtable = {
     .run_command_list = hitl__sqlite_run_command_list,
     .run_command_ack = hitl__sqlite_run_command_ack,
     .run_open_tasks = hitl__sqlite_run_open_tasks,
+    .delivery_take = sq_delivery_take,
     .changes_publish = sq_changes_publish,
     .changes_wait = sq_changes_wait,
 };

@@ -355,9 +355,50 @@ static void commands_resumed(hitl_request *req) {
     commands_register(req, w);
 }
 
+/* The commands of a run as Server-Sent Events ("event: run.command"), for agents that keep a
+ * stream open rather than long-poll. The stream ends once the run is over and all is sent. */
+typedef struct command_stream {
+  char run_id[HITL_ID_LEN];
+  int64_t run_seq;
+} command_stream;
+
+static int load_commands(void *ctx, hitl_store *st, int64_t *after, hitl_buf *out) {
+  const command_stream *cs = ctx;
+  hitl_run_command *cmds = NULL;
+  size_t n = 0;
+  if (st->vt->run_command_list(st, cs->run_seq, *after, false, COMMAND_PAGE, &cmds, &n) != 0)
+    return 0;
+  for (size_t i = 0; i < n; i++) {
+    hitl_buf_printf(out, "id: %lld\nevent: run.command\ndata: ", (long long)cmds[i].seq);
+    hitl__run_command_to_json(out, &cmds[i]);
+    hitl_buf_puts(out, "\n\n");
+    *after = cmds[i].seq;
+    hitl_run_command_clear(&cmds[i]);
+  }
+  free(cmds);
+  if (n) return (int)n;
+  hitl_run r = {0};
+  bool over = st->vt->run_get(st, cs->run_id, &r) == 0 && hitl_run_is_final(r.state);
+  hitl_run_clear(&r);
+  return over ? -1 : 0;
+}
+
+/* True when the caller asks for an event stream (?stream=1 or Accept: text/event-stream). */
+static bool wants_stream(hitl_request *req) {
+  const char *q = hitl__query(req, "stream"), *accept = hitl__header(req, "Accept");
+  return (q && (strcmp(q, "1") == 0 || strcmp(q, "true") == 0)) ||
+         (accept && strstr(accept, "text/event-stream"));
+}
+
 void hitl__h_run_commands(hitl_request *req) {
   long long after = 0, wait = 0;
   const char *s;
+  /* An event stream resumes after the last id it saw. */
+  if (wants_stream(req) && hitl__query(req, "after") == NULL &&
+      (s = hitl__header(req, "Last-Event-ID")) && !parse_count(s, INT64_MAX, &after)) {
+    hitl__reply_error(req, HITL_EVALIDATION, "Last-Event-ID", "Last-Event-ID must be a command seq");
+    return;
+  }
   if ((s = hitl__query(req, "after")) && !parse_count(s, INT64_MAX, &after)) {
     hitl__reply_error(req, HITL_EVALIDATION, "after",
                       "after must be a command seq (0 or more): the last one you have seen");
@@ -377,6 +418,18 @@ void hitl__h_run_commands(hitl_request *req) {
                       "token \"%s\" did not register run \"%s\": only its agent reads its commands",
                       req->who.name, r.id);
     hitl_run_clear(&r);
+    return;
+  }
+  if (wants_stream(req)) {
+    command_stream *cs = hitl_xmalloc(sizeof *cs);
+    snprintf(cs->run_id, sizeof cs->run_id, "%s", r.id);
+    cs->run_seq = r.seq;
+    hitl_run_clear(&r);
+    if (!hitl__limits_wait_begin(req)) { /* 429: the token has its waits open already. */
+      free(cs);
+      return;
+    }
+    hitl__sse_begin(req, cs->run_id, after, load_commands, cs, free);
     return;
   }
   command_wait w = {.run_seq = r.seq, .after = after};

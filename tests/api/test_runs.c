@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "../pg_test.h"
@@ -281,6 +282,42 @@ static void test_commands_long_poll_and_ack(void **state) {
   assert_int_equal(tj_int(&r, "command_count"), 4);
   assert_int_equal(tj_int(&r, "pending_commands"), 2);
   tr_free(&r);
+  free(id);
+}
+
+/* The commands as Server-Sent Events: each command arrives as it is given, and the stream ends
+ * once the run is stopped and its stop was sent. */
+static void test_commands_as_event_stream(void **state) {
+  (void)state;
+  char *id = start_run(agent, "{\"agent\":\"listener\",\"heartbeat_seconds\":600}");
+  char req[600];
+  snprintf(req, sizeof req,
+           "GET /v1/runs/%s/commands HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+           "Accept: text/event-stream\r\n\r\n", id, agent);
+  int fd = raw_connect(&srv);
+  assert_true(raw_send(fd, req, strlen(req), 2000));
+  raw_resp head;
+  raw_read(fd, 5000, 300, &head);
+  assert_int_equal(head.status, 200);
+  assert_non_null(strstr(head.data, "text/event-stream"));
+  assert_null(strstr(head.data, "run.command")); /* Nothing given yet. */
+  raw_free(&head);
+  test_resp r;
+  assert_int_equal(run_post(id, "/commands", ADMIN_TOKEN,
+                            "{\"type\":\"goal\",\"goal\":\"listen harder\"}", &r), 201);
+  tr_free(&r);
+  raw_resp got;
+  raw_read(fd, 5000, 500, &got);
+  assert_non_null(strstr(got.data, "id: 1\nevent: run.command\ndata: {\"seq\":1,\"type\":\"goal\""));
+  assert_non_null(strstr(got.data, "listen harder"));
+  raw_free(&got);
+  assert_int_equal(run_post(id, "/commands", ADMIN_TOKEN, "{\"type\":\"stop\"}", &r), 201);
+  tr_free(&r);
+  raw_read(fd, 8000, 3000, &got);
+  assert_non_null(strstr(got.data, "\"type\":\"stop\""));
+  assert_non_null(strstr(got.data, "0\r\n\r\n")); /* The last chunk: the stream is over. */
+  raw_free(&got);
+  close(fd);
   free(id);
 }
 
@@ -609,6 +646,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_register_report_and_read),
       cmocka_unit_test(test_commands_long_poll_and_ack),
+      cmocka_unit_test(test_commands_as_event_stream),
       cmocka_unit_test(test_transitions_refused),
       cmocka_unit_test(test_lost_and_found),
       cmocka_unit_test(test_waiting_on_people),

@@ -7,7 +7,8 @@
 # (for tests of a database that goes away and comes back).
 # Postgres refuses to run as root: as root the cluster belongs to the `postgres` system user that
 # Debian's package creates. The cluster is for tests only: fsync is off (the tests kill hitl,
-# never PostgreSQL), and every login from 127.0.0.1 is trusted.
+# never PostgreSQL), and every login from 127.0.0.1 is trusted. HITL_PG_DURABLE=1 keeps fsync and
+# full_page_writes on (PostgreSQL's defaults), for benchmarks whose figures must include durability.
 # Usage: pg-test-server.sh start|stop|halt|resume DIR
 set -euo pipefail
 
@@ -30,12 +31,15 @@ as_owner() {
   if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+durability="-c fsync=off -c full_page_writes=off"
+[[ ${HITL_PG_DURABLE:-0} == 1 ]] && durability="-c fsync=on -c full_page_writes=on"
+
 # Starts the cluster in folder on port; fails when it cannot.
 start_cluster() {
   local folder=$1 port=$2
   as_owner "$bindir/pg_ctl" -D "$folder/data" -l "$folder/server.log" -w -t 60 start \
-    -o "-c listen_addresses=127.0.0.1 -p $port -k $folder -c fsync=off \
-        -c full_page_writes=off -c max_connections=200 -c shared_buffers=32MB" >/dev/null
+    -o "-c listen_addresses=127.0.0.1 -p $port -k $folder $durability \
+        -c max_connections=200 -c shared_buffers=32MB" >/dev/null
 }
 
 # True while process pid runs: a zombie (exited, its parent not told yet) does not.

@@ -408,9 +408,14 @@ static void test_three_nodes_share_the_work(void **state) {
 /* ---- a database that goes away --------------------------------------------------------------- */
 
 static char private_pg[256]; /* The state folder of this test's own PostgreSQL. */
+static test_server loss_nodes[2]; /* Its servers: stopped by the teardown when a check failed. */
 
 static int private_pg_teardown(void **state) {
   (void)state;
+  for (int i = 0; i < 2; i++) {
+    loss_nodes[i].db[0] = '\0'; /* Not on the shared server: dropped with the private one. */
+    if (loss_nodes[i].dir[0]) ts_cleanup(&loss_nodes[i]);
+  }
   if (private_pg[0] == '\0') return 0;
   run_script("pg-test-server.sh", "stop", private_pg);
   while (waitpid(-1, NULL, WNOHANG) > 0) continue;
@@ -446,29 +451,30 @@ static void test_node_survives_database_loss(void **state) {
   assert_int_equal(run_script("pg-test-server.sh", "start", private_pg), 0);
   char server[512];
   read_line(private_pg, "url", server, sizeof server);
-  test_server a = {0}, b = {0};
-  assert_int_equal(pg_test_create(server, a.db, sizeof a.db), 0);
-  snprintf(b.db, sizeof b.db, "%s", a.db);
-  ts_start(&a, NULL);
+  test_server *pa = &loss_nodes[0], *pb = &loss_nodes[1];
+  memset(loss_nodes, 0, sizeof loss_nodes);
+  assert_int_equal(pg_test_create(server, pa->db, sizeof pa->db), 0);
+  snprintf(pb->db, sizeof pb->db, "%s", pa->db);
+  ts_start(pa, NULL);
   test_resp r;
-  assert_int_equal(tr(&a, "PUT", "/v1/queues/review", ADMIN_TOKEN, queue_config, &r), 201);
+  assert_int_equal(tr(pa, "PUT", "/v1/queues/review", ADMIN_TOKEN, queue_config, &r), 201);
   tr_free(&r);
-  char *agent = ts_token(&a, "agent-1", "agent");
-  char *alice = ts_token(&a, "alice", "validator");
-  ts_start(&b, NULL);
-  assert_int_equal(tr(&a, "POST", "/v1/queues/review/tasks", agent, "{\"input\":{\"text\":\"before\"}}",
+  char *agent = ts_token(pa, "agent-1", "agent");
+  char *alice = ts_token(pa, "alice", "validator");
+  ts_start(pb, NULL);
+  assert_int_equal(tr(pa, "POST", "/v1/queues/review/tasks", agent, "{\"input\":{\"text\":\"before\"}}",
                       &r), 201);
   char *kept = strdup(tj_str(&r, "id"));
   tr_free(&r);
   char kept_path[96];
   snprintf(kept_path, sizeof kept_path, "/v1/tasks/%s", kept);
-  assert_int_equal(tr(&b, "GET", kept_path, agent, NULL, &r), 200); /* b's reader is connected. */
+  assert_int_equal(tr(pb, "GET", kept_path, agent, NULL, &r), 200); /* b's reader is connected. */
   tr_free(&r);
 
   assert_int_equal(run_script("pg-test-server.sh", "halt", private_pg), 0);
   char log[320];
-  snprintf(log, sizeof log, "%s/server.log", a.dir);
-  assert_unavailable(&a, "GET", "/healthz", NULL, NULL);
+  snprintf(log, sizeof log, "%s/server.log", pa->dir);
+  assert_unavailable(pa, "GET", "/healthz", NULL, NULL);
   /* The writer's sweeper, which has nobody to answer, waits between failures: it used to try
    * again at once, tens of thousands of times a second. From its first failed sweep on, the
    * requests below take a few round trips: a few more sweeps at most. */
@@ -476,40 +482,40 @@ static void test_node_survives_database_loss(void **state) {
   for (int i = 0; i < 500 && log_count(log, sweep_failed) == 0; i++) pause_ms(10);
   int failed_before = log_count(log, sweep_failed);
   assert_true(failed_before > 0);
-  assert_unavailable(&b, "GET", "/healthz", NULL, NULL);
-  assert_unavailable(&a, "GET", kept_path, agent, NULL);
-  assert_unavailable(&b, "GET", kept_path, agent, NULL);
-  assert_unavailable(&a, "POST", "/v1/queues/review/tasks", agent, "{\"input\":{\"text\":\"x\"}}");
-  assert_unavailable(&b, "POST", "/v1/queues/review/claim", alice, NULL);
-  assert_unavailable(&a, "GET", "/v1/events?limit=5", ADMIN_TOKEN, NULL);
+  assert_unavailable(pb, "GET", "/healthz", NULL, NULL);
+  assert_unavailable(pa, "GET", kept_path, agent, NULL);
+  assert_unavailable(pb, "GET", kept_path, agent, NULL);
+  assert_unavailable(pa, "POST", "/v1/queues/review/tasks", agent, "{\"input\":{\"text\":\"x\"}}");
+  assert_unavailable(pb, "POST", "/v1/queues/review/claim", alice, NULL);
+  assert_unavailable(pa, "GET", "/v1/events?limit=5", ADMIN_TOKEN, NULL);
   int failed = log_count(log, sweep_failed) - failed_before;
   if (failed > 5) fail_msg("the writer's sweeper failed %d times more during the outage", failed);
   assert_int_equal(run_script("pg-test-server.sh", "resume", private_pg), 0);
 
   /* Back without a restart: the first request after the restart succeeds. */
-  assert_true(tr_status_reaches(&a, "/healthz", NULL, 200));
-  assert_true(tr_status_reaches(&b, "/healthz", NULL, 200));
-  assert_int_equal(tr(&b, "GET", kept_path, agent, NULL, &r), 200);
+  assert_true(tr_status_reaches(pa, "/healthz", NULL, 200));
+  assert_true(tr_status_reaches(pb, "/healthz", NULL, 200));
+  assert_int_equal(tr(pb, "GET", kept_path, agent, NULL, &r), 200);
   tr_free(&r);
-  assert_int_equal(tr(&a, "POST", "/v1/queues/review/tasks", agent, "{\"input\":{\"text\":\"after\"}}",
+  assert_int_equal(tr(pa, "POST", "/v1/queues/review/tasks", agent, "{\"input\":{\"text\":\"after\"}}",
                       &r), 201);
   char *fresh = strdup(tj_str(&r, "id"));
   tr_free(&r);
   /* A long-poll on a through b's feed, which listens again. */
-  poll_call poll = {.node = &a, .token = agent};
+  poll_call poll = {.node = pa, .token = agent};
   snprintf(poll.path, sizeof poll.path, "/v1/tasks/%s?wait=20", fresh);
   pthread_t poller;
   assert_int_equal(pthread_create(&poller, NULL, long_poll, &poll), 0);
   int claims = 0;
   bool answered_fresh = false;
   for (int i = 0; i < 2; i++) {
-    assert_int_equal(tr(&b, "POST", "/v1/queues/review/claim", alice, NULL, &r), 200);
+    assert_int_equal(tr(pb, "POST", "/v1/queues/review/claim", alice, NULL, &r), 200);
     char path[128], body[160];
     snprintf(path, sizeof path, "/v1/tasks/%s/responses", tj_str(&r, "id"));
     snprintf(body, sizeof body, "{\"lease_id\":\"%s\",\"kind\":\"approve\"}", tj_str(&r, "lease.id"));
     answered_fresh = answered_fresh || strcmp(tj_str(&r, "id"), fresh) == 0;
     tr_free(&r);
-    assert_int_equal(tr(&b, "POST", path, alice, body, &r), 200);
+    assert_int_equal(tr(pb, "POST", path, alice, body, &r), 200);
     tr_free(&r);
     claims++;
   }
@@ -517,7 +523,7 @@ static void test_node_survives_database_loss(void **state) {
   pthread_join(poller, NULL);
   assert_int_equal(poll.status, 200);
   assert_string_equal(poll.state, "decided");
-  assert_int_equal(tr(&a, "GET", kept_path, agent, NULL, &r), 200);
+  assert_int_equal(tr(pa, "GET", kept_path, agent, NULL, &r), 200);
   assert_string_equal(tj_str(&r, "state"), "decided");
   tr_free(&r);
 
@@ -526,23 +532,20 @@ static void test_node_survives_database_loss(void **state) {
   assert_int_equal(run_script("pg-test-server.sh", "halt", private_pg), 0);
   assert_int_equal(run_script("pg-test-server.sh", "resume", private_pg), 0);
   for (int i = 0; i < 4; i++) { /* Each of b's two HTTP threads has a read handle. */
-    long status = tr(&b, "GET", kept_path, agent, NULL, &r);
+    long status = tr(pb, "GET", kept_path, agent, NULL, &r);
     if (status != 200) fail_msg("read %d after a restart: %ld %s", i, status, r.body);
     tr_free(&r);
   }
-  long status = tr(&b, "POST", "/v1/queues/review/tasks", agent,
+  long status = tr(pb, "POST", "/v1/queues/review/tasks", agent,
                    "{\"input\":{\"text\":\"restarted\"}}", &r);
   if (status != 201) fail_msg("a submit after a restart: %ld %s", status, r.body);
   tr_free(&r);
 
-  ts_stop(&a, SIGTERM);
-  ts_stop(&b, SIGTERM);
+  ts_stop(pa, SIGTERM);
+  ts_stop(pb, SIGTERM);
   char out[512];
-  assert_int_equal(ts_audit_verify(a.db, out, sizeof out), 0);
+  assert_int_equal(ts_audit_verify(pa->db, out, sizeof out), 0);
   assert_non_null(strstr(out, "intact"));
-  a.db[0] = b.db[0] = '\0'; /* Not on the shared server: dropped with the private one. */
-  ts_cleanup(&a);
-  ts_cleanup(&b);
   free(kept);
   free(fresh);
   free(agent);

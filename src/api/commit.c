@@ -19,6 +19,7 @@
 #define IDLE_WAKE_MS 1000      /* Longest sleep: the sweeper looks at least this often. */
 #define MAX_ATTEMPTS 5         /* Runs of a batch that lost races with other writers, at most. */
 #define LAZY_MAX 1024          /* Lazy jobs waiting at most: more start a transaction at once. */
+#define FAILED_WAKE_MS 1000    /* After a failed transaction, the sweeper waits this long. */
 
 struct hitl_committer {
   hitl_store *store;
@@ -46,8 +47,9 @@ struct hitl_committer {
 static int run_one(hitl_committer *c, hitl_txn *x, hitl_job *job) {
   hitl_store *s = c->store;
   hitl_chain_op_begin(&c->chain);
-  if (s->vt->op_begin(s) != 0) {
-    job->rc = hitl_err_set(&job->err, HITL_ESTORE, NULL, "the database failed");
+  int rc = s->vt->op_begin(s);
+  if (rc != 0) { /* HITL_EUNAVAILABLE when the database went away: a 503 to retry. */
+    job->rc = hitl_err_set(&job->err, rc, NULL, "the database failed");
     return 0;
   }
   job->rc = job->run(job, x);
@@ -176,6 +178,10 @@ static void *writer_main(void *arg) {
     if (rc) {
       hitl_log(HITL_LOG_ERROR, "msg=\"transaction failed\" jobs=%zu rc=%d", n, rc);
       hitl_chain_rolled_back(&c->chain);
+      /* The database may be away: the sweeper, which has no client to answer, tries again later
+       * rather than at once (which spun the thread while the database was down). Jobs still
+       * wake the writer as they come. */
+      c->next_sweep_at = hitl_now_ms() + FAILED_WAKE_MS;
       for (hitl_job *j = batch; j; j = j->next)
         if (j->rc == 0)
           j->rc = hitl_err_set(&j->err, HITL_EUNAVAILABLE, NULL,

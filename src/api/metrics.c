@@ -23,8 +23,19 @@ void hitl__metrics_observe(hitl_metrics *m, int status, int64_t micros) {
   __atomic_add_fetch(&m->latency_count, 1, __ATOMIC_RELAXED);
 }
 
+/* Healthy means able to serve: the database answers a read (the newest event, one index
+ * lookup) on this thread's handle, which connects again first when its connection broke. A load
+ * balancer thus takes a server that lost its database out of rotation, and back once it
+ * reconnected by itself. */
 void hitl__h_healthz(hitl_request *req) {
   static const char ok[] = "{\"status\":\"ok\"}";
+  hitl_store *reader = hitl__server_reader(req->server);
+  int64_t seq = 0;
+  uint8_t hash[HITL_HASH_LEN];
+  if (reader == NULL || reader->vt->event_last(reader, &seq, hash) != 0) {
+    hitl__reply_error(req, HITL_EUNAVAILABLE, NULL, "the database cannot be reached");
+    return;
+  }
   hitl__reply_json(req, 200, ok, sizeof ok - 1);
 }
 

@@ -105,8 +105,8 @@ void hitl__sync_apply_remote(void *ctx, const hitl_change *changes, size_t n) {
 }
 
 /* The change feed missed changes (its connection was lost): every queue is read again with its
- * counts, cached tokens are forgotten, and event streams look for what they missed. Long-polls
- * on a single task end at their timeout, reading the database. */
+ * counts, cached tokens are forgotten, and every waiter looks again: event streams for what they
+ * missed, long-polls at their task (answered when it was decided meanwhile, else waiting on). */
 void hitl__sync_resync(void *ctx) {
   hitl_server *s = ctx;
   hitl_store *st = hitl__server_reader(s);
@@ -114,5 +114,5 @@ void hitl__sync_resync(void *ctx) {
   if (st == NULL || hitl__sync_load_queues(s, st, 0, false, &err) != 0)
     hitl_log(HITL_LOG_ERROR, "msg=\"cannot read the queues again\" detail=\"%s\"", err.message);
   hitl__auth_forget(s->auth, NULL);
-  hitl__waiters_wake(s->waiters, HITL_EVENTS_KEY);
+  hitl__waiters_wake_all(s->waiters);
 }

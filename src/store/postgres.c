@@ -90,10 +90,20 @@ static const char session_sql[] =
     "SET idle_in_transaction_session_timeout = '60s'; SET client_encoding = 'UTF8'; "
     "SET bytea_output = 'hex'; SET extra_float_digits = 3";
 
-/* Connects (again), sets the session up and prepares the statements. */
+/* How long a connection attempt may take, in seconds, unless the URL or PGCONNECT_TIMEOUT says:
+ * libpq waits for the operating system otherwise (minutes, for a host that drops packets), and
+ * every attempt holds up a request, which should rather get its 503 at once. */
+#define CONNECT_TIMEOUT "5"
+
+/* Connects (again), sets the session up and prepares the statements. The URL's own settings
+ * come after the default timeout, so they win; PQreset reuses them all. */
 static int connect_db(hitl__pg *s, const char *url, hitl_err *err) {
   if (s->conn) PQfinish(s->conn);
-  s->conn = PQconnectdb(url);
+  const char *env = getenv("PGCONNECT_TIMEOUT");
+  bool default_timeout = env == NULL || env[0] == '\0';
+  const char *const keys[] = {"connect_timeout", "dbname", NULL};
+  const char *const values[] = {CONNECT_TIMEOUT, url, NULL};
+  s->conn = PQconnectdbParams(keys + !default_timeout, values + !default_timeout, 1);
   if (PQstatus(s->conn) != CONNECTION_OK)
     return hitl_err_set(err, HITL_ESTORE, NULL, "cannot connect to PostgreSQL database %s: %s",
                         s->url, PQerrorMessage(s->conn));
@@ -107,8 +117,18 @@ static int connect_db(hitl__pg *s, const char *url, hitl_err *err) {
   return ok ? 0 : HITL_ESTORE;
 }
 
-/* A handle whose connection broke (the server restarted) reconnects before its next statement
- * outside a transaction; inside one, the transaction is lost and its statements fail. */
+/* Copies libpq's message (several lines, quotes) into out as one line for a key=value log. */
+static void one_line(char *out, size_t n, const char *msg) {
+  snprintf(out, n, "%s", msg);
+  for (char *p = out; *p; p++)
+    if (*p == '\n' || *p == '\r' || *p == '\t') *p = ' ';
+    else if (*p == '"') *p = '\'';
+  for (size_t len = strlen(out); len && out[len - 1] == ' '; len--) out[len - 1] = '\0';
+}
+
+/* A handle whose connection broke (the server restarted or went away) reconnects before its
+ * next statement outside a transaction; inside one, the transaction is lost and its statements
+ * fail. Returns 0, or HITL_EUNAVAILABLE while the database cannot be reached. */
 static int ensure_connected(hitl__pg *s) {
   if (PQstatus(s->conn) == CONNECTION_OK || s->in_txn) return 0;
   PQreset(s->conn);
@@ -122,14 +142,35 @@ static int ensure_connected(hitl__pg *s) {
     PQclear(r);
   }
   if (rc == 0) rc = prepare_all(s, &err);
-  if (rc)
-    hitl_log(HITL_LOG_ERROR, "store=postgres op=reconnect message=\"%s\"",
-             err.message[0] ? err.message : PQerrorMessage(s->conn));
-  return rc;
+  if (rc) {
+    char msg[512];
+    one_line(msg, sizeof msg, err.message[0] ? err.message : PQerrorMessage(s->conn));
+    hitl_log(HITL_LOG_ERROR, "store=postgres op=reconnect message=\"%s\"", msg);
+    return HITL_EUNAVAILABLE;
+  }
+  hitl_log(HITL_LOG_INFO, "store=postgres op=reconnect msg=\"connected again\"");
+  return 0;
+}
+
+/* True when a statement that just failed on s can run again on a new connection: the connection
+ * broke (PQstatus says so only once a call has read the break) and no transaction was open, so
+ * nothing else of the caller's was lost with it. Outside transactions hitl runs reads and the
+ * webhook worker's take and update, which are harmless to repeat. */
+static bool may_rerun(const hitl__pg *s) {
+  return PQstatus(s->conn) != CONNECTION_OK && !s->in_txn;
 }
 
 /* Maps a failed result: see hitl__pg_exec. */
 static int fail(hitl__pg *s, const PGresult *r, const char *what) {
+  if (PQstatus(s->conn) != CONNECTION_OK) {
+    /* The connection is gone (the server stopped or restarted, the session was ended): with it
+     * any open transaction. The caller answers 503; the next statement connects again. */
+    char msg[512];
+    one_line(msg, sizeof msg, PQerrorMessage(s->conn));
+    hitl_log(HITL_LOG_ERROR, "store=postgres op=%s msg=\"lost the connection\" message=\"%s\"",
+             what, msg);
+    return HITL_EUNAVAILABLE;
+  }
   const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
   if (state && strcmp(state, "23505") == 0) return HITL_ECONFLICT;
   if (state && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)) {
@@ -174,15 +215,23 @@ int hitl__pg_exec(hitl__pg *s, hitl__pg_stmt_id id, const hitl__pg_params *p, co
   for (int i = 0; p && i < p->n; i++)
     if (p->values[i] && p->formats[i] == 0 && !valid_utf8((const unsigned char *)p->values[i]))
       return HITL_ENOT_FOUND;
-  int rc = ensure_connected(s);
-  if (rc) return rc;
   char name[16];
   snprintf(name, sizeof name, "h%d", (int)id);
-  PGresult *r = PQexecPrepared(s->conn, name, p ? p->n : 0, p ? p->values : NULL,
-                               p ? p->lengths : NULL, p ? p->formats : NULL, 0);
-  ExecStatusType st = PQresultStatus(r);
+  PGresult *r = NULL;
+  ExecStatusType st = PGRES_FATAL_ERROR;
+  /* A connection found broken by the statement (the server restarted since the last one) is
+   * made again and the statement run once more, so the first request after a restart succeeds. */
+  for (int attempt = 0; attempt < 2; attempt++) {
+    int rc = ensure_connected(s);
+    PQclear(r);
+    if (rc) return rc;
+    r = PQexecPrepared(s->conn, name, p ? p->n : 0, p ? p->values : NULL, p ? p->lengths : NULL,
+                       p ? p->formats : NULL, 0);
+    st = PQresultStatus(r);
+    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || !may_rerun(s)) break;
+  }
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-    rc = fail(s, r, what);
+    int rc = fail(s, r, what);
     PQclear(r);
     return rc;
   }
@@ -287,11 +336,19 @@ static int exec_plain(hitl__pg *s, const char *sql, const char *what) {
 
 static int pg_begin(hitl_store *store) {
   hitl__pg *s = (hitl__pg *)store;
-  int rc = ensure_connected(s);
-  if (rc) return rc;
   s->doomed = false;
   s->release_due = false;
-  rc = exec_plain(s, "BEGIN", "begin");
+  PGresult *r = NULL;
+  /* As in hitl__pg_exec: a connection that broke while idle is made again once. */
+  for (int attempt = 0; attempt < 2; attempt++) {
+    int rc = ensure_connected(s);
+    PQclear(r);
+    if (rc) return rc;
+    r = PQexec(s->conn, "BEGIN");
+    if (PQresultStatus(r) == PGRES_COMMAND_OK || !may_rerun(s)) break;
+  }
+  int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : fail(s, r, "begin");
+  PQclear(r);
   s->in_txn = rc == 0;
   return rc;
 }

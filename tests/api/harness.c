@@ -125,11 +125,15 @@ void ts_stop(test_server *s, int sig) {
   s->pid = 0;
 }
 
-/* True when the server's log holds a sanitizer report (ASan, LSan or UBSan), which it then
- * copies to stderr from its first line on. */
+/* True when the server's log holds a sanitizer report. */
 static bool sanitizer_reported(const test_server *s) {
-  char path[320], line[1024];
+  char path[320];
   snprintf(path, sizeof path, "%s/server.log", s->dir);
+  return ts_log_reports(path);
+}
+
+bool ts_log_reports(const char *path) {
+  char line[1024];
   FILE *f = fopen(path, "r");
   if (f == NULL) return false;
   bool found = false;
@@ -280,6 +284,18 @@ long tr_get_url(const char *url, const char *source, const char *token, const ch
   if (headers) *headers = hk.data ? hk.data : strdup("");
   else free(hk.data);
   return status;
+}
+
+bool tr_status_reaches(test_server *s, const char *path, const char *token, long want) {
+  for (int i = 0; i < 500; i++) {
+    test_resp r;
+    long got = tr(s, "GET", path, token, NULL, &r);
+    tr_free(&r);
+    if (got == want) return true;
+    struct timespec pause = {.tv_nsec = 20 * 1000000L};
+    nanosleep(&pause, NULL);
+  }
+  return false;
 }
 
 void tr_free(test_resp *r) {

@@ -32,6 +32,9 @@ void ts_start(test_server *s, const char *const *extra_args);
 int ts_audit_verify(const char *db, char *out, size_t cap);
 /* Sends sig to the server and reaps it. */
 void ts_stop(test_server *s, int sig);
+/* True when the log file at path holds a sanitizer report (ASan, LSan or UBSan), which it then
+ * copies to stderr from its first line on. */
+bool ts_log_reports(const char *path);
 /* Removes the temporary directory. Fails the test when the server's log (server.log in it)
  * holds a sanitizer report. */
 void ts_cleanup(test_server *s);
@@ -44,6 +47,8 @@ long tr(test_server *s, const char *method, const char *path, const char *token,
 long tr_headers(test_server *s, const char *method, const char *path, const char *token,
                 const char *body, const char *const *headers, test_resp *out);
 void tr_free(test_resp *r);
+/* True once GET path on s answers want, asking every 20 ms for at most 10 s. */
+bool tr_status_reaches(test_server *s, const char *path, const char *token, long want);
 /* GETs url (any scheme, host and port) from the loopback address source (NULL: any), with token
  * (NULL: none), trusting the certificate authority file ca (NULL: the system's). Returns the
  * status, 0 when the transfer failed (*curl_code, when not NULL, gets libcurl's result). headers

@@ -531,19 +531,6 @@ static void test_two_nodes_deliver_each_webhook_once(void **state) {
   free(agent);
 }
 
-/* True once GET path on node answers want, waiting at most 10 s. */
-static bool status_reaches(test_server *node, const char *path, const char *token, long want) {
-  for (int i = 0; i < 500; i++) {
-    test_resp r;
-    long got = tr(node, "GET", path, token, NULL, &r);
-    tr_free(&r);
-    if (got == want) return true;
-    struct timespec pause = {.tv_nsec = 20 * 1000000L};
-    nanosleep(&pause, NULL);
-  }
-  return false;
-}
-
 /* A queue created through one node can be used through the other, its new configuration too,
  * and a token revoked through one stops working on the other, even where it was cached. */
 static void test_queue_and_token_changes_reach_other_node(void **state) {
@@ -587,7 +574,7 @@ static void test_queue_and_token_changes_reach_other_node(void **state) {
 
   assert_int_equal(tr(&a, "DELETE", "/v1/tokens/alice", ADMIN_TOKEN, NULL, &r), 200);
   tr_free(&r);
-  assert_true(status_reaches(&b, "/v1/queues/review", alice, 401));
+  assert_true(tr_status_reaches(&b, "/v1/queues/review", alice, 401));
 
   stop_two_nodes(&a, &b, agent, alice, bob);
 }

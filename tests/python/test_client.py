@@ -9,6 +9,8 @@ import asyncio
 import itertools
 import os
 import queue
+import subprocess
+import sys
 import threading
 import time
 import unittest
@@ -344,6 +346,42 @@ class DecoratorTests(ClientTestCase):
         self.assertEqual(task["input"]["args"], {"item": "doc-1", "tags": ["a", "b"],
                                                  "extra": {"lang": "en"}})
         self.assertEqual(result(), ("doc-1", ("a", "b"), {"lang": "en"}))
+
+
+class ExampleTests(ClientTestCase):
+    """clients/python/example_agent.py, run as docs/agents.md says, with the test as reviewer."""
+
+    EXAMPLE = os.path.join(os.path.dirname(os.path.abspath(hitl.__file__)), "example_agent.py")
+
+    def run_example(self, kind, value=hitl._UNSET, comment=None):
+        """Runs the example on a queue of its own; answers (exit status, standard output)."""
+        q = self.new_queue()
+        env = dict(os.environ, HITL_URL=URL, HITL_TOKEN=self.agent.token)
+        with subprocess.Popen([sys.executable, self.EXAMPLE, q, "B-7", "30"], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+            try:
+                line = proc.stderr.readline()  # Returns "" if the example ends first.
+                self.assertIn("waiting for a person", line)
+                claimed = self.claim_one(q)
+                self.assertEqual(claimed["input"]["args"], {"order_id": "B-7", "amount": 30,
+                                                            "currency": "EUR"})
+                self.reviewer.respond(claimed, kind, value, comment=comment)
+                out, _ = proc.communicate(timeout=BOUND)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+        return proc.returncode, out
+
+    def test_example_approved(self):
+        self.assertEqual(self.run_example("approve"), (0, "refunded 30 EUR on B-7\n"))
+
+    def test_example_modified(self):
+        self.assertEqual(self.run_example("modify", {"amount": 12.5}),
+                         (0, "refunded 12.5 EUR on B-7\n"))
+
+    def test_example_rejected(self):
+        self.assertEqual(self.run_example("reject", comment="out of policy"),
+                         (1, "not done: out of policy\n"))
 
 
 if __name__ == "__main__":

@@ -133,10 +133,13 @@ class Client:
     token (default: HITL_TOKEN). timeout is the socket timeout of ordinary requests in seconds;
     a long-poll gets its wait on top. retries is how often a request answered 429 (rate limited)
     or 503 with Retry-After is sent again, after the time the server asks for: such answers
-    mean nothing was done. A Client holds no connection and may be shared between threads.
+    mean nothing was done. context is an ssl.SSLContext for an https URL (None: the system's
+    certificate authorities; for a server with its own certificate, e.g.
+    ssl.create_default_context(cafile="cert.pem")). A Client holds no connection and may be
+    shared between threads.
     """
 
-    def __init__(self, url=None, token=None, timeout=30.0, retries=5):
+    def __init__(self, url=None, token=None, timeout=30.0, retries=5, context=None):
         url = url or os.environ.get("HITL_URL")
         token = token or os.environ.get("HITL_TOKEN")
         if not url:
@@ -147,6 +150,7 @@ class Client:
         self.token = token
         self.timeout = timeout
         self.retries = retries
+        self.context = context
 
     # The HTTP layer.
 
@@ -172,7 +176,8 @@ class Client:
         while True:
             req = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
             try:
-                with urllib.request.urlopen(req, timeout=self.timeout + wait) as resp:
+                with urllib.request.urlopen(req, timeout=self.timeout + wait,
+                                            context=self.context) as resp:
                     raw = resp.read()
                 return json.loads(raw) if raw else None
             except urllib.error.HTTPError as e:
@@ -311,10 +316,15 @@ class Client:
     def heartbeat(self, run_id, **fields):
         """Tells the server the run is alive; answers the run (with its state, e.g. "paused").
 
-        fields are the route's optional members, as docs/api.md lists them.
+        fields are the route's optional members, as docs/api.md lists them (state="finished"
+        ends the run: see finish_run). A stopped or finished run answers 409: the agent should end.
         """
         return self.request("POST", "/v1/runs/%s/heartbeat" % _seg(run_id),
                             {k: v for k, v in fields.items() if v is not None})
+
+    def finish_run(self, run_id):
+        """Tells the server the agent is done: the run ends as "finished"."""
+        return self.heartbeat(run_id, state="finished")
 
     def step(self, run_id, text, data=None, **fields):
         """Reports one step of the run: a short text and optional JSON data."""

@@ -9,8 +9,12 @@ import asyncio
 import itertools
 import os
 import queue
+import re
+import shutil
+import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -457,6 +461,46 @@ class DeadlineTests(ClientTestCase):
             refund("A-9")
         self.assertEqual((caught.exception.outcome, caught.exception.by), ("reject", "sla"))
         self.assertEqual(calls, [])
+
+
+@unittest.skipUnless(os.environ.get("HITL_BIN") and shutil.which("openssl"),
+                     "needs HITL_BIN and openssl")
+class TlsTests(unittest.TestCase):
+    """The client over https, trusting the server's own certificate through context=."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        cert, key = os.path.join(self.dir, "cert.pem"), os.path.join(self.dir, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.cert = cert
+        self.server = subprocess.Popen(
+            [os.environ["HITL_BIN"], "serve", "--db", os.path.join(self.dir, "hitl.db"),
+             "--listen", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key, "--log-level", "warn"],
+            env=dict(os.environ, HITL_ADMIN_TOKEN=ADMIN), stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, text=True)
+        self.addCleanup(self.stop)
+        line = self.server.stdout.readline()  # The "listening" line; "" if the server ended.
+        port = re.search(r"127\.0\.0\.1:(\d+)", line)
+        self.assertIsNotNone(port, "hitl serve --tls-cert did not start: %r" % line)
+        self.url = "https://127.0.0.1:%s" % port.group(1)
+
+    def stop(self):
+        self.server.kill()
+        self.server.wait(BOUND)
+        self.server.stdout.close()
+
+    def test_https_with_the_servers_certificate(self):
+        trusted = ssl.create_default_context(cafile=self.cert)
+        client = hitl.Client(self.url, ADMIN, context=trusted)
+        self.assertEqual(client.put_queue("tls")["name"], "tls")
+        with self.assertRaises(hitl.HitlError) as caught:
+            hitl.Client(self.url, ADMIN).get_queue("tls")  # The system's CAs do not know it.
+        self.assertEqual(caught.exception.code, "unreachable")
+        self.assertIn("CERTIFICATE_VERIFY_FAILED", caught.exception.message)
 
 
 class ExampleTests(ClientTestCase):

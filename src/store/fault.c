@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "store/store.h"
+#include "util/log.h"
 #include "util/xmalloc.h"
 
 /* The shim is a store whose every function counts the call and then calls the backend. */
@@ -33,6 +34,8 @@ static void read_env(void) {
   if (ms > 0 && ms <= 10000) {
     atomic_store(&commit_delay_ms, ms);
     atomic_store(&wrap_opened, true);
+    hitl_log(HITL_LOG_WARN, "msg=\"test hook on: every commit waits\" HITL_TEST_COMMIT_DELAY_MS=%ld",
+             ms);
   }
 }
 

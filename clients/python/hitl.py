@@ -373,20 +373,25 @@ def approval_required(queue, client=None, timeout=None, tool=None, on_submit=Non
     bounds the wait in seconds: when it passes, the task is cancelled and Timeout raised (fail
     closed). tool names the tool (default: the function's name). on_submit(task) is called
     once the task is submitted (to log its id, say). fields go to submit() as they are
-    (metadata, run_id, deadline_seconds, priority, ...). Works on async functions as well: the
-    wait then runs in a thread.
+    (metadata, run_id, deadline_seconds, priority, ...; output= replaces the proposal shown).
+    On a method, the first parameter (self or cls) is neither sent nor modifiable. Works on
+    async functions as well: the wait then runs in a thread.
     """
 
     def decorate(fn):
         signature = inspect.signature(fn)
         name = tool or fn.__name__
+        first = next(iter(signature.parameters), None)
+        hidden = first if first in ("self", "cls") else None  # A method's own object.
 
         def gate(args, kwargs):
             bound = signature.bind(*args, **kwargs)
             bound.apply_defaults()
-            arguments = dict(bound.arguments)
+            arguments = {k: v for k, v in bound.arguments.items() if k != hidden}
             c = client if client is not None else Client()
-            task = c.submit(queue, {"tool": name, "args": arguments}, output=arguments, **fields)
+            submit = {"output": arguments}
+            submit.update(fields)
+            task = c.submit(queue, {"tool": name, "args": arguments}, **submit)
             if on_submit is not None:
                 on_submit(task)
             if task.get("state") in OPEN_STATES:
@@ -397,7 +402,10 @@ def approval_required(queue, client=None, timeout=None, tool=None, on_submit=Non
                     raise
             else:
                 task = c.get_task(task["id"])  # With its responses, for the comment.
-            return _arguments_after(task, arguments, signature, name)
+            arguments = _arguments_after(task, arguments, signature, name, hidden)
+            if hidden is not None:
+                arguments[hidden] = bound.arguments[hidden]
+            return arguments
 
         if inspect.iscoroutinefunction(fn):
             @functools.wraps(fn)
@@ -420,7 +428,7 @@ def approval_required(queue, client=None, timeout=None, tool=None, on_submit=Non
     return decorate
 
 
-def _arguments_after(task, arguments, signature, name):
+def _arguments_after(task, arguments, signature, name, hidden):
     """The arguments the tool runs with after the decision on task; raises when it must not run."""
     decision = decision_of(task)
     if decision["outcome"] == "approve":
@@ -432,7 +440,7 @@ def _arguments_after(task, arguments, signature, name):
                             "task %s: the modified value for %s() must be an object of its "
                             "arguments by name, not %s" % (task.get("id"), name,
                                                           type(changed).__name__))
-        unknown = sorted(set(changed) - set(signature.parameters))
+        unknown = sorted(set(changed) - set(signature.parameters) | ({hidden} & set(changed)))
         if unknown:
             raise HitlError(0, "validation_failed",
                             "task %s: %s() has no argument %s" % (task.get("id"), name,

@@ -337,6 +337,37 @@ class DecoratorTests(ClientTestCase):
         self.review(submitted, q, "modify", {"body": "hello"})
         self.assertEqual(result(), "sent to bob@example.com: hello")
 
+    def test_method_leaves_self_out(self):
+        q = self.new_queue()
+        submitted = queue.Queue()
+        agent = self.agent
+
+        class Payments:
+            rate = 2
+
+            @hitl.approval_required(queue=q, client=agent, on_submit=submitted.put)
+            def refund(self, amount):
+                return amount * self.rate
+
+        result = self.call_in_thread(Payments().refund, 21)
+        task = self.review(submitted, q, "approve")
+        self.assertEqual(task["input"]["args"], {"amount": 21})
+        self.assertEqual(result(), 42)
+        # A reviewer cannot swap the object.
+        result = self.call_in_thread(Payments().refund, 1)
+        self.review(submitted, q, "modify", {"self": None, "amount": 2})
+        with self.assertRaises(hitl.HitlError) as caught:
+            result()
+        self.assertIn("self", str(caught.exception))
+
+    def test_output_can_be_given(self):
+        q = self.new_queue()
+        refund, _, submitted = self.gated(q, output={"summary": "refund 5 EUR"})
+        result = self.call_in_thread(refund, "A-9", 5)
+        task = self.review(submitted, q, "approve")
+        self.assertEqual(task["output"], {"summary": "refund 5 EUR"})
+        self.assertEqual(result(), "refunded 5 EUR on A-9")
+
     def test_variadic_arguments_round_trip(self):
         q = self.new_queue()
         submitted = queue.Queue()

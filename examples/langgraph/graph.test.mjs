@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { buildGraph, runWithHitl } from './graph.mjs';
-import { HitlClient, decisionOf } from './hitl.mjs';
+import { HitlClient, HitlError, decisionOf } from './hitl.mjs';
 
 const url = process.env.HITL_URL;
 const admin = new HitlClient(url, process.env.HITL_ADMIN_TOKEN);
@@ -117,4 +117,13 @@ test('main.mjs runs the example end to end', async () => {
   assert.equal(await exited, 0, err);
   const state = JSON.parse(out);
   assert.equal(state.result, 'refunded 30 EUR on B-7');
+});
+
+test('a server error surfaces as HitlError with its code and field', async () => {
+  await assert.rejects(agent.submit(`nope-${process.pid}`, { input: {} }),
+    (e) => e instanceof HitlError && e.status === 404 && e.code === 'not_found' && e.field === 'queue');
+  const queue = await newQueue();
+  await assert.rejects(agent.submit(queue, { input: {}, confidence: 2 }),
+    (e) => e.status === 400 && e.code === 'validation_failed' && e.field === 'confidence');
+  assert.equal(await reviewer.claim(queue), null);
 });

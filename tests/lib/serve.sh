@@ -29,6 +29,7 @@ hitl_serve_start() {
   trap hitl_serve_stop EXIT
   HITL_ADMIN_TOKEN=$("$HITL_BIN" token generate) # serve wants 32 characters or more
   export HITL_ADMIN_TOKEN
+  : >"$HITL_SERVE_DIR/out" # Before the background start, which opens it at its own pace.
   "$HITL_BIN" serve --db "$HITL_SERVE_DIR/hitl.db" --listen 127.0.0.1:0 --log-level warn \
     >"$HITL_SERVE_DIR/out" 2>"$HITL_SERVE_DIR/server.log" &
   HITL_SERVE_PID=$!

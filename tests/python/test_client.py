@@ -555,44 +555,72 @@ class DeadlineTests(ClientTestCase):
         self.assertEqual(calls, [])
 
 
-@unittest.skipUnless(os.environ.get("HITL_BIN") and shutil.which("openssl"),
-                     "needs HITL_BIN and openssl")
-class TlsTests(unittest.TestCase):
-    """The client over https, trusting the server's own certificate through context=."""
+@unittest.skipUnless(os.environ.get("HITL_BIN") and ADMIN, "needs HITL_BIN")
+class OwnServerTestCase(unittest.TestCase):
+    """Tests that need a server started with options of their own, stopped by its PID."""
+
+    def start_server(self, *options, scheme="http"):
+        """Starts hitl serve with options in a temporary directory; answers its URL."""
+        server = subprocess.Popen(
+            [os.environ["HITL_BIN"], "serve", "--db", os.path.join(self.dir, "hitl.db"),
+             "--listen", "127.0.0.1:0", "--log-level", "warn"] + list(options),
+            env=dict(os.environ, HITL_ADMIN_TOKEN=ADMIN), stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, text=True)
+
+        def stop():
+            server.kill()
+            server.wait(BOUND)
+            server.stdout.close()
+
+        self.addCleanup(stop)
+        line = server.stdout.readline()  # The "listening" line; "" if the server ended.
+        port = re.search(r"127\.0\.0\.1:(\d+)", line)
+        self.assertIsNotNone(port, "hitl serve %s did not start: %r" % (options, line))
+        return "%s://127.0.0.1:%s" % (scheme, port.group(1))
 
     def setUp(self):
         self.dir = tempfile.mkdtemp()
         self.addCleanup(shutil.rmtree, self.dir, True)
+
+
+@unittest.skipUnless(shutil.which("openssl"), "needs openssl")
+class TlsTests(OwnServerTestCase):
+    """The client over https, trusting the server's own certificate through context=."""
+
+    def test_https_with_the_servers_certificate(self):
         cert, key = os.path.join(self.dir, "cert.pem"), os.path.join(self.dir, "key.pem")
         subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
                         "ec_paramgen_curve:P-256", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
                         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.cert = cert
-        self.server = subprocess.Popen(
-            [os.environ["HITL_BIN"], "serve", "--db", os.path.join(self.dir, "hitl.db"),
-             "--listen", "127.0.0.1:0", "--tls-cert", cert, "--tls-key", key, "--log-level", "warn"],
-            env=dict(os.environ, HITL_ADMIN_TOKEN=ADMIN), stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, text=True)
-        self.addCleanup(self.stop)
-        line = self.server.stdout.readline()  # The "listening" line; "" if the server ended.
-        port = re.search(r"127\.0\.0\.1:(\d+)", line)
-        self.assertIsNotNone(port, "hitl serve --tls-cert did not start: %r" % line)
-        self.url = "https://127.0.0.1:%s" % port.group(1)
-
-    def stop(self):
-        self.server.kill()
-        self.server.wait(BOUND)
-        self.server.stdout.close()
-
-    def test_https_with_the_servers_certificate(self):
-        trusted = ssl.create_default_context(cafile=self.cert)
-        client = hitl.Client(self.url, ADMIN, context=trusted)
+        url = self.start_server("--tls-cert", cert, "--tls-key", key, scheme="https")
+        trusted = ssl.create_default_context(cafile=cert)
+        client = hitl.Client(url, ADMIN, context=trusted)
         self.assertEqual(client.put_queue("tls")["name"], "tls")
         with self.assertRaises(hitl.HitlError) as caught:
-            hitl.Client(self.url, ADMIN).get_queue("tls")  # The system's CAs do not know it.
+            hitl.Client(url, ADMIN).get_queue("tls")  # The system's CAs do not know it.
         self.assertEqual(caught.exception.code, "unreachable")
         self.assertIn("CERTIFICATE_VERIFY_FAILED", caught.exception.message)
+
+
+class RetryTests(OwnServerTestCase):
+    """429 answers are sent again after Retry-After; past the retries, they raise."""
+
+    def test_rate_limited_requests_are_retried(self):
+        url = self.start_server("--rate-limit", "2")
+        admin = hitl.Client(url, ADMIN)  # The admin token is not rate limited.
+        token = admin.create_token("limited", ["agent"])["token"]
+        admin.put_queue("q")
+        client = hitl.Client(url, token)
+        started = time.monotonic()
+        ids = [client.submit("q", {"n": n})["id"] for n in range(4)]  # A burst of 2, then 429s.
+        self.assertEqual(len(set(ids)), 4)
+        self.assertGreaterEqual(time.monotonic() - started, 0.9)  # At least one Retry-After: 1.
+        impatient = hitl.Client(url, token, retries=0)
+        with self.assertRaises(hitl.HitlError) as caught:
+            for n in range(4):
+                impatient.submit("q", {"n": n})
+        self.assertEqual((caught.exception.status, caught.exception.code), (429, "rate_limited"))
 
 
 class ExampleTests(ClientTestCase):

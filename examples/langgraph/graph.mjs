@@ -76,9 +76,10 @@ export function resumeFor(task) {
  * Runs the graph on input in thread threadId; every interrupt goes to the hitl queue as a task
  * {input: proposal, output: proposal.args} and the graph resumes with the decision. With
  * timeoutSeconds, an undecided task is cancelled and the graph resumes with a reject (fail
- * closed). onSubmit(task) sees each task submitted. Resolves to the graph's final state.
+ * closed). task holds more members for each submitted task (deadline_seconds, run_id,
+ * priority, ...). onSubmit(task) sees each task submitted. Resolves to the graph's final state.
  */
-export async function runWithHitl(graph, input, { client, queue, threadId, timeoutSeconds, onSubmit }) {
+export async function runWithHitl(graph, input, { client, queue, threadId, timeoutSeconds, onSubmit, task: extra }) {
   const config = { configurable: { thread_id: threadId } };
   await graph.invoke(input, config);
   for (;;) {
@@ -92,6 +93,7 @@ export async function runWithHitl(graph, input, { client, queue, threadId, timeo
       output: proposal.args,
       metadata: { thread_id: threadId },
       idempotency_key: `${threadId}:${pending[0].id}`,
+      ...extra,
     });
     onSubmit?.(task);
     task = await client.waitForDecision(task.id, { timeoutSeconds });

@@ -97,6 +97,19 @@ test('no decision in time: the task is cancelled and the graph goes on as reject
   assert.equal(decisionOf(final).outcome, 'cancelled');
 });
 
+// deadline_seconds is built on another branch: this runs once it is in the server.
+const DEADLINES = process.env.HITL_DEADLINES === '1' ? false : 'deadline_seconds is not in this server yet';
+
+test('a deadline that passes rejects: the tool does not run', { skip: DEADLINES }, async () => {
+  const queue = await newQueue();
+  const run = start(queue, order, { task: { deadline_seconds: 1 }, timeoutSeconds: 60 });
+  const task = await run.submitted;
+  assert.ok(task.deadline_at);
+  const state = await run.done;
+  assert.deepEqual(state.decision, { action: 'reject', message: 'reject by sla' });
+  assert.equal(state.executed, null);
+});
+
 test('main.mjs runs the example end to end', async () => {
   const queue = await newQueue();
   const child = spawn(process.execPath, [fileURLToPath(new URL('./main.mjs', import.meta.url)), queue, 'B-7', '30'], {

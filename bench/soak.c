@@ -551,7 +551,8 @@ static void usage(FILE *out) {
 
 int main(int argc, char **argv) {
   soak_config cfg = {.duration_s = 600, .interval_s = 30};
-  for (int i = 1; i < argc; i++) {
+  /* Every option but --help takes a value: the loop steps over both. */
+  for (int i = 1; i < argc; i += 2) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
       usage(stdout);
@@ -570,7 +571,6 @@ int main(int argc, char **argv) {
       usage(stderr);
       return 2;
     }
-    i++;
   }
   if (cfg.bin == NULL || cfg.duration_s <= 0 || cfg.interval_s <= 0 || cfg.think_us < 0) {
     usage(stderr);

@@ -160,6 +160,7 @@ static const char *const stmt_sql[HITL__ST_COUNT] = {
     [HITL__ST_DELIVERY_LIST] = "SELECT " DELIVERY_COLUMNS " FROM webhook_deliveries "
                                "WHERE queue_id = ?1 AND (?2 < 0 OR state = ?2) "
                                "AND (?3 = 0 OR seq < ?3) ORDER BY seq DESC LIMIT ?4",
+    [HITL__ST_DELIVERY_GET] = "SELECT " DELIVERY_COLUMNS " FROM webhook_deliveries WHERE id = ?1",
 };
 
 const char *hitl__sqlite_sql(hitl__sqlite_stmt_id id) { return stmt_sql[id]; }
@@ -431,6 +432,21 @@ static void sq_close(hitl_store *store) {
   free(s);
 }
 
+/* One process opens a SQLite database: its own commits are all the changes (see store.h). */
+static int sq_changes_publish(hitl_store *store, const char *text) {
+  (void)store;
+  (void)text;
+  return 0;
+}
+
+static int sq_changes_wait(hitl_store *store, int timeout_ms, char ***texts, size_t *n) {
+  (void)store;
+  (void)timeout_ms;
+  *texts = NULL;
+  *n = 0;
+  return HITL_ENOT_FOUND;
+}
+
 static const hitl_store_vtable sqlite_vtable = {
     .version = HITL_STORE_VERSION,
     .close = sq_close,
@@ -470,12 +486,15 @@ static const hitl_store_vtable sqlite_vtable = {
     .delivery_next_due = hitl__sqlite_delivery_next_due,
     .delivery_update = hitl__sqlite_delivery_update,
     .delivery_list = hitl__sqlite_delivery_list,
+    .delivery_get = hitl__sqlite_delivery_get,
     .response_list_by_reviewer = hitl__sqlite_response_list_by_reviewer,
     .response_count_by_reviewer = hitl__sqlite_response_count_by_reviewer,
     .reviewer_activity = hitl__sqlite_reviewer_activity,
     .task_decisions = hitl__sqlite_task_decisions,
     .event_find = hitl__sqlite_event_find,
     .task_count_by_reviewer = hitl__sqlite_task_count_by_reviewer,
+    .changes_publish = sq_changes_publish,
+    .changes_wait = sq_changes_wait,
 };
 
 /* Runs one or more SQL statements that return nothing of interest. */

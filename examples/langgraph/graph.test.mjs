@@ -97,10 +97,7 @@ test('no decision in time: the task is cancelled and the graph goes on as reject
   assert.equal(decisionOf(final).outcome, 'cancelled');
 });
 
-// deadline_seconds is built on another branch: this runs once it is in the server.
-const DEADLINES = process.env.HITL_DEADLINES === '1' ? false : 'deadline_seconds is not in this server yet';
-
-test('a deadline that passes rejects: the tool does not run', { skip: DEADLINES }, async () => {
+test('a deadline that passes rejects: the tool does not run', async () => {
   const queue = await newQueue();
   const run = start(queue, order, { task: { deadline_seconds: 1 }, timeoutSeconds: 60 });
   const task = await run.submitted;

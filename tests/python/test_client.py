@@ -383,12 +383,6 @@ class DecoratorTests(ClientTestCase):
         self.assertEqual(result(), ("doc-1", ("a", "b"), {"lang": "en"}))
 
 
-# Runs and per-task deadlines are built on another branch; these tests are written against
-# DESIGN.md's runs API and run once that lands in main.
-RUNS_PENDING = "runs (POST /v1/runs ...) and deadline_seconds are not in this server yet"
-
-
-@unittest.skip(RUNS_PENDING)
 class RunTests(ClientTestCase):
     """Runs: the agent registers, reports, and follows the commands an orchestrator gives."""
 
@@ -468,7 +462,6 @@ class RunTests(ClientTestCase):
         self.assertEqual((caught.exception.status, caught.exception.field), (400, "goal"))
 
 
-@unittest.skip(RUNS_PENDING)
 class RunExampleTests(ClientTestCase):
     """clients/python/example_run.py, steered by an orchestrator (the test) while it works."""
 
@@ -529,7 +522,6 @@ class RunExampleTests(ClientTestCase):
         self.assertIsNone(self.reviewer.claim(q))  # B-2 was never asked for.
 
 
-@unittest.skip(RUNS_PENDING)
 class DeadlineTests(ClientTestCase):
     """deadline_seconds on submit: nobody decides in time, the agent gets a reject (fail closed)."""
 

@@ -22,6 +22,8 @@ case "${1:-}" in
     packages+=(postgresql)
     # Node.js runs the browser tests: Debian's, unless a node with npm is installed already.
     if ! command -v node >/dev/null || ! command -v npm >/dev/null; then packages+=(nodejs npm); fi
+    # Python 3 runs the Python client's tests (tests/python), when none is installed already.
+    if ! command -v python3 >/dev/null; then packages+=(python3); fi
     ;;
   fuzz) packages+=(clang libclang-rt-14-dev) ;;
   *) echo "usage: $0 [test|fuzz]" >&2; exit 2 ;;

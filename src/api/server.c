@@ -2,6 +2,7 @@
 /* HTTP glue: libmicrohttpd callbacks, request bodies, routing, auth, answers, start and stop. */
 #include "api/server_internal.h"
 
+#include "api/calib.h"
 #include "api/policy_pool.h"
 #include "api/queue_json.h"
 #include "api/series.h"
@@ -448,6 +449,7 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
 static void on_commit(void *ctx, const hitl_change *changes, size_t n) {
   hitl_server *s = ctx;
   hitl__registry_apply(s->registry, changes, n);
+  hitl__calib_committed(s->calib);
   hitl__webhooks_committed(s->webhooks);
   if (n) hitl__waiters_wake(s->waiters, HITL_EVENTS_KEY);
   for (size_t i = 0; i < n; i++) {
@@ -460,7 +462,12 @@ static void on_commit(void *ctx, const hitl_change *changes, size_t n) {
 
 static int before_commit(void *ctx, hitl_txn *x, const hitl_change *changes, size_t n) {
   hitl_server *s = ctx;
-  return hitl__webhooks_outbox(s->webhooks, x, changes, n);
+  (void)changes;
+  (void)n;
+  /* Calibration may append events (a withdrawal): the outbox then reads the changes anew. */
+  int rc = hitl__calib_precommit(s->calib, s->registry, x);
+  if (rc) return rc;
+  return hitl__webhooks_outbox(s->webhooks, x, x->chain->changes, x->chain->n_changes);
 }
 
 static const hitl_queue_config *sweep_config(void *ctx, int64_t queue_id) {
@@ -486,6 +493,9 @@ static int load_queues(hitl_server *s, hitl_store *st, hitl_err *err) {
       hitl_err_set(err, rc, NULL, "cannot count the tasks of queue \"%s\"", rows[i].name);
       hitl_queue_config_free(config);
     } else {
+      rc = hitl__calib_configure(s->calib, st, rows[i].id, config);
+      if (rc) hitl_err_set(err, rc, NULL, "cannot read the calibration evidence of queue \"%s\"",
+                           rows[i].name);
       hitl__registry_put(s->registry, rows[i].id, rows[i].name, config, rows[i].created_at,
                          rows[i].updated_at, &stats);
     }
@@ -534,6 +544,7 @@ int hitl_server_start(const hitl_server_config *cfg, hitl_server **out, hitl_err
   pthread_mutex_init(&s->inflight_lock, NULL);
   pthread_cond_init(&s->inflight_done, NULL);
   s->registry = hitl__registry_new();
+  s->calib = hitl__calib_new();
   s->auth = hitl__auth_new(cfg->admin_token);
   s->waiters = hitl__waiters_new();
   s->sessions = hitl__sessions_new();
@@ -656,6 +667,7 @@ void hitl_server_stop(hitl_server *s) {
   hitl__auth_free(s->auth);
   hitl__sessions_free(s->sessions);
   hitl__registry_free(s->registry);
+  hitl__calib_free(s->calib);
   free(s->db);
   free(s->admin_token);
   free(s);

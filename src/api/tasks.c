@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Task routes: submit one or a batch, list a queue's tasks, read one task (with long-poll). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/calib.h"
 #include "api/policy_json.h"
 #include "api/policy_pool.h"
 #include "api/queue_lookup.h"
@@ -31,6 +33,8 @@ typedef struct submit_job {
   hitl_task *tasks;      /* n routed tasks to store. */
   hitl_task *existing;   /* Per task: the stored task when the key replayed. */
   bool *replayed;
+  hitl_policy_calib *calib; /* Per task: what calibration said when it was routed, */
+  bool *calib_on;          /* when the queue has a calibrated leaf. */
   size_t n;
   bool batch;
 } submit_job;
@@ -44,6 +48,8 @@ static void submit_job_free(void *p) {
   free(j->tasks);
   free(j->existing);
   free(j->replayed);
+  free(j->calib);
+  free(j->calib_on);
   free(j->header_key);
   json_decref(j->body);
   hitl__queue_ref_release(j->queue);
@@ -56,6 +62,14 @@ static int submit_run(hitl_job *job, hitl_txn *x) {
     hitl_task_clear(&j->existing[i]); /* Left by an earlier run whose transaction rolled back. */
     int rc = hitl_task_submit(x, &j->tasks[i], j->req->who.name, &j->existing[i], &j->replayed[i],
                               &job->err);
+    if (rc == 0 && j->calib_on[i] && !j->replayed[i] && j->tasks[i].state == HITL_TASK_PENDING) {
+      /* The routing tag stays with the task until people decide it (api/calib.h). */
+      hitl_calib_row row;
+      hitl__calib_row_for(&j->calib[i], j->tasks[i].queue_id, &row);
+      row.task_seq = j->tasks[i].seq;
+      rc = x->store->vt->calib_put(x->store, &row);
+      if (rc) hitl_err_set(&job->err, rc, NULL, "could not store the task's calibration tag");
+    }
     if (rc) {
       if (j->batch) {
         char field[sizeof job->err.field];
@@ -75,6 +89,9 @@ static void submit_done(hitl_job *job, int rc) {
   if (rc) {
     hitl__reply_err(req, &job->err);
   } else {
+    for (size_t i = 0; i < j->n; i++)
+      if (j->calib_on[i] && !j->replayed[i])
+        hitl__calib_count(req->server->calib, j->tasks[i].queue_id, j->calib[i].fired, j->now);
     hitl_buf b = HITL_BUF_INIT;
     bool all_replayed = true;
     if (j->batch) hitl_buf_puts(&b, "{\"tasks\":[");
@@ -95,9 +112,13 @@ static void submit_done(hitl_job *job, int rc) {
 /* Parses and routes one task body into t. */
 static int prepare(hitl_request *req, const hitl_queue_ref *q, const json_t *body,
                    const char *header_key, const char *prefix, int64_t now, hitl_task *t,
-                   hitl_err *err) {
+                   hitl_policy_calib *calib, bool *calib_on, hitl_err *err) {
   int rc = hitl__task_from_json(body, header_key, prefix, t, err);
   if (rc) return rc;
+  hitl_calib_params params;
+  if (hitl_policy_calibration(q->config->policy, &params) &&
+      (rc = hitl__calib_check_body(q->config, body, prefix, err)) != 0)
+    return rc;
   hitl_id_new("t", t->id);
   t->queue_id = q->id;
   t->queue = hitl_xstrdup(q->name);
@@ -111,6 +132,9 @@ static int prepare(hitl_request *req, const hitl_queue_ref *q, const json_t *bod
       .has_confidence = t->has_confidence,
       .confidence = t->confidence,
   };
+  *calib_on = hitl__calib_route(req->server->calib, q->id, hitl__calib_score_of_body(body), t->id,
+                                calib);
+  if (*calib_on) in.calib = calib;
   rc = hitl_task_route(q->config, &in, t, now);
   hitl__json_doc_free(doc);
   if (rc == HITL_EUNAVAILABLE)
@@ -129,7 +153,8 @@ static void route_tasks(hitl_policy_work *w) {
     if (j->batch) snprintf(prefix, sizeof prefix, "tasks[%zu].", i);
     hitl_err err = {0};
     const json_t *item = j->batch ? json_array_get(j->items, i) : j->items;
-    if (prepare(req, j->queue, item, j->header_key, prefix, j->now, &j->tasks[i], &err) != 0) {
+    if (prepare(req, j->queue, item, j->header_key, prefix, j->now, &j->tasks[i], &j->calib[i],
+                &j->calib_on[i], &err) != 0) {
       if (j->batch && err.field[0] == '\0') snprintf(err.field, sizeof err.field, "tasks[%zu]", i);
       hitl__reply_err(req, &err);
       hitl__request_resume(req);
@@ -187,6 +212,8 @@ static void submit(hitl_request *req, bool batch) {
   j->tasks = hitl_xcalloc(n, sizeof *j->tasks);
   j->existing = hitl_xcalloc(n, sizeof *j->existing);
   j->replayed = hitl_xcalloc(n, sizeof *j->replayed);
+  j->calib = hitl_xcalloc(n, sizeof *j->calib);
+  j->calib_on = hitl_xcalloc(n, sizeof *j->calib_on);
   j->header_key = batch ? NULL : hitl_xstrdup(hitl__header(req, "Idempotency-Key"));
   j->now = hitl_now_ms();
   j->work.run = route_tasks;

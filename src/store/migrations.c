@@ -135,10 +135,26 @@ static const char migration_003_idempotency_per_submitter[] =
     "  ON tasks(queue_id, IFNULL(submitted_by, ''), idempotency_key)"
     "  WHERE idempotency_key IS NOT NULL;";
 
+/* Calibration evidence: each reviewed task's routing tag, and once decided whether the model was
+ * right, in decision order (docs/calibration.md). A database that already has decided tasks
+ * gets their evidence when a queue first needs it (api/calib.c rebuilds it from the tasks). */
+static const char migration_004_calibration[] =
+    "CREATE TABLE calibration ("
+    "  task_seq INTEGER PRIMARY KEY REFERENCES tasks(seq),"
+    "  queue_id INTEGER NOT NULL REFERENCES queues(id),"
+    "  score REAL NOT NULL,"
+    "  propensity REAL NOT NULL,"
+    "  uniform INTEGER NOT NULL,"
+    "  audit INTEGER NOT NULL,"
+    "  correct INTEGER NOT NULL DEFAULT -1,"
+    "  decided_seq INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX calibration_decided ON calibration(queue_id, decided_seq) WHERE correct >= 0;";
+
 const char *const hitl__sqlite_migrations[] = {
     migration_001_initial,
     migration_002_webhook_deliveries,
     migration_003_idempotency_per_submitter,
+    migration_004_calibration,
 };
 
 const size_t hitl__sqlite_migrations_count =

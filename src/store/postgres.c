@@ -443,6 +443,9 @@ static const hitl_store_vtable postgres_vtable = {
     .delivery_next_due = hitl__pg_delivery_next_due,
     .delivery_update = hitl__pg_delivery_update,
     .delivery_list = hitl__pg_delivery_list,
+    .calib_put = hitl__pg_calib_put,
+    .calib_get = hitl__pg_calib_get,
+    .calib_list = hitl__pg_calib_list,
 };
 
 /* Runs sql (no parameters) and returns its first value as an integer in *value (0 when it gives

@@ -151,8 +151,22 @@ static const char migration_001_initial[] =
     "CREATE INDEX webhook_deliveries_due ON webhook_deliveries(next_attempt_at) WHERE state = 0;"
     "CREATE INDEX webhook_deliveries_queue ON webhook_deliveries(queue_id, seq);";
 
+/* Calibration evidence: SQLite's migration 004. */
+static const char migration_002_calibration[] =
+    "CREATE TABLE calibration ("
+    "  task_seq bigint PRIMARY KEY REFERENCES tasks(seq),"
+    "  queue_id bigint NOT NULL REFERENCES queues(id),"
+    "  score double precision NOT NULL,"
+    "  propensity double precision NOT NULL,"
+    "  uniform boolean NOT NULL,"
+    "  audit boolean NOT NULL,"
+    "  correct integer NOT NULL DEFAULT -1,"
+    "  decided_seq bigint NOT NULL DEFAULT 0);"
+    "CREATE INDEX calibration_decided ON calibration(queue_id, decided_seq) WHERE correct >= 0;";
+
 const char *const hitl__pg_migrations[] = {
     migration_001_initial,
+    migration_002_calibration,
 };
 
 const size_t hitl__pg_migrations_count =

@@ -160,6 +160,14 @@ static const char *const stmt_sql[HITL__ST_COUNT] = {
     [HITL__ST_DELIVERY_LIST] = "SELECT " DELIVERY_COLUMNS " FROM webhook_deliveries "
                                "WHERE queue_id = ?1 AND (?2 < 0 OR state = ?2) "
                                "AND (?3 = 0 OR seq < ?3) ORDER BY seq DESC LIMIT ?4",
+#define CALIB_COLUMNS                                                                              \
+  "task_seq, queue_id, score, propensity, uniform, audit, correct, decided_seq"
+    [HITL__ST_CALIB_PUT] = "INSERT OR REPLACE INTO calibration (" CALIB_COLUMNS ") "
+                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [HITL__ST_CALIB_GET] = "SELECT " CALIB_COLUMNS " FROM calibration WHERE task_seq = ?1",
+    [HITL__ST_CALIB_LIST] = "SELECT " CALIB_COLUMNS " FROM calibration "
+                            "WHERE queue_id = ?1 AND correct >= 0 AND decided_seq > ?2 "
+                            "ORDER BY decided_seq LIMIT ?3",
 };
 
 const char *hitl__sqlite_sql(hitl__sqlite_stmt_id id) { return stmt_sql[id]; }
@@ -470,6 +478,9 @@ static const hitl_store_vtable sqlite_vtable = {
     .delivery_next_due = hitl__sqlite_delivery_next_due,
     .delivery_update = hitl__sqlite_delivery_update,
     .delivery_list = hitl__sqlite_delivery_list,
+    .calib_put = hitl__sqlite_calib_put,
+    .calib_get = hitl__sqlite_calib_get,
+    .calib_list = hitl__sqlite_calib_list,
     .response_list_by_reviewer = hitl__sqlite_response_list_by_reviewer,
     .response_count_by_reviewer = hitl__sqlite_response_count_by_reviewer,
     .reviewer_activity = hitl__sqlite_reviewer_activity,

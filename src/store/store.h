@@ -108,6 +108,20 @@ typedef struct hitl_decision_time {
   char decided_by[16];
 } hitl_decision_time;
 
+/* One task's calibration evidence (docs/calibration.md): how the task was routed, fixed when it
+ * was, and once people decided it, whether the model was right. Stored with the task. */
+typedef struct hitl_calib_row {
+  int64_t task_seq;    /* The task; one row per task. */
+  int64_t queue_id;
+  double score;        /* The task's score (its confidence, or its largest probability). */
+  double propensity;   /* The routing tag: probability the task was sent to a person, */
+  bool uniform;        /* whether it belongs to the uniform sample, */
+  bool audit;          /* and whether it was an audit. */
+  int correct;         /* -1 while undecided; else 1 when the model was right, 0 when wrong. */
+  int64_t decided_seq; /* Seq of the event that decided it (0 while undecided): the evidence's
+                          order. */
+} hitl_calib_row;
+
 typedef struct hitl_store_vtable {
   int version; /* HITL_STORE_VERSION of the header the backend was built against. */
 
@@ -222,9 +236,17 @@ typedef struct hitl_store_vtable {
   /* How many distinct tasks the reviewer answered (a skip counts) at or after since: one per
    * answer body, however many questions it answered. Meant for short windows (today). */
   int (*task_count_by_reviewer)(hitl_store *s, const char *reviewer, int64_t since, int64_t *n);
+
+  /* Calibration evidence. calib_put stores r, replacing the row of the same task_seq.
+   * calib_get reads the row of a task (HITL_ENOT_FOUND when none). calib_list lists the decided
+   * rows (correct >= 0) of a queue with decided_seq > after, by decided_seq, at most limit. */
+  int (*calib_put)(hitl_store *s, const hitl_calib_row *r);
+  int (*calib_get)(hitl_store *s, int64_t task_seq, hitl_calib_row *out);
+  int (*calib_list)(hitl_store *s, int64_t queue_id, int64_t after, size_t limit,
+                    hitl_calib_row **out, size_t *n);
 } hitl_store_vtable;
 
-#define HITL_STORE_VERSION 3
+#define HITL_STORE_VERSION 4
 
 /* The base every backend embeds first. */
 struct hitl_store {

@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: MIT */
+/* API tests of calibrated auto-approval: the calibrated leaf, its evidence, audits, drift, the
+ * calibration view and its bad inputs, against the real server. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "harness.h"
+
+static test_server srv;
+static char *agent, *alice;
+
+/* max_error 0.1 at confidence 0.9: 22 right answers in a row can certify. */
+static const char cal_queue[] =
+    "{\"schema\":{\"fields\":[{\"name\":\"text\",\"type\":\"text\"}],"
+    "\"questions\":[{\"name\":\"verdict\",\"type\":\"approve\"}]},"
+    "\"policy\":{\"rules\":[{\"name\":\"auto\",\"when\":{\"calibrated\":{\"max_error\":0.1,"
+    "\"confidence\":0.9,\"audit_percent\":20}},\"then\":{\"action\":\"accept\"}}]},"
+    "\"assignment\":{\"overlap\":1,\"roles\":[\"validator\"],\"lease_seconds\":60}}";
+
+static int setup(void **state) {
+  (void)state;
+  ts_start(&srv, NULL);
+  agent = ts_token(&srv, "agent-1", "agent");
+  alice = ts_token(&srv, "alice", "validator");
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  ts_cleanup(&srv);
+  free(agent);
+  free(alice);
+  return 0;
+}
+
+/* PUTs body as queue name and expects status; for a 400, the error's field must be field. */
+static void put_queue(const char *name, const char *body, long status, const char *field) {
+  char path[128];
+  snprintf(path, sizeof path, "/v1/queues/%s", name);
+  test_resp r;
+  long st = tr(&srv, "PUT", path, ADMIN_TOKEN, body, &r);
+  if (st != status) fail_msg("PUT %s: expected %ld, got %ld: %s", name, status, st, r.body);
+  if (field) assert_string_equal(tj_str(&r, "error.field"), field);
+  tr_free(&r);
+}
+
+/* Submits n tasks with this confidence as one batch; counts those decided by the policy. */
+static int submit_batch(const char *queue, int n, double confidence) {
+  json_t *tasks = json_array();
+  for (int i = 0; i < n; i++)
+    json_array_append_new(tasks, json_pack("{s{si}s{ss}sf}", "input", "text", i, "output",
+                                           "label", "ok", "confidence", confidence));
+  json_t *body = json_pack("{so}", "tasks", tasks);
+  char *text = json_dumps(body, JSON_COMPACT);
+  json_decref(body);
+  char path[128];
+  snprintf(path, sizeof path, "/v1/queues/%s/tasks/batch", queue);
+  test_resp r;
+  long st = tr(&srv, "POST", path, agent, text, &r);
+  free(text);
+  if (st != 201) fail_msg("batch: expected 201, got %ld: %s", st, r.body);
+  int decided = 0;
+  json_t *list = json_object_get(r.json, "tasks");
+  for (size_t i = 0; i < json_array_size(list); i++) {
+    const char *s = json_string_value(json_object_get(json_array_get(list, i), "state"));
+    decided += strcmp(s, "decided") == 0;
+  }
+  tr_free(&r);
+  return decided;
+}
+
+/* Claims and answers (kind) every pending task of the queue; returns how many. */
+static int answer_all(const char *queue, const char *kind) {
+  char path[128], body[256];
+  int n = 0;
+  for (;;) {
+    test_resp r;
+    snprintf(path, sizeof path, "/v1/queues/%s/claim", queue);
+    long st = tr(&srv, "POST", path, alice, NULL, &r);
+    if (st == 204) {
+      tr_free(&r);
+      return n;
+    }
+    assert_int_equal(st, 200);
+    snprintf(path, sizeof path, "/v1/tasks/%s/responses", tj_str(&r, "id"));
+    snprintf(body, sizeof body, "{\"lease_id\":\"%s\",\"kind\":\"%s\"}", tj_str(&r, "lease.id"),
+             kind);
+    tr_free(&r);
+    assert_int_equal(tr(&srv, "POST", path, alice, body, &r), 200);
+    tr_free(&r);
+    n++;
+  }
+}
+
+/* GETs the queue's calibration view into *r (200 expected). */
+static void get_calibration(const char *queue, test_resp *r) {
+  char path[128];
+  snprintf(path, sizeof path, "/v1/queues/%s/calibration", queue);
+  long st = tr(&srv, "GET", path, alice, NULL, r);
+  if (st != 200) fail_msg("calibration: expected 200, got %ld: %s", st, r->body);
+}
+
+static bool certified(const test_resp *r) {
+  return json_is_true(json_object_get(r->json, "certified"));
+}
+
+static void test_certify_accept_audit_drift_restart(void **state) {
+  (void)state;
+  put_queue("cal", cal_queue, 201, NULL);
+  test_resp r;
+  get_calibration("cal", &r);
+  assert_false(certified(&r));
+  assert_true(json_is_null(json_object_get(r.json, "threshold")));
+  assert_non_null(tj_str(&r, "reason"));
+  tr_free(&r);
+
+  /* Until a threshold is certified, the leaf holds for nothing: everything goes to people. */
+  assert_int_equal(submit_batch("cal", 300, 0.95), 0);
+  assert_int_equal(answer_all("cal", "approve"), 300);
+  get_calibration("cal", &r);
+  assert_true(certified(&r));
+  double threshold = json_number_value(json_object_get(r.json, "threshold"));
+  assert_true(threshold > 0.5 && threshold <= 0.95);
+  assert_true(json_number_value(json_object_get(r.json, "n")) >= 22);
+  assert_true(json_number_value(json_object_get(r.json, "bound")) <= 0.1);
+  assert_true(json_array_size(json_object_get(r.json, "risk_coverage")) > 0);
+  assert_int_equal(json_array_size(json_object_get(json_object_get(r.json, "reliability"), "bins")), 10);
+  assert_int_equal(json_array_size(json_object_get(r.json, "certifications")), 1);
+  tr_free(&r);
+
+  /* Above the threshold: accepted by the leaf, with the certificate in the trace; about 20%
+   * still go to a person as audits. Below it: people. */
+  int accepted = submit_batch("cal", 100, 0.95);
+  assert_true(accepted > 50 && accepted < 100);
+  assert_int_equal(submit_batch("cal", 5, 0.2), 0);
+  test_resp list;
+  assert_int_equal(tr(&srv, "GET", "/v1/queues/cal/tasks?state=decided&limit=1", ADMIN_TOKEN,
+                      NULL, &list), 200);
+  json_t *task = json_array_get(json_object_get(list.json, "tasks"), 0);
+  json_t *route = json_object_get(task, "route");
+  assert_string_equal(json_string_value(json_object_get(route, "rule")), "auto");
+  json_t *leaf = json_array_get(json_object_get(route, "trace"), 0);
+  assert_string_equal(json_string_value(json_object_get(leaf, "op")), "calibrated");
+  assert_true(json_number_value(json_object_get(leaf, "threshold")) == threshold);
+  assert_true(json_is_number(json_object_get(leaf, "n")));
+  assert_true(json_is_number(json_object_get(leaf, "k")));
+  assert_true(json_is_number(json_object_get(leaf, "bound")));
+  tr_free(&list);
+  int audits = answer_all("cal", "approve");
+  assert_int_equal(audits, 100 - accepted + 5);
+  get_calibration("cal", &r);
+  assert_true(json_integer_value(json_object_get(json_object_get(r.json, "last_day"),
+                                                 "auto_accepted")) == accepted);
+  tr_free(&r);
+
+  /* A restart keeps the certificate: it is rebuilt from the stored evidence. */
+  ts_stop(&srv, SIGKILL);
+  ts_start(&srv, NULL);
+  get_calibration("cal", &r);
+  assert_true(certified(&r));
+  assert_true(json_number_value(json_object_get(r.json, "threshold")) == threshold);
+  tr_free(&r);
+
+  /* Drift: the model goes bad and the reviewer rejects the audits. The drift test withdraws the
+   * threshold: an event says so, and every task goes to people again. */
+  bool withdrawn = false;
+  for (int round = 0; round < 40 && !withdrawn; round++) {
+    submit_batch("cal", 20, 0.95);
+    answer_all("cal", "reject");
+    get_calibration("cal", &r);
+    withdrawn = json_array_size(json_object_get(r.json, "withdrawals")) > 0;
+    if (withdrawn) {
+      assert_false(certified(&r));
+      assert_true(json_is_null(json_object_get(r.json, "threshold")));
+      assert_int_equal(json_integer_value(json_object_get(json_object_get(r.json, "audit"),
+                                                          "withdrawals")), 1);
+    }
+    tr_free(&r);
+  }
+  assert_true(withdrawn);
+  assert_int_equal(tr(&srv, "GET", "/v1/events?type=calibration.withdrawn", ADMIN_TOKEN, NULL, &r),
+                   200);
+  json_t *events = json_object_get(r.json, "events");
+  assert_int_equal(json_array_size(events), 1);
+  assert_string_equal(json_string_value(json_object_get(json_array_get(events, 0), "queue")), "cal");
+  tr_free(&r);
+  assert_int_equal(submit_batch("cal", 20, 0.99), 0);
+  assert_int_equal(answer_all("cal", "approve"), 20);
+}
+
+static void test_bad_inputs(void **state) {
+  (void)state;
+  char body[1024];
+  const char *cases[][2] = {
+      {"{\"max_error\":0}", "policy.rules[0].when.calibrated.max_error"},
+      {"{\"max_error\":1}", "policy.rules[0].when.calibrated.max_error"},
+      {"{\"max_error\":\"x\"}", "policy.rules[0].when.calibrated.max_error"},
+      {"{\"confidence\":0}", "policy.rules[0].when.calibrated.confidence"},
+      {"{\"confidence\":1}", "policy.rules[0].when.calibrated.confidence"},
+      {"{\"audit_percent\":101}", "policy.rules[0].when.calibrated.audit_percent"},
+      {"{\"bogus\":1}", "policy.rules[0].when.calibrated.bogus"},
+      {"0.9", "policy.rules[0].when.calibrated"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    snprintf(body, sizeof body,
+             "{\"schema\":{\"questions\":[{\"name\":\"v\",\"type\":\"approve\"}]},"
+             "\"policy\":{\"rules\":[{\"name\":\"auto\",\"when\":{\"calibrated\":%s},"
+             "\"then\":{\"action\":\"accept\"}}]}}", cases[i][0]);
+    put_queue("bad", body, 400, cases[i][1]);
+  }
+  /* One calibrated condition per policy. */
+  put_queue("bad",
+            "{\"schema\":{\"questions\":[{\"name\":\"v\",\"type\":\"approve\"}]},"
+            "\"policy\":{\"rules\":[{\"name\":\"a\",\"when\":{\"calibrated\":{}},"
+            "\"then\":{\"action\":\"accept\"}},{\"name\":\"b\",\"when\":{\"any\":[{\"calibrated\":{}}]},"
+            "\"then\":{\"action\":\"accept\"}}]}}",
+            400, "policy.rules[1].when.any[0].calibrated");
+
+  /* Probabilities on a calibrated label queue: they must add up to 1 and name its labels. */
+  put_queue("lab",
+            "{\"schema\":{\"questions\":[{\"name\":\"kind\",\"type\":\"label\","
+            "\"labels\":[\"cat\",\"dog\"]}]},"
+            "\"policy\":{\"rules\":[{\"name\":\"auto\",\"when\":{\"calibrated\":{}},"
+            "\"then\":{\"action\":\"accept\"}}]}}",
+            201, NULL);
+  test_resp r;
+  assert_int_equal(tr(&srv, "POST", "/v1/queues/lab/tasks", agent,
+                      "{\"input\":1,\"probabilities\":{\"cat\":0.5,\"dog\":0.2}}", &r), 400);
+  assert_string_equal(tj_str(&r, "error.field"), "probabilities");
+  tr_free(&r);
+  assert_int_equal(tr(&srv, "POST", "/v1/queues/lab/tasks", agent,
+                      "{\"input\":1,\"probabilities\":{\"cat\":0.5,\"cow\":0.5}}", &r), 400);
+  assert_string_equal(tj_str(&r, "error.field"), "probabilities");
+  tr_free(&r);
+  assert_int_equal(tr(&srv, "POST", "/v1/queues/lab/tasks/batch", agent,
+                      "{\"tasks\":[{\"input\":1,\"probabilities\":{\"cat\":0.5,\"dog\":0.5}},"
+                      "{\"input\":2,\"probabilities\":{\"cat\":0.9}}]}", &r), 400);
+  assert_string_equal(tj_str(&r, "error.field"), "tasks[1].probabilities");
+  tr_free(&r);
+  assert_int_equal(tr(&srv, "POST", "/v1/queues/lab/tasks", agent,
+                      "{\"input\":1,\"probabilities\":{\"cat\":0.25,\"dog\":0.75}}", &r), 201);
+  tr_free(&r);
+
+  /* The view: an unknown queue is 404; a queue without the leaf says so. */
+  assert_int_equal(tr(&srv, "GET", "/v1/queues/nope/calibration", ADMIN_TOKEN, NULL, &r), 404);
+  tr_free(&r);
+  put_queue("plain", "{\"schema\":{\"questions\":[{\"name\":\"v\",\"type\":\"approve\"}]}}", 201,
+            NULL);
+  assert_int_equal(tr(&srv, "GET", "/v1/queues/plain/calibration", ADMIN_TOKEN, NULL, &r), 200);
+  assert_false(json_is_true(json_object_get(r.json, "enabled")));
+  assert_non_null(tj_str(&r, "reason"));
+  tr_free(&r);
+  assert_int_equal(tr(&srv, "GET", "/v1/queues/plain/calibration", NULL, NULL, &r), 401);
+  tr_free(&r);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_bad_inputs),
+      cmocka_unit_test(test_certify_accept_audit_drift_restart),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -418,6 +418,81 @@ done:
   return rc == HITL_ENOT_FOUND ? 0 : rc;
 }
 
+typedef struct backfill_row {
+  hitl_calib_row row;
+  int64_t decided_at;
+} backfill_row;
+
+static int by_decision(const void *a, const void *b) {
+  const backfill_row *x = a, *y = b;
+  if (x->decided_at != y->decided_at) return x->decided_at < y->decided_at ? -1 : 1;
+  return x->row.task_seq < y->row.task_seq ? -1 : x->row.task_seq > y->row.task_seq;
+}
+
+/* The pair of a decided task for the backfill; false when it has none. */
+static bool backfill_pair(const hitl_queue_config *q, const hitl_task *t, backfill_row *out) {
+  if (t->decided_by == NULL ||
+      (strcmp(t->decided_by, HITL_BY_HUMAN) != 0 && strcmp(t->decided_by, HITL_BY_CONSENSUS) != 0))
+    return false;
+  json_t *decision = t->decision ? json_loads(t->decision, 0, NULL) : NULL;
+  json_t *payload = t->payload ? json_loads(t->payload, 0, NULL) : NULL;
+  int v = decision ? verdict(q, decision, payload) : -1;
+  double score = t->has_confidence ? t->confidence
+                                   : max_probability(json_object_get(payload, "probabilities"));
+  json_decref(decision);
+  json_decref(payload);
+  if (v < 0 || isnan(score)) return false;
+  out->row = (hitl_calib_row){.task_seq = t->seq, .queue_id = t->queue_id, .score = score,
+                              .propensity = 1, .uniform = true, .correct = v};
+  out->decided_at = t->decided_at;
+  return true;
+}
+
+int hitl__calib_backfill(hitl_store *st, int64_t queue_id, const hitl_queue_config *config) {
+  hitl_calib_row *have = NULL;
+  size_t n_have = 0;
+  int rc = st->vt->calib_list(st, queue_id, 0, 1, &have, &n_have);
+  free(have);
+  if (rc || n_have) return rc;
+  backfill_row *rows = NULL;
+  size_t n = 0, cap = 0;
+  int64_t before = INT64_MAX;
+  for (;;) {
+    hitl_task *tasks = NULL;
+    size_t got = 0;
+    rc = st->vt->task_list(st, queue_id, HITL_TASK_DECIDED, before, LOAD_PAGE, &tasks, &got);
+    if (rc) break;
+    for (size_t i = 0; i < got; i++) {
+      if (n == cap) {
+        cap = cap ? 2 * cap : 256;
+        rows = hitl_xrealloc(rows, cap * sizeof *rows);
+      }
+      if (backfill_pair(config, &tasks[i], &rows[n])) n++;
+      before = tasks[i].seq;
+      hitl_task_clear(&tasks[i]);
+    }
+    free(tasks);
+    if (got < LOAD_PAGE) break;
+  }
+  if (rc == 0 && n) {
+    /* Decision order; the numbers stay below the seq of any later decision's event, since every
+     * decided task has at least two events. */
+    qsort(rows, n, sizeof *rows, by_decision);
+    rc = st->vt->begin(st);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+      rows[i].row.decided_seq = (int64_t)i + 1;
+      rc = st->vt->calib_put(st, &rows[i].row);
+    }
+    if (rc == 0) rc = st->vt->commit(st);
+    if (rc) st->vt->rollback(st);
+    else
+      hitl_log(HITL_LOG_INFO, "msg=\"calibration evidence rebuilt from decided tasks\" "
+               "queue_id=%lld pairs=%zu", (long long)queue_id, n);
+  }
+  free(rows);
+  return rc;
+}
+
 int hitl__calib_precommit(hitl_calib_set *c, hitl_registry *reg, hitl_txn *x) {
   undo_pending(c); /* What the last transaction added did not commit. */
   /* Appending events moves the chain's change array: copy what is needed from it first. */

@@ -28,6 +28,12 @@ void hitl__calib_free(hitl_calib_set *c);
 int hitl__calib_configure(hitl_calib_set *c, hitl_store *st, int64_t queue_id,
                           const hitl_queue_config *config);
 
+/* The migration of a database from before calibration: when the queue has no stored evidence
+ * yet, derives the verified pair of every task people decided (in order of decision, as
+ * uniform pairs: everything was reviewed then) and stores it in its own transaction. For the
+ * server's start, before the writer runs. Returns 0 or a store error. */
+int hitl__calib_backfill(hitl_store *st, int64_t queue_id, const hitl_queue_config *config);
+
 /* The score of a submitted task body: its confidence, else its largest probability; NaN when
  * it has neither. */
 double hitl__calib_score_of_body(const json_t *body);

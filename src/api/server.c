@@ -493,7 +493,9 @@ static int load_queues(hitl_server *s, hitl_store *st, hitl_err *err) {
       hitl_err_set(err, rc, NULL, "cannot count the tasks of queue \"%s\"", rows[i].name);
       hitl_queue_config_free(config);
     } else {
-      rc = hitl__calib_configure(s->calib, st, rows[i].id, config);
+      if (stats.decided_human + stats.decided_consensus > 0)
+        rc = hitl__calib_backfill(st, rows[i].id, config);
+      if (rc == 0) rc = hitl__calib_configure(s->calib, st, rows[i].id, config);
       if (rc) hitl_err_set(err, rc, NULL, "cannot read the calibration evidence of queue \"%s\"",
                            rows[i].name);
       hitl__registry_put(s->registry, rows[i].id, rows[i].name, config, rows[i].created_at,

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include <jansson.h>
+#include <sqlite3.h>
 
 #include "harness.h"
 
@@ -158,6 +159,10 @@ static void test_certify_accept_audit_drift_restart(void **state) {
   get_calibration("cal", &r);
   assert_true(json_integer_value(json_object_get(json_object_get(r.json, "last_day"),
                                                  "auto_accepted")) == accepted);
+  assert_true(certified(&r));
+  double before[3];
+  const char *keys[] = {"threshold", "n", "k"};
+  for (int i = 0; i < 3; i++) before[i] = json_number_value(json_object_get(r.json, keys[i]));
   tr_free(&r);
 
   /* A restart keeps the certificate: it is rebuilt from the stored evidence. */
@@ -165,7 +170,8 @@ static void test_certify_accept_audit_drift_restart(void **state) {
   ts_start(&srv, NULL);
   get_calibration("cal", &r);
   assert_true(certified(&r));
-  assert_true(json_number_value(json_object_get(r.json, "threshold")) == threshold);
+  for (int i = 0; i < 3; i++)
+    assert_true(json_number_value(json_object_get(r.json, keys[i])) == before[i]);
   tr_free(&r);
 
   /* Drift: the model goes bad and the reviewer rejects the audits. The drift test withdraws the
@@ -261,10 +267,40 @@ static void test_bad_inputs(void **state) {
   tr_free(&r);
 }
 
+/* A database from before calibration: tasks people decided, no evidence stored. The server
+ * derives the evidence from the decided tasks when it starts. */
+static void test_evidence_rebuilt_from_decided_tasks(void **state) {
+  (void)state;
+  const char *plain =
+      "{\"schema\":{\"questions\":[{\"name\":\"verdict\",\"type\":\"approve\"}]},"
+      "\"assignment\":{\"overlap\":1,\"roles\":[\"validator\"]}}";
+  put_queue("old", plain, 201, NULL);
+  assert_int_equal(submit_batch("old", 30, 0.9), 0);
+  assert_int_equal(answer_all("old", "approve"), 30);
+  ts_stop(&srv, SIGTERM);
+  sqlite3 *db = NULL;
+  assert_int_equal(sqlite3_open(srv.db, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, "DELETE FROM calibration", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+  ts_start(&srv, NULL);
+  char body[1024];
+  snprintf(body, sizeof body, "%.*s,\"policy\":{\"rules\":[{\"name\":\"auto\",\"when\":"
+           "{\"calibrated\":{}},\"then\":{\"action\":\"accept\"}}]}}",
+           (int)strlen(plain) - 1, plain);
+  put_queue("old", body, 200, NULL);
+  test_resp r;
+  get_calibration("old", &r);
+  json_t *evidence = json_object_get(r.json, "evidence");
+  assert_int_equal(json_integer_value(json_object_get(evidence, "pairs")), 30);
+  assert_int_equal(json_integer_value(json_object_get(evidence, "wrong")), 0);
+  tr_free(&r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_bad_inputs),
       cmocka_unit_test(test_certify_accept_audit_drift_restart),
+      cmocka_unit_test(test_evidence_rebuilt_from_decided_tasks),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/conformal.h"
 #include "util/id.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
@@ -15,6 +16,8 @@
 #define HOUR_MS 3600000LL
 #define LOAD_PAGE 5000       /* Evidence rows read at a time when a state is rebuilt. */
 #define CURVE_POINTS 20      /* Points of the risk-coverage curve in the view. */
+#define MAX_SET_SIZE 16      /* Prediction-set sizes are counted up to this (and "more"). */
+#define MAX_CLASSES 1000     /* Probabilities a task may give for a prediction set. */
 
 typedef struct calib_entry {
   int64_t queue_id;
@@ -25,7 +28,12 @@ typedef struct calib_entry {
   int64_t last_seq;         /* decided_seq of the newest pair added. */
   int64_t hour_at[HOURS];   /* Which hour each slot counts (ms / HOUR_MS). */
   int64_t routed[HOURS], accepted[HOURS];
-  double *undo;             /* Writer only: the state before the open transaction's adds. */
+  hitl_conformal *conf;     /* NULL: no conformal prediction sets. */
+  int conf_kind;            /* Its hitl_conformal_score and coverage. */
+  double conf_coverage;
+  int64_t set_sizes[MAX_SET_SIZE + 2]; /* Sets given by size (last: larger), and none. */
+  bool saved;               /* Writer only: the open transaction changed the entry, and */
+  double *undo;             /* the calibration state before its adds (NULL without one). */
   bool undo_certified;
   int64_t undo_last_seq;
 } calib_entry;
@@ -36,6 +44,11 @@ struct hitl_calib_set {
   size_t n, cap;
   calib_entry **pending;    /* Writer only: entries with an undo snapshot. */
   size_t n_pending, cap_pending;
+  struct conf_add {         /* Writer only: conformal scores to add once the transaction commits. */
+    calib_entry *e;
+    double score;
+  } *conf_adds;
+  size_t n_conf_adds, cap_conf_adds;
 };
 
 hitl_calib_set *hitl__calib_new(void) {
@@ -48,12 +61,14 @@ void hitl__calib_free(hitl_calib_set *c) {
   if (c == NULL) return;
   for (size_t i = 0; i < c->n; i++) {
     hitl_calibration_free(c->entries[i]->cal);
+    hitl_conformal_free(c->entries[i]->conf);
     free(c->entries[i]->undo);
     pthread_mutex_destroy(&c->entries[i]->lock);
     free(c->entries[i]);
   }
   free(c->entries);
   free(c->pending);
+  free(c->conf_adds);
   pthread_mutex_destroy(&c->lock);
   free(c);
 }
@@ -86,43 +101,58 @@ static bool same_params(const hitl_calib_params *a, const hitl_calib_params *b) 
 int hitl__calib_configure(hitl_calib_set *c, hitl_store *st, int64_t queue_id,
                           const hitl_queue_config *config) {
   hitl_calib_params p;
-  bool wanted = hitl_policy_calibration(config->policy, &p);
-  calib_entry *e = find_entry(c, queue_id, wanted);
+  bool want_cal = hitl_policy_calibration(config->policy, &p);
+  bool want_conf = config->conformal;
+  calib_entry *e = find_entry(c, queue_id, want_cal || want_conf);
   if (e == NULL) return 0;
   pthread_mutex_lock(&e->lock);
-  bool keep = wanted && e->cal && same_params(&p, &e->params);
+  bool keep_cal = want_cal == (e->cal != NULL) && (!want_cal || same_params(&p, &e->params));
+  bool keep_conf = want_conf == (e->conf != NULL) &&
+                   (!want_conf || (e->conf_kind == config->conformal_score &&
+                                   e->conf_coverage == config->conformal_coverage));
   pthread_mutex_unlock(&e->lock);
-  if (keep) return 0;
-  hitl_calibration *cal = NULL;
-  bool certified = false;
+  if (keep_cal && keep_conf) return 0;
+  hitl_calibration *cal = want_cal && !keep_cal ? hitl_calibration_new(&p) : NULL;
+  hitl_conformal *conf = want_conf && !keep_conf
+                             ? hitl_conformal_new((hitl_conformal_score)config->conformal_score,
+                                                  config->conformal_coverage, 0)
+                             : NULL;
   int64_t last = 0;
-  if (wanted) {
-    /* Replays the evidence in decision order: the same adds give the same state, drift
-     * statistic and withdrawals included. */
-    cal = hitl_calibration_new(&p);
-    for (;;) {
-      hitl_calib_row *rows = NULL;
-      size_t n = 0;
-      int rc = st->vt->calib_list(st, queue_id, last, LOAD_PAGE, &rows, &n);
-      if (rc) {
-        hitl_calibration_free(cal);
-        return rc;
-      }
-      for (size_t i = 0; i < n; i++) {
-        hitl_calib_tag tag = {rows[i].propensity, rows[i].uniform, rows[i].audit};
-        hitl_calibration_add(cal, rows[i].score, rows[i].correct == 1, &tag);
-        last = rows[i].decided_seq;
-      }
-      free(rows);
-      if (n < LOAD_PAGE) break;
+  /* Replays the evidence in decision order: the same adds give the same state, drift statistic
+   * and withdrawals included. */
+  for (;;) {
+    hitl_calib_row *rows = NULL;
+    size_t n = 0;
+    int rc = st->vt->calib_list(st, queue_id, last, LOAD_PAGE, &rows, &n);
+    if (rc) {
+      hitl_calibration_free(cal);
+      hitl_conformal_free(conf);
+      return rc;
     }
-    certified = hitl_calibration_certificate(cal)->certified;
+    for (size_t i = 0; i < n; i++) {
+      hitl_calib_tag tag = {rows[i].propensity, rows[i].uniform, rows[i].audit};
+      if (cal) hitl_calibration_add(cal, rows[i].score, rows[i].correct == 1, &tag);
+      double s = config->conformal_score == HITL_CONFORMAL_APS ? rows[i].aps : rows[i].lac;
+      if (conf && !isnan(s)) hitl_conformal_add_score(conf, s);
+      last = rows[i].decided_seq;
+    }
+    free(rows);
+    if (n < LOAD_PAGE) break;
   }
   pthread_mutex_lock(&e->lock);
-  hitl_calibration_free(e->cal);
-  e->cal = cal;
-  e->params = p;
-  e->certified = certified;
+  if (!keep_cal) {
+    hitl_calibration_free(e->cal);
+    e->cal = cal;
+    e->params = p;
+    e->certified = cal && hitl_calibration_certificate(cal)->certified;
+  }
+  if (!keep_conf) {
+    hitl_conformal_free(e->conf);
+    e->conf = conf;
+    e->conf_kind = config->conformal_score;
+    e->conf_coverage = config->conformal_coverage;
+    memset(e->set_sizes, 0, sizeof e->set_sizes);
+  }
   e->last_seq = last;
   pthread_mutex_unlock(&e->lock);
   return 0;
@@ -176,6 +206,87 @@ int hitl__calib_check_body(const hitl_queue_config *q, const json_t *body, const
   return 0;
 }
 
+typedef struct class_prob {
+  const char *label;
+  double p;
+} class_prob;
+
+static int by_label(const void *a, const void *b) {
+  return strcmp(((const class_prob *)a)->label, ((const class_prob *)b)->label);
+}
+
+/* The classes of a probabilities object in label order (so that the order is the same at
+ * routing and at decision), at most MAX_CLASSES; returns how many (0 when it is none). The
+ * labels are borrowed from probs. */
+static size_t classes_of(const json_t *probs, class_prob *out) {
+  size_t n = 0;
+  const char *key;
+  const json_t *v;
+  if (!json_is_object(probs) || json_object_size(probs) > MAX_CLASSES) return 0;
+  json_object_foreach((json_t *)probs, key, v) {
+    out[n].label = key;
+    out[n++].p = json_number_value(v);
+  }
+  qsort(out, n, sizeof *out, by_label);
+  return n;
+}
+
+bool hitl__calib_prediction_set(hitl_calib_set *c, int64_t queue_id, const json_t *body,
+                                hitl_buf *json, int *size) {
+  calib_entry *e = find_entry(c, queue_id, false);
+  if (e == NULL) return false;
+  class_prob *classes = hitl_xmalloc(MAX_CLASSES * sizeof *classes);
+  double *probs = hitl_xmalloc(MAX_CLASSES * sizeof *probs);
+  size_t *labels = hitl_xmalloc(MAX_CLASSES * sizeof *labels);
+  size_t n = classes_of(json_object_get(body, "probabilities"), classes);
+  for (size_t i = 0; i < n; i++) probs[i] = classes[i].p;
+  size_t m = (size_t)-1, calibration = 0;
+  double coverage = 0;
+  pthread_mutex_lock(&e->lock);
+  if (e->conf && n) {
+    m = hitl_conformal_set(e->conf, probs, n, labels);
+    calibration = hitl_conformal_count(e->conf);
+    coverage = e->conf_coverage;
+    e->set_sizes[m == (size_t)-1 ? MAX_SET_SIZE + 1 : m > MAX_SET_SIZE ? MAX_SET_SIZE : m]++;
+  }
+  pthread_mutex_unlock(&e->lock);
+  bool given = m != (size_t)-1;
+  if (given) {
+    hitl_buf_puts(json, "{\"labels\":[");
+    for (size_t i = 0; i < m; i++) {
+      if (i) hitl_buf_putc(json, ',');
+      hitl_buf_json_cstr(json, classes[labels[i]].label);
+    }
+    hitl_buf_puts(json, "],\"coverage\":");
+    hitl_buf_double(json, coverage);
+    hitl_buf_printf(json, ",\"n_calibration\":%zu}", calibration);
+    *size = (int)m;
+  }
+  free(classes);
+  free(probs);
+  free(labels);
+  return given;
+}
+
+/* Sets the row's LAC and APS scores of the label people chose (NaN when there is none). */
+static void conformal_scores(const json_t *payload, const char *chosen, hitl_calib_row *row) {
+  row->lac = row->aps = NAN;
+  if (chosen == NULL) return;
+  class_prob *classes = hitl_xmalloc(MAX_CLASSES * sizeof *classes);
+  double *probs = hitl_xmalloc(MAX_CLASSES * sizeof *probs);
+  size_t n = classes_of(json_object_get(payload, "probabilities"), classes), label = n;
+  for (size_t i = 0; i < n; i++) {
+    probs[i] = classes[i].p;
+    if (strcmp(classes[i].label, chosen) == 0) label = i;
+  }
+  if (n) {
+    row->lac = hitl_conformal_score_of(HITL_CONFORMAL_LAC, probs, n, label);
+    row->aps = hitl_conformal_score_of(HITL_CONFORMAL_APS, probs, n, label);
+  }
+  free(classes);
+  free(probs);
+}
+
 /* The task's audit draw in [0, 1): fixed by its id, independent of sample_percent's buckets. */
 static double audit_draw(const char *task_id) {
   char key[HITL_ID_LEN + 32];
@@ -211,6 +322,7 @@ void hitl__calib_row_for(const hitl_policy_calib *pc, int64_t queue_id, hitl_cal
   row->uniform = pc->tag.uniform;
   row->audit = pc->tag.audit;
   row->correct = -1;
+  row->lac = row->aps = NAN;
   if (pc->route == HITL_CALIB_ROUTE_ACCEPT) {
     /* The leaf would have accepted it, but another rule sent it to a person first: it was
      * reviewed for sure, and is in the uniform sample only as its draw says. */
@@ -261,6 +373,18 @@ static const char *predicted_label(const json_t *payload) {
   return best;
 }
 
+/* The label people chose on the queue's first label question, or NULL. */
+static const char *decided_label(const hitl_queue_config *q, const json_t *decision) {
+  const json_t *answers = json_object_get(decision, "answers");
+  for (size_t i = 0; i < q->n_questions; i++) {
+    if (q->questions[i].type != HITL_QUESTION_LABEL) continue;
+    const json_t *a = json_object_get(answers, q->questions[i].name);
+    const char *kind = json_string_value(json_object_get(a, "kind"));
+    if (kind && strcmp(kind, "label") == 0) return json_string_value(json_object_get(a, "value"));
+  }
+  return NULL;
+}
+
 /* Whether the model was right on a decided task: 1, 0, or -1 when the decision says nothing
  * about it (no approve or label question was answered). */
 static int verdict(const hitl_queue_config *q, const json_t *decision, const json_t *payload) {
@@ -286,8 +410,9 @@ static void undo_pending(hitl_calib_set *c) {
   for (size_t i = 0; i < c->n_pending; i++) {
     calib_entry *e = c->pending[i];
     pthread_mutex_lock(&e->lock);
-    if (e->cal)
+    if (e->cal && e->undo)
       hitl_calibration_restore(e->cal, e->undo, hitl_calibration_snapshot_size(), NULL);
+    e->saved = false;
     e->certified = e->undo_certified;
     e->last_seq = e->undo_last_seq;
     pthread_mutex_unlock(&e->lock);
@@ -295,21 +420,33 @@ static void undo_pending(hitl_calib_set *c) {
     e->undo = NULL;
   }
   c->n_pending = 0;
+  c->n_conf_adds = 0;
 }
 
 void hitl__calib_committed(hitl_calib_set *c) {
+  for (size_t i = 0; i < c->n_conf_adds; i++) {
+    calib_entry *e = c->conf_adds[i].e;
+    pthread_mutex_lock(&e->lock);
+    if (e->conf) hitl_conformal_add_score(e->conf, c->conf_adds[i].score);
+    pthread_mutex_unlock(&e->lock);
+  }
+  c->n_conf_adds = 0;
   for (size_t i = 0; i < c->n_pending; i++) {
     free(c->pending[i]->undo);
     c->pending[i]->undo = NULL;
+    c->pending[i]->saved = false;
   }
   c->n_pending = 0;
 }
 
 /* Keeps e's state so that undo_pending can put it back. Under e->lock. */
 static void save_undo(hitl_calib_set *c, calib_entry *e) {
-  if (e->undo) return;
-  e->undo = hitl_xmalloc(hitl_calibration_snapshot_size() * sizeof *e->undo);
-  hitl_calibration_snapshot(e->cal, e->undo);
+  if (e->saved) return;
+  e->saved = true;
+  if (e->cal) {
+    e->undo = hitl_xmalloc(hitl_calibration_snapshot_size() * sizeof *e->undo);
+    hitl_calibration_snapshot(e->cal, e->undo);
+  }
   e->undo_certified = e->certified;
   e->undo_last_seq = e->last_seq;
   if (c->n_pending == c->cap_pending) {
@@ -337,9 +474,18 @@ static int add_pair(hitl_calib_set *c, hitl_txn *x, const hitl_task *t, const hi
   calib_entry *e = find_entry(c, t->queue_id, false);
   if (e == NULL) return 0;
   const char *type = NULL;
-  hitl_calib_certificate before, after;
-  hitl_calib_stats stats;
+  hitl_calib_certificate before = {0}, after = {0};
+  hitl_calib_stats stats = {0};
   pthread_mutex_lock(&e->lock);
+  double conf_score = e->conf_kind == HITL_CONFORMAL_APS ? row->aps : row->lac;
+  if (e->conf && row->decided_seq > e->last_seq && !isnan(conf_score)) {
+    /* Added when the transaction commits: the conformal state has no undo. */
+    if (c->n_conf_adds == c->cap_conf_adds) {
+      c->cap_conf_adds = c->cap_conf_adds ? 2 * c->cap_conf_adds : 16;
+      c->conf_adds = hitl_xrealloc(c->conf_adds, c->cap_conf_adds * sizeof *c->conf_adds);
+    }
+    c->conf_adds[c->n_conf_adds++] = (struct conf_add){e, conf_score};
+  }
   if (e->cal && row->decided_seq > e->last_seq) {
     save_undo(c, e);
     before = *hitl_calibration_certificate(e->cal);
@@ -347,12 +493,15 @@ static int add_pair(hitl_calib_set *c, hitl_txn *x, const hitl_task *t, const hi
     hitl_calib_change ch = hitl_calibration_add(e->cal, row->score, row->correct == 1, &tag);
     after = *hitl_calibration_certificate(e->cal);
     hitl_calibration_stats(e->cal, &stats);
-    e->last_seq = row->decided_seq;
     if (ch == HITL_CALIB_WITHDRAWN && before.certified)
       type = "calibration.withdrawn";
     else if (after.certified && !e->certified)
       type = "calibration.certified";
     e->certified = after.certified;
+  }
+  if (row->decided_seq > e->last_seq) {
+    save_undo(c, e);
+    e->last_seq = row->decided_seq;
   }
   pthread_mutex_unlock(&e->lock);
   if (type == NULL) return 0;
@@ -409,6 +558,7 @@ static int record_decision(hitl_calib_set *c, hitl_registry *reg, hitl_txn *x,
   if (rc) goto done;
   row.correct = v;
   row.decided_seq = decided_seq;
+  conformal_scores(payload, decided_label(q, decision), &row);
   rc = x->store->vt->calib_put(x->store, &row);
   if (rc == 0) rc = add_pair(c, x, &t, &row);
 done:
@@ -439,12 +589,17 @@ static bool backfill_pair(const hitl_queue_config *q, const hitl_task *t, backfi
   int v = decision ? verdict(q, decision, payload) : -1;
   double score = t->has_confidence ? t->confidence
                                    : max_probability(json_object_get(payload, "probabilities"));
-  json_decref(decision);
-  json_decref(payload);
-  if (v < 0 || isnan(score)) return false;
+  if (v < 0 || isnan(score)) {
+    json_decref(decision);
+    json_decref(payload);
+    return false;
+  }
   out->row = (hitl_calib_row){.task_seq = t->seq, .queue_id = t->queue_id, .score = score,
                               .propensity = 1, .uniform = true, .correct = v};
   out->decided_at = t->decided_at;
+  conformal_scores(payload, decided_label(q, decision), &out->row);
+  json_decref(decision);
+  json_decref(payload);
   return true;
 }
 
@@ -528,13 +683,36 @@ static void put_number_or_null(hitl_buf *b, double x) {
     hitl_buf_puts(b, "null");
 }
 
+/* The conformal part of the view. Under e->lock. */
+static void put_conformal_view(calib_entry *e, hitl_buf *b) {
+  if (e == NULL || e->conf == NULL) {
+    hitl_buf_puts(b, ",\"conformal\":null");
+    return;
+  }
+  double q = NAN;
+  bool has_q = hitl_conformal_quantile(e->conf, &q);
+  hitl_buf_puts(b, ",\"conformal\":{\"coverage\":");
+  hitl_buf_double(b, e->conf_coverage);
+  hitl_buf_printf(b, ",\"score\":\"%s\",\"n_calibration\":%zu,\"min_calibration\":%zu,"
+                     "\"quantile\":",
+                  e->conf_kind == HITL_CONFORMAL_APS ? "aps" : "lac", hitl_conformal_count(e->conf),
+                  hitl_conformal_min_n(e->conf_coverage));
+  put_number_or_null(b, has_q ? q : NAN);
+  hitl_buf_puts(b, ",\"set_sizes\":{");
+  for (int i = 0; i <= MAX_SET_SIZE; i++)
+    hitl_buf_printf(b, "%s\"%d%s\":%lld", i ? "," : "", i, i == MAX_SET_SIZE ? "+" : "",
+                    (long long)e->set_sizes[i]);
+  hitl_buf_printf(b, ",\"none\":%lld}}", (long long)e->set_sizes[MAX_SET_SIZE + 1]);
+}
+
 void hitl__calib_view(hitl_calib_set *c, int64_t queue_id, int64_t now, hitl_buf *b) {
   calib_entry *e = find_entry(c, queue_id, false);
   if (e) pthread_mutex_lock(&e->lock);
   if (e == NULL || e->cal == NULL) {
-    if (e) pthread_mutex_unlock(&e->lock);
     hitl_buf_puts(b, "\"enabled\":false,\"certified\":false,\"threshold\":null,"
                      "\"reason\":\"the queue's policy has no calibrated condition\"");
+    put_conformal_view(e, b);
+    if (e) pthread_mutex_unlock(&e->lock);
     return;
   }
   const hitl_calib_certificate *cert = hitl_calibration_certificate(e->cal);
@@ -609,5 +787,6 @@ void hitl__calib_view(hitl_calib_set *c, int64_t queue_id, int64_t now, hitl_buf
     hitl_buf_putc(b, '}');
   }
   hitl_buf_puts(b, "]}");
+  put_conformal_view(e, b);
   pthread_mutex_unlock(&e->lock);
 }

@@ -50,6 +50,13 @@ int hitl__calib_check_body(const hitl_queue_config *q, const json_t *body, const
 bool hitl__calib_route(hitl_calib_set *c, int64_t queue_id, double score, const char *task_id,
                        hitl_policy_calib *out);
 
+/* The conformal prediction set of a task body for the queue: when the queue asks for sets, the
+ * body has probabilities and enough human-labelled tasks exist, appends
+ * {"labels":[...],"coverage":..,"n_calibration":..} to json, sets *size and returns true.
+ * Counts the set's size for the view. Thread-safe. */
+bool hitl__calib_prediction_set(hitl_calib_set *c, int64_t queue_id, const json_t *body,
+                                hitl_buf *json, int *size);
+
 /* The evidence row to store with a task routed with *pc (task_seq left 0): its routing tag as
  * the task was actually handled, reviewed unless the calibrated leaf fired. */
 void hitl__calib_row_for(const hitl_policy_calib *pc, int64_t queue_id, hitl_calib_row *row);

@@ -15,7 +15,7 @@
 
 static const char known_ops[] =
     "all, any, not, confidence_below, confidence_at_least, eq, ne, gt, lt, gte, lte, in, exists, "
-    "regex, sample_percent, calibrated";
+    "regex, sample_percent, calibrated, prediction_set_size_above, prediction_set_size_at_most";
 
 /* ---- JSON pointers ----------------------------------------------------------------------- */
 
@@ -433,6 +433,12 @@ static int decode_cond(decoder *d, const json_t *j, int depth, hitl_cond **out) 
     *out = hitl__cond_threshold(HITL_COND_SAMPLE_PERCENT, json_number_value(arg));
     return 0;
   case HITL_COND_CALIBRATED: return decode_calibrated(d, arg, out);
+  case HITL_COND_SET_SIZE_ABOVE:
+  case HITL_COND_SET_SIZE_AT_MOST:
+    if (!json_is_integer(arg) || json_integer_value(arg) < 0 || json_integer_value(arg) > 1000)
+      return fail(d, "must be a whole number of labels from 0 to 1000");
+    *out = hitl__cond_threshold((hitl_cond_op)op, (double)json_integer_value(arg));
+    return 0;
   default: return decode_path_leaf(d, (hitl_cond_op)op, arg, out);
   }
 }

@@ -135,6 +135,22 @@ static int prepare(hitl_request *req, const hitl_queue_ref *q, const json_t *bod
   *calib_on = hitl__calib_route(req->server->calib, q->id, hitl__calib_score_of_body(body), t->id,
                                 calib);
   if (*calib_on) in.calib = calib;
+  if (q->config->conformal) {
+    /* The prediction set is stored with the task, in its payload (docs/calibration.md). */
+    hitl_buf set = HITL_BUF_INIT;
+    if (hitl__calib_prediction_set(req->server->calib, q->id, body, &set, &in.prediction_set_size)) {
+      in.has_prediction_set = true;
+      size_t plen = strlen(t->payload);
+      hitl_buf payload = HITL_BUF_INIT;
+      hitl_buf_append(&payload, t->payload, plen - 1);
+      hitl_buf_puts(&payload, plen > 2 ? ",\"prediction_set\":" : "\"prediction_set\":");
+      hitl_buf_append(&payload, set.data, set.len);
+      hitl_buf_putc(&payload, '}');
+      free(t->payload);
+      t->payload = hitl_buf_detach(&payload);
+    }
+    hitl_buf_free(&set);
+  }
   rc = hitl_task_route(q->config, &in, t, now);
   hitl__json_doc_free(doc);
   if (rc == HITL_EUNAVAILABLE)

@@ -78,6 +78,8 @@ static const char *const op_names[] = {
     [HITL_COND_REGEX] = "regex",
     [HITL_COND_SAMPLE_PERCENT] = "sample_percent",
     [HITL_COND_CALIBRATED] = "calibrated",
+    [HITL_COND_SET_SIZE_ABOVE] = "prediction_set_size_above",
+    [HITL_COND_SET_SIZE_AT_MOST] = "prediction_set_size_at_most",
 };
 #define N_OPS (sizeof op_names / sizeof op_names[0])
 
@@ -599,6 +601,20 @@ static int eval_cond(eval_ctx *e, const hitl_cond *c, tri *holds) {
     return 0;
   }
   case HITL_COND_CALIBRATED: eval_calibrated(e, c, holds); return 0;
+  case HITL_COND_SET_SIZE_ABOVE:
+  case HITL_COND_SET_SIZE_AT_MOST:
+    if (!in->has_prediction_set) {
+      *holds = TRI_FALSE;
+      trace_leaf(e, c, NULL, NULL, *holds, NULL);
+      return 0;
+    }
+    *holds = (c->op == HITL_COND_SET_SIZE_ABOVE ? in->prediction_set_size > c->number
+                                                : in->prediction_set_size <= c->number)
+                 ? TRI_TRUE
+                 : TRI_FALSE;
+    snprintf(actual, sizeof actual, "%d", in->prediction_set_size);
+    trace_leaf(e, c, NULL, actual, *holds, NULL);
+    return 0;
   default: return eval_path_leaf(e, c, holds);
   }
 }

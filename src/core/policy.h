@@ -61,6 +61,8 @@ typedef struct hitl_policy_input {
   double confidence;
   hitl_policy_calib *calib; /* NULL: the calibrated leaf holds for nothing. Only its fired
                                member is written. */
+  bool has_prediction_set;  /* The task has a conformal prediction set */
+  int prediction_set_size;  /* of this many labels. */
 } hitl_policy_input;
 
 /* The outcome of routing one task. Strings are owned (hitl_route_clear frees them). */

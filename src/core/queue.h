@@ -69,6 +69,9 @@ typedef struct hitl_queue_config {
   hitl_sla_action on_timeout;
   hitl_webhook *webhooks;
   size_t n_webhooks;
+  bool conformal;            /* calibration.conformal: prediction sets for the label question. */
+  double conformal_coverage; /* In (0, 1). */
+  int conformal_score;       /* A hitl_conformal_score. */
   char *json;               /* The normalized configuration (defaults filled in) as JSON. */
   char *json_redacted;      /* The same with webhook URLs' credentials hidden; NULL when json
                              * has nothing to hide. */

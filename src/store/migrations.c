@@ -147,7 +147,9 @@ static const char migration_004_calibration[] =
     "  uniform INTEGER NOT NULL,"
     "  audit INTEGER NOT NULL,"
     "  correct INTEGER NOT NULL DEFAULT -1,"
-    "  decided_seq INTEGER NOT NULL DEFAULT 0);"
+    "  decided_seq INTEGER NOT NULL DEFAULT 0,"
+    "  lac REAL,"
+    "  aps REAL);"
     "CREATE INDEX calibration_decided ON calibration(queue_id, decided_seq) WHERE correct >= 0;";
 
 const char *const hitl__sqlite_migrations[] = {

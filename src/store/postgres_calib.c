@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The PostgreSQL backend's calibration evidence: each reviewed task's routing tag and verdict. */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,8 @@ int hitl__pg_calib_put(hitl_store *store, const hitl_calib_row *r) {
   hitl__pg_bool(&p, r->audit);
   hitl__pg_int(&p, r->correct);
   hitl__pg_int(&p, r->decided_seq);
+  hitl__pg_double(&p, r->lac, !isnan(r->lac));
+  hitl__pg_double(&p, r->aps, !isnan(r->aps));
   PGresult *res = NULL;
   int rc = hitl__pg_exec((hitl__pg *)store, HITL__PG_CALIB_PUT, &p, "calib_put", &res);
   PQclear(res);
@@ -32,6 +35,8 @@ static void read_calib(const PGresult *r, int i, void *row) {
   c->audit = strcmp(PQgetvalue(r, i, 5), "t") == 0;
   c->correct = (int)hitl__pg_col_int(r, i, 6);
   c->decided_seq = hitl__pg_col_int(r, i, 7);
+  c->lac = PQgetisnull(r, i, 8) ? NAN : strtod(PQgetvalue(r, i, 8), NULL);
+  c->aps = PQgetisnull(r, i, 9) ? NAN : strtod(PQgetvalue(r, i, 9), NULL);
 }
 
 int hitl__pg_calib_get(hitl_store *store, int64_t task_seq, hitl_calib_row *out) {

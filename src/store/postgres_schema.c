@@ -161,7 +161,9 @@ static const char migration_002_calibration[] =
     "  uniform boolean NOT NULL,"
     "  audit boolean NOT NULL,"
     "  correct integer NOT NULL DEFAULT -1,"
-    "  decided_seq bigint NOT NULL DEFAULT 0);"
+    "  decided_seq bigint NOT NULL DEFAULT 0,"
+    "  lac double precision,"
+    "  aps double precision);"
     "CREATE INDEX calibration_decided ON calibration(queue_id, decided_seq) WHERE correct >= 0;";
 
 const char *const hitl__pg_migrations[] = {

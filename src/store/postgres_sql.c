@@ -150,11 +150,12 @@ static const char *const stmt_sql[HITL__PG_COUNT] = {
                                "WHERE queue_id = $1 AND ($2::integer < 0 OR state = $2) "
                                "AND ($3::bigint = 0 OR seq < $3) ORDER BY seq DESC LIMIT $4",
 #define CALIB_COLUMNS                                                                              \
-  "task_seq, queue_id, score, propensity, uniform, audit, correct, decided_seq"
+  "task_seq, queue_id, score, propensity, uniform, audit, correct, decided_seq, lac, aps"
     [HITL__PG_CALIB_PUT] =
-        "INSERT INTO calibration (" CALIB_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+        "INSERT INTO calibration (" CALIB_COLUMNS ") "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
         "ON CONFLICT (task_seq) DO UPDATE SET queue_id = $2, score = $3, propensity = $4, "
-        "uniform = $5, audit = $6, correct = $7, decided_seq = $8",
+        "uniform = $5, audit = $6, correct = $7, decided_seq = $8, lac = $9, aps = $10",
     [HITL__PG_CALIB_GET] = "SELECT " CALIB_COLUMNS " FROM calibration WHERE task_seq = $1",
     [HITL__PG_CALIB_LIST] = "SELECT " CALIB_COLUMNS " FROM calibration "
                             "WHERE queue_id = $1 AND correct >= 0 AND decided_seq > $2 "

@@ -161,9 +161,9 @@ static const char *const stmt_sql[HITL__ST_COUNT] = {
                                "WHERE queue_id = ?1 AND (?2 < 0 OR state = ?2) "
                                "AND (?3 = 0 OR seq < ?3) ORDER BY seq DESC LIMIT ?4",
 #define CALIB_COLUMNS                                                                              \
-  "task_seq, queue_id, score, propensity, uniform, audit, correct, decided_seq"
+  "task_seq, queue_id, score, propensity, uniform, audit, correct, decided_seq, lac, aps"
     [HITL__ST_CALIB_PUT] = "INSERT OR REPLACE INTO calibration (" CALIB_COLUMNS ") "
-                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [HITL__ST_CALIB_GET] = "SELECT " CALIB_COLUMNS " FROM calibration WHERE task_seq = ?1",
     [HITL__ST_CALIB_LIST] = "SELECT " CALIB_COLUMNS " FROM calibration "
                             "WHERE queue_id = ?1 AND correct >= 0 AND decided_seq > ?2 "

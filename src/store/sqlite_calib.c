@@ -1,6 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /* The SQLite backend's calibration evidence: each reviewed task's routing tag and verdict. */
+#include <math.h>
+
 #include "store/sqlite.h"
+
+/* Binds x, or NULL when it is NaN. */
+static void bind_score(sqlite3_stmt *st, int i, double x) {
+  if (isnan(x))
+    sqlite3_bind_null(st, i);
+  else
+    sqlite3_bind_double(st, i, x);
+}
+
+/* Reads a REAL column, NaN for NULL. */
+static double col_score(sqlite3_stmt *st, int i) {
+  return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
+}
 
 int hitl__sqlite_calib_put(hitl_store *store, const hitl_calib_row *r) {
   hitl__sqlite *s = (hitl__sqlite *)store;
@@ -13,6 +28,8 @@ int hitl__sqlite_calib_put(hitl_store *store, const hitl_calib_row *r) {
   sqlite3_bind_int(st, 6, r->audit);
   sqlite3_bind_int(st, 7, r->correct);
   sqlite3_bind_int64(st, 8, r->decided_seq);
+  bind_score(st, 9, r->lac);
+  bind_score(st, 10, r->aps);
   int rc = sqlite3_step(st);
   int ret = rc == SQLITE_DONE ? 0 : hitl__sqlite_fail(s, rc, "calib_put");
   hitl__sqlite_done(st);
@@ -30,6 +47,8 @@ static void read_calib(sqlite3_stmt *st, void *row) {
   r->audit = sqlite3_column_int(st, 5) != 0;
   r->correct = sqlite3_column_int(st, 6);
   r->decided_seq = sqlite3_column_int64(st, 7);
+  r->lac = col_score(st, 8);
+  r->aps = col_score(st, 9);
 }
 
 int hitl__sqlite_calib_get(hitl_store *store, int64_t task_seq, hitl_calib_row *out) {

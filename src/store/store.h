@@ -120,6 +120,8 @@ typedef struct hitl_calib_row {
   int correct;         /* -1 while undecided; else 1 when the model was right, 0 when wrong. */
   int64_t decided_seq; /* Seq of the event that decided it (0 while undecided): the evidence's
                           order. */
+  double lac, aps;     /* Conformal nonconformity scores of the label people chose (LAC, APS);
+                          NaN when there are none (stored as NULL). */
 } hitl_calib_row;
 
 typedef struct hitl_store_vtable {

@@ -267,6 +267,98 @@ static void test_bad_inputs(void **state) {
   tr_free(&r);
 }
 
+/* Claims the next task of the queue and answers it with label; returns the task's id. */
+static char *answer_label(const char *queue, const char *label) {
+  char path[128], body[256];
+  test_resp r;
+  snprintf(path, sizeof path, "/v1/queues/%s/claim", queue);
+  assert_int_equal(tr(&srv, "POST", path, alice, NULL, &r), 200);
+  char *id = strdup(tj_str(&r, "id"));
+  snprintf(path, sizeof path, "/v1/tasks/%s/responses", id);
+  snprintf(body, sizeof body, "{\"lease_id\":\"%s\",\"kind\":\"label\",\"value\":\"%s\"}",
+           tj_str(&r, "lease.id"), label);
+  tr_free(&r);
+  assert_int_equal(tr(&srv, "POST", path, alice, body, &r), 200);
+  tr_free(&r);
+  return id;
+}
+
+static void test_conformal_prediction_sets(void **state) {
+  (void)state;
+  const char *schema =
+      "{\"schema\":{\"questions\":[{\"name\":\"kind\",\"type\":\"label\","
+      "\"labels\":[\"a\",\"b\",\"c\"]}]},"
+      "\"assignment\":{\"overlap\":1,\"roles\":[\"validator\"]},";
+  char body[1024];
+  const char *bad[][2] = {
+      {"{\"conformal\":{\"coverage\":1.5}}", "calibration.conformal.coverage"},
+      {"{\"conformal\":{\"coverage\":0}}", "calibration.conformal.coverage"},
+      {"{\"conformal\":{\"score\":\"xyz\"}}", "calibration.conformal.score"},
+      {"{\"conformal\":{\"bogus\":1}}", "calibration.conformal.bogus"},
+      {"{\"conformal\":3}", "calibration.conformal"},
+      {"{\"other\":{}}", "calibration.other"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    snprintf(body, sizeof body, "%s\"calibration\":%s}", schema, bad[i][0]);
+    put_queue("conf", body, 400, bad[i][1]);
+  }
+  /* Prediction sets need a label question. */
+  put_queue("conf",
+            "{\"schema\":{\"questions\":[{\"name\":\"v\",\"type\":\"approve\"}]},"
+            "\"calibration\":{\"conformal\":{\"coverage\":0.9}}}",
+            400, "calibration.conformal");
+  put_queue("conf", "{\"schema\":{\"questions\":[{\"name\":\"v\",\"type\":\"approve\"}]},"
+                    "\"policy\":{\"rules\":[{\"name\":\"x\",\"when\":"
+                    "{\"prediction_set_size_at_most\":-1},\"then\":{\"action\":\"accept\"}}]}}",
+            400, "policy.rules[0].when.prediction_set_size_at_most");
+
+  snprintf(body, sizeof body,
+           "%s\"calibration\":{\"conformal\":{\"coverage\":0.9,\"score\":\"lac\"}},"
+           "\"policy\":{\"rules\":[{\"name\":\"sure\",\"when\":"
+           "{\"prediction_set_size_at_most\":1},\"then\":{\"action\":\"accept\"}}]}}",
+           schema);
+  put_queue("conf", body, 201, NULL);
+  const char *task = "{\"input\":1,\"probabilities\":{\"a\":0.7,\"b\":0.2,\"c\":0.1}}";
+  test_resp r;
+  /* Fewer than 9 labelled tasks: no set, so the leaf does not hold. */
+  for (int i = 0; i < 9; i++) {
+    assert_int_equal(tr(&srv, "POST", "/v1/queues/conf/tasks", agent, task, &r), 201);
+    assert_null(json_object_get(r.json, "prediction_set"));
+    assert_string_equal(tj_str(&r, "state"), "pending");
+    tr_free(&r);
+    free(answer_label("conf", "a"));
+  }
+  assert_int_equal(tr(&srv, "POST", "/v1/queues/conf/tasks", agent, task, &r), 201);
+  json_t *set = json_object_get(r.json, "prediction_set");
+  assert_non_null(set);
+  assert_int_equal(json_array_size(json_object_get(set, "labels")), 1);
+  assert_string_equal(json_string_value(json_array_get(json_object_get(set, "labels"), 0)), "a");
+  assert_int_equal(json_integer_value(json_object_get(set, "n_calibration")), 9);
+  assert_true(json_number_value(json_object_get(set, "coverage")) == 0.9);
+  assert_string_equal(tj_str(&r, "state"), "decided");
+  assert_string_equal(tj_str(&r, "route.rule"), "sure");
+  char path[160];
+  snprintf(path, sizeof path, "/v1/tasks/%s", tj_str(&r, "id"));
+  tr_free(&r);
+  /* Stored with the task. */
+  assert_int_equal(tr(&srv, "GET", path, ADMIN_TOKEN, NULL, &r), 200);
+  assert_non_null(json_object_get(r.json, "prediction_set"));
+  tr_free(&r);
+  get_calibration("conf", &r);
+  json_t *conf = json_object_get(r.json, "conformal");
+  assert_int_equal(json_integer_value(json_object_get(conf, "n_calibration")), 9);
+  assert_int_equal(json_integer_value(json_object_get(json_object_get(conf, "set_sizes"), "1")), 1);
+  assert_int_equal(json_integer_value(json_object_get(json_object_get(conf, "set_sizes"), "none")), 9);
+  tr_free(&r);
+  /* A restart rebuilds the calibration scores from the stored evidence. */
+  ts_stop(&srv, SIGKILL);
+  ts_start(&srv, NULL);
+  get_calibration("conf", &r);
+  conf = json_object_get(r.json, "conformal");
+  assert_int_equal(json_integer_value(json_object_get(conf, "n_calibration")), 9);
+  tr_free(&r);
+}
+
 /* A database from before calibration: tasks people decided, no evidence stored. The server
  * derives the evidence from the decided tasks when it starts. */
 static void test_evidence_rebuilt_from_decided_tasks(void **state) {
@@ -301,6 +393,7 @@ int main(void) {
       cmocka_unit_test(test_bad_inputs),
       cmocka_unit_test(test_certify_accept_audit_drift_restart),
       cmocka_unit_test(test_evidence_rebuilt_from_decided_tasks),
+      cmocka_unit_test(test_conformal_prediction_sets),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -1287,13 +1288,14 @@ static void test_calibration_rows(void **state) {
 
   /* Tags stored at routing, undecided: get reads them back exactly; list skips them. */
   hitl_calib_row r1 = {.task_seq = t1.seq, .queue_id = f->q1, .score = 0.123456789012345678,
-                       .propensity = 0.05, .uniform = true, .audit = true, .correct = -1};
+                       .propensity = 0.05, .uniform = true, .audit = true, .correct = -1,
+                       .lac = NAN, .aps = NAN};
   hitl_calib_row r2 = {.task_seq = t2.seq, .queue_id = f->q1, .score = 0.99, .propensity = 1,
-                       .uniform = false, .correct = -1};
+                       .uniform = false, .correct = -1, .lac = 0.25, .aps = 0.875};
   hitl_calib_row r3 = {.task_seq = t3.seq, .queue_id = f->q1, .score = 0.5, .propensity = 1,
-                       .uniform = true, .correct = 0, .decided_seq = 30};
+                       .uniform = true, .correct = 0, .decided_seq = 30, .lac = NAN, .aps = NAN};
   hitl_calib_row r4 = {.task_seq = t4.seq, .queue_id = f->q2, .score = 0.7, .propensity = 1,
-                       .uniform = true, .correct = 1, .decided_seq = 5};
+                       .uniform = true, .correct = 1, .decided_seq = 5, .lac = 0, .aps = 1};
   assert_int_equal(s->vt->begin(s), 0);
   assert_int_equal(s->vt->calib_put(s, &r1), 0);
   assert_int_equal(s->vt->calib_put(s, &r2), 0);
@@ -1308,6 +1310,7 @@ static void test_calibration_rows(void **state) {
   assert_true(got.uniform && got.audit);
   assert_int_equal(got.correct, -1);
   assert_int_equal(got.decided_seq, 0);
+  assert_true(isnan(got.lac) && isnan(got.aps));
 
   /* Deciding replaces the row; the list gives a queue's decided rows in decision order. */
   r1.correct = 1;
@@ -1323,6 +1326,7 @@ static void test_calibration_rows(void **state) {
   assert_int_equal(s->vt->calib_list(s, f->q1, 0, 10, &rows, &n), 0);
   assert_int_equal(n, 3);
   assert_int_equal(rows[0].task_seq, t2.seq);
+  assert_true(rows[0].lac == 0.25 && rows[0].aps == 0.875);
   assert_int_equal(rows[1].task_seq, t3.seq);
   assert_int_equal(rows[1].correct, 0);
   assert_int_equal(rows[2].task_seq, t1.seq);
@@ -1339,6 +1343,7 @@ static void test_calibration_rows(void **state) {
   assert_int_equal(s->vt->calib_list(s, f->q2, 0, 10, &rows, &n), 0);
   assert_int_equal(n, 1);
   assert_int_equal(rows[0].task_seq, t4.seq);
+  assert_true(rows[0].lac == 0 && rows[0].aps == 1);
   free(rows);
   hitl_task_clear(&t1);
   hitl_task_clear(&t2);

@@ -629,6 +629,7 @@ int hitl_policy_evaluate(const hitl_policy *p, const hitl_policy_input *in, hitl
   memset(out, 0, sizeof *out);
   out->rule_index = -1;
   out->action = HITL_ACTION_REVIEW;
+  if (in->calib) in->calib->fired = false;
 
   for (size_t i = 0; p && i < p->n_rules; i++) {
     const policy_rule *r = &p->rules[i];

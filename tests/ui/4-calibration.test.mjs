@@ -3,7 +3,7 @@
 // certified again, drawn with its threshold, curves and withdrawal history.
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
-import {ADMIN, ok, launch, newPage, signIn, shot} from './lib.mjs';
+import {ADMIN, ok, launch, newPage, signIn, shot, shownTask} from './lib.mjs';
 
 let browser;
 const Q = 'calibrated';
@@ -58,6 +58,32 @@ test('the Calibration page shows the threshold, both curves and the withdrawal h
   // The header links to the page; without a queue it lists them.
   await page.getByRole('link', {name: 'Calibration'}).click();
   await page.locator('#calqueues a', {hasText: Q}).waitFor();
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});
+
+test('the workspace shows a task\'s prediction set first and pre-selects its one label', async () => {
+  const S = 'sets';
+  await ok(ADMIN, 'PUT', `/v1/queues/${S}`, {
+    schema: {fields: [{name: 'text', type: 'text'}], questions: [{name: 'kind', type: 'label', labels: ['a', 'b', 'c']}]},
+    calibration: {conformal: {coverage: 0.9, score: 'lac'}}});
+  const task = (i) => ({input: {text: `thing ${i}`}, probabilities: {a: 0.7, b: 0.2, c: 0.1}});
+  await ok(ADMIN, 'POST', `/v1/queues/${S}/tasks/batch`, {tasks: Array.from({length: 9}, (_, i) => task(i))});
+  for (let i = 0; i < 9; i++) {
+    const t = await ok(ADMIN, 'POST', `/v1/queues/${S}/claim`);
+    await ok(ADMIN, 'POST', `/v1/tasks/${t.id}/responses`, {lease_id: t.lease.id, kind: 'label', value: 'a'});
+  }
+  const t = await ok(ADMIN, 'POST', `/v1/queues/${S}/tasks`, task(9));
+  assert.deepEqual(t.prediction_set.labels, ['a']);
+  const page = await newPage(browser);
+  await signIn(page, ADMIN, '#/review/' + S);
+  assert.equal(await shownTask(page), t.id);
+  assert.match(await page.locator('#pset').innerText(), /Prediction set\s+a/);
+  assert.deepEqual(await page.locator('.q[data-question="kind"] input').evaluateAll((xs) => xs.map((x) => x.checked)),
+                   [true, false, false]);
+  await page.keyboard.press('Enter'); // the pre-selected label is the answer
+  const done = await ok(ADMIN, 'GET', `/v1/tasks/${t.id}?wait=10`); // long-poll until decided
+  assert.equal(done.decision.answers.kind.value, 'a');
   assert.deepEqual(page.errors, []);
   await page.context().close();
 });

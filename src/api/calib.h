@@ -38,7 +38,7 @@ int hitl__calib_backfill(hitl_store *st, int64_t queue_id, const hitl_queue_conf
  * it has neither. */
 double hitl__calib_score_of_body(const json_t *body);
 
-/* Checks the probabilities of a task body for a calibrated queue: they must add up to 1 (within
+/* Checks the probabilities of a task body for a calibrated queue (or one with prediction sets): they must add up to 1 (within
  * 1e-6) and, when the queue has a label question, name only its labels. Returns 0 or
  * HITL_EVALIDATION naming prefix + "probabilities". */
 int hitl__calib_check_body(const hitl_queue_config *q, const json_t *body, const char *prefix,

@@ -116,7 +116,7 @@ static int prepare(hitl_request *req, const hitl_queue_ref *q, const json_t *bod
   int rc = hitl__task_from_json(body, header_key, prefix, t, err);
   if (rc) return rc;
   hitl_calib_params params;
-  if (hitl_policy_calibration(q->config->policy, &params) &&
+  if ((hitl_policy_calibration(q->config->policy, &params) || q->config->conformal) &&
       (rc = hitl__calib_check_body(q->config, body, prefix, err)) != 0)
     return rc;
   hitl_id_new("t", t->id);

@@ -320,6 +320,10 @@ static void test_conformal_prediction_sets(void **state) {
   put_queue("conf", body, 201, NULL);
   const char *task = "{\"input\":1,\"probabilities\":{\"a\":0.7,\"b\":0.2,\"c\":0.1}}";
   test_resp r;
+  assert_int_equal(tr(&srv, "POST", "/v1/queues/conf/tasks", agent,
+                      "{\"input\":1,\"probabilities\":{\"a\":0.7,\"z\":0.3}}", &r), 400);
+  assert_string_equal(tj_str(&r, "error.field"), "probabilities");
+  tr_free(&r);
   /* Fewer than 9 labelled tasks: no set, so the leaf does not hold. */
   for (int i = 0; i < 9; i++) {
     assert_int_equal(tr(&srv, "POST", "/v1/queues/conf/tasks", agent, task, &r), 201);

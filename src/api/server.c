@@ -4,6 +4,7 @@
 
 #include "api/calib.h"
 #include "api/policy_pool.h"
+#include "api/feed.h"
 #include "api/queue_json.h"
 #include "api/series.h"
 #include "api/session.h"
@@ -446,11 +447,11 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
 
 /* ---- start and stop ----------------------------------------------------------------------- */
 
-static void on_commit(void *ctx, const hitl_change *changes, size_t n) {
+/* Counts and waiters follow changes: this server's own commits (on_commit) and, on a database
+ * several servers share, the others' (from the change feed's thread). */
+static void apply_changes(void *ctx, const hitl_change *changes, size_t n) {
   hitl_server *s = ctx;
   hitl__registry_apply(s->registry, changes, n);
-  hitl__calib_committed(s->calib);
-  hitl__webhooks_committed(s->webhooks);
   if (n) hitl__waiters_wake(s->waiters, HITL_EVENTS_KEY);
   for (size_t i = 0; i < n; i++) {
     int to = changes[i].to_state;
@@ -460,14 +461,23 @@ static void on_commit(void *ctx, const hitl_change *changes, size_t n) {
   }
 }
 
+static void on_commit(void *ctx, const hitl_change *changes, size_t n) {
+  hitl_server *s = ctx;
+  apply_changes(s, changes, n);
+  hitl__calib_committed(s->calib);
+  hitl__webhooks_committed(s->webhooks);
+}
+
 static int before_commit(void *ctx, hitl_txn *x, const hitl_change *changes, size_t n) {
   hitl_server *s = ctx;
   (void)changes;
   (void)n;
-  /* Calibration may append events (a withdrawal): the outbox then reads the changes anew. */
+  /* Calibration may append events (a withdrawal): the outbox and the feed read the changes
+   * anew. */
   int rc = hitl__calib_precommit(s->calib, s->registry, x);
-  if (rc) return rc;
-  return hitl__webhooks_outbox(s->webhooks, x, x->chain->changes, x->chain->n_changes);
+  if (rc == 0) rc = hitl__webhooks_outbox(s->webhooks, x, x->chain->changes, x->chain->n_changes);
+  if (rc == 0) rc = hitl__feed_publish(s->feed, x, x->chain->changes, x->chain->n_changes);
+  return rc;
 }
 
 static const hitl_queue_config *sweep_config(void *ctx, int64_t queue_id) {
@@ -575,6 +585,7 @@ int hitl_server_start(const hitl_server_config *cfg, hitl_server **out, hitl_err
     goto fail;
   }
   s->webhooks = hitl__webhooks_new(s, cfg->webhook_secret, cfg->webhook_retry_ms);
+  s->feed = hitl__feed_start(s->db, apply_changes, s); /* NULL on SQLite: no other writers. */
   s->committer = hitl__committer_start(writer, on_commit, before_commit, sweep_config, s);
   s->policy_pool = hitl__policy_pool_start(HITL_POLICY_WORKERS);
   s->series = hitl__series_start(s->registry);
@@ -650,6 +661,8 @@ void hitl_server_stop(hitl_server *s) {
   hitl__webhooks_stop(s->webhooks);        /* Deliveries in flight are retried after a restart. */
   hitl__policy_pool_stop(s->policy_pool);  /* Queued routing finishes and goes to the writer. */
   hitl__committer_stop(s->committer);      /* Queued writes finish and answer; later ones get 503. */
+  hitl__feed_stop(s->feed);
+  s->feed = NULL;
   if (s->mhd) wait_for_requests(s, STOP_DRAIN_MS);
   if (s->mhd) MHD_stop_daemon(s->mhd);
   hitl__waiters_free(s->waiters);

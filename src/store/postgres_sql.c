@@ -149,6 +149,11 @@ static const char *const stmt_sql[HITL__PG_COUNT] = {
     [HITL__PG_DELIVERY_LIST] = "SELECT " DELIVERY_COLUMNS " FROM webhook_deliveries "
                                "WHERE queue_id = $1 AND ($2::integer < 0 OR state = $2) "
                                "AND ($3::bigint = 0 OR seq < $3) ORDER BY seq DESC LIMIT $4",
+
+    /* Delivered to the listeners when the transaction commits; NOTIFY folds identical payloads
+     * of one transaction into one, which the feed's texts never are (each holds event seqs). */
+    [HITL__PG_CHANGES_PUBLISH] = "SELECT pg_notify('hitl_changes', $1)",
+
 #define CALIB_COLUMNS                                                                              \
   "task_seq, queue_id, score, propensity, uniform, audit, correct, decided_seq, lac, aps"
     [HITL__PG_CALIB_PUT] =

@@ -23,7 +23,10 @@ static const char cal_queue[] =
     "\"questions\":[{\"name\":\"verdict\",\"type\":\"approve\"}]},"
     "\"policy\":{\"rules\":[{\"name\":\"auto\",\"when\":{\"calibrated\":{\"max_error\":0.1,"
     "\"confidence\":0.9,\"audit_percent\":20}},\"then\":{\"action\":\"accept\"}}]},"
-    "\"assignment\":{\"overlap\":1,\"roles\":[\"validator\"],\"lease_seconds\":60}}";
+    "\"assignment\":{\"overlap\":1,\"roles\":[\"validator\"],\"lease_seconds\":60},"
+    /* Port 1 refuses: the deliveries wait in the outbox, where the test sees them. */
+    "\"webhooks\":[{\"url\":\"http://127.0.0.1:1/hook\","
+    "\"events\":[\"calibration.certified\",\"calibration.withdrawn\"]}]}";
 
 static int setup(void **state) {
   (void)state;
@@ -199,6 +202,15 @@ static void test_certify_accept_audit_drift_restart(void **state) {
   tr_free(&r);
   assert_int_equal(submit_batch("cal", 20, 0.99), 0);
   assert_int_equal(answer_all("cal", "approve"), 20);
+  /* Webhooks got both: the certification and the withdrawal. */
+  assert_int_equal(tr(&srv, "GET", "/v1/queues/cal/webhook-deliveries", ADMIN_TOKEN, NULL, &r), 200);
+  json_t *deliveries = json_object_get(r.json, "deliveries");
+  assert_int_equal(json_array_size(deliveries), 2);
+  assert_string_equal(json_string_value(json_object_get(json_array_get(deliveries, 0), "event_type")),
+                      "calibration.withdrawn");
+  assert_string_equal(json_string_value(json_object_get(json_array_get(deliveries, 1), "event_type")),
+                      "calibration.certified");
+  tr_free(&r);
 }
 
 static void test_bad_inputs(void **state) {

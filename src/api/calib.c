@@ -470,9 +470,19 @@ static void put_cert(hitl_buf *b, const hitl_calib_certificate *cert) {
 }
 
 /* Adds one verified pair to the queue's state and appends the event its outcome calls for. */
-static int add_pair(hitl_calib_set *c, hitl_txn *x, const hitl_task *t, const hitl_calib_row *row) {
-  calib_entry *e = find_entry(c, t->queue_id, false);
-  if (e == NULL) return 0;
+/* One task people decided in the open transaction. */
+typedef struct decided {
+  char task_id[HITL_ID_LEN];
+  int64_t seq;       /* The event that decided it. */
+  int64_t queue_id;  /* Set once its pair is stored (0: it has none). */
+  char *queue;
+} decided;
+
+/* Adds one stored pair of queue (store id queue_id) to its state. When own is not NULL (the
+ * pair's task was decided in this transaction) appends the event the outcome calls for; a pair
+ * another server stored was announced by that server. */
+static int add_pair(hitl_calib_set *c, hitl_txn *x, calib_entry *e, const decided *own,
+                    const hitl_calib_row *row) {
   const char *type = NULL;
   hitl_calib_certificate before = {0}, after = {0};
   hitl_calib_stats stats = {0};
@@ -504,21 +514,21 @@ static int add_pair(hitl_calib_set *c, hitl_txn *x, const hitl_task *t, const hi
     e->last_seq = row->decided_seq;
   }
   pthread_mutex_unlock(&e->lock);
-  if (type == NULL) return 0;
+  if (type == NULL || own == NULL) return 0;
   hitl_buf data = HITL_BUF_INIT;
   hitl_buf_putc(&data, '{');
   if (type[12] == 'w') {
     put_cert(&data, &before);
     hitl_buf_printf(&data, ",\"reason\":\"drift\",\"withdrawals\":%ld,\"task_id\":", stats.withdrawals);
-    hitl_buf_json_cstr(&data, t->id);
+    hitl_buf_json_cstr(&data, own->task_id);
   } else {
     put_cert(&data, &after);
   }
   hitl_buf_putc(&data, '}');
   hitl_event_spec spec = {
       .type = type,
-      .queue = t->queue,
-      .queue_id = t->queue_id,
+      .queue = own->queue,
+      .queue_id = own->queue_id,
       .actor = "system",
       .data = hitl_buf_cstr(&data),
       .from_state = -1,
@@ -528,16 +538,16 @@ static int add_pair(hitl_calib_set *c, hitl_txn *x, const hitl_task *t, const hi
   hitl_buf_free(&data);
   if (type[12] == 'w')
     hitl_log(HITL_LOG_WARN, "msg=\"calibration withdrawn by the drift test\" queue_id=%lld",
-             (long long)t->queue_id);
+             (long long)own->queue_id);
   return rc;
 }
 
-/* Stores the verified pair of a task people decided (event seq decided_seq) and adds it. */
-static int record_decision(hitl_calib_set *c, hitl_registry *reg, hitl_txn *x,
-                           const char *task_id, int64_t decided_seq) {
+/* Stores the verified pair of a task people decided; sets d->queue_id and d->queue when it has
+ * one. */
+static int record_decision(hitl_registry *reg, hitl_txn *x, decided *d) {
   hitl_task t = {0};
   json_t *decision = NULL, *payload = NULL;
-  int rc = x->store->vt->task_get(x->store, task_id, &t);
+  int rc = x->store->vt->task_get(x->store, d->task_id, &t);
   if (rc) goto done;
   const hitl_queue_config *q = hitl__registry_config_by_id(reg, t.queue_id);
   decision = t.decision ? json_loads(t.decision, 0, NULL) : NULL;
@@ -557,10 +567,14 @@ static int record_decision(hitl_calib_set *c, hitl_registry *reg, hitl_txn *x,
   }
   if (rc) goto done;
   row.correct = v;
-  row.decided_seq = decided_seq;
+  row.decided_seq = d->seq;
   conformal_scores(payload, decided_label(q, decision), &row);
   rc = x->store->vt->calib_put(x->store, &row);
-  if (rc == 0) rc = add_pair(c, x, &t, &row);
+  if (rc == 0) {
+    d->queue_id = t.queue_id;
+    d->queue = t.queue;
+    t.queue = NULL;
+  }
 done:
   json_decref(decision);
   json_decref(payload);
@@ -648,14 +662,37 @@ int hitl__calib_backfill(hitl_store *st, int64_t queue_id, const hitl_queue_conf
   return rc;
 }
 
+/* Adds to the state of queue d->queue_id every stored pair it lacks, in decision order: those of
+ * this transaction and those other servers sharing the database committed before it (their
+ * events' seqs are lower: the chain is locked from this transaction's first event). */
+static int catch_up(hitl_calib_set *c, hitl_txn *x, const decided *list, size_t n,
+                    const decided *d) {
+  calib_entry *e = find_entry(c, d->queue_id, false);
+  if (e == NULL) return 0;
+  for (;;) {
+    pthread_mutex_lock(&e->lock);
+    bool on = e->cal || e->conf;
+    int64_t after = e->last_seq;
+    pthread_mutex_unlock(&e->lock);
+    if (!on) return 0;
+    hitl_calib_row *rows = NULL;
+    size_t got = 0;
+    int rc = x->store->vt->calib_list(x->store, d->queue_id, after, LOAD_PAGE, &rows, &got);
+    for (size_t i = 0; i < got && rc == 0; i++) {
+      const decided *own = NULL;
+      for (size_t k = 0; k < n && own == NULL; k++)
+        if (list[k].seq == rows[i].decided_seq) own = &list[k];
+      rc = add_pair(c, x, e, own, &rows[i]);
+    }
+    free(rows);
+    if (rc || got < LOAD_PAGE) return rc;
+  }
+}
+
 int hitl__calib_precommit(hitl_calib_set *c, hitl_registry *reg, hitl_txn *x) {
   undo_pending(c); /* What the last transaction added did not commit. */
   /* Appending events moves the chain's change array: copy what is needed from it first. */
   size_t n = 0, total = x->chain->n_changes;
-  typedef struct decided {
-    char task_id[HITL_ID_LEN];
-    int64_t seq;
-  } decided;
   decided *list = NULL;
   for (size_t i = 0; i < total; i++) {
     const hitl_change *ch = &x->chain->changes[i];
@@ -668,8 +705,14 @@ int hitl__calib_precommit(hitl_calib_set *c, hitl_registry *reg, hitl_txn *x) {
     list[n++].seq = ch->seq;
   }
   int rc = 0;
-  for (size_t i = 0; i < n && rc == 0; i++)
-    rc = record_decision(c, reg, x, list[i].task_id, list[i].seq);
+  for (size_t i = 0; i < n && rc == 0; i++) rc = record_decision(reg, x, &list[i]);
+  /* Then each queue touched catches up once. */
+  for (size_t i = 0; i < n && rc == 0; i++) {
+    bool first = list[i].queue_id != 0;
+    for (size_t k = 0; k < i && first; k++) first = list[k].queue_id != list[i].queue_id;
+    if (first) rc = catch_up(c, x, list, n, &list[i]);
+  }
+  for (size_t i = 0; i < n; i++) free(list[i].queue);
   free(list);
   return rc;
 }

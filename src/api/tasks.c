@@ -62,7 +62,8 @@ static int submit_run(hitl_job *job, hitl_txn *x) {
     hitl_task_clear(&j->existing[i]); /* Left by an earlier run whose transaction rolled back. */
     int rc = hitl_task_submit(x, &j->tasks[i], j->req->who.name, &j->existing[i], &j->replayed[i],
                               &job->err);
-    if (rc == 0 && j->calib_on[i] && !j->replayed[i] && j->tasks[i].state == HITL_TASK_PENDING) {
+    if (rc == 0 && j->calib_on[i] && !j->replayed[i] && j->tasks[i].state == HITL_TASK_PENDING &&
+        !isnan(j->calib[i].score)) { /* A task without a score is no evidence. */
       /* The routing tag stays with the task until people decide it (api/calib.h). */
       hitl_calib_row row;
       hitl__calib_row_for(&j->calib[i], j->tasks[i].queue_id, &row);

@@ -125,6 +125,13 @@ static void test_certify_accept_audit_drift_restart(void **state) {
   assert_non_null(tj_str(&r, "reason"));
   tr_free(&r);
 
+  /* A task without a score goes to people, whatever the certificate. */
+  assert_int_equal(tr(&srv, "POST", "/v1/queues/cal/tasks", agent, "{\"input\":{\"text\":\"x\"}}", &r),
+                   201);
+  assert_string_equal(tj_str(&r, "state"), "pending");
+  tr_free(&r);
+  assert_int_equal(answer_all("cal", "approve"), 1);
+
   /* Until a threshold is certified, the leaf holds for nothing: everything goes to people. */
   assert_int_equal(submit_batch("cal", 300, 0.95), 0);
   assert_int_equal(answer_all("cal", "approve"), 300);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// A queue's calibration (GET .../calibration): threshold, risk-coverage and reliability charts, withdrawals.
+// A queue's calibration: threshold, risk-coverage and reliability charts, withdrawals.
 import {api, seg} from './api.js';
 import {el, when, toast} from './util.js';
 import {loadChart} from './dashboard.js';
@@ -9,30 +9,28 @@ const pc = (x) => (typeof x === 'number' ? f(100 * x, 1) + ' %' : '–');
 const C = (id, t) => el('figure', {class: 'chart'}, el('figcaption', {text: t}),
   el('div', {class: 'chartbox'}, el('canvas', {id, role: 'img', 'aria-label': t})));
 const L = (label, data, c, x) => ({label, data, borderColor: c, backgroundColor: c, showLine: true, ...x});
+const T = (id, b, s) => el('div', {class: 'tile', id}, el('b', {text: b}), el('span', {text: s}));
 const ax = (t, m) => ({min: 0, max: m, title: {display: true, text: t}});
 
-// Mounts queue parts[0]'s page (or the list of queues); returns the cleanup.
+// Mounts queue name's page (or the queue list); returns the cleanup.
 export function mount(root, ctx, [name]) {
   const page = el('section', {class: 'page wide', id: 'calibration'}, el('h1', {text: 'Calibration ' + (name || '')}));
   root.replaceChildren(page);
   const charts = [];
   const shown = name ? Promise.all([api('GET', `/v1/queues/${seg(name)}/calibration`), loadChart()]).then(([v]) => {
-    const tile = (id, b, s) => el('div', {class: 'tile', id}, el('b', {text: b}), el('span', {text: s}));
     const a = v.audit || {}, m = v.params?.max_error, on = v.certified;
     page.append(
-      el('p', {class: 'hint', id: 'calreason', text: on ? `Scores from ${f(v.threshold)} are accepted: ${v.n} verified, ` +
-        `${v.k} wrong, error at most ${pc(v.bound)} with confidence ${v.params.confidence}.` : v.reason}),
-      el('div', {class: 'tiles'}, tile('c-threshold', on ? f(v.threshold) : 'none', 'certified threshold'),
-        tile('c-share', pc(v.last_day?.share), 'auto-accepted, last day'),
-        tile('c-pairs', String(v.evidence?.pairs ?? '–'), 'verified pairs'),
-        tile('c-drift', `${a.audits ?? '–'} · ${f(a.drift_statistic, 2)}/${f(a.drift_limit, 2)}`, 'audits · drift')),
+      el('p', {class: 'hint', id: 'calreason', text: on ? `Scores from ${f(v.threshold)} are accepted: ${v.n} verified, ${v.k} wrong, error ≤ ${pc(v.bound)}.` : v.reason}),
+      el('div', {class: 'tiles'}, T('c-threshold', on ? f(v.threshold) : 'none', 'certified threshold'),
+        T('c-share', pc(v.last_day?.share), 'auto-accepted, last day'),
+        T('c-pairs', String(v.evidence?.pairs ?? '–'), 'verified pairs'),
+        T('c-drift', `${a.audits ?? '–'} · ${f(a.drift_statistic, 2)}/${f(a.drift_limit, 2)}`, 'audits · drift')),
       el('div', {class: 'charts'}, C('riskcov', 'Error by share accepted'), C('reliab', 'Share right by score')),
       el('h2', {text: 'Withdrawals'}),
       el('table', {class: 'grid', id: 'withdrawals'}, el('tbody', {}, ...(v.withdrawals || []).map((w) =>
         el('tr', {}, el('td', {text: when(w.at)}), el('td', {text: `threshold ${f(w.data.threshold)}, n ${w.data.n}, k ${w.data.k}`}))))),
-      v.conformal ? el('p', {id: 'calsets', text: `Prediction sets (${v.conformal.n_calibration} labelled), sizes: ` +
-        JSON.stringify(v.conformal.set_sizes)}) : '');
-    const rc = v.risk_coverage || [], op = {animation: false, maintainAspectRatio: false};
+      v.conformal ? el('p', {id: 'calsets', text: 'Prediction set sizes: ' + JSON.stringify(v.conformal.set_sizes)}) : '');
+    const rc = v.risk_coverage, op = {animation: false, maintainAspectRatio: false};
     const P = (k) => rc.map((p) => ({x: p.share, y: p[k]}));
     const draw = (id, scales, datasets) => charts.push(new window.Chart(page.querySelector('#' + id), {type: 'scatter', options: {...op, scales}, data: {datasets}}));
     draw('riskcov', {x: ax('share accepted', 1), y: ax('error')}, [L('error', P('error'), '#2563eb'),

@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/annotation_json.h"
 #include "api/policy_json.h"
+#include "api/queue_webhooks.h"
 #include "core/conformal.h"
 #include "util/buf.h"
 #include "util/xmalloc.h"
@@ -20,15 +22,13 @@
 #define MAX_QUESTIONS 32
 #define MAX_LABELS 1000
 #define MAX_LABEL 256        /* Bytes of one label. */
-#define MAX_WEBHOOKS 16
-#define MAX_EVENTS 32        /* Event types one webhook may subscribe to. */
-#define MAX_EVENT_NAME 64
-#define MAX_URL 2048
 #define MAX_DESCRIPTION 4096
 
-static const char *const field_type_names[] = {"text", "markdown", "json", "image_url", "diff"};
-static const char *const question_type_names[] = {"approve", "label",  "labels", "rating",
-                                                  "preference", "text", "spans"};
+static const char *const field_type_names[] = {"text", "markdown", "json",
+                                               "image_url", "diff", "audio_url"};
+static const char *const question_type_names[] = {
+    "approve", "label", "labels", "rating", "preference", "text", "spans", "boxes",
+    "transcription", "relations"};
 static const char *const consensus_names[] = {"first", "majority", "unanimous"};
 static const char *const sla_names[] = {"escalate", "accept", "reject", "expire"};
 static const char *const role_names[] = {"annotator", "validator", "corrector",
@@ -39,17 +39,12 @@ static const char *const top_keys[] = {"schema", "policy", "assignment", "sla", 
                                        "description", "calibration", NULL};
 static const char *const schema_keys[] = {"fields", "questions", NULL};
 static const char *const field_keys[] = {"name", "type", NULL};
-static const char *const question_keys[] = {"name", "type", "labels", "max", "field", NULL};
+static const char *const question_keys[] = {"name",  "type",          "labels",        "max",
+                                            "field", "spans",         "iou_threshold",
+                                            "wer_threshold", NULL};
 static const char *const assignment_keys[] = {"overlap", "roles", "lease_seconds", "consensus",
                                               NULL};
 static const char *const sla_keys[] = {"deadline_seconds", "on_timeout", NULL};
-static const char *const webhook_keys[] = {"url", "events", NULL};
-/* The event types of a queue that a webhook may ask for (docs/queues.md lists them). */
-static const char *const webhook_events[] = {
-    "task.submitted", "task.leased", "task.lease_renewed", "task.lease_expired", "task.released",
-    "task.skipped", "task.responded", "task.escalated", "task.decided", "task.expired",
-    "task.cancelled", "queue.updated", "calibration.certified", "calibration.withdrawn", NULL};
-
 /* Appends "a, b, c" to out (size n) from a NULL-terminated or counted list. */
 static void list_names(char *out, size_t n, const char *const *names, size_t count) {
   size_t used = 0;
@@ -181,14 +176,95 @@ static int parse_labels(const json_t *labels, const char *base, hitl_question *q
   return 0;
 }
 
-/* Reads the members that depend on a question's type: labels, max, field. */
+/* The field type a question's "field" must have, by question type; -1: it takes no field. */
+static int field_wanted(hitl_question_type t) {
+  switch (t) {
+  case HITL_QUESTION_SPANS: return HITL_FIELD_TEXT; /* Or markdown. */
+  case HITL_QUESTION_BOXES: return HITL_FIELD_IMAGE_URL;
+  case HITL_QUESTION_TRANSCRIPTION: return HITL_FIELD_AUDIO_URL;
+  default: return -1;
+  }
+}
+
+/* Reads a question's "field": the schema field its answers point into. */
+static int parse_field_ref(const json_t *fld, const char *field, const hitl_queue_config *q,
+                           hitl_question *qu, json_t *nq, hitl_err *err) {
+  const char *type = hitl_question_type_name(qu->type);
+  int want = field_wanted(qu->type);
+  if (want < 0) {
+    if (fld != NULL)
+      return hitl__invalid(err, field,
+                           "field is only allowed for spans, boxes and transcription questions, "
+                           "not %s", type);
+    return 0;
+  }
+  if (fld == NULL)
+    return hitl__invalid(err, field, "field is required for a %s question: the %s field its "
+                                     "answers point into", type,
+                         want == HITL_FIELD_TEXT ? "text" : field_type_names[want]);
+  if (!json_is_string(fld)) return hitl__invalid(err, field, "field must be a string");
+  const hitl_field *target = NULL;
+  for (size_t j = 0; j < q->n_fields; j++)
+    if (strcmp(q->fields[j].name, json_string_value(fld)) == 0) target = &q->fields[j];
+  if (target == NULL)
+    return hitl__invalid(err, field, "field \"%.64s\" is not one of schema.fields",
+                         json_string_value(fld));
+  bool fits = want == HITL_FIELD_TEXT
+                  ? target->type == HITL_FIELD_TEXT || target->type == HITL_FIELD_MARKDOWN
+                  : (int)target->type == want;
+  if (!fits)
+    return hitl__invalid(err, field, "field \"%s\" must be of type %s to hold %s answers",
+                         target->name,
+                         want == HITL_FIELD_TEXT ? "text or markdown" : field_type_names[want],
+                         type);
+  qu->field = hitl_xstrdup(target->name);
+  json_object_set_new(nq, "field", json_string(target->name));
+  return 0;
+}
+
+/* Reads a question's agreement threshold (iou_threshold for boxes, wer_threshold for
+ * transcriptions): a number in (0, 1]. */
+static int parse_threshold(const json_t *qj, const char *at, hitl_question *qu, json_t *nq,
+                           hitl_err *err) {
+  static const char *const keys[] = {"iou_threshold", "wer_threshold"};
+  for (size_t k = 0; k < 2; k++) {
+    bool mine = (k == 0 && qu->type == HITL_QUESTION_BOXES) ||
+                (k == 1 && qu->type == HITL_QUESTION_TRANSCRIPTION);
+    char field[HITL_FIELD_PATH_LEN];
+    hitl__path_key(field, at, keys[k]);
+    json_t *v = hitl__json_member(qj, keys[k]);
+    if (!mine) {
+      if (v != NULL)
+        return hitl__invalid(err, field, "%s is only allowed for %s questions, not %s", keys[k],
+                             k == 0 ? "boxes" : "transcription",
+                             hitl_question_type_name(qu->type));
+      continue;
+    }
+    double t = k == 0 ? 0.5 : 0.1;
+    if (v != NULL) {
+      if (!json_is_number(v) || json_number_value(v) <= 0 || json_number_value(v) > 1)
+        return hitl__invalid(err, field, "%s must be a number greater than 0 and at most 1",
+                             keys[k]);
+      t = json_number_value(v);
+    }
+    qu->threshold = t;
+    json_object_set_new(nq, keys[k], json_real(t));
+  }
+  return 0;
+}
+
+/* Reads the members that depend on a question's type: labels, max, field, spans, thresholds.
+ * A relations question's "spans" is only stored here; parse_questions checks it once every
+ * question is known. */
 static int parse_question_options(const json_t *qj, const char *at, const hitl_queue_config *q,
                                   hitl_question *qu, json_t *nq, hitl_err *err) {
   char field[HITL_FIELD_PATH_LEN];
   const char *type = hitl_question_type_name(qu->type);
   bool takes_labels = qu->type == HITL_QUESTION_LABEL || qu->type == HITL_QUESTION_LABELS ||
-                      qu->type == HITL_QUESTION_SPANS;
-  json_t *labels = hitl__json_member(qj, "labels"), *max = hitl__json_member(qj, "max"), *fld = hitl__json_member(qj, "field");
+                      qu->type == HITL_QUESTION_SPANS || qu->type == HITL_QUESTION_BOXES ||
+                      qu->type == HITL_QUESTION_RELATIONS;
+  json_t *labels = hitl__json_member(qj, "labels"), *max = hitl__json_member(qj, "max");
+  json_t *spans = hitl__json_member(qj, "spans");
   int rc;
 
   hitl__path_key(field, at, "labels");
@@ -196,7 +272,8 @@ static int parse_question_options(const json_t *qj, const char *at, const hitl_q
     if ((rc = parse_labels(labels, field, qu, nq, err)) < 0) return rc;
   } else if (labels != NULL) {
     return hitl__invalid(err, field,
-                   "labels is only allowed for label, labels and spans questions, not %s", type);
+                         "labels is only allowed for label, labels, spans, boxes and relations "
+                         "questions, not %s", type);
   }
 
   hitl__path_key(field, at, "max");
@@ -210,24 +287,39 @@ static int parse_question_options(const json_t *qj, const char *at, const hitl_q
   }
 
   hitl__path_key(field, at, "field");
-  if (qu->type == HITL_QUESTION_SPANS) {
-    if (fld == NULL)
-      return hitl__invalid(err, field, "field is required for a spans question: the text field the "
-                                 "spans point into");
-    if (!json_is_string(fld)) return hitl__invalid(err, field, "field must be a string");
-    const hitl_field *target = NULL;
-    for (size_t j = 0; j < q->n_fields; j++)
-      if (strcmp(q->fields[j].name, json_string_value(fld)) == 0) target = &q->fields[j];
-    if (target == NULL)
-      return hitl__invalid(err, field, "field \"%.64s\" is not one of schema.fields",
-                     json_string_value(fld));
-    if (target->type != HITL_FIELD_TEXT && target->type != HITL_FIELD_MARKDOWN)
-      return hitl__invalid(err, field, "field \"%s\" must be of type text or markdown to hold spans",
-                     target->name);
-    qu->field = hitl_xstrdup(target->name);
-    json_object_set_new(nq, "field", json_string(target->name));
-  } else if (fld != NULL) {
-    return hitl__invalid(err, field, "field is only allowed for spans questions, not %s", type);
+  if ((rc = parse_field_ref(hitl__json_member(qj, "field"), field, q, qu, nq, err)) < 0) return rc;
+
+  hitl__path_key(field, at, "spans");
+  if (qu->type == HITL_QUESTION_RELATIONS) {
+    if (spans == NULL)
+      return hitl__invalid(err, field, "spans is required for a relations question: the name of "
+                                       "the spans question whose spans it links");
+    if (!json_is_string(spans)) return hitl__invalid(err, field, "spans must be a string");
+    qu->spans = hitl_xstrdup(json_string_value(spans));
+    json_object_set_new(nq, "spans", json_string(qu->spans));
+  } else if (spans != NULL) {
+    return hitl__invalid(err, field, "spans is only allowed for relations questions, not %s",
+                         type);
+  }
+  return parse_threshold(qj, at, qu, nq, err);
+}
+
+/* Checks that each relations question names a spans question of the schema. */
+static int check_relations_targets(const hitl_queue_config *q, const char *base, hitl_err *err) {
+  for (size_t i = 0; i < q->n_questions; i++) {
+    const hitl_question *qu = &q->questions[i];
+    if (qu->type != HITL_QUESTION_RELATIONS) continue;
+    char at[HITL_FIELD_PATH_LEN], field[HITL_FIELD_PATH_LEN];
+    hitl__path_index(at, base, i);
+    hitl__path_key(field, at, "spans");
+    int si = hitl_queue_question_index(q, qu->spans);
+    if (si < 0)
+      return hitl__invalid(err, field, "spans \"%.64s\" is not a question of this schema",
+                           qu->spans);
+    if (q->questions[si].type != HITL_QUESTION_SPANS)
+      return hitl__invalid(err, field, "question \"%s\" is a %s question; relations link the "
+                                       "answers of a spans question",
+                           qu->spans, hitl_question_type_name(q->questions[si].type));
   }
   return 0;
 }
@@ -264,7 +356,7 @@ static int parse_questions(const json_t *questions, const char *base, hitl_queue
     json_array_append_new(norm, nq);
     if ((rc = parse_question_options(qj, at, q, qu, nq, err)) < 0) return rc;
   }
-  return 0;
+  return check_relations_targets(q, base, err);
 }
 
 static int parse_schema(const json_t *schema, hitl_queue_config *q, json_t *norm,
@@ -380,78 +472,6 @@ static int parse_sla(const json_t *sla, hitl_queue_config *q, json_t *norm, hitl
   return 0;
 }
 
-/* True when s is an absolute http or https URL with a host part and no spaces or controls. */
-static bool is_http_url(const char *s, size_t n) {
-  size_t skip;
-  if (strncmp(s, "http://", 7) == 0) skip = 7;
-  else if (strncmp(s, "https://", 8) == 0) skip = 8;
-  else return false;
-  if (n <= skip || s[skip] == '/' || s[skip] == '?' || s[skip] == '#') return false;
-  for (size_t i = 0; i < n; i++)
-    if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f) return false;
-  return true;
-}
-
-static int parse_webhooks(const json_t *hooks, hitl_queue_config *q, json_t *norm, hitl_err *err) {
-  json_t *nhooks = json_array();
-  json_object_set_new(norm, "webhooks", nhooks);
-  if (hooks == NULL) return 0;
-  if (!json_is_array(hooks) || json_array_size(hooks) > MAX_WEBHOOKS)
-    return hitl__invalid(err, "webhooks", "webhooks must be an array of at most %d objects",
-                   MAX_WEBHOOKS);
-  size_t i;
-  json_t *h;
-  json_array_foreach(hooks, i, h) {
-    char at[HITL_FIELD_PATH_LEN], field[HITL_FIELD_PATH_LEN];
-    hitl__path_index(at, "webhooks", i);
-    int rc = need_object(h, at, "a webhook", err);
-    if (rc == 0) rc = hitl__json_check_keys(h, at, "a webhook", webhook_keys, err);
-    if (rc < 0) return rc;
-    hitl__path_key(field, at, "url");
-    json_t *url = hitl__json_member(h, "url");
-    if (url == NULL) return hitl__invalid(err, field, "url is required");
-    if (!json_is_string(url) || json_string_length(url) > MAX_URL ||
-        !is_http_url(json_string_value(url), json_string_length(url)))
-      return hitl__invalid(err, field, "url must be an http:// or https:// URL of at most %d bytes",
-                     MAX_URL);
-    json_t *nh = json_pack("{s:s}", "url", json_string_value(url));
-    json_array_append_new(nhooks, nh);
-    if (q->webhooks == NULL) q->webhooks = hitl_xcalloc(json_array_size(hooks), sizeof *q->webhooks);
-    hitl_webhook *w = &q->webhooks[q->n_webhooks++];
-    w->url = hitl_xstrdup(json_string_value(url));
-    hitl__path_key(field, at, "events");
-    json_t *events = hitl__json_member(h, "events");
-    if (events == NULL) continue;
-    if (!json_is_array(events) || json_array_size(events) > MAX_EVENTS)
-      return hitl__invalid(err, field, "events must be an array of at most %d event types", MAX_EVENTS);
-    size_t j;
-    json_t *e;
-    json_array_foreach(events, j, e) {
-      char ef[HITL_FIELD_PATH_LEN];
-      hitl__path_index(ef, field, j);
-      if (!json_is_string(e) || json_string_length(e) == 0 ||
-          json_string_length(e) > MAX_EVENT_NAME)
-        return hitl__invalid(err, ef, "an event type must be a string of 1 to %d bytes",
-                       MAX_EVENT_NAME);
-      bool known = false;
-      for (size_t k = 0; webhook_events[k] && !known; k++)
-        known = strcmp(json_string_value(e), webhook_events[k]) == 0;
-      if (!known)
-        return hitl__invalid(err, ef,
-                             "\"%s\" is not an event type of a queue: use task.submitted, "
-                             "task.leased, task.lease_renewed, task.lease_expired, task.released, "
-                             "task.skipped, task.responded, task.escalated, task.decided, "
-                             "task.expired, task.cancelled, queue.updated, calibration.certified or "
-                             "calibration.withdrawn",
-                             json_string_value(e));
-      if (w->events == NULL) w->events = hitl_xcalloc(json_array_size(events), sizeof *w->events);
-      w->events[w->n_events++] = hitl_xstrdup(json_string_value(e));
-    }
-    json_object_set_new(nh, "events", json_deep_copy(events));
-  }
-  return 0;
-}
-
 char *hitl__url_redact(const char *url) {
   hitl_buf b = HITL_BUF_INIT;
   const char *p = strstr(url, "://");
@@ -492,27 +512,27 @@ char *hitl__url_redact(const char *url) {
 }
 
 const char *hitl__queue_config_json(const hitl_queue_config *q, bool whole) {
-  return whole || q->json_redacted == NULL ? q->json : q->json_redacted;
+  return whole ? q->json_shown : q->json_redacted;
 }
 
-/* Sets q->json_redacted from norm when a webhook URL changes under redaction. Returns 0, or
- * HITL_EUNAVAILABLE when out of memory. */
-static int redact_webhooks(json_t *norm, hitl_queue_config *q, hitl_err *err) {
-  bool differs = false;
+/* Sets q->json_shown (secrets hidden) and q->json_redacted (URL credentials hidden too) from
+ * norm. Returns 0, or HITL_EUNAVAILABLE when out of memory. */
+static int shown_forms(json_t *norm, hitl_queue_config *q, hitl_err *err) {
   json_t *copy = json_deep_copy(norm), *hooks = json_object_get(copy, "webhooks");
+  hitl__queue_webhooks_hide(copy, q);
+  q->json_shown = hitl__json_text(copy, JSON_COMPACT | JSON_SORT_KEYS);
   size_t i;
   json_t *h;
   json_array_foreach(hooks, i, h) {
     const char *url = json_string_value(json_object_get(h, "url"));
     if (url == NULL) continue;
     char *safe = hitl__url_redact(url);
-    differs = differs || strcmp(safe, url) != 0;
     json_object_set_new(h, "url", json_string(safe));
     free(safe);
   }
-  if (differs) q->json_redacted = hitl__json_text(copy, JSON_COMPACT | JSON_SORT_KEYS);
+  q->json_redacted = hitl__json_text(copy, JSON_COMPACT | JSON_SORT_KEYS);
   json_decref(copy);
-  if (differs && q->json_redacted == NULL)
+  if (q->json_shown == NULL || q->json_redacted == NULL)
     return hitl_err_set(err, HITL_EUNAVAILABLE, NULL,
                         "not enough memory to encode the queue configuration");
   return 0;
@@ -559,9 +579,11 @@ static int parse_calibration(const json_t *c, hitl_queue_config *q, json_t *norm
   return 0;
 }
 
-int hitl__queue_config_from_json(const json_t *body, hitl_queue_config **out, hitl_err *err) {
+static int config_from_json(const json_t *body, const hitl_webhook_parse *m, hitl_queue_config **out,
+                            hitl_err *err) {
   *out = NULL;
   hitl_queue_config *q = hitl_xcalloc(1, sizeof *q);
+  q->codec = &hitl__answer_codec;
   json_t *norm = json_object();
   json_t *v;
   int rc;
@@ -579,7 +601,7 @@ int hitl__queue_config_from_json(const json_t *body, hitl_queue_config **out, hi
 
   if ((rc = parse_assignment(hitl__json_member(body, "assignment"), q, norm, err)) < 0) goto cleanup;
   if ((rc = parse_sla(hitl__json_member(body, "sla"), q, norm, err)) < 0) goto cleanup;
-  if ((rc = parse_webhooks(hitl__json_member(body, "webhooks"), q, norm, err)) < 0) goto cleanup;
+  if ((rc = hitl__queue_webhooks_parse(hitl__json_member(body, "webhooks"), m, q, norm, err)) < 0) goto cleanup;
   if ((rc = parse_calibration(hitl__json_member(body, "calibration"), q, norm, err)) < 0)
     goto cleanup;
 
@@ -598,7 +620,7 @@ int hitl__queue_config_from_json(const json_t *body, hitl_queue_config **out, hi
                       "not enough memory to encode the queue configuration");
     goto cleanup;
   }
-  if ((rc = redact_webhooks(norm, q, err)) < 0) goto cleanup;
+  if ((rc = shown_forms(norm, q, err)) < 0) goto cleanup;
   *out = q;
   q = NULL;
   rc = 0;
@@ -607,4 +629,15 @@ cleanup:
   json_decref(norm);
   hitl_queue_config_free(q);
   return rc;
+}
+
+int hitl__queue_config_from_json(const json_t *body, hitl_queue_config **out, hitl_err *err) {
+  hitl_webhook_parse m = {.put = false};
+  return config_from_json(body, &m, out, err);
+}
+
+int hitl__queue_config_from_put(const json_t *body, const hitl_queue_config *previous,
+                                int64_t now, hitl_queue_config **out, hitl_err *err) {
+  hitl_webhook_parse m = {.put = true, .previous = previous, .now = now};
+  return config_from_json(body, &m, out, err);
 }

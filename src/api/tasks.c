@@ -10,6 +10,7 @@
 #include "api/queue_lookup.h"
 #include "api/server_internal.h"
 #include "api/session.h"
+#include "api/task_prepare.h"
 #include "api/task_json.h"
 #include "util/clock.h"
 #include "util/xmalloc.h"
@@ -20,7 +21,8 @@
 /* ---- submit ------------------------------------------------------------------------------- */
 
 /* A submit goes from the HTTP thread (parse the body) to a policy worker (read and route each
- * task) to the writer (store them), suspended from the first hand-over until the answer. */
+ * task; one task under a quick policy is routed on the HTTP thread) to the writer (store them),
+ * suspended from the first hand-over until the answer. */
 typedef struct submit_job {
   hitl_job job;
   hitl_policy_work work;
@@ -110,10 +112,9 @@ static void submit_done(hitl_job *job, int rc) {
   hitl__request_resume(req);
 }
 
-/* Parses and routes one task body into t. */
-static int prepare(hitl_request *req, const hitl_queue_ref *q, const json_t *body,
-                   const char *header_key, const char *prefix, int64_t now, hitl_task *t,
-                   hitl_policy_calib *calib, bool *calib_on, hitl_err *err) {
+int hitl__task_prepare(hitl_request *req, const hitl_queue_ref *q, const json_t *body,
+                       const char *header_key, const char *prefix, int64_t now, hitl_task *t,
+                       hitl_policy_calib *calib, bool *calib_on, hitl_err *err) {
   int rc = hitl__task_from_json(body, header_key, prefix, t, err);
   if (rc) return rc;
   hitl_calib_params params;
@@ -133,9 +134,11 @@ static int prepare(hitl_request *req, const hitl_queue_ref *q, const json_t *bod
       .has_confidence = t->has_confidence,
       .confidence = t->confidence,
   };
-  *calib_on = hitl__calib_route(req->server->calib, q->id, hitl__calib_score_of_body(body), t->id,
-                                calib);
-  if (*calib_on) in.calib = calib;
+  if (calib_on) {
+    *calib_on = hitl__calib_route(req->server->calib, q->id, hitl__calib_score_of_body(body),
+                                  t->id, calib);
+    if (*calib_on) in.calib = calib;
+  }
   if (q->config->conformal) {
     /* The prediction set is stored with the task, in its payload (docs/calibration.md). */
     hitl_buf set = HITL_BUF_INIT;
@@ -160,27 +163,34 @@ static int prepare(hitl_request *req, const hitl_queue_ref *q, const json_t *bod
   return 0;
 }
 
-/* Runs on a policy worker: reads and routes every task, then hands the job to the writer, or
- * answers the error. The request is suspended meanwhile. */
-static void route_tasks(hitl_policy_work *w) {
-  submit_job *j = (submit_job *)((char *)w - offsetof(submit_job, work));
+/* Reads and routes every task of j. Returns true, or false after answering the error. */
+static bool route_all(submit_job *j) {
   hitl_request *req = j->req;
   for (size_t i = 0; i < j->n; i++) {
     char prefix[32] = "";
     if (j->batch) snprintf(prefix, sizeof prefix, "tasks[%zu].", i);
     hitl_err err = {0};
     const json_t *item = j->batch ? json_array_get(j->items, i) : j->items;
-    if (prepare(req, j->queue, item, j->header_key, prefix, j->now, &j->tasks[i], &j->calib[i],
-                &j->calib_on[i], &err) != 0) {
+    if (hitl__task_prepare(req, j->queue, item, j->header_key, prefix, j->now, &j->tasks[i],
+                           &j->calib[i], &j->calib_on[i], &err) != 0) {
       if (j->batch && err.field[0] == '\0') snprintf(err.field, sizeof err.field, "tasks[%zu]", i);
       hitl__reply_err(req, &err);
-      hitl__request_resume(req);
-      return;
+      return false;
     }
   }
   j->job.run = submit_run;
   j->job.done = submit_done;
-  hitl__committer_enqueue(req->server->committer, &j->job);
+  return true;
+}
+
+/* Runs on a policy worker: routes every task, then hands the job to the writer, or answers the
+ * error. The request is suspended meanwhile. */
+static void route_tasks(hitl_policy_work *w) {
+  submit_job *j = (submit_job *)((char *)w - offsetof(submit_job, work));
+  if (route_all(j))
+    hitl__committer_enqueue(j->req->server->committer, &j->job);
+  else
+    hitl__request_resume(j->req);
 }
 
 static void submit(hitl_request *req, bool batch) {
@@ -236,6 +246,14 @@ static void submit(hitl_request *req, bool batch) {
   j->work.run = route_tasks;
   req->state = j;
   req->state_free = submit_job_free;
+  /* One task under a quick policy is routed here: the hand-over to a worker would cost more
+   * than the routing. Anything that may take a while goes to a policy worker. */
+  if (!batch && hitl_policy_is_quick(j->queue->config->policy)) {
+    if (!route_all(j)) return; /* Answered; j is freed with the request. */
+    hitl__request_suspend(req);
+    hitl__committer_enqueue(req->server->committer, &j->job);
+    return;
+  }
   hitl__request_suspend(req);
   hitl__policy_pool_submit(req->server->policy_pool, &j->work);
   return;

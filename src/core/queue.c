@@ -21,6 +21,7 @@ void hitl_queue_config_free(hitl_queue_config *q) {
     free(qu->name);
     free_strings(qu->labels, qu->n_labels);
     free(qu->field);
+    free(qu->spans);
   }
   free(q->questions);
   hitl_policy_free(q->policy);
@@ -28,9 +29,12 @@ void hitl_queue_config_free(hitl_queue_config *q) {
   for (size_t i = 0; i < q->n_webhooks; i++) {
     free(q->webhooks[i].url);
     free_strings(q->webhooks[i].events, q->webhooks[i].n_events);
+    free(q->webhooks[i].secret);
+    free(q->webhooks[i].previous_secret);
   }
   free(q->webhooks);
   free(q->json);
+  free(q->json_shown);
   free(q->json_redacted);
   free(q);
 }
@@ -69,6 +73,9 @@ const char *hitl_question_type_name(hitl_question_type t) {
   case HITL_QUESTION_PREFERENCE: return "preference";
   case HITL_QUESTION_TEXT: return "text";
   case HITL_QUESTION_SPANS: return "spans";
+  case HITL_QUESTION_BOXES: return "boxes";
+  case HITL_QUESTION_TRANSCRIPTION: return "transcription";
+  case HITL_QUESTION_RELATIONS: return "relations";
   }
   return NULL;
 }

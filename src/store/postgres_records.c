@@ -355,3 +355,28 @@ int hitl__pg_delivery_list(hitl_store *store, int64_t queue_id, int state, int64
   *out = rows;
   return rc;
 }
+
+int hitl__pg_delivery_get(hitl_store *store, const char *id, hitl_delivery *out) {
+  hitl__pg_params p = {0};
+  hitl__pg_text(&p, id, 0);
+  void *rows = NULL;
+  size_t n = 0;
+  memset(out, 0, sizeof *out);
+  int rc = hitl__pg_collect((hitl__pg *)store, HITL__PG_DELIVERY_GET, &p, sizeof *out,
+                            read_delivery, "delivery_get", &rows, &n);
+  if (rc == 0 && n == 0) rc = HITL_ENOT_FOUND;
+  if (rc == 0) *out = *(hitl_delivery *)rows;
+  free(rows);
+  return rc;
+}
+
+int hitl__pg_delivery_take(hitl_store *store, int64_t seq, int64_t now, int64_t hold_until,
+                           bool *taken) {
+  hitl__pg_params p = {0};
+  hitl__pg_int(&p, seq);
+  hitl__pg_int(&p, now);
+  hitl__pg_int(&p, hold_until);
+  int rc = hitl__pg_change((hitl__pg *)store, HITL__PG_DELIVERY_TAKE, &p, "delivery_take");
+  *taken = rc == 0;
+  return rc == HITL_ENOT_FOUND ? 0 : rc;
+}

@@ -160,6 +160,7 @@ static const char *const stmt_sql[HITL__ST_COUNT] = {
     [HITL__ST_DELIVERY_LIST] = "SELECT " DELIVERY_COLUMNS " FROM webhook_deliveries "
                                "WHERE queue_id = ?1 AND (?2 < 0 OR state = ?2) "
                                "AND (?3 = 0 OR seq < ?3) ORDER BY seq DESC LIMIT ?4",
+    [HITL__ST_DELIVERY_GET] = "SELECT " DELIVERY_COLUMNS " FROM webhook_deliveries WHERE id = ?1",
 #define CALIB_COLUMNS                                                                              \
   "task_seq, queue_id, score, propensity, uniform, audit, correct, decided_seq, lac, aps"
     [HITL__ST_CALIB_PUT] = "INSERT OR REPLACE INTO calibration (" CALIB_COLUMNS ") "
@@ -454,6 +455,16 @@ static int sq_changes_wait(hitl_store *store, int timeout_ms, char ***texts, siz
   return HITL_ENOT_FOUND;
 }
 
+static int sq_delivery_take(hitl_store *store, int64_t seq, int64_t now, int64_t hold_until,
+                            bool *taken) {
+  (void)store;
+  (void)seq;
+  (void)now;
+  (void)hold_until;
+  *taken = true; /* This process's worker knows what it has in flight. */
+  return 0;
+}
+
 static const hitl_store_vtable sqlite_vtable = {
     .version = HITL_STORE_VERSION,
     .close = sq_close,
@@ -493,6 +504,7 @@ static const hitl_store_vtable sqlite_vtable = {
     .delivery_next_due = hitl__sqlite_delivery_next_due,
     .delivery_update = hitl__sqlite_delivery_update,
     .delivery_list = hitl__sqlite_delivery_list,
+    .delivery_get = hitl__sqlite_delivery_get,
     .calib_put = hitl__sqlite_calib_put,
     .calib_get = hitl__sqlite_calib_get,
     .calib_list = hitl__sqlite_calib_list,
@@ -502,6 +514,7 @@ static const hitl_store_vtable sqlite_vtable = {
     .task_decisions = hitl__sqlite_task_decisions,
     .event_find = hitl__sqlite_event_find,
     .task_count_by_reviewer = hitl__sqlite_task_count_by_reviewer,
+    .delivery_take = sq_delivery_take,
     .changes_publish = sq_changes_publish,
     .changes_wait = sq_changes_wait,
 };

@@ -108,7 +108,7 @@ echo '{"schema": ' >"$tmp/bad.json"
 run 1 queue put "$q" "$tmp/bad.json"
 
 # --- serve refuses bad options before it starts (bounded, in case one were taken) ---
-for bad in "--webhook-retry-ms 5" "--webhook-retry-ms 3600001" "--webhook-retry-ms x" "--threads 0" \
+for bad in "--webhook-retry-ms 0" "--webhook-retry-ms 3600001" "--webhook-retry-ms x" "--threads 0" \
   "--max-body 10" "--log-level loud" "--listen nope"; do
   # shellcheck disable=SC2086 # Each entry is an option and its value.
   timeout 10 "$HITL_BIN" serve --db "$tmp/never.db" $bad >"$tmp/out" 2>"$tmp/err"
@@ -137,6 +137,13 @@ run 1 queue deliveries "$q-hooks" --limit 0
 run 2 queue deliveries "$q-hooks" --limit many
 run 2 queue get "$q-hooks" --state pending
 run 3 queue deliveries "$q-missing"
+run 0 queue deliveries "$q-hooks"
+whid=$(sed -n 's/^ *"id": "\(wh_[^"]*\)".*/\1/p' <<<"$OUT" | head -n 1)
+check "a delivery id" "$whid" '^wh_'
+# Still pending (port 1 refuses): a conflict; a delivered or failed one would be sent again.
+run 4 queue redeliver "$q-hooks" "$whid" && check "queue redeliver pending" "$ERR" 'pending'
+run 3 queue redeliver "$q-hooks" wh_missing
+run 2 queue redeliver "$q-hooks"
 
 # --- calibration summary ---
 echo '{"policy": {"rules": [{"name": "auto", "when": {"calibrated": {"max_error": 0.02}},
@@ -204,6 +211,30 @@ run 7 claim "$empty_q" --token "$reviewer" && check "claim on an empty queue" "$
 run 0 events --after 0 && check "events" "$OUT" '"events"'
 run 0 events && check "events without --after" "$OUT" '"events"'
 run 0 export "$q" --format jsonl && check "export has the decided task" "$OUT" "($task|\"one\")"
+
+# --- Label Studio import ---
+cat >"$tmp/ls-queue.json" <<'JSON'
+{"schema": {"fields": [{"name": "text", "type": "text"}],
+            "questions": [{"name": "sentiment", "type": "label", "labels": ["pos", "neg"]}]}}
+JSON
+cat >"$tmp/ls.json" <<'JSON'
+[{"id": 1, "data": {"text": "great"},
+  "annotations": [{"completed_by": {"email": "ann@example.com"},
+                   "result": [{"from_name": "sentiment", "to_name": "text", "type": "choices",
+                               "value": {"choices": ["pos"]}}]}]},
+ {"id": 2, "data": {"text": "meh"},
+  "predictions": [{"score": 0.4, "result": [{"from_name": "sentiment", "to_name": "text",
+                                             "type": "choices", "value": {"choices": ["neg"]}}]}]}]
+JSON
+printf '[{"data": {"body": "x"}}]' >"$tmp/ls-bad.json"
+run 0 queue put "ls-$$" "$tmp/ls-queue.json"
+run 0 import "ls-$$" "$tmp/ls.json" && check "import answers the tasks" "$OUT" '"imported": 2'
+check "an annotated task is decided" "$OUT" '"state": "decided"'
+run_in 0 "$tmp/ls.json" import "ls-$$" - && check "import from standard input" "$OUT" '"imported": 2'
+run 1 import "ls-$$" "$tmp/ls-bad.json" && check "a task off the schema is named" "$ERR" '\[0\]\.data\.text'
+run 1 import "ls-$$" "$tmp/ls-queue.json" && check "an object is not a task list" "$ERR" 'JSON array of tasks'
+run 3 import "ls-none-$$" "$tmp/ls.json"
+run 2 import "ls-$$"
 
 # --- revoking a token ---
 run 0 token create --name "smoke-temp-$$" --roles validator || exit 1

@@ -70,6 +70,7 @@ typedef struct bench_config {
   long max_backlog;     /* Lifecycle: producers wait while this many tasks are unclaimed (0: never). */
   long slow_ms;         /* Print each answer slower than this to stderr (0: never). */
   bool respond_next;    /* Reviewers answer with ?next=true and take the next lease from the answer. */
+  const char *queue;    /* Submit: an existing queue to submit to, as configured (NULL: bench-auto). */
 } bench_config;
 
 /* The request bytes that do not change from one request to the next. */
@@ -870,7 +871,7 @@ static const char bench_auto_queue[] = "{\"policy\":{\"rules\":[{\"name\":\"ok\"
 
 static int bench_main(const bench_config *cfg) {
   static const char *const queues[] = {NULL, "bench-review", "bench-auto", "bench-claim"};
-  const char *queue = queues[cfg->mode];
+  const char *queue = cfg->mode == MODE_SUBMIT && cfg->queue ? cfg->queue : queues[cfg->mode];
   bench_requests rq;
   bench_stats *st = hitl_xcalloc(1, sizeof *st);
   bench_role *roles = hitl_xcalloc((size_t)cfg->connections, sizeof *roles);
@@ -895,7 +896,7 @@ static int bench_main(const bench_config *cfg) {
     hitl_buf_printf(&j, ",\"producers\":%d,\"reviewers\":%d", cfg->producers, cfg->reviewers);
     break;
   case MODE_SUBMIT:
-    if (bench_put_queue(cfg, &rq, queue, bench_auto_queue) != 0) goto cleanup;
+    if (cfg->queue == NULL && bench_put_queue(cfg, &rq, queue, bench_auto_queue) != 0) goto cleanup;
     for (int i = 0; i < cfg->connections; i++) roles[i] = ROLE_PRODUCER;
     break;
   case MODE_CLAIM: {
@@ -1135,6 +1136,7 @@ static void bench_usage(FILE *out) {
           "  --reviewers N        lifecycle: claiming connections (default the rest)\n"
           "  --threads N          generator threads, 1 or 2 (default 2)\n"
           "  --prefill N          claim: tasks submitted before measuring (default 1000000)\n"
+          "  --queue NAME         submit: submit to this existing queue as it is configured\n"
           "  --batch-size N       claim: tasks per batch request (default 1000)\n"
           "  --task-bytes N       length of each task's input text (default 1024)\n"
           "  --prefill-timeout S  claim: give up the prefill after S seconds (default 1800)\n"
@@ -1213,6 +1215,8 @@ static int bench_parse_args(int argc, char **argv, bench_config *cfg, bool *self
     } else if (strcmp(a, "--threads") == 0) {
       if (bench_long(val, 1, BENCH_MAX_THREADS, &v) != 0) goto bad;
       cfg->threads = (int)v;
+    } else if (strcmp(a, "--queue") == 0) {
+      cfg->queue = val;
     } else if (strcmp(a, "--prefill") == 0) {
       if (bench_long(val, 0, 100000000, &cfg->prefill) != 0) goto bad;
     } else if (strcmp(a, "--batch-size") == 0) {

@@ -8,6 +8,7 @@ import * as dashboard from './dashboard.js';
 import * as config from './config.js';
 import * as audit from './audit.js';
 import * as runs from './runs.js';
+import * as calibration from './calibration.js';
 
 const views = {
   review: {mod: review, title: 'Review'},
@@ -16,6 +17,7 @@ const views = {
   config: {mod: config, title: 'Queues', orch: true},
   audit: {mod: audit, title: 'Audit', orch: true},
   runs: {mod: runs, title: 'Runs'},
+  calibration: {mod: calibration, title: 'Calibration', orch: true},
 };
 
 let session = null;

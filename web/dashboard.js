@@ -6,7 +6,7 @@ import {el, dur, when, toast} from './util.js';
 const COLORS = ['#2563eb', '#d97706', '#059669', '#db2777', '#7c3aed', '#0891b2', '#65a30d', '#dc2626'];
 const TYPES = ['task.submitted', 'task.leased', 'task.responded', 'task.decided', 'task.escalated',
   'task.released', 'task.lease_expired', 'task.skipped', 'task.cancelled', 'task.expired',
-  'queue.created', 'queue.updated', 'token.created'];
+  'queue.created', 'queue.updated', 'token.created', 'calibration.certified', 'calibration.withdrawn'];
 
 let chartLoad = null;
 // Loads Chart.js (served from Debian's libjs-chart.js) once; resolves to the global Chart.

@@ -133,6 +133,8 @@ function choices(q, labels, multiple, st, changed, ariaLabel, render) {
 }
 
 function label(q, task, st, changed) {
+  const ps = task.prediction_set?.labels, i = ps?.length === 1 ? q.labels.indexOf(ps[0]) : -1;
+  if (!st.sel && i >= 0) st.sel = [i]; // a one-label prediction set is pre-selected
   const c = choices(q, q.labels || [], false, st, changed, q.name);
   return {el: el('section', {}, c.group), st, digits: true,
     digit: (n) => c.pick(n - 1), focus: () => c.inputs[0] && c.inputs[0].focus(),

@@ -85,7 +85,8 @@ function fieldView(f, task, spanFields) {
 }
 
 function confidenceView(t) {
-  const rows = [];
+  const rows = [], ps = t.prediction_set;
+  if (ps) rows.push(el('div', {class: 'conf', id: 'pset'}, el('span', {text: 'Prediction set'}), el('b', {text: ps.labels.join(', ') || '–'})));
   if (typeof t.confidence === 'number') {
     rows.push(el('div', {class: 'conf'}, el('span', {text: 'Confidence'}),
       el('meter', {min: 0, max: 1, low: 0.5, high: 0.8, optimum: 1, value: t.confidence, 'aria-label': 'Model confidence'}),

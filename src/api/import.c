@@ -88,7 +88,7 @@ static void read_tasks(hitl_policy_work *w) {
     int rc = hitl__ls_task_read(j->queue->config, json_array_get(j->body, i), i, &j->read[i], &err);
     if (rc == 0)
       rc = hitl__task_prepare(req, j->queue, j->read[i].submit, NULL, prefix, j->now,
-                              &j->tasks[i], &err);
+                              &j->tasks[i], NULL, NULL, &err);
     if (rc) {
       if (err.field[0] == '\0') snprintf(err.field, sizeof err.field, "[%zu]", i);
       hitl__reply_err(req, &err);

@@ -15,7 +15,7 @@
 
 static const char known_ops[] =
     "all, any, not, confidence_below, confidence_at_least, eq, ne, gt, lt, gte, lte, in, exists, "
-    "regex, sample_percent";
+    "regex, sample_percent, calibrated, prediction_set_size_above, prediction_set_size_at_most";
 
 /* ---- JSON pointers ----------------------------------------------------------------------- */
 
@@ -167,6 +167,7 @@ typedef struct decoder {
   char field[512]; /* Path of the value being decoded, "policy.rules[2].when". */
   size_t len;
   hitl_err *err;
+  char calibrated[512]; /* Field path of the policy's calibrated leaf; "" while none. */
 } decoder;
 
 /* Appends ".key" (or "key" at the start) to the field path; returns the length to restore. */
@@ -340,6 +341,41 @@ static int decode_path_leaf(decoder *d, hitl_cond_op op, const json_t *arg, hitl
   return 0;
 }
 
+/* Decodes {"max_error": x, "confidence": y, "audit_percent": z} (each optional, defaults in
+ * core/calibration.h) into a CALIBRATED leaf; a policy holds at most one. */
+static int decode_calibrated(decoder *d, const json_t *arg, hitl_cond **out) {
+  static const char *const keys[] = {"max_error", "confidence", "audit_percent", NULL};
+  int rc;
+  if (!json_is_object(arg))
+    return fail(d, "must be an object like {\"max_error\": 0.02, \"confidence\": 0.95, "
+                   "\"audit_percent\": 5}");
+  if ((rc = check_keys(d, arg, keys, "calibrated takes max_error, confidence and audit_percent")) < 0)
+    return rc;
+  if (d->calibrated[0])
+    return fail(d, "a policy may hold one calibrated condition; %s has one already", d->calibrated);
+  hitl_calib_params p;
+  hitl_calibration_params_default(&p);
+  double *slots[] = {&p.max_error, &p.confidence, &p.audit_percent};
+  for (size_t i = 0; i < 3; i++) {
+    const json_t *v = json_object_get(arg, keys[i]);
+    if (v == NULL) continue;
+    size_t mark = push_key(d, keys[i]);
+    if (!json_is_number(v)) return fail(d, "must be a number");
+    *slots[i] = json_number_value(v);
+    pop(d, mark);
+  }
+  hitl_err perr = {0};
+  if (hitl_calibration_params_check(&p, &perr) < 0) {
+    size_t mark = push_key(d, perr.field);
+    rc = fail(d, "%s", perr.message);
+    pop(d, mark);
+    return rc;
+  }
+  snprintf(d->calibrated, sizeof d->calibrated, "%s", d->field);
+  *out = hitl__cond_calibrated(&p);
+  return 0;
+}
+
 /* Decodes one condition at depth (the rule's "when" is depth 1) into *out. */
 static int decode_cond(decoder *d, const json_t *j, int depth, hitl_cond **out) {
   *out = NULL;
@@ -395,6 +431,13 @@ static int decode_cond(decoder *d, const json_t *j, int depth, hitl_cond **out) 
     if (!json_is_number(arg) || json_number_value(arg) < 0 || json_number_value(arg) > 100)
       return fail(d, "must be a number from 0 to 100 (the percentage of tasks sampled)");
     *out = hitl__cond_threshold(HITL_COND_SAMPLE_PERCENT, json_number_value(arg));
+    return 0;
+  case HITL_COND_CALIBRATED: return decode_calibrated(d, arg, out);
+  case HITL_COND_SET_SIZE_ABOVE:
+  case HITL_COND_SET_SIZE_AT_MOST:
+    if (!json_is_integer(arg) || json_integer_value(arg) < 0 || json_integer_value(arg) > 1000)
+      return fail(d, "must be a whole number of labels from 0 to 1000");
+    *out = hitl__cond_threshold((hitl_cond_op)op, (double)json_integer_value(arg));
     return 0;
   default: return decode_path_leaf(d, (hitl_cond_op)op, arg, out);
   }

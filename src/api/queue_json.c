@@ -13,6 +13,7 @@
 #include "api/annotation_json.h"
 #include "api/policy_json.h"
 #include "api/queue_webhooks.h"
+#include "core/conformal.h"
 #include "util/buf.h"
 #include "util/xmalloc.h"
 
@@ -35,7 +36,7 @@ static const char *const role_names[] = {"annotator", "validator", "corrector",
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *const top_keys[] = {"schema", "policy", "assignment", "sla", "webhooks",
-                                       "description", NULL};
+                                       "description", "calibration", NULL};
 static const char *const schema_keys[] = {"fields", "questions", NULL};
 static const char *const field_keys[] = {"name", "type", NULL};
 static const char *const question_keys[] = {"name",  "type",          "labels",        "max",
@@ -537,6 +538,47 @@ static int shown_forms(json_t *norm, hitl_queue_config *q, hitl_err *err) {
   return 0;
 }
 
+/* Parses {"conformal": {"coverage": 0.9, "score": "lac"}} (docs/calibration.md): prediction
+ * sets need the queue's label question. */
+static int parse_calibration(const json_t *c, hitl_queue_config *q, json_t *norm, hitl_err *err) {
+  static const char *const calibration_keys[] = {"conformal", NULL};
+  static const char *const conformal_keys[] = {"coverage", "score", NULL};
+  if (c == NULL) return 0;
+  int rc = need_object(c, "calibration", "calibration", err);
+  if (rc == 0) rc = hitl__json_check_keys(c, "calibration", "calibration", calibration_keys, err);
+  if (rc < 0) return rc;
+  json_t *conf = hitl__json_member(c, "conformal");
+  if (conf == NULL) return 0;
+  rc = need_object(conf, "calibration.conformal", "calibration.conformal", err);
+  if (rc == 0)
+    rc = hitl__json_check_keys(conf, "calibration.conformal", "calibration.conformal",
+                               conformal_keys, err);
+  if (rc < 0) return rc;
+  bool has_label = false;
+  for (size_t i = 0; i < q->n_questions; i++)
+    has_label = has_label || q->questions[i].type == HITL_QUESTION_LABEL;
+  if (!has_label)
+    return hitl__invalid(err, "calibration.conformal",
+                         "conformal prediction sets need a question of type label");
+  json_t *cov = hitl__json_member(conf, "coverage");
+  json_t *score = hitl__json_member(conf, "score");
+  double coverage = cov == NULL ? 0.9 : json_is_number(cov) ? json_number_value(cov) : -1;
+  const char *name = score == NULL ? "lac" : json_is_string(score) ? json_string_value(score) : "";
+  hitl_conformal_score kind;
+  hitl_err cerr = {0};
+  if (hitl_conformal_parse(name, coverage, &kind, &cerr) < 0) {
+    char field[HITL_FIELD_PATH_LEN];
+    hitl__path_key(field, "calibration.conformal", cerr.field);
+    return hitl__invalid(err, field, "%s", cerr.message);
+  }
+  q->conformal = true;
+  q->conformal_coverage = coverage;
+  q->conformal_score = (int)kind;
+  json_object_set_new(norm, "calibration",
+                      json_pack("{s:{s:f,s:s}}", "conformal", "coverage", coverage, "score", name));
+  return 0;
+}
+
 static int config_from_json(const json_t *body, const hitl_webhook_parse *m, hitl_queue_config **out,
                             hitl_err *err) {
   *out = NULL;
@@ -560,6 +602,8 @@ static int config_from_json(const json_t *body, const hitl_webhook_parse *m, hit
   if ((rc = parse_assignment(hitl__json_member(body, "assignment"), q, norm, err)) < 0) goto cleanup;
   if ((rc = parse_sla(hitl__json_member(body, "sla"), q, norm, err)) < 0) goto cleanup;
   if ((rc = hitl__queue_webhooks_parse(hitl__json_member(body, "webhooks"), m, q, norm, err)) < 0) goto cleanup;
+  if ((rc = parse_calibration(hitl__json_member(body, "calibration"), q, norm, err)) < 0)
+    goto cleanup;
 
   if ((v = hitl__json_member(body, "description")) != NULL) {
     if (!json_is_string(v) || json_string_length(v) > MAX_DESCRIPTION) {

@@ -28,7 +28,7 @@ static const char *const webhook_keys[] = {"url", "events", "secret", "rotate_se
 static const char *const webhook_events[] = {
     "task.submitted", "task.leased", "task.lease_renewed", "task.lease_expired", "task.released",
     "task.skipped", "task.responded", "task.escalated", "task.decided", "task.expired",
-    "task.cancelled", "queue.updated", NULL};
+    "task.cancelled", "queue.updated", "calibration.certified", "calibration.withdrawn", NULL};
 
 /* True when s is an absolute http or https URL with a host part and no spaces or controls. */
 static bool is_http_url(const char *s, size_t n) {
@@ -171,7 +171,8 @@ int hitl__queue_webhooks_parse(const json_t *hooks, const hitl_webhook_parse *m,
                              "\"%s\" is not an event type of a queue: use task.submitted, "
                              "task.leased, task.lease_renewed, task.lease_expired, task.released, "
                              "task.skipped, task.responded, task.escalated, task.decided, "
-                             "task.expired, task.cancelled or queue.updated",
+                             "task.expired, task.cancelled, queue.updated, calibration.certified or "
+                             "calibration.withdrawn",
                              json_string_value(e));
       if (w->events == NULL) w->events = hitl_xcalloc(json_array_size(events), sizeof *w->events);
       w->events[w->n_events++] = hitl_xstrdup(json_string_value(e));

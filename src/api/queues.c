@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/calib.h"
 #include "api/queue_json.h"
 #include "api/queue_lookup.h"
 #include "api/server_internal.h"
@@ -143,6 +144,10 @@ static void put_done(hitl_job *job, int rc) {
                        j->created ? &zero : NULL);
     j->config = NULL; /* The registry owns it now. */
     hitl_queue_ref *q = hitl__registry_get(s->registry, j->name);
+    hitl_store *st = hitl__server_reader(s);
+    if (q && st && hitl__calib_configure(s->calib, st, q->id, q->config) != 0)
+      hitl_log(HITL_LOG_ERROR, "msg=\"cannot rebuild the calibration\" queue_id=%lld",
+               (long long)q->id);
     hitl_buf b = HITL_BUF_INIT;
     queue_json(&b, s, q, true); /* Only orchestrators PUT. */
     generated_secrets(&b, q->config);

@@ -19,6 +19,7 @@ static const hitl_route_def routes[] = {
     {"GET", "/v1/queues/{}", TOKEN, HITL_BODY_NONE, hitl__h_queue_get},
     {"POST", "/v1/queues/{}/tasks", ROLE("agent"), HITL_BODY_NORMAL, hitl__h_task_submit},
     {"GET", "/v1/queues/{}/tasks", TOKEN, HITL_BODY_NONE, hitl__h_task_list},
+    {"GET", "/v1/queues/{}/calibration", TOKEN, HITL_BODY_NONE, hitl__h_queue_calibration},
     {"POST", "/v1/queues/{}/tasks/batch", ROLE("agent"), HITL_BODY_BULK, hitl__h_task_batch},
     {"POST", "/v1/queues/{}/claim", TOKEN, HITL_BODY_NORMAL, hitl__h_claim},
     {"GET", "/v1/queues/{}/export", ROLE("orchestrator"), HITL_BODY_NONE, hitl__h_export},

@@ -8,6 +8,7 @@
 #include "api/series.h"
 #include "api/session.h"
 #include "api/tls.h"
+#include "api/calib.h"
 #include "api/sync.h"
 
 #include <sodium.h>
@@ -485,6 +486,7 @@ int hitl_server_start(const hitl_server_config *cfg, hitl_server **out, hitl_err
   pthread_mutex_init(&s->inflight_lock, NULL);
   pthread_cond_init(&s->inflight_done, NULL);
   s->registry = hitl__registry_new();
+  s->calib = hitl__calib_new();
   s->auth = hitl__auth_new(cfg->admin_token);
   s->waiters = hitl__waiters_new();
   s->sessions = hitl__sessions_new();
@@ -611,6 +613,7 @@ void hitl_server_stop(hitl_server *s) {
   hitl__auth_free(s->auth);
   hitl__sessions_free(s->sessions);
   hitl__registry_free(s->registry);
+  hitl__calib_free(s->calib);
   free(s->db);
   free(s->admin_token);
   free(s);

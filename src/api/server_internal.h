@@ -32,6 +32,7 @@ struct hitl_server {
   char *tls_cert, *tls_key; /* PEM text given to libmicrohttpd when TLS is on, else NULL. */
   struct hitl_sessions *sessions;
   struct hitl_series *series;   /* Queue counts over time, for the dashboard. */
+  struct hitl_calib_set *calib; /* Per-queue calibration state (api/calib.h). */
   hitl_metrics metrics;
   bool stopping;            /* Set (atomically) when hitl_server_stop begins. */
   pthread_key_t reader_key; /* Each HTTP thread's own read handle on the store. */
@@ -102,6 +103,7 @@ void hitl__h_healthz(hitl_request *req);
 void hitl__h_metrics(hitl_request *req);
 void hitl__h_queue_put(hitl_request *req);
 void hitl__h_queue_get(hitl_request *req);
+void hitl__h_queue_calibration(hitl_request *req);
 void hitl__h_queue_list(hitl_request *req);
 void hitl__h_task_submit(hitl_request *req);
 void hitl__h_task_batch(hitl_request *req);

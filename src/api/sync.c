@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api/auth.h"
+#include "api/calib.h"
 #include "api/feed.h"
 #include "api/queue_json.h"
 #include "api/server_internal.h"
@@ -32,13 +33,19 @@ static void apply_changes(void *ctx, const hitl_change *changes, size_t n) {
 void hitl__sync_on_commit(void *ctx, const hitl_change *changes, size_t n) {
   hitl_server *s = ctx;
   apply_changes(s, changes, n);
+  hitl__calib_committed(s->calib);
   hitl__webhooks_committed(s->webhooks);
 }
 
 int hitl__sync_before_commit(void *ctx, hitl_txn *x, const hitl_change *changes, size_t n) {
   hitl_server *s = ctx;
-  int rc = hitl__webhooks_outbox(s->webhooks, x, changes, n);
-  if (rc == 0) rc = hitl__feed_publish(s->feed, x, changes, n);
+  (void)changes;
+  (void)n;
+  /* Calibration may append events (a withdrawal): the outbox and the feed read the changes
+   * anew. */
+  int rc = hitl__calib_precommit(s->calib, s->registry, x);
+  if (rc == 0) rc = hitl__webhooks_outbox(s->webhooks, x, x->chain->changes, x->chain->n_changes);
+  if (rc == 0) rc = hitl__feed_publish(s->feed, x, x->chain->changes, x->chain->n_changes);
   return rc;
 }
 
@@ -67,6 +74,12 @@ int hitl__sync_load_queues(hitl_server *s, hitl_store *st, int64_t only_id, bool
       hitl_err_set(err, rc, NULL, "cannot count the tasks of queue \"%s\"", rows[i].name);
       hitl_queue_config_free(config);
     } else {
+      /* Before the writer starts, a database from before calibration gets its evidence. */
+      if (s->committer == NULL && stats.decided_human + stats.decided_consensus > 0)
+        rc = hitl__calib_backfill(st, rows[i].id, config);
+      if (rc == 0) rc = hitl__calib_configure(s->calib, st, rows[i].id, config);
+      if (rc) hitl_err_set(err, rc, NULL, "cannot read the calibration evidence of queue \"%s\"",
+                           rows[i].name);
       hitl__registry_put(s->registry, rows[i].id, rows[i].name, config, rows[i].created_at,
                          rows[i].updated_at, known ? NULL : &stats);
     }

@@ -8,14 +8,18 @@
 
 #include "api/http.h"
 #include "api/registry.h"
+#include "core/policy.h"
 #include "core/task.h"
 #include "hitl/error.h"
 
 /* Fills t from body (a submit body) for queue q and routes it through q's policy at now: id,
  * queue, created_at and submitted_by (req's token) set. Error fields start with prefix. Runs on
- * a policy worker (the policy may take time). Returns 0, HITL_EVALIDATION, or another error. */
+ * a policy worker (the policy may take time). With calib and calib_on (both NULL, or neither),
+ * a queue with a calibrated condition routes with its calibration: *calib_on tells whether it
+ * did, and *calib keeps what it said (the task's routing tag, api/calib.h); without them the
+ * condition holds for nothing. Returns 0, HITL_EVALIDATION, or another error. */
 int hitl__task_prepare(hitl_request *req, const hitl_queue_ref *q, const json_t *body,
                        const char *header_key, const char *prefix, int64_t now, hitl_task *t,
-                       hitl_err *err);
+                       hitl_policy_calib *calib, bool *calib_on, hitl_err *err);
 
 #endif

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Task routes: submit one or a batch, list a queue's tasks, read one task (with long-poll). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/calib.h"
 #include "api/policy_json.h"
 #include "api/policy_pool.h"
 #include "api/queue_lookup.h"
@@ -33,6 +35,8 @@ typedef struct submit_job {
   hitl_task *tasks;      /* n routed tasks to store. */
   hitl_task *existing;   /* Per task: the stored task when the key replayed. */
   bool *replayed;
+  hitl_policy_calib *calib; /* Per task: what calibration said when it was routed, */
+  bool *calib_on;          /* when the queue has a calibrated leaf. */
   size_t n;
   bool batch;
 } submit_job;
@@ -46,6 +50,8 @@ static void submit_job_free(void *p) {
   free(j->tasks);
   free(j->existing);
   free(j->replayed);
+  free(j->calib);
+  free(j->calib_on);
   free(j->header_key);
   json_decref(j->body);
   hitl__queue_ref_release(j->queue);
@@ -58,6 +64,15 @@ static int submit_run(hitl_job *job, hitl_txn *x) {
     hitl_task_clear(&j->existing[i]); /* Left by an earlier run whose transaction rolled back. */
     int rc = hitl_task_submit(x, &j->tasks[i], j->req->who.name, &j->existing[i], &j->replayed[i],
                               &job->err);
+    if (rc == 0 && j->calib_on[i] && !j->replayed[i] && j->tasks[i].state == HITL_TASK_PENDING &&
+        !isnan(j->calib[i].score)) { /* A task without a score is no evidence. */
+      /* The routing tag stays with the task until people decide it (api/calib.h). */
+      hitl_calib_row row;
+      hitl__calib_row_for(&j->calib[i], j->tasks[i].queue_id, &row);
+      row.task_seq = j->tasks[i].seq;
+      rc = x->store->vt->calib_put(x->store, &row);
+      if (rc) hitl_err_set(&job->err, rc, NULL, "could not store the task's calibration tag");
+    }
     if (rc) {
       if (j->batch) {
         char field[sizeof job->err.field];
@@ -77,6 +92,9 @@ static void submit_done(hitl_job *job, int rc) {
   if (rc) {
     hitl__reply_err(req, &job->err);
   } else {
+    for (size_t i = 0; i < j->n; i++)
+      if (j->calib_on[i] && !j->replayed[i])
+        hitl__calib_count(req->server->calib, j->tasks[i].queue_id, j->calib[i].fired, j->now);
     hitl_buf b = HITL_BUF_INIT;
     bool all_replayed = true;
     if (j->batch) hitl_buf_puts(&b, "{\"tasks\":[");
@@ -95,10 +113,14 @@ static void submit_done(hitl_job *job, int rc) {
 }
 
 int hitl__task_prepare(hitl_request *req, const hitl_queue_ref *q, const json_t *body,
-                   const char *header_key, const char *prefix, int64_t now, hitl_task *t,
-                   hitl_err *err) {
+                       const char *header_key, const char *prefix, int64_t now, hitl_task *t,
+                       hitl_policy_calib *calib, bool *calib_on, hitl_err *err) {
   int rc = hitl__task_from_json(body, header_key, prefix, t, err);
   if (rc) return rc;
+  hitl_calib_params params;
+  if ((hitl_policy_calibration(q->config->policy, &params) || q->config->conformal) &&
+      (rc = hitl__calib_check_body(q->config, body, prefix, err)) != 0)
+    return rc;
   hitl_id_new("t", t->id);
   t->queue_id = q->id;
   t->queue = hitl_xstrdup(q->name);
@@ -112,6 +134,27 @@ int hitl__task_prepare(hitl_request *req, const hitl_queue_ref *q, const json_t 
       .has_confidence = t->has_confidence,
       .confidence = t->confidence,
   };
+  if (calib_on) {
+    *calib_on = hitl__calib_route(req->server->calib, q->id, hitl__calib_score_of_body(body),
+                                  t->id, calib);
+    if (*calib_on) in.calib = calib;
+  }
+  if (q->config->conformal) {
+    /* The prediction set is stored with the task, in its payload (docs/calibration.md). */
+    hitl_buf set = HITL_BUF_INIT;
+    if (hitl__calib_prediction_set(req->server->calib, q->id, body, &set, &in.prediction_set_size)) {
+      in.has_prediction_set = true;
+      size_t plen = strlen(t->payload);
+      hitl_buf payload = HITL_BUF_INIT;
+      hitl_buf_append(&payload, t->payload, plen - 1);
+      hitl_buf_puts(&payload, plen > 2 ? ",\"prediction_set\":" : "\"prediction_set\":");
+      hitl_buf_append(&payload, set.data, set.len);
+      hitl_buf_putc(&payload, '}');
+      free(t->payload);
+      t->payload = hitl_buf_detach(&payload);
+    }
+    hitl_buf_free(&set);
+  }
   rc = hitl_task_route(q->config, &in, t, now);
   hitl__json_doc_free(doc);
   if (rc == HITL_EUNAVAILABLE)
@@ -128,7 +171,8 @@ static bool route_all(submit_job *j) {
     if (j->batch) snprintf(prefix, sizeof prefix, "tasks[%zu].", i);
     hitl_err err = {0};
     const json_t *item = j->batch ? json_array_get(j->items, i) : j->items;
-    if (hitl__task_prepare(req, j->queue, item, j->header_key, prefix, j->now, &j->tasks[i], &err) != 0) {
+    if (hitl__task_prepare(req, j->queue, item, j->header_key, prefix, j->now, &j->tasks[i],
+                           &j->calib[i], &j->calib_on[i], &err) != 0) {
       if (j->batch && err.field[0] == '\0') snprintf(err.field, sizeof err.field, "tasks[%zu]", i);
       hitl__reply_err(req, &err);
       return false;
@@ -195,6 +239,8 @@ static void submit(hitl_request *req, bool batch) {
   j->tasks = hitl_xcalloc(n, sizeof *j->tasks);
   j->existing = hitl_xcalloc(n, sizeof *j->existing);
   j->replayed = hitl_xcalloc(n, sizeof *j->replayed);
+  j->calib = hitl_xcalloc(n, sizeof *j->calib);
+  j->calib_on = hitl_xcalloc(n, sizeof *j->calib_on);
   j->header_key = batch ? NULL : hitl_xstrdup(hitl__header(req, "Idempotency-Key"));
   j->now = hitl_now_ms();
   j->work.run = route_tasks;

@@ -83,6 +83,10 @@ int hitl__cli_unreachable(const hitl_err *err);
 int hitl__cli_call(const hitl__cli_conn *c, const char *method, const char *url, const char *body,
                    size_t body_len, const char *extra_header);
 
+/* GETs the calibration view at url and prints its summary (the error line otherwise): `hitl queue
+ * calibration NAME` (cli/calib_cmd.c). Returns the exit code. */
+int hitl__cli_calibration(const hitl__cli_conn *c, const char *url);
+
 /* GETs one page of a listing: url (extended here) with the --state, --limit and --cursor options
  * of a. A --limit that is not a count is a usage error against usage. Returns the exit code. */
 int hitl__cli_get_page(const hitl__cli_conn *c, const hitl__cli_args *a, hitl_buf *url,

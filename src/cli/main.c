@@ -19,7 +19,7 @@ typedef struct command {
 
 static const command commands[] = {
     {"serve", hitl__cmd_serve, 0, "run the server"},
-    {"queue", hitl__cmd_queue, 1, "put, get or list queue configurations"},
+    {"queue", hitl__cmd_queue, 1, "put, get or list queue configurations; calibration"},
     {"submit", hitl__cmd_submit, 1, "submit a task, a JSON array or JSON Lines of tasks"},
     {"claim", hitl__cmd_claim, 1, "lease the next task of a queue to review"},
     {"respond", hitl__cmd_respond, 1, "answer a leased task"},

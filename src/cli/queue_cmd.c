@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* `hitl queue put|get|list|deliveries|redeliver`: a queue's configuration, live counts and
- * webhook deliveries. */
+/* `hitl queue put|get|list|deliveries|redeliver|calibration`: a queue's configuration, live
+ * counts, webhook deliveries and calibration. */
 #include <jansson.h>
 #include <stdbool.h>
 #include <string.h>
@@ -12,6 +12,8 @@ static const char usage[] =
     "usage: hitl queue put NAME FILE|-   create or replace a queue from a JSON file (or stdin)\n"
     "       hitl queue get NAME          one queue's configuration and counts\n"
     "       hitl queue list              every queue\n"
+    "       hitl queue calibration NAME  the certified threshold, its evidence, audits and\n"
+    "                                    prediction sets, as a summary\n"
     "       hitl queue deliveries NAME [--state pending|delivered|failed] [--limit N]\n"
     "                                    [--cursor CURSOR]\n"
     "                                    what the queue's webhooks sent, newest first; pass\n"
@@ -43,6 +45,15 @@ int hitl__cmd_queue(int argc, char **argv) {
       code = hitl__cli_usage_error(usage, "the queue name is empty");
     } else {
       code = hitl__cli_get_page(&c, &a, &url, usage);
+    }
+  } else if (strcmp(verb, "calibration") == 0) {
+    if (a.npositional != 2) {
+      code = hitl__cli_usage_error(usage, "queue calibration needs NAME");
+    } else if (hitl__cli_url(&url, &err, c.base_url, "/v1/queues/%s/calibration",
+                             a.positional[1]) < 0) {
+      code = hitl__cli_usage_error(usage, "the queue name is empty");
+    } else {
+      code = hitl__cli_calibration(&c, url.data);
     }
   } else if (strcmp(verb, "redeliver") == 0) {
     if (a.npositional != 3) {

@@ -36,6 +36,7 @@ struct hitl_cond {
   size_t n_values;
   hitl_regex *regex;    /* For REGEX, compiled once here. */
   char *pattern;        /* For REGEX: the pattern as written. */
+  hitl_calib_params *calib; /* For CALIBRATED. */
   char *expected;       /* The "expected" of trace entries, as JSON text, whole. */
   char *trace_head;     /* '{"rule":..,"op":..,"path":..' made when the rule is added. */
   size_t trace_head_len;
@@ -77,6 +78,9 @@ static const char *const op_names[] = {
     [HITL_COND_EXISTS] = "exists",
     [HITL_COND_REGEX] = "regex",
     [HITL_COND_SAMPLE_PERCENT] = "sample_percent",
+    [HITL_COND_CALIBRATED] = "calibrated",
+    [HITL_COND_SET_SIZE_ABOVE] = "prediction_set_size_above",
+    [HITL_COND_SET_SIZE_AT_MOST] = "prediction_set_size_at_most",
 };
 #define N_OPS (sizeof op_names / sizeof op_names[0])
 
@@ -185,6 +189,22 @@ hitl_cond *hitl__cond_threshold(hitl_cond_op op, double x) {
   return c;
 }
 
+hitl_cond *hitl__cond_calibrated(const hitl_calib_params *p) {
+  hitl_cond *c = cond_new(HITL_COND_CALIBRATED);
+  c->calib = hitl_xmalloc(sizeof *c->calib);
+  *c->calib = *p;
+  hitl_buf expected = HITL_BUF_INIT;
+  hitl_buf_puts(&expected, "{\"max_error\":");
+  buf_number(&expected, p->max_error);
+  hitl_buf_puts(&expected, ",\"confidence\":");
+  buf_number(&expected, p->confidence);
+  hitl_buf_puts(&expected, ",\"audit_percent\":");
+  buf_number(&expected, p->audit_percent);
+  hitl_buf_putc(&expected, '}');
+  c->expected = hitl_buf_detach(&expected);
+  return c;
+}
+
 hitl_cond *hitl__cond_compare(hitl_cond_op op, const char *path, const hitl_value *value) {
   hitl_cond *c = cond_new(op);
   c->path = hitl_xstrdup(path);
@@ -247,6 +267,7 @@ void hitl__cond_free(hitl_cond *c) {
   free(c->values);
   hitl__regex_free(c->regex);
   free(c->pattern);
+  free(c->calib);
   free(c->path);
   free(c->expected);
   free(c->trace_head);
@@ -368,6 +389,28 @@ void hitl_policy_free(hitl_policy *p) {
   free(p);
 }
 
+/* The parameters of the first calibrated leaf under c, or NULL. */
+static const hitl_calib_params *find_calibrated(const hitl_cond *c) {
+  if (c == NULL) return NULL;
+  if (c->op == HITL_COND_CALIBRATED) return c->calib;
+  for (size_t i = 0; i < c->n_children; i++) {
+    const hitl_calib_params *p = find_calibrated(c->children[i]);
+    if (p) return p;
+  }
+  return NULL;
+}
+
+bool hitl_policy_calibration(const hitl_policy *p, hitl_calib_params *out) {
+  for (size_t i = 0; p && i < p->n_rules; i++) {
+    const hitl_calib_params *c = find_calibrated(p->rules[i].when);
+    if (c) {
+      *out = *c;
+      return true;
+    }
+  }
+  return false;
+}
+
 void hitl_route_clear(hitl_route *r) {
   if (r == NULL) return;
   free(r->rule_name);
@@ -390,13 +433,15 @@ typedef struct eval_ctx {
   size_t n_entries;
   size_t n_omitted;        /* Entries left out once the trace reached HITL_POLICY_TRACE_MAX. */
   hitl_buf scratch;        /* Reused for sampling keys. */
+  bool calibrated;         /* A calibrated leaf held in the rule being tried. */
 } eval_ctx;
 
 /* Appends one trace entry: the value found (v, or actual_json for the task's own numbers; both
  * NULL when it is missing), the result, and the limit that left it undecided (NULL: none). Past
  * HITL_POLICY_TRACE_MAX bytes of trace, entries are counted instead of written. */
-static void trace_leaf(eval_ctx *e, const hitl_cond *c, const hitl_value *v, const char *actual_json,
-                       tri result, const char *limit) {
+static void trace_leaf_extra(eval_ctx *e, const hitl_cond *c, const hitl_value *v,
+                             const char *actual_json, tri result, const char *limit,
+                             const char *extra) {
   if (e->n_omitted) {
     e->n_omitted++;
     return;
@@ -418,7 +463,9 @@ static void trace_leaf(eval_ctx *e, const hitl_cond *c, const hitl_value *v, con
     hitl_buf_json_cstr(&e->trace, limit);
     hitl_buf_putc(&e->trace, '}');
   } else {
-    hitl_buf_puts(&e->trace, result == TRI_TRUE ? "true}" : "false}");
+    hitl_buf_puts(&e->trace, result == TRI_TRUE ? "true" : "false");
+    if (extra) hitl_buf_puts(&e->trace, extra);
+    hitl_buf_putc(&e->trace, '}');
   }
   if (e->trace.len > HITL_POLICY_TRACE_MAX) { /* Keep the trace a prefix of the evaluation. */
     e->trace.len = mark;
@@ -427,6 +474,40 @@ static void trace_leaf(eval_ctx *e, const hitl_cond *c, const hitl_value *v, con
     return;
   }
   e->n_entries++;
+}
+
+static void trace_leaf(eval_ctx *e, const hitl_cond *c, const hitl_value *v, const char *actual_json,
+                       tri result, const char *limit) {
+  trace_leaf_extra(e, c, v, actual_json, result, limit, NULL);
+}
+
+/* The calibrated leaf: holds when the queue's calibration accepted the task. Its trace entry
+ * gives the threshold, n, k and bound the acceptance rests on; a task it does not accept shows
+ * only "certified", so that an audit looks like any other reviewed task. */
+static void eval_calibrated(eval_ctx *e, const hitl_cond *c, tri *holds) {
+  const hitl_policy_calib *cal = e->in->calib;
+  char actual[32], extra[256];
+  bool accept = cal && cal->route == HITL_CALIB_ROUTE_ACCEPT;
+  *holds = accept ? TRI_TRUE : TRI_FALSE;
+  e->calibrated = e->calibrated || accept;
+  if (cal == NULL || isnan(cal->score)) {
+    trace_leaf_extra(e, c, NULL, NULL, *holds, NULL, ",\"certified\":false");
+    return;
+  }
+  format_number(cal->score, actual);
+  if (!accept) {
+    trace_leaf_extra(e, c, NULL, actual, *holds, NULL,
+                     cal->cert.certified ? ",\"certified\":true" : ",\"certified\":false");
+    return;
+  }
+  char t[32], n[32], k[32], b[32];
+  format_number(cal->cert.threshold, t);
+  format_number(cal->cert.n, n);
+  format_number(cal->cert.k, k);
+  format_number(cal->cert.bound, b);
+  snprintf(extra, sizeof extra, ",\"certified\":true,\"threshold\":%s,\"n\":%s,\"k\":%s,\"bound\":%s",
+           t, n, k, b);
+  trace_leaf_extra(e, c, NULL, actual, *holds, NULL, extra);
 }
 
 static bool value_equals(const hitl_value *v, const policy_const *k) {
@@ -535,6 +616,21 @@ static int eval_cond(eval_ctx *e, const hitl_cond *c, tri *holds) {
     trace_leaf(e, c, NULL, actual, *holds, NULL);
     return 0;
   }
+  case HITL_COND_CALIBRATED: eval_calibrated(e, c, holds); return 0;
+  case HITL_COND_SET_SIZE_ABOVE:
+  case HITL_COND_SET_SIZE_AT_MOST:
+    if (!in->has_prediction_set) {
+      *holds = TRI_FALSE;
+      trace_leaf(e, c, NULL, NULL, *holds, NULL);
+      return 0;
+    }
+    *holds = (c->op == HITL_COND_SET_SIZE_ABOVE ? in->prediction_set_size > c->number
+                                                : in->prediction_set_size <= c->number)
+                 ? TRI_TRUE
+                 : TRI_FALSE;
+    snprintf(actual, sizeof actual, "%d", in->prediction_set_size);
+    trace_leaf(e, c, NULL, actual, *holds, NULL);
+    return 0;
   default: return eval_path_leaf(e, c, holds);
   }
 }
@@ -549,11 +645,13 @@ int hitl_policy_evaluate(const hitl_policy *p, const hitl_policy_input *in, hitl
   memset(out, 0, sizeof *out);
   out->rule_index = -1;
   out->action = HITL_ACTION_REVIEW;
+  if (in->calib) in->calib->fired = false;
 
   for (size_t i = 0; p && i < p->n_rules; i++) {
     const policy_rule *r = &p->rules[i];
     tri holds = TRI_TRUE;
     e.rule = r;
+    e.calibrated = false;
     if (r->when) {
       rc = eval_cond(&e, r->when, &holds);
       if (rc < 0) goto cleanup;
@@ -594,6 +692,8 @@ int hitl_policy_evaluate(const hitl_policy *p, const hitl_policy_input *in, hitl
     out->rule_name = hitl_xstrdup(fired->name);
     out->action = action;
     out->undecided = undecided;
+    out->calibrated = e.calibrated && !undecided;
+    if (in->calib) in->calib->fired = out->calibrated;
     if (keep) {
       out->role = hitl_xstrdup(fired->role);
       out->has_priority = fired->has_priority;

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "core/calibration.h"
 #include "hitl/error.h"
 
 typedef enum hitl_action { HITL_ACTION_ACCEPT, HITL_ACTION_REJECT, HITL_ACTION_REVIEW } hitl_action;
@@ -38,6 +39,19 @@ typedef struct hitl_value {
  * returns. Returns 0, or a negative HITL_E* code to abort the evaluation. */
 typedef int (*hitl_lookup_fn)(void *ctx, const char *pointer, hitl_value *out);
 
+/* What the queue's calibration says about one task, for the calibrated leaf: looked up once per
+ * task before the evaluation (under the queue's lock) and copied, so that the evaluation reads
+ * nothing shared. */
+typedef struct hitl_policy_calib {
+  double score;                /* The task's score (confidence, else its largest probability);
+                                  NaN when it has none. */
+  hitl_calib_route route;      /* hitl_calibration_route's answer for the task, */
+  hitl_calib_tag tag;          /* and the routing tag it gave. */
+  hitl_calib_certificate cert; /* The certificate in force when it was routed. */
+  bool fired;                  /* Set by the evaluation: the rule that fired holds a calibrated
+                                  leaf that held. */
+} hitl_policy_calib;
+
 /* What the policy is evaluated against. */
 typedef struct hitl_policy_input {
   hitl_lookup_fn lookup;
@@ -45,6 +59,10 @@ typedef struct hitl_policy_input {
   const char *sample_key; /* Fixes sample_percent for this task: same key, same outcome. */
   bool has_confidence;
   double confidence;
+  hitl_policy_calib *calib; /* NULL: the calibrated leaf holds for nothing. Only its fired
+                               member is written. */
+  bool has_prediction_set;  /* The task has a conformal prediction set */
+  int prediction_set_size;  /* of this many labels. */
 } hitl_policy_input;
 
 /* The outcome of routing one task. Strings are owned (hitl_route_clear frees them). */
@@ -63,6 +81,7 @@ typedef struct hitl_route {
   char *role;         /* Role the rule requires for review, or NULL. */
   bool has_priority;
   int priority;       /* The rule's priority when has_priority. */
+  bool calibrated;    /* A calibrated leaf held in the rule that fired. */
   char *json;         /* The whole route as JSON: {"rule":..,"action":..,"role":..,"priority":..,
                          "undecided":true (when so), "trace":[{"rule":..,"op":..,"path":..,
                          "actual":..,"expected":..,"result":..}], "trace_omitted":N (when so)} */
@@ -82,6 +101,9 @@ int hitl_policy_evaluate(const hitl_policy *p, const hitl_policy_input *in, hitl
  * run on a thread that others wait on; any other runs on a policy worker. */
 bool hitl_policy_is_quick(const hitl_policy *p);
 void hitl_policy_free(hitl_policy *p);
+/* Copies the parameters of p's calibrated leaf (a policy holds at most one) to *out and returns
+ * true; false when p has none. */
+bool hitl_policy_calibration(const hitl_policy *p, hitl_calib_params *out);
 void hitl_route_clear(hitl_route *r);
 /* "accept", "reject", "review". */
 const char *hitl_action_name(hitl_action a);

@@ -27,6 +27,11 @@ typedef enum hitl_cond_op {
   HITL_COND_REGEX,               /* The value at path is a string the pattern matches; undecided
                                     when a limit stops the matcher. */
   HITL_COND_SAMPLE_PERCENT,      /* Deterministic sample: bucket(rule name, sample key) < x%. */
+  HITL_COND_CALIBRATED,          /* The task's score is at or above the queue's certified
+                                    threshold and the audit draw did not pick it (input calib). */
+  HITL_COND_SET_SIZE_ABOVE,      /* The task's prediction set has more than x labels; false
+                                    when it has no set. */
+  HITL_COND_SET_SIZE_AT_MOST,    /* It has at most x labels; false when it has no set. */
 } hitl_cond_op;
 
 #define HITL_POLICY_MAX_RULES 1000 /* Rules one policy may hold. */
@@ -50,8 +55,11 @@ hitl_cond *hitl__cond_group(hitl_cond_op op);
 void hitl__cond_add(hitl_cond *group, hitl_cond *child);
 /* A NOT node owning child. */
 hitl_cond *hitl__cond_not(hitl_cond *child);
-/* CONFIDENCE_BELOW / CONFIDENCE_AT_LEAST (x in [0, 1]) or SAMPLE_PERCENT (x in [0, 100]). */
+/* CONFIDENCE_BELOW / CONFIDENCE_AT_LEAST (x in [0, 1]), SAMPLE_PERCENT (x in [0, 100]) or
+ * SET_SIZE_ABOVE / SET_SIZE_AT_MOST (x a whole number >= 0). */
 hitl_cond *hitl__cond_threshold(hitl_cond_op op, double x);
+/* CALIBRATED with parameters *p (checked with hitl_calibration_params_check). */
+hitl_cond *hitl__cond_calibrated(const hitl_calib_params *p);
 /* EQ, NE (any value) or GT, LT, GTE, LTE (value->type NUMBER). path and value are copied; value's
  * json text is needed only for ARRAY and OBJECT (compact JSON with sorted keys). */
 hitl_cond *hitl__cond_compare(hitl_cond_op op, const char *path, const hitl_value *value);

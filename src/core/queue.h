@@ -84,6 +84,9 @@ typedef struct hitl_queue_config {
   hitl_sla_action on_timeout;
   hitl_webhook *webhooks;
   size_t n_webhooks;
+  bool conformal;            /* calibration.conformal: prediction sets for the label question. */
+  double conformal_coverage; /* In (0, 1). */
+  int conformal_score;       /* A hitl_conformal_score. */
   const hitl_answer_codec *codec; /* Reads boxes, spans, relations and transcripts for
                                    * consensus; set by whoever parsed the configuration. */
   char *json;               /* The normalized configuration (defaults filled in) as JSON, as

@@ -171,8 +171,13 @@ WRAP(run_open_tasks, (const char *run_id, size_t limit, hitl_task **out, size_t 
 WRAP(delivery_take, (int64_t seq, int64_t now, int64_t hold_until, bool *taken), seq, now,
      hold_until, taken)
 WRAP(delivery_get, (const char *id, hitl_delivery *out), id, out)
+WRAP(calib_put, (const hitl_calib_row *r), r)
+WRAP(calib_get, (int64_t task_seq, hitl_calib_row *out), task_seq, out)
+WRAP(calib_list,
+     (int64_t queue_id, int64_t after, size_t limit, hitl_calib_row **out, size_t *n), queue_id,
+     after, limit, out, n)
 
-#define FAULT_FUNCTIONS 58 /* Every member of the vtable but version. */
+#define FAULT_FUNCTIONS 61 /* Every member of the vtable but version. */
 _Static_assert(sizeof(hitl_store_vtable) ==
                    offsetof(hitl_store_vtable, close) + FAULT_FUNCTIONS * sizeof(void (*)(void)),
                "a store function was added: give it a wrapper in store/fault.c");
@@ -237,6 +242,9 @@ static const hitl_store_vtable fault_vtable = {
     .run_open_tasks = f_run_open_tasks,
     .delivery_take = f_delivery_take,
     .delivery_get = f_delivery_get,
+    .calib_put = f_calib_put,
+    .calib_get = f_calib_get,
+    .calib_list = f_calib_list,
 };
 
 hitl_store *hitl__store_fault_wrap(hitl_store *backend) {

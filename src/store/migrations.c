@@ -183,11 +183,29 @@ static const char migration_004_runs[] =
      * queue's sla.on_timeout, else 1 + the action (core/task.h). */
     "ALTER TABLE tasks ADD COLUMN timeout_action INTEGER NOT NULL DEFAULT 0;";
 
+/* Calibration evidence: each reviewed task's routing tag, and once decided whether the model was
+ * right, in decision order (docs/calibration.md). A database that already has decided tasks
+ * gets their evidence when a queue first needs it (api/calib.c rebuilds it from the tasks). */
+static const char migration_005_calibration[] =
+    "CREATE TABLE calibration ("
+    "  task_seq INTEGER PRIMARY KEY REFERENCES tasks(seq),"
+    "  queue_id INTEGER NOT NULL REFERENCES queues(id),"
+    "  score REAL NOT NULL,"
+    "  propensity REAL NOT NULL,"
+    "  uniform INTEGER NOT NULL,"
+    "  audit INTEGER NOT NULL,"
+    "  correct INTEGER NOT NULL DEFAULT -1,"
+    "  decided_seq INTEGER NOT NULL DEFAULT 0,"
+    "  lac REAL,"
+    "  aps REAL);"
+    "CREATE INDEX calibration_decided ON calibration(queue_id, decided_seq) WHERE correct >= 0;";
+
 const char *const hitl__sqlite_migrations[] = {
     migration_001_initial,
     migration_002_webhook_deliveries,
     migration_003_idempotency_per_submitter,
     migration_004_runs,
+    migration_005_calibration,
 };
 
 const size_t hitl__sqlite_migrations_count =

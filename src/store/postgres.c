@@ -560,6 +560,9 @@ static const hitl_store_vtable postgres_vtable = {
     .delivery_take = hitl__pg_delivery_take,
     .changes_publish = hitl__pg_changes_publish,
     .changes_wait = hitl__pg_changes_wait,
+    .calib_put = hitl__pg_calib_put,
+    .calib_get = hitl__pg_calib_get,
+    .calib_list = hitl__pg_calib_list,
 };
 
 /* Runs sql (no parameters) and returns its first value as an integer in *value (0 when it gives

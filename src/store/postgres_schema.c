@@ -194,9 +194,25 @@ static const char migration_002_runs[] =
     "  WHERE run_id IS NOT NULL AND state IN (0, 1);"
     "ALTER TABLE tasks ADD COLUMN timeout_action integer NOT NULL DEFAULT 0;";
 
+/* Calibration evidence: SQLite's migration 005. */
+static const char migration_003_calibration[] =
+    "CREATE TABLE calibration ("
+    "  task_seq bigint PRIMARY KEY REFERENCES tasks(seq),"
+    "  queue_id bigint NOT NULL REFERENCES queues(id),"
+    "  score double precision NOT NULL,"
+    "  propensity double precision NOT NULL,"
+    "  uniform boolean NOT NULL,"
+    "  audit boolean NOT NULL,"
+    "  correct integer NOT NULL DEFAULT -1,"
+    "  decided_seq bigint NOT NULL DEFAULT 0,"
+    "  lac double precision,"
+    "  aps double precision);"
+    "CREATE INDEX calibration_decided ON calibration(queue_id, decided_seq) WHERE correct >= 0;";
+
 const char *const hitl__pg_migrations[] = {
     migration_001_initial,
     migration_002_runs,
+    migration_003_calibration,
 };
 
 const size_t hitl__pg_migrations_count =

@@ -200,6 +200,18 @@ static const char *const stmt_sql[HITL__PG_COUNT] = {
     /* Delivered to the listeners when the transaction commits; NOTIFY folds identical payloads
      * of one transaction into one, which the feed's texts never are (each holds event seqs). */
     [HITL__PG_CHANGES_PUBLISH] = "SELECT pg_notify('hitl_changes', $1)",
+
+#define CALIB_COLUMNS                                                                              \
+  "task_seq, queue_id, score, propensity, uniform, audit, correct, decided_seq, lac, aps"
+    [HITL__PG_CALIB_PUT] =
+        "INSERT INTO calibration (" CALIB_COLUMNS ") "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+        "ON CONFLICT (task_seq) DO UPDATE SET queue_id = $2, score = $3, propensity = $4, "
+        "uniform = $5, audit = $6, correct = $7, decided_seq = $8, lac = $9, aps = $10",
+    [HITL__PG_CALIB_GET] = "SELECT " CALIB_COLUMNS " FROM calibration WHERE task_seq = $1",
+    [HITL__PG_CALIB_LIST] = "SELECT " CALIB_COLUMNS " FROM calibration "
+                            "WHERE queue_id = $1 AND correct >= 0 AND decided_seq > $2 "
+                            "ORDER BY decided_seq LIMIT $3",
 };
 
 const char *hitl__pg_sql(hitl__pg_stmt_id id) { return stmt_sql[id]; }

@@ -205,6 +205,14 @@ static const char *const stmt_sql[HITL__ST_COUNT] = {
                                 "INDEXED BY tasks_run_open "
                                 "WHERE t.run_id = ?1 AND t.state IN (0, 1) ORDER BY t.seq LIMIT ?2",
     [HITL__ST_DELIVERY_GET] = "SELECT " DELIVERY_COLUMNS " FROM webhook_deliveries WHERE id = ?1",
+#define CALIB_COLUMNS                                                                              \
+  "task_seq, queue_id, score, propensity, uniform, audit, correct, decided_seq, lac, aps"
+    [HITL__ST_CALIB_PUT] = "INSERT OR REPLACE INTO calibration (" CALIB_COLUMNS ") "
+                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [HITL__ST_CALIB_GET] = "SELECT " CALIB_COLUMNS " FROM calibration WHERE task_seq = ?1",
+    [HITL__ST_CALIB_LIST] = "SELECT " CALIB_COLUMNS " FROM calibration "
+                            "WHERE queue_id = ?1 AND correct >= 0 AND decided_seq > ?2 "
+                            "ORDER BY decided_seq LIMIT ?3",
 };
 
 const char *hitl__sqlite_sql(hitl__sqlite_stmt_id id) { return stmt_sql[id]; }
@@ -541,6 +549,9 @@ static const hitl_store_vtable sqlite_vtable = {
     .delivery_update = hitl__sqlite_delivery_update,
     .delivery_list = hitl__sqlite_delivery_list,
     .delivery_get = hitl__sqlite_delivery_get,
+    .calib_put = hitl__sqlite_calib_put,
+    .calib_get = hitl__sqlite_calib_get,
+    .calib_list = hitl__sqlite_calib_list,
     .response_list_by_reviewer = hitl__sqlite_response_list_by_reviewer,
     .response_count_by_reviewer = hitl__sqlite_response_count_by_reviewer,
     .reviewer_activity = hitl__sqlite_reviewer_activity,

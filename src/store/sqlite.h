@@ -73,6 +73,9 @@ typedef enum hitl__sqlite_stmt_id {
   HITL__ST_RUN_COMMAND_ACK,
   HITL__ST_RUN_OPEN_TASKS,
   HITL__ST_DELIVERY_GET,
+  HITL__ST_CALIB_PUT,
+  HITL__ST_CALIB_GET,
+  HITL__ST_CALIB_LIST,
   HITL__ST_COUNT
 } hitl__sqlite_stmt_id;
 
@@ -180,6 +183,10 @@ int hitl__sqlite_token_find(hitl_store *store, const uint8_t hash[HITL_HASH_LEN]
                             hitl_token_row *out);
 int hitl__sqlite_token_revoke(hitl_store *store, const char *name);
 int hitl__sqlite_token_list(hitl_store *store, hitl_token_row **out, size_t *n);
+int hitl__sqlite_calib_put(hitl_store *store, const hitl_calib_row *r);
+int hitl__sqlite_calib_get(hitl_store *store, int64_t task_seq, hitl_calib_row *out);
+int hitl__sqlite_calib_list(hitl_store *store, int64_t queue_id, int64_t after, size_t limit,
+                            hitl_calib_row **out, size_t *n);
 int hitl__sqlite_delivery_insert(hitl_store *store, hitl_delivery *d);
 int hitl__sqlite_delivery_due(hitl_store *store, int64_t now, size_t limit, hitl_delivery **out,
                               size_t *n);

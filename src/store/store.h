@@ -109,6 +109,22 @@ typedef struct hitl_decision_time {
   char decided_by[16];
 } hitl_decision_time;
 
+/* One task's calibration evidence (docs/calibration.md): how the task was routed, fixed when it
+ * was, and once people decided it, whether the model was right. Stored with the task. */
+typedef struct hitl_calib_row {
+  int64_t task_seq;    /* The task; one row per task. */
+  int64_t queue_id;
+  double score;        /* The task's score (its confidence, or its largest probability). */
+  double propensity;   /* The routing tag: probability the task was sent to a person, */
+  bool uniform;        /* whether it belongs to the uniform sample, */
+  bool audit;          /* and whether it was an audit. */
+  int correct;         /* -1 while undecided; else 1 when the model was right, 0 when wrong. */
+  int64_t decided_seq; /* Seq of the event that decided it (0 while undecided): the evidence's
+                          order. */
+  double lac, aps;     /* Conformal nonconformity scores of the label people chose (LAC, APS);
+                          NaN when there are none (stored as NULL). */
+} hitl_calib_row;
+
 typedef struct hitl_store_vtable {
   int version; /* HITL_STORE_VERSION of the header the backend was built against. */
 
@@ -282,9 +298,17 @@ typedef struct hitl_store_vtable {
   /* The webhook delivery with id id into *out (clear it with hitl_delivery_clear);
    * HITL_ENOT_FOUND when there is none. */
   int (*delivery_get)(hitl_store *s, const char *id, hitl_delivery *out);
+
+  /* Calibration evidence. calib_put stores r, replacing the row of the same task_seq.
+   * calib_get reads the row of a task (HITL_ENOT_FOUND when none). calib_list lists the decided
+   * rows (correct >= 0) of a queue with decided_seq > after, by decided_seq, at most limit. */
+  int (*calib_put)(hitl_store *s, const hitl_calib_row *r);
+  int (*calib_get)(hitl_store *s, int64_t task_seq, hitl_calib_row *out);
+  int (*calib_list)(hitl_store *s, int64_t queue_id, int64_t after, size_t limit,
+                    hitl_calib_row **out, size_t *n);
 } hitl_store_vtable;
 
-#define HITL_STORE_VERSION 4
+#define HITL_STORE_VERSION 5
 #define HITL_CHANGES_MAX 7900 /* PostgreSQL's NOTIFY takes payloads under 8,000 bytes. */
 
 /* The base every backend embeds first. */

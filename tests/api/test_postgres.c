@@ -654,6 +654,53 @@ static void test_two_nodes_sweep_each_deadline_once(void **state) {
   free(agent);
 }
 
+/* Calibration on two servers sharing the database: each decision's transaction first adds the
+ * pairs the other server stored, so the state of a server that decides is whole. */
+static void test_two_nodes_share_calibration_evidence(void **state) {
+  (void)state;
+  test_server a = {0}, b = {0};
+  ts_start(&a, NULL);
+  test_resp r;
+  assert_int_equal(tr(&a, "PUT", "/v1/queues/cal", ADMIN_TOKEN,
+                      "{\"schema\":{\"questions\":[{\"name\":\"verdict\",\"type\":\"approve\"}]},"
+                      "\"policy\":{\"rules\":[{\"name\":\"auto\",\"when\":{\"calibrated\":"
+                      "{\"max_error\":0.1,\"confidence\":0.9}},\"then\":{\"action\":\"accept\"}}]},"
+                      "\"assignment\":{\"overlap\":1,\"lease_seconds\":60}}", &r), 201);
+  tr_free(&r);
+  char *agent = ts_token(&a, "agent-1", "agent"), *alice = ts_token(&a, "alice", "validator");
+  snprintf(b.db, sizeof b.db, "%s", a.db);
+  ts_start(&b, NULL);
+  const int n = 40;
+  for (int i = 0; i < n; i++) {
+    char body[96];
+    snprintf(body, sizeof body, "{\"input\":%d,\"confidence\":0.95}", i);
+    assert_int_equal(tr(i % 2 ? &b : &a, "POST", "/v1/queues/cal/tasks", agent, body, &r), 201);
+    tr_free(&r);
+  }
+  /* Answers alternate between the nodes; the last goes through a. */
+  for (int i = 0; i < n; i++) {
+    test_server *node = i % 2 ? &a : &b;
+    assert_int_equal(tr(node, "POST", "/v1/queues/cal/claim", alice, NULL, &r), 200);
+    char path[128], body[160];
+    snprintf(path, sizeof path, "/v1/tasks/%s/responses", tj_str(&r, "id"));
+    snprintf(body, sizeof body, "{\"lease_id\":\"%s\",\"kind\":\"approve\"}", tj_str(&r, "lease.id"));
+    tr_free(&r);
+    assert_int_equal(tr(node, "POST", path, alice, body, &r), 200);
+    tr_free(&r);
+  }
+  assert_int_equal(tr(&a, "GET", "/v1/queues/cal/calibration", ADMIN_TOKEN, NULL, &r), 200);
+  assert_int_equal(tj_int(&r, "evidence.pairs"), n);
+  assert_true(json_is_true(json_object_get(r.json, "certified")));
+  tr_free(&r);
+  assert_int_equal(tr(&b, "GET", "/v1/queues/cal/calibration", ADMIN_TOKEN, NULL, &r), 200);
+  assert_int_equal(tj_int(&r, "evidence.pairs"), n - 1); /* b has not decided since a's last. */
+  tr_free(&r);
+  free(agent);
+  free(alice);
+  ts_cleanup(&b);
+  ts_cleanup(&a);
+}
+
 int main(void) {
   if (pg_test_server_url() == NULL) {
     fprintf(stderr, "test_postgres: HITL_TEST_PG names no server (see tests/pg_test.h)\n");
@@ -669,6 +716,7 @@ int main(void) {
       cmocka_unit_test(test_queue_and_token_changes_reach_other_node),
       cmocka_unit_test(test_feed_cut_off_resyncs),
       cmocka_unit_test(test_two_nodes_sweep_each_deadline_once),
+      cmocka_unit_test(test_two_nodes_share_calibration_evidence),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -145,6 +145,15 @@ run 4 queue redeliver "$q-hooks" "$whid" && check "queue redeliver pending" "$ER
 run 3 queue redeliver "$q-hooks" wh_missing
 run 2 queue redeliver "$q-hooks"
 
+# --- calibration summary ---
+echo '{"policy": {"rules": [{"name": "auto", "when": {"calibrated": {"max_error": 0.02}},
+ "then": {"action": "accept"}}]}}' >"$tmp/cal.json"
+run 0 queue put "$q-cal" "$tmp/cal.json"
+run 0 queue calibration "$q-cal" && check "queue calibration" "$OUT" 'certified: no .not enough evidence'
+run 0 queue calibration "$q-hooks" && check "queue calibration without the leaf" "$OUT" 'calibrated: no'
+run 3 queue calibration "$q-missing"
+run 2 queue calibration
+
 # --- submit ---
 echo '{"input": {"text": "one"}, "confidence": 0.5}' >"$tmp/one.json"
 run 0 submit "$q" "$tmp/one.json" --idempotency-key "smoke-$$-1" || exit 1

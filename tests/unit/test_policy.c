@@ -974,10 +974,106 @@ static void test_quick_policies(void **state) {
   }
 }
 
+/* Evaluates p with calibration input cal (NULL: none) and a prediction set of set_size labels
+ * (negative: none); returns the route's JSON parsed (the caller decrefs). */
+static json_t *evaluate_calibrated(const hitl_policy *p, hitl_policy_calib *cal, int set_size,
+                                   hitl_route *route) {
+  json_t *doc = json_loads("{}", 0, NULL);
+  hitl_json_doc *d = hitl__json_doc_new(doc);
+  hitl_policy_input in = {.lookup = hitl__json_doc_lookup, .ctx = d, .sample_key = "k",
+                          .calib = cal, .has_prediction_set = set_size >= 0,
+                          .prediction_set_size = set_size};
+  assert_int_equal(hitl_policy_evaluate(p, &in, route), 0);
+  hitl__json_doc_free(d);
+  json_decref(doc);
+  json_t *j = json_loads(route->json, 0, NULL);
+  assert_non_null(j);
+  return j;
+}
+
+static void test_calibrated_leaf(void **state) {
+  (void)state;
+  hitl_policy *p = compile(
+      "{\"rules\": [{\"name\": \"auto\", \"when\": {\"calibrated\": {\"max_error\": 0.05, "
+      "\"audit_percent\": 10}}, \"then\": {\"action\": \"accept\"}}]}");
+  hitl_calib_params params;
+  assert_true(hitl_policy_calibration(p, &params));
+  assert_true(params.max_error == 0.05 && params.audit_percent == 10 && params.confidence == 0.95);
+  hitl_route r;
+  /* No calibration input (none certified yet): the leaf holds for nothing. */
+  json_t *j = evaluate_calibrated(p, NULL, -1, &r);
+  assert_int_equal(r.rule_index, -1);
+  json_t *leaf = json_array_get(json_object_get(j, "trace"), 0);
+  assert_string_equal(json_string_value(json_object_get(leaf, "op")), "calibrated");
+  assert_true(json_is_false(json_object_get(leaf, "certified")));
+  json_decref(j);
+  hitl_route_clear(&r);
+  /* Accepted: the trace carries the certificate; fired is set. */
+  hitl_policy_calib cal = {.score = 0.97, .route = HITL_CALIB_ROUTE_ACCEPT,
+                           .cert = {.certified = true, .threshold = 0.9, .n = 200, .k = 1, .bound = 0.03}};
+  j = evaluate_calibrated(p, &cal, -1, &r);
+  assert_int_equal(r.rule_index, 0);
+  assert_int_equal(r.action, HITL_ACTION_ACCEPT);
+  assert_true(r.calibrated && cal.fired);
+  leaf = json_array_get(json_object_get(j, "trace"), 0);
+  assert_true(json_is_true(json_object_get(leaf, "result")));
+  assert_true(json_number_value(json_object_get(leaf, "actual")) == 0.97);
+  assert_true(json_number_value(json_object_get(leaf, "threshold")) == 0.9);
+  assert_true(json_number_value(json_object_get(leaf, "n")) == 200);
+  assert_true(json_number_value(json_object_get(leaf, "k")) == 1);
+  assert_true(json_number_value(json_object_get(leaf, "bound")) == 0.03);
+  assert_true(json_number_value(json_object_get(json_object_get(leaf, "expected"), "max_error")) == 0.05);
+  json_decref(j);
+  hitl_route_clear(&r);
+  /* An audit looks like a task below the threshold: no certificate in its trace. */
+  cal.route = HITL_CALIB_ROUTE_AUDIT;
+  cal.fired = true;
+  j = evaluate_calibrated(p, &cal, -1, &r);
+  assert_int_equal(r.rule_index, -1);
+  assert_false(cal.fired);
+  leaf = json_array_get(json_object_get(j, "trace"), 0);
+  assert_true(json_is_false(json_object_get(leaf, "result")));
+  assert_null(json_object_get(leaf, "threshold"));
+  json_decref(j);
+  hitl_route_clear(&r);
+  hitl_policy_free(p);
+  /* A policy without the leaf has no calibration. */
+  p = compile("{\"rules\": [{\"name\": \"x\", \"then\": {\"action\": \"review\"}}]}");
+  assert_false(hitl_policy_calibration(p, &params));
+  hitl_policy_free(p);
+}
+
+static void test_prediction_set_leaves(void **state) {
+  (void)state;
+  hitl_policy *p = compile(
+      "{\"rules\": [{\"name\": \"wide\", \"when\": {\"prediction_set_size_above\": 2}, "
+      "\"then\": {\"action\": \"review\", \"role\": \"arbiter\"}}, {\"name\": \"sure\", \"when\": "
+      "{\"prediction_set_size_at_most\": 1}, \"then\": {\"action\": \"accept\"}}]}");
+  const struct {
+    int size;
+    int rule;
+  } cases[] = {{-1, -1}, {0, 1}, {1, 1}, {2, -1}, {3, 0}, {40, 0}};
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    hitl_route r;
+    json_t *j = evaluate_calibrated(p, NULL, cases[i].size, &r);
+    assert_int_equal(r.rule_index, cases[i].rule);
+    json_t *leaf = json_array_get(json_object_get(j, "trace"), 0);
+    if (cases[i].size < 0)
+      assert_true(json_is_true(json_object_get(leaf, "missing")));
+    else
+      assert_int_equal(json_integer_value(json_object_get(leaf, "actual")), cases[i].size);
+    json_decref(j);
+    hitl_route_clear(&r);
+  }
+  hitl_policy_free(p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_operators),
       cmocka_unit_test(test_quick_policies),
+      cmocka_unit_test(test_calibrated_leaf),
+      cmocka_unit_test(test_prediction_set_leaves),
       cmocka_unit_test(test_nesting),
       cmocka_unit_test(test_first_match_order),
       cmocka_unit_test(test_no_match_reviews),

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -1597,6 +1598,88 @@ static void test_run_steps_commands_tasks(void **state) {
   hitl_run_clear(&r);
 }
 
+/* ---- Calibration evidence ---- */
+
+static void test_calibration_rows(void **state) {
+  fixture *f = *state;
+  hitl_store *s = f->s;
+  hitl_task t1, t2, t3, t4;
+  make_task(&t1, f->q1, 0, 1);
+  make_task(&t2, f->q1, 0, 2);
+  make_task(&t3, f->q1, 0, 3);
+  make_task(&t4, f->q2, 0, 4);
+  insert_task(s, &t1);
+  insert_task(s, &t2);
+  insert_task(s, &t3);
+  insert_task(s, &t4);
+  hitl_calib_row got;
+  assert_int_equal(s->vt->calib_get(s, t1.seq, &got), HITL_ENOT_FOUND);
+
+  /* Tags stored at routing, undecided: get reads them back exactly; list skips them. */
+  hitl_calib_row r1 = {.task_seq = t1.seq, .queue_id = f->q1, .score = 0.123456789012345678,
+                       .propensity = 0.05, .uniform = true, .audit = true, .correct = -1,
+                       .lac = NAN, .aps = NAN};
+  hitl_calib_row r2 = {.task_seq = t2.seq, .queue_id = f->q1, .score = 0.99, .propensity = 1,
+                       .uniform = false, .correct = -1, .lac = 0.25, .aps = 0.875};
+  hitl_calib_row r3 = {.task_seq = t3.seq, .queue_id = f->q1, .score = 0.5, .propensity = 1,
+                       .uniform = true, .correct = 0, .decided_seq = 30, .lac = NAN, .aps = NAN};
+  hitl_calib_row r4 = {.task_seq = t4.seq, .queue_id = f->q2, .score = 0.7, .propensity = 1,
+                       .uniform = true, .correct = 1, .decided_seq = 5, .lac = 0, .aps = 1};
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->calib_put(s, &r1), 0);
+  assert_int_equal(s->vt->calib_put(s, &r2), 0);
+  assert_int_equal(s->vt->calib_put(s, &r3), 0);
+  assert_int_equal(s->vt->calib_put(s, &r4), 0);
+  assert_int_equal(s->vt->commit(s), 0);
+  assert_int_equal(s->vt->calib_get(s, t1.seq, &got), 0);
+  assert_int_equal(got.task_seq, t1.seq);
+  assert_int_equal(got.queue_id, f->q1);
+  assert_true(got.score == r1.score);
+  assert_true(got.propensity == 0.05);
+  assert_true(got.uniform && got.audit);
+  assert_int_equal(got.correct, -1);
+  assert_int_equal(got.decided_seq, 0);
+  assert_true(isnan(got.lac) && isnan(got.aps));
+
+  /* Deciding replaces the row; the list gives a queue's decided rows in decision order. */
+  r1.correct = 1;
+  r1.decided_seq = 40;
+  r2.correct = 1;
+  r2.decided_seq = 20;
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->calib_put(s, &r1), 0);
+  assert_int_equal(s->vt->calib_put(s, &r2), 0);
+  assert_int_equal(s->vt->commit(s), 0);
+  hitl_calib_row *rows = NULL;
+  size_t n = 0;
+  assert_int_equal(s->vt->calib_list(s, f->q1, 0, 10, &rows, &n), 0);
+  assert_int_equal(n, 3);
+  assert_int_equal(rows[0].task_seq, t2.seq);
+  assert_true(rows[0].lac == 0.25 && rows[0].aps == 0.875);
+  assert_int_equal(rows[1].task_seq, t3.seq);
+  assert_int_equal(rows[1].correct, 0);
+  assert_int_equal(rows[2].task_seq, t1.seq);
+  assert_true(rows[2].audit && rows[2].score == r1.score);
+  free(rows);
+  /* Paging by decided_seq. */
+  assert_int_equal(s->vt->calib_list(s, f->q1, 20, 1, &rows, &n), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(rows[0].task_seq, t3.seq);
+  free(rows);
+  assert_int_equal(s->vt->calib_list(s, f->q1, 40, 10, &rows, &n), 0);
+  assert_int_equal(n, 0);
+  free(rows);
+  assert_int_equal(s->vt->calib_list(s, f->q2, 0, 10, &rows, &n), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(rows[0].task_seq, t4.seq);
+  assert_true(rows[0].lac == 0 && rows[0].aps == 1);
+  free(rows);
+  hitl_task_clear(&t1);
+  hitl_task_clear(&t2);
+  hitl_task_clear(&t3);
+  hitl_task_clear(&t4);
+}
+
 /* ---- Transactions ---- */
 
 static void test_rollback_undoes(void **state) {
@@ -2119,6 +2202,7 @@ int main(int argc, char **argv) {
       T(test_task_insert_conflicts),
       T(test_idempotency_key_per_submitter),
       T(test_claim_order),
+      T(test_calibration_rows),
       T(test_claim_roles),
       T(test_claim_excludes_reviewer),
       T(test_task_list_paging),

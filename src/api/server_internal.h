@@ -129,6 +129,8 @@ void hitl__h_export(hitl_request *req);
 void hitl__h_session_create(hitl_request *req);
 void hitl__h_session_get(hitl_request *req);
 void hitl__h_session_delete(hitl_request *req);
+/* POST /mcp: the Model Context Protocol server (api/mcp.c). */
+void hitl__h_mcp(hitl_request *req);
 /* The embedded web UI: "/" and "/assets/..." (checked before the route table). */
 bool hitl__is_static_path(const char *path);
 void hitl__h_static(hitl_request *req);

@@ -38,8 +38,9 @@
 #define BENCH_SYNC_TIMEOUT_MS 30000    /* For the setup requests (queue creation). */
 #define BENCH_READ_CHUNK 65536
 
-typedef enum bench_mode { MODE_REF, MODE_LIFECYCLE, MODE_SUBMIT, MODE_CLAIM } bench_mode;
-static const char *const bench_mode_names[] = {"ref", "lifecycle", "submit", "claim"};
+typedef enum bench_mode { MODE_REF, MODE_LIFECYCLE, MODE_SUBMIT, MODE_CLAIM, MODE_MCP } bench_mode;
+static const char *const bench_mode_names[] = {"ref", "lifecycle", "submit", "claim", "mcp"};
+#define BENCH_N_MODES 5
 
 /* What a connection does, request after request. */
 typedef enum bench_role { ROLE_GETTER, ROLE_PRODUCER, ROLE_REVIEWER, ROLE_PREFILLER } bench_role;
@@ -195,7 +196,18 @@ static void bench_requests_build(bench_requests *rq, const bench_config *cfg, co
   hitl_buf body = HITL_BUF_INIT, path = HITL_BUF_INIT;
   bench_task_json(&body, cfg->task_bytes);
   hitl_buf_printf(&path, "/v1/queues/%s/tasks", queue);
-  bench_request(&rq->submit, rq, "POST", path.data, body.data, body.len);
+  if (cfg->mode == MODE_MCP) {
+    /* The same task as the MCP tool call request_review: JSON-RPC framing around it. */
+    hitl_buf call = HITL_BUF_INIT;
+    hitl_buf_printf(&call, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":"
+                           "{\"name\":\"request_review\",\"arguments\":{\"queue\":\"%s\",", queue);
+    hitl_buf_append(&call, body.data + 1, body.len - 1); /* The task's members and its '}'. */
+    hitl_buf_puts(&call, "}}");
+    bench_request(&rq->submit, rq, "POST", "/mcp", call.data, call.len);
+    hitl_buf_free(&call);
+  } else {
+    bench_request(&rq->submit, rq, "POST", path.data, body.data, body.len);
+  }
   hitl_buf_reset(&path);
   hitl_buf_printf(&path, "/v1/queues/%s/claim", queue);
   bench_request(&rq->claim, rq, "POST", path.data, "{}", 2);
@@ -583,6 +595,11 @@ static void conn_answered(bench_conn *c, int64_t now) {
     }
     break;
   case OP_SUBMIT:
+    /* An MCP call answers 200 whatever befell it: decided by the policy is the expected one. */
+    if (ok && w->phase->cfg->mode == MODE_MCP &&
+        (strstr(hitl_buf_cstr(&c->resp.body), "\"isError\":false") == NULL ||
+         strstr(hitl_buf_cstr(&c->resp.body), "\"state\":\"decided\"") == NULL))
+      ok = false;
     if (ok) atomic_fetch_add(&w->phase->submitted, 1);
     break;
   default:
@@ -857,7 +874,8 @@ static const char bench_review_queue[] =
 static const char bench_auto_queue[] = "{\"policy\":{\"rules\":[{\"name\":\"ok\",\"then\":{\"action\":\"accept\"}}]}}";
 
 static int bench_main(const bench_config *cfg) {
-  static const char *const queues[] = {NULL, "bench-review", "bench-auto", "bench-claim"};
+  static const char *const queues[] = {NULL, "bench-review", "bench-auto", "bench-claim",
+                                       "bench-auto"};
   const char *queue = queues[cfg->mode];
   bench_requests rq;
   bench_stats *st = hitl_xcalloc(1, sizeof *st);
@@ -882,6 +900,7 @@ static int bench_main(const bench_config *cfg) {
     hitl_buf_printf(&j, ",\"producers\":%d,\"reviewers\":%d", cfg->producers, cfg->reviewers);
     break;
   case MODE_SUBMIT:
+  case MODE_MCP:
     if (bench_put_queue(cfg, &rq, queue, bench_auto_queue) != 0) goto cleanup;
     for (int i = 0; i < cfg->connections; i++) roles[i] = ROLE_PRODUCER;
     break;
@@ -934,7 +953,7 @@ static int bench_main(const bench_config *cfg) {
     printf("  backlog at the end (submitted, not claimed): %ld\n", backlog);
     hitl_buf_printf(&j, ",\"lifecycles\":%" PRIu64 ",\"lifecycles_per_s\":%.1f,\"max_backlog\":%ld,\"backlog\":%ld",
                     st->ok[OP_RESPOND], bench_rate(st->ok[OP_RESPOND], secs), cfg->max_backlog, backlog);
-  } else if (cfg->mode == MODE_SUBMIT) {
+  } else if (cfg->mode == MODE_SUBMIT || cfg->mode == MODE_MCP) {
     hitl_buf_printf(&j, ",\"submits_per_s\":%.1f", bench_rate(st->ok[OP_SUBMIT], secs));
   } else if (cfg->mode == MODE_CLAIM) {
     long rss_end = bench_rss_kb(cfg->server_pid);
@@ -1110,7 +1129,7 @@ static int bench_self_test(void) {
 
 static void bench_usage(FILE *out) {
   fprintf(out,
-          "usage: bench_lifecycle --mode ref|lifecycle|submit|claim [options]\n"
+          "usage: bench_lifecycle --mode ref|lifecycle|submit|claim|mcp [options]\n"
           "  --host ADDR          server address, 127.0.0.0/8 only (default 127.0.0.1)\n"
           "  --port N             server port (default 8080)\n"
           "  --token T            bearer token (default: $HITL_TOKEN)\n"
@@ -1215,14 +1234,14 @@ static int bench_parse_args(int argc, char **argv, bench_config *cfg, bool *self
   }
   if (*self_test) return 0;
   bool known = false;
-  for (int m = 0; mode != NULL && m < 4; m++) {
+  for (int m = 0; mode != NULL && m < BENCH_N_MODES; m++) {
     if (strcmp(mode, bench_mode_names[m]) == 0) {
       cfg->mode = (bench_mode)m;
       known = true;
     }
   }
   if (!known) {
-    fprintf(stderr, "bench_lifecycle: --mode must be ref, lifecycle, submit or claim\n");
+    fprintf(stderr, "bench_lifecycle: --mode must be ref, lifecycle, submit, claim or mcp\n");
     goto bad;
   }
   if (inet_pton(AF_INET, cfg->host, &cfg->addr) != 1 || (ntohl(cfg->addr.s_addr) >> 24) != 127) {

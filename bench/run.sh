@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Runs the benchmarks: the reference server's ceiling, then hitl's lifecycle, submit and claim modes.
+# Runs the benchmarks: the reference server's ceiling, then hitl's lifecycle, submit, claim and mcp
+# modes.
 set -euo pipefail
 
 usage() {
@@ -10,7 +11,7 @@ usage: bench/run.sh [--build DIR] [--duration S] [--connections N] [--prefill N]
   --duration S       seconds per measured mode (default 10)
   --connections N    connections per mode (default 16; lifecycle splits them half and half)
   --prefill N        pending tasks for the claim mode (default 1000000)
-  --modes "..."      any of: ref lifecycle submit claim (default all four)
+  --modes "..."      any of: ref lifecycle submit claim mcp (default all five)
   --dir DIR          where the databases go (default a new temporary directory, removed at exit)
 Environment: HITL_BIN (default DIR/hitl), HITL_PORT (default: a free port).
 Only 127.0.0.1 is used. Every server started here is stopped by its PID at exit.
@@ -21,7 +22,7 @@ build=${BUILD:-build}
 duration=10
 connections=16
 prefill=1000000
-modes="ref lifecycle submit claim"
+modes="ref lifecycle submit claim mcp"
 workdir=""
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -36,7 +37,7 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 for m in $modes; do
-  case $m in ref|lifecycle|submit|claim) ;; *) echo "run.sh: unknown mode $m" >&2; exit 2 ;; esac
+  case $m in ref|lifecycle|submit|claim|mcp) ;; *) echo "run.sh: unknown mode $m" >&2; exit 2 ;; esac
 done
 
 gen=$build/bench_lifecycle
@@ -173,6 +174,7 @@ for mode in $modes; do
       case $mode in
         lifecycle) run_mode lifecycle "$hitl_port" --connections "$connections" ;;
         submit) run_mode submit "$hitl_port" --connections "$connections" ;;
+        mcp) run_mode mcp "$hitl_port" --connections "$connections" ;;
         claim) run_mode claim "$hitl_port" --connections "$connections" --prefill "$prefill" \
                  --server-pid "$hitl_pid" ;;
       esac
@@ -208,7 +210,18 @@ if [[ -n ${result[claim]:-} ]]; then
     "$(json_get "$r" prefilled)" "$(json_get "$r" p50_us claim)" "$(json_get "$r" p99_us claim)" \
     "$(json_get "$r" bytes_per_pending_task)"
 fi
-for mode in ref lifecycle submit claim; do
+if [[ -n ${result[mcp]:-} ]]; then
+  r=${result[mcp]}
+  printf '%-10s %s request_review calls/s, p50 %s us, p99 %s us\n' mcp "$(json_get "$r" submits_per_s)" \
+    "$(json_get "$r" p50_us submit)" "$(json_get "$r" p99_us submit)"
+  if [[ -n ${result[submit]:-} ]]; then
+    # The cost of a policy-decided request_review through /mcp against a REST submit's.
+    awk -v rs="$(json_get "${result[submit]}" submits_per_s)" -v ms="$(json_get "$r" submits_per_s)" \
+      -v rp="$(json_get "${result[submit]}" p50_us submit)" -v mp="$(json_get "$r" p50_us submit)" \
+      'BEGIN { if (ms > 0 && rp > 0) printf "mcp/rest   cost per call %.2fx by throughput, %.2fx by p50 latency\n", rs / ms, mp / rp }'
+  fi
+fi
+for mode in ref lifecycle submit claim mcp; do
   if [[ -n ${result[$mode]:-} ]]; then echo "${result[$mode]}"; fi
 done
 exit "$status"

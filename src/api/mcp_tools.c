@@ -258,9 +258,9 @@ static void put_task_result(hitl_buf *b, hitl_mcp_tool tool, const hitl_task *t,
   if (tool == HITL_MCP_ASK_HUMAN) {
     json_t *payload = t->payload ? json_loads(t->payload, 0, NULL) : NULL;
     const char *question = asked_question(payload);
+    const json_t *answers = json_object_get(decision, "answers");
     const json_t *answer =
-        json_object_get(json_object_get(json_object_get(decision, "answers"), question ? question : ""),
-                        "value");
+        json_object_get(json_object_get(answers, question ? question : ""), "value");
     hitl_buf_puts(b, ",\"question\":");
     if (question) hitl_buf_json_cstr(b, question);
     else hitl_buf_puts(b, "null");
@@ -489,8 +489,10 @@ static void answer_or_wait(hitl_request *req, hitl_mcp_call *call, const char *t
   hitl_task t = {0};
   hitl_err err = {0};
   if (hitl__task_read(req, task_id, &t, NULL, NULL, &err) != 0) {
-    if (call->task_result) hitl__reply_rpc_error(req, call->id, 0, err.code, "taskId", "%s", err.message);
-    else reply_tool_error(req, call, &err);
+    if (call->task_result)
+      hitl__reply_rpc_error(req, call->id, 0, err.code, "params.taskId", "%s", err.message);
+    else
+      reply_tool_error(req, call, &err);
     return;
   }
   if (call->task_result) call->tool = tool_of(&t);

@@ -67,8 +67,10 @@ static void utf8_scrub(char *s) {
 }
 
 /* Formats an error's message and field (either may echo input) into scrubbed copies. */
-__attribute__((format(printf, 4, 0))) static void error_text(char message[512], char field_copy[160], const char **field,
-                       const char *fmt, va_list ap) {
+__attribute__((format(printf, 4, 0))) static void error_text(char message[512],
+                                                             char field_copy[160],
+                                                             const char **field, const char *fmt,
+                                                             va_list ap) {
   vsnprintf(message, 512, fmt, ap);
   utf8_scrub(message);
   if (*field) {

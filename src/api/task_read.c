@@ -18,7 +18,8 @@ bool hitl__task_state_final(hitl_task_state s) {
 int hitl__task_read(hitl_request *req, const char *id, hitl_task *t, hitl_response **rs,
                     size_t *n, hitl_err *err) {
   hitl_store *st = hitl__server_reader(req->server);
-  if (st == NULL) return hitl_err_set(err, HITL_EUNAVAILABLE, NULL, "the database is not available");
+  if (st == NULL)
+    return hitl_err_set(err, HITL_EUNAVAILABLE, NULL, "the database is not available");
   int rc = st->vt->task_get(st, id, t);
   if (rc == HITL_ENOT_FOUND)
     return hitl_err_set(err, HITL_ENOT_FOUND, "task_id", "no task with id \"%s\"", id);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Submitting one task for another protocol (MCP) by the path POST /v1/queues/{queue}/tasks takes. */
+/* Submitting one task for another protocol (MCP) by the path of POST /v1/queues/{queue}/tasks. */
 #ifndef HITL_API_TASK_SUBMIT_H
 #define HITL_API_TASK_SUBMIT_H
 

@@ -3,6 +3,7 @@
 #include "api/server_internal.h"
 
 #include "api/policy_pool.h"
+#include "api/feed.h"
 #include "api/queue_json.h"
 #include "api/series.h"
 #include "api/session.h"
@@ -450,10 +451,11 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
 
 /* ---- start and stop ----------------------------------------------------------------------- */
 
-static void on_commit(void *ctx, const hitl_change *changes, size_t n) {
+/* Counts and waiters follow changes: this server's own commits (on_commit) and, on a database
+ * several servers share, the others' (from the change feed's thread). */
+static void apply_changes(void *ctx, const hitl_change *changes, size_t n) {
   hitl_server *s = ctx;
   hitl__registry_apply(s->registry, changes, n);
-  hitl__webhooks_committed(s->webhooks);
   if (n) hitl__waiters_wake(s->waiters, HITL_EVENTS_KEY);
   for (size_t i = 0; i < n; i++) {
     int to = changes[i].to_state;
@@ -463,9 +465,17 @@ static void on_commit(void *ctx, const hitl_change *changes, size_t n) {
   }
 }
 
+static void on_commit(void *ctx, const hitl_change *changes, size_t n) {
+  hitl_server *s = ctx;
+  apply_changes(s, changes, n);
+  hitl__webhooks_committed(s->webhooks);
+}
+
 static int before_commit(void *ctx, hitl_txn *x, const hitl_change *changes, size_t n) {
   hitl_server *s = ctx;
-  return hitl__webhooks_outbox(s->webhooks, x, changes, n);
+  int rc = hitl__webhooks_outbox(s->webhooks, x, changes, n);
+  if (rc == 0) rc = hitl__feed_publish(s->feed, x, changes, n);
+  return rc;
 }
 
 static const hitl_queue_config *sweep_config(void *ctx, int64_t queue_id) {
@@ -567,6 +577,7 @@ int hitl_server_start(const hitl_server_config *cfg, hitl_server **out, hitl_err
     goto fail;
   }
   s->webhooks = hitl__webhooks_new(s, cfg->webhook_secret, cfg->webhook_retry_ms);
+  s->feed = hitl__feed_start(s->db, apply_changes, s); /* NULL on SQLite: no other writers. */
   s->committer = hitl__committer_start(writer, on_commit, before_commit, sweep_config, s);
   s->policy_pool = hitl__policy_pool_start(HITL_POLICY_WORKERS);
   s->series = hitl__series_start(s->registry);
@@ -642,6 +653,8 @@ void hitl_server_stop(hitl_server *s) {
   hitl__webhooks_stop(s->webhooks);        /* Deliveries in flight are retried after a restart. */
   hitl__policy_pool_stop(s->policy_pool);  /* Queued routing finishes and goes to the writer. */
   hitl__committer_stop(s->committer);      /* Queued writes finish and answer; later ones get 503. */
+  hitl__feed_stop(s->feed);
+  s->feed = NULL;
   if (s->mhd) wait_for_requests(s, STOP_DRAIN_MS);
   if (s->mhd) MHD_stop_daemon(s->mhd);
   hitl__waiters_free(s->waiters);

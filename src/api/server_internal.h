@@ -24,6 +24,7 @@ struct hitl_server {
   hitl_committer *committer;
   struct hitl_policy_pool *policy_pool; /* Routes submitted tasks off the HTTP threads. */
   hitl_webhooks *webhooks;
+  struct hitl_feed *feed;       /* Other servers' changes (PostgreSQL); NULL on SQLite. */
   hitl_waiters *waiters;
   hitl_registry *registry;
   hitl_auth *auth;

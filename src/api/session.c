@@ -271,6 +271,7 @@ static bool same_origin(hitl_request *req) {
 
 /* "; Secure" when the client reached us over HTTPS through a proxy that says so. */
 static const char *secure_attribute(hitl_request *req) {
+  if (req->server->tls_cert) return "; Secure"; /* Served over HTTPS by hitl itself. */
   const char *proto = hitl__header(req, "X-Forwarded-Proto");
   return proto && strcasecmp(proto, "https") == 0 ? "; Secure" : "";
 }

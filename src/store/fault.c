@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "store/store.h"
+#include "util/log.h"
 #include "util/xmalloc.h"
 
 /* The shim is a store whose every function counts the call and then calls the backend. */
@@ -33,6 +34,8 @@ static void read_env(void) {
   if (ms > 0 && ms <= 10000) {
     atomic_store(&commit_delay_ms, ms);
     atomic_store(&wrap_opened, true);
+    hitl_log(HITL_LOG_WARN, "msg=\"test hook on: every commit waits\" HITL_TEST_COMMIT_DELAY_MS=%ld",
+             ms);
   }
 }
 
@@ -135,6 +138,8 @@ WRAP(token_insert,
 WRAP(token_find, (const uint8_t hash[HITL_HASH_LEN], hitl_token_row *out), hash, out)
 WRAP(token_revoke, (const char *name), name)
 WRAP(token_list, (hitl_token_row **out, size_t *n), out, n)
+WRAP(changes_publish, (const char *text), text)
+WRAP(changes_wait, (int timeout_ms, char ***texts, size_t *n), timeout_ms, texts, n)
 WRAP(delivery_insert, (hitl_delivery *d), d)
 WRAP(delivery_due, (int64_t now, size_t limit, hitl_delivery **out, size_t *n), now, limit, out, n)
 WRAP(delivery_next_due, (int64_t *at), at)
@@ -144,7 +149,7 @@ WRAP(delivery_list,
       size_t *n),
      queue_id, state, before_seq, limit, out, n)
 
-#define FAULT_FUNCTIONS 42 /* Every member of the vtable but version. */
+#define FAULT_FUNCTIONS 44 /* Every member of the vtable but version. */
 _Static_assert(sizeof(hitl_store_vtable) ==
                    offsetof(hitl_store_vtable, close) + FAULT_FUNCTIONS * sizeof(void (*)(void)),
                "a store function was added: give it a wrapper in store/fault.c");
@@ -188,6 +193,8 @@ static const hitl_store_vtable fault_vtable = {
     .token_find = f_token_find,
     .token_revoke = f_token_revoke,
     .token_list = f_token_list,
+    .changes_publish = f_changes_publish,
+    .changes_wait = f_changes_wait,
     .delivery_insert = f_delivery_insert,
     .delivery_due = f_delivery_due,
     .delivery_next_due = f_delivery_next_due,

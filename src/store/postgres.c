@@ -78,10 +78,17 @@ static int prepare_all(hitl__pg *s, hitl_err *err) {
 
 /* Settings every session needs: a commit returns once it is durable on the server's disk (the
  * server's default, but a role or database may have turned it off), and statements see what
- * committed before they began (READ COMMITTED: the claim and chain locks rely on it). */
+ * committed before they began (READ COMMITTED: the claim and chain locks rely on it). hitl never
+ * leaves a transaction idle (its writer runs a batch from BEGIN to COMMIT without waiting on
+ * anything else), so a session idle in one for a minute belongs to a process that hangs: the
+ * server ends it, and with it the chain's lock every other node's writer would wait for. */
+/* The formats the column readers expect are set too, whatever the server's defaults: text in
+ * UTF-8, bytea in hex, and floats printed so that they read back exactly. */
 static const char session_sql[] =
     "SET synchronous_commit = on; SET client_min_messages = warning; "
-    "SET default_transaction_isolation = 'read committed'; SET TIME ZONE 'UTC'";
+    "SET default_transaction_isolation = 'read committed'; SET TIME ZONE 'UTC'; "
+    "SET idle_in_transaction_session_timeout = '60s'; SET client_encoding = 'UTF8'; "
+    "SET bytea_output = 'hex'; SET extra_float_digits = 3";
 
 /* Connects (again), sets the session up and prepares the statements. */
 static int connect_db(hitl__pg *s, const char *url, hitl_err *err) {
@@ -105,6 +112,7 @@ static int connect_db(hitl__pg *s, const char *url, hitl_err *err) {
 static int ensure_connected(hitl__pg *s) {
   if (PQstatus(s->conn) == CONNECTION_OK || s->in_txn) return 0;
   PQreset(s->conn);
+  s->listening = false; /* A new session listens to nothing yet. */
   hitl_err err = {0};
   int rc = PQstatus(s->conn) == CONNECTION_OK ? 0 : HITL_ESTORE;
   if (rc == 0) {
@@ -138,9 +146,34 @@ static int fail(hitl__pg *s, const PGresult *r, const char *what) {
   return HITL_ESTORE;
 }
 
+/* True when s is well-formed UTF-8 (no overlong forms, surrogates or code points past
+ * U+10FFFF), which is all a UTF-8 database accepts. */
+static bool valid_utf8(const unsigned char *s) {
+  while (*s) {
+    unsigned c = *s, n = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2
+                                      : (c & 0xf8) == 0xf0 ? 3 : 4;
+    if (n == 4 || (n == 1 && c < 0xc2) || (n == 3 && c > 0xf4)) return false;
+    unsigned cp = n == 0 ? c : c & (0x3fu >> n);
+    for (unsigned i = 1; i <= n; i++) {
+      if ((s[i] & 0xc0) != 0x80) return false;
+      cp = cp << 6 | (s[i] & 0x3fu);
+    }
+    if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+      return false;
+    s += n + 1;
+  }
+  return true;
+}
+
 int hitl__pg_exec(hitl__pg *s, hitl__pg_stmt_id id, const hitl__pg_params *p, const char *what,
                   PGresult **res) {
   *res = NULL;
+  /* Text that is not UTF-8 cannot be in the database, so it matches nothing (a task id from a
+   * request path, say). Sending it would be an error that aborts the whole transaction. */
+  for (int i = 0; p && i < p->n; i++)
+    if (p->values[i] && p->formats[i] == 0 && !valid_utf8((const unsigned char *)p->values[i]))
+      return HITL_ENOT_FOUND;
   int rc = ensure_connected(s);
   if (rc) return rc;
   char name[16];
@@ -443,6 +476,8 @@ static const hitl_store_vtable postgres_vtable = {
     .delivery_next_due = hitl__pg_delivery_next_due,
     .delivery_update = hitl__pg_delivery_update,
     .delivery_list = hitl__pg_delivery_list,
+    .changes_publish = hitl__pg_changes_publish,
+    .changes_wait = hitl__pg_changes_wait,
 };
 
 /* Runs sql (no parameters) and returns its first value as an integer in *value (0 when it gives
@@ -462,7 +497,12 @@ static int query_int(hitl__pg *s, const char *sql, int64_t *value, hitl_err *err
 /* The schema version: 0 while the version table does not exist. */
 static int schema_version(hitl__pg *s, int64_t *version, hitl_err *err) {
   int64_t exists = 0;
-  int rc = query_int(s, "SELECT (to_regclass('hitl_schema') IS NOT NULL)::integer", &exists, err);
+  /* A query of the catalog, which sees what committed before it began (to_regclass might
+   * answer from a cache that predates the migration another process just committed). */
+  int rc = query_int(s,
+                     "SELECT count(*) FROM pg_catalog.pg_tables "
+                     "WHERE schemaname = current_schema() AND tablename = 'hitl_schema'",
+                     &exists, err);
   *version = 0;
   if (rc || !exists) return rc;
   return query_int(s, "SELECT version FROM hitl_schema", version, err);

@@ -52,6 +52,7 @@ typedef enum hitl__pg_stmt_id {
   HITL__PG_DELIVERY_NEXT_DUE,
   HITL__PG_DELIVERY_UPDATE,
   HITL__PG_DELIVERY_LIST,
+  HITL__PG_CHANGES_PUBLISH,
   HITL__PG_COUNT
 } hitl__pg_stmt_id;
 
@@ -70,6 +71,7 @@ typedef struct hitl__pg {
   char *url;         /* For messages: the URL without its password. */
   bool in_txn;       /* Between begin() and commit()/rollback(). */
   bool doomed;       /* The open transaction lost a race (serialization failure or deadlock). */
+  bool listening;    /* LISTEN was sent on this connection (changes_wait). */
   hitl_buf scratch;  /* Reused for per-call text (the claim's role list). */
 } hitl__pg;
 
@@ -93,7 +95,8 @@ void hitl__pg_bytes(hitl__pg_params *p, const uint8_t *v, int n);
 void hitl__pg_double(hitl__pg_params *p, double v, bool present);
 
 /* Runs statement id with p (NULL: none) and sets *res to its result (the caller PQclear's it)
- * when it succeeded. Returns 0; HITL_ECONFLICT for a unique-key clash; HITL_ERETRY for a
+ * when it succeeded. Returns 0; HITL_ENOT_FOUND, without running it, when a text parameter is
+ * not UTF-8 (it can match nothing); HITL_ECONFLICT for a unique-key clash; HITL_ERETRY for a
  * serialization failure or a deadlock (the transaction is then doomed: commit() refuses it);
  * else HITL_ESTORE, logged under the name what. On failure *res is NULL. */
 int hitl__pg_exec(hitl__pg *s, hitl__pg_stmt_id id, const hitl__pg_params *p, const char *what,
@@ -175,5 +178,9 @@ int hitl__pg_delivery_next_due(hitl_store *store, int64_t *at);
 int hitl__pg_delivery_update(hitl_store *store, const hitl_delivery *d);
 int hitl__pg_delivery_list(hitl_store *store, int64_t queue_id, int state, int64_t before_seq,
                            size_t limit, hitl_delivery **out, size_t *n);
+
+/* The change feed of the vtable, on LISTEN/NOTIFY (postgres_feed.c). */
+int hitl__pg_changes_publish(hitl_store *store, const char *text);
+int hitl__pg_changes_wait(hitl_store *store, int timeout_ms, char ***texts, size_t *n);
 
 #endif

@@ -149,6 +149,10 @@ static const char *const stmt_sql[HITL__PG_COUNT] = {
     [HITL__PG_DELIVERY_LIST] = "SELECT " DELIVERY_COLUMNS " FROM webhook_deliveries "
                                "WHERE queue_id = $1 AND ($2::integer < 0 OR state = $2) "
                                "AND ($3::bigint = 0 OR seq < $3) ORDER BY seq DESC LIMIT $4",
+
+    /* Delivered to the listeners when the transaction commits; NOTIFY folds identical payloads
+     * of one transaction into one, which the feed's texts never are (each holds event seqs). */
+    [HITL__PG_CHANGES_PUBLISH] = "SELECT pg_notify('hitl_changes', $1)",
 };
 
 const char *hitl__pg_sql(hitl__pg_stmt_id id) { return stmt_sql[id]; }

@@ -431,6 +431,21 @@ static void sq_close(hitl_store *store) {
   free(s);
 }
 
+/* One process opens a SQLite database: its own commits are all the changes (see store.h). */
+static int sq_changes_publish(hitl_store *store, const char *text) {
+  (void)store;
+  (void)text;
+  return 0;
+}
+
+static int sq_changes_wait(hitl_store *store, int timeout_ms, char ***texts, size_t *n) {
+  (void)store;
+  (void)timeout_ms;
+  *texts = NULL;
+  *n = 0;
+  return HITL_ENOT_FOUND;
+}
+
 static const hitl_store_vtable sqlite_vtable = {
     .version = HITL_STORE_VERSION,
     .close = sq_close,
@@ -476,6 +491,8 @@ static const hitl_store_vtable sqlite_vtable = {
     .task_decisions = hitl__sqlite_task_decisions,
     .event_find = hitl__sqlite_event_find,
     .task_count_by_reviewer = hitl__sqlite_task_count_by_reviewer,
+    .changes_publish = sq_changes_publish,
+    .changes_wait = sq_changes_wait,
 };
 
 /* Runs one or more SQL statements that return nothing of interest. */

@@ -222,9 +222,20 @@ typedef struct hitl_store_vtable {
   /* How many distinct tasks the reviewer answered (a skip counts) at or after since: one per
    * answer body, however many questions it answered. Meant for short windows (today). */
   int (*task_count_by_reviewer)(hitl_store *s, const char *reviewer, int64_t since, int64_t *n);
+  /* The change feed between processes that share the database. changes_publish, in a write
+   * transaction, sends text (at most HITL_CHANGES_MAX bytes) to every handle waiting in
+   * changes_wait, once the transaction commits (never when it rolls back). changes_wait waits
+   * at most timeout_ms for texts published through other handles (the handle listens from its
+   * first call) and sets *texts to a malloc'd array of *n malloc'd strings (NULL and 0 when none
+   * came). Use a handle for nothing else while it listens. A backend whose database one process
+   * opens (SQLite) has no feed, as that process's own commits are all the changes there are:
+   * changes_publish does nothing and changes_wait returns HITL_ENOT_FOUND at once. */
+  int (*changes_publish)(hitl_store *s, const char *text);
+  int (*changes_wait)(hitl_store *s, int timeout_ms, char ***texts, size_t *n);
 } hitl_store_vtable;
 
 #define HITL_STORE_VERSION 3
+#define HITL_CHANGES_MAX 7900 /* PostgreSQL's NOTIFY takes payloads under 8,000 bytes. */
 
 /* The base every backend embeds first. */
 struct hitl_store {

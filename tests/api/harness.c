@@ -21,6 +21,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "../pg_test.h"
+
 static bool sanitizer_failed; /* Some server's log held a sanitizer report. */
 
 /* cmocka does not count a failure in a group teardown, where ts_cleanup usually runs: a
@@ -37,7 +39,14 @@ void ts_start(test_server *s, const char *const *extra_args) {
   if (s->dir[0] == '\0') {
     snprintf(s->dir, sizeof s->dir, "/tmp/hitl-api-XXXXXX");
     assert_non_null(mkdtemp(s->dir));
-    snprintf(s->db, sizeof s->db, "%s/hitl.db", s->dir);
+    /* With HITL_TEST_PG set (the *_postgres tests) the server stores in a new PostgreSQL
+     * database of its own, unless s->db names one already; else in a SQLite file in its
+     * directory. */
+    const char *pg = pg_test_server_url();
+    if (pg && s->db[0] == '\0')
+      assert_int_equal(pg_test_create(pg, s->db, sizeof s->db), 0);
+    else if (!pg)
+      snprintf(s->db, sizeof s->db, "%s/hitl.db", s->dir);
   }
   const char *bin = getenv("HITL_BIN");
   assert_non_null(bin);
@@ -83,6 +92,31 @@ void ts_start(test_server *s, const char *const *extra_args) {
   if (s->port == 0) fail_msg("the server did not start; see %s/server.log", s->dir);
 }
 
+int ts_audit_verify(const char *db, char *out, size_t cap) {
+  const char *bin = getenv("HITL_BIN");
+  assert_non_null(bin);
+  int fds[2];
+  assert_int_equal(pipe(fds), 0);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    dup2(fds[1], STDOUT_FILENO);
+    close(fds[0]);
+    close(fds[1]);
+    execl(bin, bin, "audit", "verify", "--db", db, (char *)NULL);
+    _exit(127);
+  }
+  close(fds[1]);
+  size_t len = 0;
+  ssize_t got;
+  while (len + 1 < cap && (got = read(fds[0], out + len, cap - 1 - len)) > 0) len += (size_t)got;
+  out[len] = '\0';
+  close(fds[0]);
+  int status = 0;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 void ts_stop(test_server *s, int sig) {
   if (s->pid <= 0) return;
   kill(s->pid, sig);
@@ -117,6 +151,9 @@ void ts_cleanup(test_server *s) {
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", s->dir);
   if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", s->dir);
   s->dir[0] = '\0';
+  const char *pg = pg_test_server_url();
+  if (pg && strstr(s->db, "://")) pg_test_drop(pg, s->db);
+  s->db[0] = '\0';
   if (reported) {
     sanitizer_failed = true;
     fail_msg("the server's sanitizer reported an error (its report is above)");

@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #define ADMIN_TOKEN "test-admin-token-0123456789abcdef0123" /* serve wants 32 or more. */
@@ -13,7 +14,7 @@ typedef struct test_server {
   pid_t pid;           /* 0 when not running. */
   int port;
   char dir[256];       /* Temporary directory holding the database. */
-  char db[300];
+  char db[300];        /* The SQLite file, or the URL of the test's PostgreSQL database. */
 } test_server;
 
 typedef struct test_resp {
@@ -27,6 +28,8 @@ typedef struct test_resp {
 /* Starts `hitl serve` on a fresh temporary directory (dir empty) or on s->dir (restart), with
  * extra arguments (NULL-terminated, may be NULL). Waits (bounded) until it listens. */
 void ts_start(test_server *s, const char *const *extra_args);
+/* Runs `hitl audit verify --db db`; returns its exit status and its stdout in out. */
+int ts_audit_verify(const char *db, char *out, size_t cap);
 /* Sends sig to the server and reaps it. */
 void ts_stop(test_server *s, int sig);
 /* Removes the temporary directory. Fails the test when the server's log (server.log in it)

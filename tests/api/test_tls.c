@@ -88,6 +88,51 @@ static void test_https_verified(void **state) {
   assert_int_equal(get("http", "/healthz", NULL, NULL, NULL, NULL), 0);
 }
 
+static size_t keep_headers(char *ptr, size_t size, size_t n, void *ud) {
+  char **all = ud;
+  size_t old = *all ? strlen(*all) : 0, add = size * n;
+  char *grown = realloc(*all, old + add + 1);
+  if (grown == NULL) return 0;
+  memcpy(grown + old, ptr, add);
+  grown[old + add] = '\0';
+  *all = grown;
+  return add;
+}
+
+/* A web UI sign-in over hitl's own TLS gets a cookie the browser sends only over HTTPS. */
+static void test_session_cookie_secure(void **state) {
+  (void)state;
+  char url[128], body[256];
+  snprintf(url, sizeof url, "https://127.0.0.1:%d/v1/session", srv.port);
+  snprintf(body, sizeof body, "{\"token\":\"%s\"}", ADMIN_TOKEN);
+  CURL *c = curl_easy_init();
+  struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+  char *headers = NULL;
+  FILE *devnull = fopen("/dev/null", "w");
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_CAINFO, cert);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, keep_headers);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &headers);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, devnull);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+  long status = 0;
+  assert_int_equal(curl_easy_perform(c), CURLE_OK);
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+  assert_int_equal(status, 200);
+  assert_non_null(headers);
+  char *cookie = strstr(headers, "Set-Cookie: hitl_session=");
+  assert_non_null(cookie);
+  char *eol = strchr(cookie, '\r');
+  if (eol) *eol = '\0';
+  assert_non_null(strstr(cookie, "; Secure"));
+  free(headers);
+  fclose(devnull);
+  curl_slist_free_all(h);
+  curl_easy_cleanup(c);
+}
+
 /* A connection that never starts its TLS handshake is closed at the header deadline. */
 static void test_silent_tls_client_closed(void **state) {
   (void)state;
@@ -157,6 +202,7 @@ int main(void) {
   signal(SIGPIPE, SIG_IGN);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_https_verified),
+      cmocka_unit_test(test_session_cookie_secure),
       cmocka_unit_test(test_silent_tls_client_closed),
       cmocka_unit_test(test_cli_over_https),
       cmocka_unit_test(test_bad_files),

@@ -84,11 +84,14 @@ if [[ $(id -u) -eq 0 ]]; then
     as_other=(skip)
   fi
 fi
+cp "$HITL_BIN" "$dir/hitl" && chmod 755 "$dir/hitl" # The build tree may be closed to others.
+if [[ "${as_other[0]:-}" != skip ]] && ! "${as_other[@]}" "$dir/hitl" --version >/dev/null 2>&1; then
+  as_other=(skip) # TMPDIR is closed to nobody, or mounted noexec.
+fi
 if [[ "${as_other[0]:-}" == skip ]]; then
-  echo "skip: read-only database (running as root without setpriv)"
+  echo "skip: read-only database (cannot run hitl as another user here)"
 else
   mkdir "$dir/ro" && chmod 777 "$dir/ro"
-  cp "$HITL_BIN" "$dir/hitl" && chmod 755 "$dir/hitl" # The build tree may be closed to others.
   HITL_ADMIN_TOKEN=$token start ro_file "$dir/hitl" serve --db "$dir/ro/ready.db" \
     --listen 127.0.0.1:0
   wait_for "$dir/ro_file.out" 'listening on' "$pid" || fail "ro_file: a first server did not start"

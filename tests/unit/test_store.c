@@ -2,6 +2,7 @@
 /* The store contract suite: written against the vtable only, so every backend passes the same.
  * Run without arguments it tests SQLite; with "postgres" it tests PostgreSQL on the server named
  * by HITL_TEST_PG (tests/pg_test.h), each case in a database of its own. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -262,6 +263,31 @@ static void test_queue_stats(void **state) {
   assert_int_equal(st.decided_human, 2);
   assert_int_equal(st.decided_consensus, 0);
   assert_int_equal(st.decided_sla, 1);
+
+  /* Counts follow updates: the oldest pending task is leased, then decided by a person; a
+   * change of priority alone moves nothing. */
+  hitl_task *pending = NULL;
+  size_t n = 0;
+  assert_int_equal(s->vt->task_list(s, f->q1, HITL_TASK_PENDING, 0, 10, &pending, &n), 0);
+  assert_int_equal(n, 2);
+  hitl_task *t = &pending[1]; /* Newest first: [1] is the oldest. */
+  assert_int_equal(t->created_at, 500);
+  t->priority = 9;
+  update_task(s, t);
+  t->state = HITL_TASK_LEASED;
+  update_task(s, t);
+  t->state = HITL_TASK_DECIDED;
+  t->decided_by = hitl_xstrdup("human");
+  update_task(s, t);
+  free_tasks(pending, n);
+  assert_int_equal(s->vt->queue_stats(s, f->q1, &st), 0);
+  assert_int_equal(st.by_state[HITL_TASK_PENDING], 1);
+  assert_int_equal(st.by_state[HITL_TASK_LEASED], 1);
+  assert_int_equal(st.by_state[HITL_TASK_DECIDED], 4);
+  assert_int_equal(st.decided_human, 3);
+  assert_int_equal(st.oldest_pending_at, 600);
+  assert_int_equal(s->vt->queue_stats(s, f->q2, &st), 0);
+  assert_int_equal(st.by_state[HITL_TASK_PENDING], 1);
 
   assert_int_equal(s->vt->queue_stats(s, 999999, &st), HITL_ENOT_FOUND);
 }
@@ -1396,6 +1422,300 @@ static void test_second_handle_sees_committed(void **state) {
   hitl_store_close(other);
 }
 
+/* ---- Several writers (several nodes on one PostgreSQL; SQLite serializes them) ---- */
+
+/* Two write transactions open at once, each claiming: the second is not given the task the
+ * first holds but the next one. Only backends that let two write transactions be open at once
+ * have anything to show: SQLite's begin() takes its one write lock, so the second would wait. */
+static void test_claim_interleaved_transactions(void **state) {
+  fixture *f = *state;
+  if (pg_server == NULL) skip();
+  hitl_store *s = f->s, *other = open_store(f->path);
+  hitl_task t[2];
+  for (int i = 0; i < 2; i++) {
+    make_task(&t[i], f->q1, 0, 100 + i);
+    insert_task(s, &t[i]);
+  }
+  hitl_claim_filter cf = {.queue_id = f->q1, .reviewer = "alice", .any_role = true};
+  hitl_claim_filter cf2 = {.queue_id = f->q1, .reviewer = "bob", .any_role = true};
+  char a[HITL_ID_LEN], b[HITL_ID_LEN], c[HITL_ID_LEN];
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(other->vt->begin(other), 0);
+  claim(s, &cf, a);
+  assert_string_equal(a, t[0].id);
+  claim(other, &cf2, b);
+  assert_string_equal(b, t[1].id); /* Not t[0], which s holds. */
+  assert_int_equal(s->vt->rollback(s), 0);
+  claim(other, &cf2, c); /* Free again once s let go; t[1] is other's own. */
+  assert_string_equal(c, t[0].id);
+  assert_int_equal(other->vt->rollback(other), 0);
+  for (int i = 0; i < 2; i++) hitl_task_clear(&t[i]);
+  hitl_store_close(other);
+}
+
+#define RACE_TASKS 60
+
+/* One writer of a race: claims (and leases) tasks of its queue until none is left, one
+ * transaction each, or appends events. Results are checked by the main thread (cmocka's
+ * asserts must not run on another thread). */
+typedef struct racer {
+  const char *path;
+  int64_t queue_id;
+  char claimed[RACE_TASKS][HITL_ID_LEN];
+  int n_claimed;
+  int transactions; /* For the chain race: how many to commit. */
+  int retries;      /* Transactions that had to run again (HITL_ERETRY). */
+  int failed;       /* The first unexpected return code, or 0. */
+} racer;
+
+static void *claim_racer(void *arg) {
+  racer *r = arg;
+  hitl_store *s = NULL;
+  hitl_err err = {0};
+  if ((r->failed = hitl_store_open(r->path, &s, &err)) != 0) return NULL;
+  hitl_claim_filter cf = {.queue_id = r->queue_id, .reviewer = "racer", .any_role = true};
+  for (;;) {
+    hitl_task t;
+    int rc = s->vt->begin(s);
+    if (rc == 0) rc = s->vt->task_claim_next(s, &cf, &t);
+    if (rc == HITL_ENOT_FOUND) {
+      s->vt->rollback(s);
+      break;
+    }
+    if (rc == 0) {
+      t.state = HITL_TASK_LEASED;
+      rc = s->vt->task_update(s, &t);
+      if (rc == 0) rc = s->vt->commit(s);
+      if (rc == 0 && r->n_claimed < RACE_TASKS) memcpy(r->claimed[r->n_claimed++], t.id, HITL_ID_LEN);
+      hitl_task_clear(&t);
+    }
+    if (rc == HITL_ERETRY) {
+      r->retries++;
+      continue;
+    }
+    if (rc) {
+      s->vt->rollback(s);
+      r->failed = rc;
+      break;
+    }
+  }
+  hitl_store_close(s);
+  return NULL;
+}
+
+/* Two handles claim from one queue at the same time: every task is claimed exactly once. */
+static void test_claim_concurrent_writers(void **state) {
+  fixture *f = *state;
+  for (int i = 0; i < RACE_TASKS; i++) {
+    hitl_task t;
+    make_task(&t, f->q1, i % 3, 100 + i);
+    insert_task(f->s, &t);
+    hitl_task_clear(&t);
+  }
+  racer r[2] = {{.path = f->path, .queue_id = f->q1}, {.path = f->path, .queue_id = f->q1}};
+  pthread_t th[2];
+  for (int i = 0; i < 2; i++) assert_int_equal(pthread_create(&th[i], NULL, claim_racer, &r[i]), 0);
+  for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+  assert_int_equal(r[0].failed, 0);
+  assert_int_equal(r[1].failed, 0);
+  assert_int_equal(r[0].n_claimed + r[1].n_claimed, RACE_TASKS);
+  for (int i = 0; i < r[0].n_claimed; i++)
+    for (int j = 0; j < r[1].n_claimed; j++) assert_string_not_equal(r[0].claimed[i], r[1].claimed[j]);
+  hitl_queue_stats st;
+  assert_int_equal(f->s->vt->queue_stats(f->s, f->q1, &st), 0);
+  assert_int_equal(st.by_state[HITL_TASK_PENDING], 0);
+  assert_int_equal(st.by_state[HITL_TASK_LEASED], RACE_TASKS);
+}
+
+/* Appends two events a transaction through core's chain, as the server's writer does. */
+static void *chain_racer(void *arg) {
+  racer *r = arg;
+  hitl_store *s = NULL;
+  hitl_err err = {0};
+  if ((r->failed = hitl_store_open(r->path, &s, &err)) != 0) return NULL;
+  hitl_chain chain;
+  hitl_chain_init(&chain);
+  for (int done = 0; done < r->transactions && r->failed == 0;) {
+    int rc = s->vt->begin(s);
+    for (int k = 0; rc == 0 && k < 2; k++) {
+      hitl_event_spec spec = {.type = "test.race", .actor = "racer", .from_state = -1,
+                              .to_state = -1};
+      rc = hitl_chain_append(&chain, s, 1000 + done, &spec);
+    }
+    if (rc == 0) rc = s->vt->commit(s);
+    if (rc == 0) {
+      hitl_chain_committed(&chain);
+      done++;
+      continue;
+    }
+    s->vt->rollback(s);
+    hitl_chain_rolled_back(&chain);
+    if (rc == HITL_ERETRY)
+      r->retries++;
+    else
+      r->failed = rc;
+  }
+  hitl_chain_free(&chain);
+  hitl_store_close(s);
+  return NULL;
+}
+
+/* Two writers append events in transactions that overlap: the log stays one gap-free chain
+ * that verifies, holding every event of both. */
+static void test_chain_concurrent_writers(void **state) {
+  fixture *f = *state;
+  racer r[2] = {{.path = f->path, .transactions = 40}, {.path = f->path, .transactions = 40}};
+  pthread_t th[2];
+  for (int i = 0; i < 2; i++) assert_int_equal(pthread_create(&th[i], NULL, chain_racer, &r[i]), 0);
+  for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+  assert_int_equal(r[0].failed, 0);
+  assert_int_equal(r[1].failed, 0);
+  hitl_chain_report report;
+  assert_int_equal(hitl_chain_verify(f->s, &report), 0);
+  assert_int_equal(report.broken_seq, 0);
+  assert_int_equal(report.events, 2 * 2 * 40);
+  int64_t seq = 0;
+  uint8_t hash[HITL_HASH_LEN];
+  assert_int_equal(f->s->vt->event_last(f->s, &seq, hash), 0);
+  assert_int_equal(seq, 2 * 2 * 40);
+}
+
+/* A deadlock between two write transactions: one of them is told HITL_ERETRY (its commit too,
+ * even after its operation was undone), the other commits; run again, the loser commits too.
+ * SQLite cannot deadlock (one write transaction at a time), so only backends with several
+ * writers run it. */
+typedef struct deadlocker {
+  const char *path;
+  const char *first, *second; /* Task ids: locked in this order. */
+  pthread_barrier_t *both_hold_one;
+  int second_rc, commit_rc;
+} deadlocker;
+
+static void *deadlock_side(void *arg) {
+  deadlocker *d = arg;
+  hitl_store *s = NULL;
+  hitl_err err = {0};
+  d->second_rc = d->commit_rc = -1000;
+  if (hitl_store_open(d->path, &s, &err) != 0) return NULL;
+  hitl_task t;
+  int rc = s->vt->begin(s);
+  if (rc == 0) rc = s->vt->task_get(s, d->first, &t); /* Locks the first task. */
+  if (rc == 0) {
+    t.priority++;
+    rc = s->vt->task_update(s, &t);
+    hitl_task_clear(&t);
+  }
+  pthread_barrier_wait(d->both_hold_one);
+  if (rc == 0) {
+    rc = s->vt->op_begin(s);
+    d->second_rc = rc == 0 ? s->vt->task_get(s, d->second, &t) : rc; /* One side deadlocks. */
+    if (d->second_rc == 0) hitl_task_clear(&t);
+    if (rc == 0) s->vt->op_abort(s);
+    d->commit_rc = s->vt->commit(s);
+  }
+  hitl_store_close(s);
+  return NULL;
+}
+
+static void test_deadlock_is_retry(void **state) {
+  fixture *f = *state;
+  if (pg_server == NULL) skip();
+  hitl_task a, b;
+  make_task(&a, f->q1, 0, 1);
+  make_task(&b, f->q1, 0, 2);
+  insert_task(f->s, &a);
+  insert_task(f->s, &b);
+  pthread_barrier_t barrier;
+  pthread_barrier_init(&barrier, NULL, 2);
+  deadlocker d[2] = {{.path = f->path, .first = a.id, .second = b.id, .both_hold_one = &barrier},
+                     {.path = f->path, .first = b.id, .second = a.id, .both_hold_one = &barrier}};
+  pthread_t th[2];
+  for (int i = 0; i < 2; i++)
+    assert_int_equal(pthread_create(&th[i], NULL, deadlock_side, &d[i]), 0);
+  for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+  pthread_barrier_destroy(&barrier);
+  int loser = d[0].second_rc == HITL_ERETRY ? 0 : 1, winner = 1 - loser;
+  assert_int_equal(d[loser].second_rc, HITL_ERETRY);
+  assert_int_equal(d[loser].commit_rc, HITL_ERETRY); /* Undoing the operation is not enough. */
+  assert_int_equal(d[winner].second_rc, 0);
+  assert_int_equal(d[winner].commit_rc, 0);
+  hitl_task got;
+  assert_int_equal(f->s->vt->task_get(f->s, d[winner].first, &got), 0);
+  assert_int_equal(got.priority, 1);
+  hitl_task_clear(&got);
+  assert_int_equal(f->s->vt->task_get(f->s, d[loser].first, &got), 0);
+  assert_int_equal(got.priority, 0); /* Rolled back. */
+  hitl_task_clear(&got);
+  hitl_task_clear(&a);
+  hitl_task_clear(&b);
+}
+
+/* An operation that appended an event and was undone gave the chain's lock back with it (a
+ * savepoint's locks go with it): another writer may append meanwhile, and the next event of the
+ * first transaction must follow that writer's, not the head it had read. SQLite's begin() takes
+ * the one write lock, so the other writer could not run in between there. */
+static void test_chain_head_after_op_abort(void **state) {
+  fixture *f = *state;
+  if (pg_server == NULL) skip();
+  hitl_store *s = f->s, *other = open_store(f->path);
+  hitl_chain mine, theirs;
+  hitl_chain_init(&mine);
+  hitl_chain_init(&theirs);
+  hitl_event_spec spec = {.type = "test.event", .actor = "test", .from_state = -1, .to_state = -1};
+  assert_int_equal(s->vt->begin(s), 0);
+  hitl_chain_op_begin(&mine);
+  assert_int_equal(s->vt->op_begin(s), 0);
+  assert_int_equal(hitl_chain_append(&mine, s, 1, &spec), 0);
+  assert_int_equal(s->vt->op_abort(s), 0);
+  hitl_chain_op_abort(&mine);
+
+  assert_int_equal(other->vt->begin(other), 0); /* Not blocked: the lock went with the op. */
+  assert_int_equal(hitl_chain_append(&theirs, other, 2, &spec), 0);
+  assert_int_equal(other->vt->commit(other), 0);
+  hitl_chain_committed(&theirs);
+
+  hitl_chain_op_begin(&mine);
+  assert_int_equal(s->vt->op_begin(s), 0);
+  assert_int_equal(hitl_chain_append(&mine, s, 3, &spec), 0);
+  assert_int_equal(s->vt->op_end(s), 0);
+  assert_int_equal(s->vt->commit(s), 0);
+  hitl_chain_committed(&mine);
+
+  hitl_chain_report report;
+  assert_int_equal(hitl_chain_verify(s, &report), 0);
+  assert_int_equal(report.broken_seq, 0);
+  assert_int_equal(report.events, 2);
+  hitl_chain_free(&mine);
+  hitl_chain_free(&theirs);
+  hitl_store_close(other);
+}
+
+/* A database whose defaults print bytea as escapes and floats rounded to 15 digits: the
+ * backend sets its own formats, so hashes and confidences still read back exactly. */
+static void test_server_formats_do_not_matter(void **state) {
+  fixture *f = *state;
+  if (pg_server == NULL) skip();
+  const char *name = strrchr(f->path, '/') + 1;
+  char sql[256];
+  snprintf(sql, sizeof sql, "ALTER DATABASE %s SET bytea_output = 'escape'", name);
+  assert_int_equal(pg_test_admin(pg_server, sql), 0);
+  snprintf(sql, sizeof sql, "ALTER DATABASE %s SET extra_float_digits = 0", name);
+  assert_int_equal(pg_test_admin(pg_server, sql), 0);
+  hitl_store_close(f->s);
+  f->s = open_store(f->path); /* Database settings apply to new sessions. */
+  hitl_task t, got;
+  make_task(&t, f->q1, 0, 1);
+  t.has_confidence = true;
+  t.confidence = 0.12345678901234567;
+  hitl_hash("body", 4, t.body_hash);
+  insert_task(f->s, &t);
+  assert_int_equal(f->s->vt->task_get(f->s, t.id, &got), 0);
+  assert_true(got.confidence == t.confidence);
+  assert_memory_equal(got.body_hash, t.body_hash, HITL_HASH_LEN);
+  hitl_task_clear(&got);
+  hitl_task_clear(&t);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(int argc, char **argv) {
@@ -1432,6 +1752,12 @@ int main(int argc, char **argv) {
       T(test_op_abort_undoes_only_its_op),
       T(test_survives_reopen),
       T(test_second_handle_sees_committed),
+      T(test_claim_interleaved_transactions),
+      T(test_claim_concurrent_writers),
+      T(test_chain_concurrent_writers),
+      T(test_deadlock_is_retry),
+      T(test_chain_head_after_op_abort),
+      T(test_server_formats_do_not_matter),
   };
   return _cmocka_run_group_tests(group, tests, sizeof tests / sizeof tests[0], NULL, NULL);
 }

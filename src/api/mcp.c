@@ -9,9 +9,12 @@
 #include "hitl/version.h"
 #include "util/xmalloc.h"
 
-/* The protocol versions this server speaks, newest first: those of the Streamable HTTP
- * transport that the official TypeScript SDK (@modelcontextprotocol/sdk 1.32) negotiates. */
-static const char *const versions[] = {"2025-11-25", "2025-06-18", "2025-03-26"};
+/* The protocol versions this server speaks, newest first: every version the official TypeScript
+ * SDK (@modelcontextprotocol/sdk 1.32.2, SUPPORTED_PROTOCOL_VERSIONS) negotiates. The messages
+ * hitl sends are the same in each; what a version lacks (structured content before 2025-06-18,
+ * tasks before 2025-11-25) its clients ignore. */
+static const char *const versions[] = {"2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05",
+                                       "2024-10-07"};
 #define N_VERSIONS (sizeof versions / sizeof *versions)
 
 static bool version_known(const char *v) {
@@ -76,8 +79,9 @@ void hitl__h_mcp(hitl_request *req) {
   if (version && !version_known(version)) {
     hitl__reply_rpc_error(req, NULL, HITL_RPC_INVALID_REQUEST, HITL_EVALIDATION,
                           "MCP-Protocol-Version",
-                          "MCP-Protocol-Version \"%.32s\" is not supported; use %s, %s or %s",
-                          version, versions[0], versions[1], versions[2]);
+                          "MCP-Protocol-Version \"%.32s\" is not supported; use %s, %s, %s, %s "
+                          "or %s", version, versions[0], versions[1], versions[2], versions[3],
+                          versions[4]);
     return;
   }
   hitl_err err = {0};

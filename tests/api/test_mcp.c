@@ -122,6 +122,11 @@ static void test_initialize_and_list(void **state) {
   assert_non_null(json_object_get(json_object_get(json_object_get(r.json, "result"),
                                                   "capabilities"), "tools"));
   tr_free(&r);
+  /* Every version the TypeScript SDK negotiates, down to its oldest. */
+  assert_int_equal(mcp(agent, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\","
+                              "\"params\":{\"protocolVersion\":\"2024-10-07\"}}", &r), 200);
+  assert_string_equal(tj_str(&r, "result.protocolVersion"), "2024-10-07");
+  tr_free(&r);
   /* A version this server does not speak: it offers its newest. */
   assert_int_equal(mcp(agent, "{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"method\":\"initialize\","
                               "\"params\":{\"protocolVersion\":\"2023-01-01\"}}", &r), 200);

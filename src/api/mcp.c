@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "hitl/version.h"
 #include "util/xmalloc.h"
@@ -21,6 +22,16 @@ static bool version_known(const char *v) {
   for (size_t i = 0; i < N_VERSIONS; i++)
     if (strcmp(v, versions[i]) == 0) return true;
   return false;
+}
+
+/* True when origin (an Origin header) names the host the request was sent to (its Host header):
+ * a page of another site that a browser was made to send here (DNS rebinding) is refused. */
+static bool same_origin(const char *origin, const char *host) {
+  if (host == NULL) return false;
+  if (strncasecmp(origin, "http://", 7) == 0) origin += 7;
+  else if (strncasecmp(origin, "https://", 8) == 0) origin += 8;
+  else return false;
+  return strcasecmp(origin, host) == 0;
 }
 
 static void call_free(void *p) {
@@ -75,6 +86,14 @@ void hitl__h_mcp(hitl_request *req) {
   req->state = call;
   req->state_free = call_free;
   json_t *msg = NULL;
+  const char *origin = hitl__header(req, "Origin");
+  if (origin && !same_origin(origin, hitl__header(req, "Host"))) {
+    hitl__reply_rpc_error(req, NULL, HITL_RPC_INVALID_REQUEST, HITL_EFORBIDDEN, "Origin",
+                          "Origin \"%.80s\" is not this server: /mcp answers programs, and pages "
+                          "of this server only", origin);
+    req->status = 403; /* What the transport says a foreign Origin gets. */
+    return;
+  }
   const char *version = hitl__header(req, "MCP-Protocol-Version");
   if (version && !version_known(version)) {
     hitl__reply_rpc_error(req, NULL, HITL_RPC_INVALID_REQUEST, HITL_EVALIDATION,

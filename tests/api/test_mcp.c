@@ -520,6 +520,18 @@ static void test_bad_input(void **state) {
   assert_int_equal(tj_int(&r, "error.code"), -32600);
   assert_non_null(strstr(tj_str(&r, "error.message"), "2025-11-25"));
   tr_free(&r);
+  /* A page of another site (DNS rebinding) is refused; one of this server is not. */
+  static const char *const evil[] = {"Origin: http://evil.example", NULL};
+  assert_int_equal(tr_headers(&srv, "POST", "/mcp", agent,
+                              "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}", evil, &r), 403);
+  assert_string_equal(tj_str(&r, "error.data.code"), "forbidden");
+  tr_free(&r);
+  char own[96];
+  snprintf(own, sizeof own, "Origin: http://127.0.0.1:%d", srv.port);
+  const char *const mine[] = {own, NULL};
+  assert_int_equal(tr_headers(&srv, "POST", "/mcp", agent,
+                              "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}", mine, &r), 200);
+  tr_free(&r);
   assert_int_equal(stored_tasks(), before); /* Nothing of it was stored. */
 }
 

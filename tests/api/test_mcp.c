@@ -36,7 +36,8 @@ static const char pick_queue[] =
 
 static int setup(void **state) {
   (void)state;
-  ts_start(&srv, NULL);
+  static const char *const args[] = {"--max-waits-per-token", "1", NULL};
+  ts_start(&srv, args);
   agent = ts_token(&srv, "agent-1", "agent");
   other_agent = ts_token(&srv, "agent-2", "agent");
   alice = ts_token(&srv, "alice", "validator");
@@ -535,6 +536,30 @@ static void test_bad_input(void **state) {
   assert_int_equal(stored_tasks(), before); /* Nothing of it was stored. */
 }
 
+/* A wait refused for want of a slot (429) is refused before anything is stored. */
+static void test_wait_slot_refused_stores_nothing(void **state) {
+  (void)state;
+  bg_call c = start_call(agent, "request_review",
+                         "{\"queue\":\"review\",\"input\":\"holds the slot\","
+                         "\"confidence\":0.1,\"wait_seconds\":60}");
+  await_pending("review"); /* Its slot was taken before its task was stored. */
+  long before = stored_tasks();
+  test_resp r;
+  assert_int_equal(call_tool(agent, "request_review",
+                             "{\"queue\":\"review\",\"input\":2,\"confidence\":0.1,"
+                             "\"wait_seconds\":5}", &r), 429);
+  assert_non_null(strstr(r.body, "long-polls"));
+  tr_free(&r);
+  assert_int_equal(stored_tasks(), before);
+  char *id = review_next("review", "\"kind\":\"approve\"");
+  double secs;
+  json_t *v = finish_call(c, &secs);
+  assert_string_equal(jstr(v, "result", "structuredContent", "task_id"), id);
+  assert_string_equal(jstr(v, "result", "structuredContent", "state"), "decided");
+  json_decref(v);
+  free(id);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_initialize_and_list),
@@ -543,6 +568,7 @@ int main(void) {
       cmocka_unit_test(test_ask_human),
       cmocka_unit_test(test_mcp_tasks),
       cmocka_unit_test(test_bad_input),
+      cmocka_unit_test(test_wait_slot_refused_stores_nothing),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

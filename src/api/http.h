@@ -100,6 +100,9 @@ void hitl__reply_error(hitl_request *req, int code, const char *field, const cha
 void hitl__reply_rpc_error(hitl_request *req, const char *id, int rpc_code, int code,
                            const char *field, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
+/* Replaces in place every byte of s that is not part of well-formed UTF-8 with '?', so that
+ * echoed input (a path, a key cut short by truncation) cannot make a JSON answer invalid. */
+void hitl__utf8_scrub(char *s);
 /* Answers with the error described by err (err->code decides the status). */
 void hitl__reply_err(hitl_request *req, const hitl_err *err);
 /* Answers 204 No Content. */

@@ -195,6 +195,7 @@ static void put_tool_error(hitl_buf *b, const hitl_err *err) {
   hitl_buf b_text = HITL_BUF_INIT;
   hitl_buf_printf(&b_text, "%s: %s", hitl_err_code(err->code),
                   err->message[0] ? err->message : "internal error");
+  hitl__utf8_scrub(b_text.data); /* The message may echo input cut short. */
   hitl_buf_puts(b, "{\"content\":[{\"type\":\"text\",\"text\":");
   hitl_buf_json_cstr(b, hitl_buf_cstr(&b_text));
   hitl_buf_puts(b, "}],\"isError\":true}");

@@ -52,9 +52,7 @@ static size_t utf8_sequence(const unsigned char *s) {
   return n;
 }
 
-/* Replaces in place every byte of s that is not part of well-formed UTF-8 with '?', so that
- * echoed input (a path, a key cut short by truncation) cannot make the error body invalid JSON. */
-static void utf8_scrub(char *s) {
+void hitl__utf8_scrub(char *s) {
   unsigned char *p = (unsigned char *)s;
   while (*p) {
     size_t n = utf8_sequence(p);
@@ -72,10 +70,10 @@ __attribute__((format(printf, 4, 0))) static void error_text(char message[512],
                                                              const char **field, const char *fmt,
                                                              va_list ap) {
   vsnprintf(message, 512, fmt, ap);
-  utf8_scrub(message);
+  hitl__utf8_scrub(message);
   if (*field) {
     snprintf(field_copy, 160, "%s", *field);
-    utf8_scrub(field_copy);
+    hitl__utf8_scrub(field_copy);
     *field = field_copy;
   }
 }

@@ -479,6 +479,11 @@ static const bad_case corpus[] = {
     /* The tool's own failures: results with isError. */
     {CALL("request_review", "{\"queue\":\"nosuch\",\"input\":1}"), 200, 0, NULL, "no queue"},
     {CALL("get_decision", "{\"task_id\":\"t_none\"}"), 200, 0, NULL, "no task"},
+    /* A long name is cut in the message, never inside a UTF-8 sequence (the body stays JSON). */
+    {CALL("request_review", "{\"queue\":\"a\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9"
+          "\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9"
+          "\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9"
+          "\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9\",\"input\":1}"), 200, 0, NULL, "no queue"},
 };
 
 static void test_bad_input(void **state) {

@@ -151,7 +151,7 @@ export function mount(root, ctx, params) {
       area.value = JSON.stringify(q.config, null, 2);
       lines();
       toast(`Saved queue ${name}.`);
-      if (!hooks.firstChild) hooks.replaceChildren(deliveriesPanel(name));
+      if (!hooks.firstChild || q.webhook_secrets) hooks.replaceChildren(deliveriesPanel(name, q.webhook_secrets));
       loadList();
     } catch (e) {
       showErr(e.message, e.field ? locate(area.value, e.field) : null, e.field);

@@ -359,7 +359,7 @@ static void start_wait(hitl_request *req) {
 
 /* ---- request_review and ask_human: a submission ------------------------------------------- */
 
-/* Told the outcome of a submission (writer thread or policy worker: does not block). */
+/* Told the outcome of a submission (any thread: does not block). */
 static void submitted(hitl_request *req, void *ctx, int rc, const hitl_err *err,
                       const hitl_task *t) {
   hitl_mcp_call *call = ctx;
@@ -373,7 +373,6 @@ static void submitted(hitl_request *req, void *ctx, int rc, const hitl_err *err,
     call->wait.answer = answer_waited;
     req->on_resume = start_wait;
   }
-  hitl__request_resume(req);
 }
 
 /* Looks up the queue a submitting tool names and checks that the caller may submit to it (the

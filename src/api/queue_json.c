@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "api/policy_json.h"
+#include "api/queue_webhooks.h"
 #include "util/buf.h"
 #include "util/xmalloc.h"
 
@@ -19,10 +20,6 @@
 #define MAX_QUESTIONS 32
 #define MAX_LABELS 1000
 #define MAX_LABEL 256        /* Bytes of one label. */
-#define MAX_WEBHOOKS 16
-#define MAX_EVENTS 32        /* Event types one webhook may subscribe to. */
-#define MAX_EVENT_NAME 64
-#define MAX_URL 2048
 #define MAX_DESCRIPTION 4096
 
 static const char *const field_type_names[] = {"text", "markdown", "json", "image_url", "diff"};
@@ -42,13 +39,6 @@ static const char *const question_keys[] = {"name", "type", "labels", "max", "fi
 static const char *const assignment_keys[] = {"overlap", "roles", "lease_seconds", "consensus",
                                               NULL};
 static const char *const sla_keys[] = {"deadline_seconds", "on_timeout", NULL};
-static const char *const webhook_keys[] = {"url", "events", NULL};
-/* The event types of a queue that a webhook may ask for (docs/queues.md lists them). */
-static const char *const webhook_events[] = {
-    "task.submitted", "task.leased", "task.lease_renewed", "task.lease_expired", "task.released",
-    "task.skipped", "task.responded", "task.escalated", "task.decided", "task.expired",
-    "task.cancelled", "queue.updated", NULL};
-
 /* Appends "a, b, c" to out (size n) from a NULL-terminated or counted list. */
 static void list_names(char *out, size_t n, const char *const *names, size_t count) {
   size_t used = 0;
@@ -379,77 +369,6 @@ static int parse_sla(const json_t *sla, hitl_queue_config *q, json_t *norm, hitl
   return 0;
 }
 
-/* True when s is an absolute http or https URL with a host part and no spaces or controls. */
-static bool is_http_url(const char *s, size_t n) {
-  size_t skip;
-  if (strncmp(s, "http://", 7) == 0) skip = 7;
-  else if (strncmp(s, "https://", 8) == 0) skip = 8;
-  else return false;
-  if (n <= skip || s[skip] == '/' || s[skip] == '?' || s[skip] == '#') return false;
-  for (size_t i = 0; i < n; i++)
-    if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f) return false;
-  return true;
-}
-
-static int parse_webhooks(const json_t *hooks, hitl_queue_config *q, json_t *norm, hitl_err *err) {
-  json_t *nhooks = json_array();
-  json_object_set_new(norm, "webhooks", nhooks);
-  if (hooks == NULL) return 0;
-  if (!json_is_array(hooks) || json_array_size(hooks) > MAX_WEBHOOKS)
-    return hitl__invalid(err, "webhooks", "webhooks must be an array of at most %d objects",
-                   MAX_WEBHOOKS);
-  size_t i;
-  json_t *h;
-  json_array_foreach(hooks, i, h) {
-    char at[HITL_FIELD_PATH_LEN], field[HITL_FIELD_PATH_LEN];
-    hitl__path_index(at, "webhooks", i);
-    int rc = need_object(h, at, "a webhook", err);
-    if (rc == 0) rc = hitl__json_check_keys(h, at, "a webhook", webhook_keys, err);
-    if (rc < 0) return rc;
-    hitl__path_key(field, at, "url");
-    json_t *url = hitl__json_member(h, "url");
-    if (url == NULL) return hitl__invalid(err, field, "url is required");
-    if (!json_is_string(url) || json_string_length(url) > MAX_URL ||
-        !is_http_url(json_string_value(url), json_string_length(url)))
-      return hitl__invalid(err, field, "url must be an http:// or https:// URL of at most %d bytes",
-                     MAX_URL);
-    json_t *nh = json_pack("{s:s}", "url", json_string_value(url));
-    json_array_append_new(nhooks, nh);
-    if (q->webhooks == NULL) q->webhooks = hitl_xcalloc(json_array_size(hooks), sizeof *q->webhooks);
-    hitl_webhook *w = &q->webhooks[q->n_webhooks++];
-    w->url = hitl_xstrdup(json_string_value(url));
-    hitl__path_key(field, at, "events");
-    json_t *events = hitl__json_member(h, "events");
-    if (events == NULL) continue;
-    if (!json_is_array(events) || json_array_size(events) > MAX_EVENTS)
-      return hitl__invalid(err, field, "events must be an array of at most %d event types", MAX_EVENTS);
-    size_t j;
-    json_t *e;
-    json_array_foreach(events, j, e) {
-      char ef[HITL_FIELD_PATH_LEN];
-      hitl__path_index(ef, field, j);
-      if (!json_is_string(e) || json_string_length(e) == 0 ||
-          json_string_length(e) > MAX_EVENT_NAME)
-        return hitl__invalid(err, ef, "an event type must be a string of 1 to %d bytes",
-                       MAX_EVENT_NAME);
-      bool known = false;
-      for (size_t k = 0; webhook_events[k] && !known; k++)
-        known = strcmp(json_string_value(e), webhook_events[k]) == 0;
-      if (!known)
-        return hitl__invalid(err, ef,
-                             "\"%s\" is not an event type of a queue: use task.submitted, "
-                             "task.leased, task.lease_renewed, task.lease_expired, task.released, "
-                             "task.skipped, task.responded, task.escalated, task.decided, "
-                             "task.expired, task.cancelled or queue.updated",
-                             json_string_value(e));
-      if (w->events == NULL) w->events = hitl_xcalloc(json_array_size(events), sizeof *w->events);
-      w->events[w->n_events++] = hitl_xstrdup(json_string_value(e));
-    }
-    json_object_set_new(nh, "events", json_deep_copy(events));
-  }
-  return 0;
-}
-
 char *hitl__url_redact(const char *url) {
   hitl_buf b = HITL_BUF_INIT;
   const char *p = strstr(url, "://");
@@ -490,33 +409,34 @@ char *hitl__url_redact(const char *url) {
 }
 
 const char *hitl__queue_config_json(const hitl_queue_config *q, bool whole) {
-  return whole || q->json_redacted == NULL ? q->json : q->json_redacted;
+  return whole ? q->json_shown : q->json_redacted;
 }
 
-/* Sets q->json_redacted from norm when a webhook URL changes under redaction. Returns 0, or
- * HITL_EUNAVAILABLE when out of memory. */
-static int redact_webhooks(json_t *norm, hitl_queue_config *q, hitl_err *err) {
-  bool differs = false;
+/* Sets q->json_shown (secrets hidden) and q->json_redacted (URL credentials hidden too) from
+ * norm. Returns 0, or HITL_EUNAVAILABLE when out of memory. */
+static int shown_forms(json_t *norm, hitl_queue_config *q, hitl_err *err) {
   json_t *copy = json_deep_copy(norm), *hooks = json_object_get(copy, "webhooks");
+  hitl__queue_webhooks_hide(copy, q);
+  q->json_shown = hitl__json_text(copy, JSON_COMPACT | JSON_SORT_KEYS);
   size_t i;
   json_t *h;
   json_array_foreach(hooks, i, h) {
     const char *url = json_string_value(json_object_get(h, "url"));
     if (url == NULL) continue;
     char *safe = hitl__url_redact(url);
-    differs = differs || strcmp(safe, url) != 0;
     json_object_set_new(h, "url", json_string(safe));
     free(safe);
   }
-  if (differs) q->json_redacted = hitl__json_text(copy, JSON_COMPACT | JSON_SORT_KEYS);
+  q->json_redacted = hitl__json_text(copy, JSON_COMPACT | JSON_SORT_KEYS);
   json_decref(copy);
-  if (differs && q->json_redacted == NULL)
+  if (q->json_shown == NULL || q->json_redacted == NULL)
     return hitl_err_set(err, HITL_EUNAVAILABLE, NULL,
                         "not enough memory to encode the queue configuration");
   return 0;
 }
 
-int hitl__queue_config_from_json(const json_t *body, hitl_queue_config **out, hitl_err *err) {
+static int config_from_json(const json_t *body, const hitl_webhook_parse *m, hitl_queue_config **out,
+                            hitl_err *err) {
   *out = NULL;
   hitl_queue_config *q = hitl_xcalloc(1, sizeof *q);
   json_t *norm = json_object();
@@ -536,7 +456,7 @@ int hitl__queue_config_from_json(const json_t *body, hitl_queue_config **out, hi
 
   if ((rc = parse_assignment(hitl__json_member(body, "assignment"), q, norm, err)) < 0) goto cleanup;
   if ((rc = parse_sla(hitl__json_member(body, "sla"), q, norm, err)) < 0) goto cleanup;
-  if ((rc = parse_webhooks(hitl__json_member(body, "webhooks"), q, norm, err)) < 0) goto cleanup;
+  if ((rc = hitl__queue_webhooks_parse(hitl__json_member(body, "webhooks"), m, q, norm, err)) < 0) goto cleanup;
 
   if ((v = hitl__json_member(body, "description")) != NULL) {
     if (!json_is_string(v) || json_string_length(v) > MAX_DESCRIPTION) {
@@ -553,7 +473,7 @@ int hitl__queue_config_from_json(const json_t *body, hitl_queue_config **out, hi
                       "not enough memory to encode the queue configuration");
     goto cleanup;
   }
-  if ((rc = redact_webhooks(norm, q, err)) < 0) goto cleanup;
+  if ((rc = shown_forms(norm, q, err)) < 0) goto cleanup;
   *out = q;
   q = NULL;
   rc = 0;
@@ -562,4 +482,15 @@ cleanup:
   json_decref(norm);
   hitl_queue_config_free(q);
   return rc;
+}
+
+int hitl__queue_config_from_json(const json_t *body, hitl_queue_config **out, hitl_err *err) {
+  hitl_webhook_parse m = {.put = false};
+  return config_from_json(body, &m, out, err);
+}
+
+int hitl__queue_config_from_put(const json_t *body, const hitl_queue_config *previous,
+                                int64_t now, hitl_queue_config **out, hitl_err *err) {
+  hitl_webhook_parse m = {.put = true, .previous = previous, .now = now};
+  return config_from_json(body, &m, out, err);
 }

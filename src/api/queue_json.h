@@ -18,8 +18,16 @@
  * is then NULL. */
 int hitl__queue_config_from_json(const json_t *body, hitl_queue_config **out, hitl_err *err);
 
-/* The queue's configuration as JSON for a reader: whole for an orchestrator (whole true), else
- * with the webhook URLs redacted (hitl__url_redact). Borrowed from q. */
+/* As hitl__queue_config_from_json for the body of a PUT, which may not set previous_secret: the
+ * secrets of each webhook are settled (hitl__webhook_secret_settle) against the webhook with the
+ * same URL in previous (the configuration replaced; NULL for a new queue) at time now. A
+ * webhook whose secret was generated has generated set; only the PUT's answer shows it. */
+int hitl__queue_config_from_put(const json_t *body, const hitl_queue_config *previous,
+                                int64_t now, hitl_queue_config **out, hitl_err *err);
+
+/* The queue's configuration as JSON for a reader, webhook secrets replaced by hints: whole for an
+ * orchestrator (whole true), else with the webhook URLs redacted (hitl__url_redact). Borrowed
+ * from q. */
 const char *hitl__queue_config_json(const hitl_queue_config *q, bool whole);
 
 /* A copy of url (malloc'd) that shows no credential: the userinfo, every query value and the

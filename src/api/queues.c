@@ -78,6 +78,29 @@ static int put_run(hitl_job *job, hitl_txn *x) {
   return 0;
 }
 
+/* Adds "webhook_secrets": the secrets this PUT generated, shown here once and never again, to
+ * the queue object that b ends with. */
+static void generated_secrets(hitl_buf *b, const hitl_queue_config *c) {
+  bool any = false;
+  for (size_t i = 0; i < c->n_webhooks; i++) {
+    const hitl_webhook *w = &c->webhooks[i];
+    if (!w->generated) continue;
+    if (!any) {
+      b->len--; /* The queue object's closing brace. */
+      hitl_buf_puts(b, ",\"webhook_secrets\":[");
+    } else {
+      hitl_buf_putc(b, ',');
+    }
+    any = true;
+    hitl_buf_puts(b, "{\"url\":");
+    hitl_buf_json_cstr(b, w->url);
+    hitl_buf_puts(b, ",\"secret\":");
+    hitl_buf_json_cstr(b, w->secret);
+    hitl_buf_putc(b, '}');
+  }
+  if (any) hitl_buf_puts(b, "]}");
+}
+
 static void put_done(hitl_job *job, int rc) {
   put_job *j = (put_job *)job;
   hitl_request *req = j->req;
@@ -95,6 +118,7 @@ static void put_done(hitl_job *job, int rc) {
     hitl_queue_ref *q = hitl__registry_get(s->registry, j->name);
     hitl_buf b = HITL_BUF_INIT;
     queue_json(&b, s, q, true); /* Only orchestrators PUT. */
+    generated_secrets(&b, q->config);
     hitl__queue_ref_release(q);
     hitl__reply_buf(req, j->created ? 201 : 200, &b);
   }
@@ -112,7 +136,11 @@ void hitl__h_queue_put(hitl_request *req) {
   if (body == NULL) return;
   hitl_queue_config *config = NULL;
   hitl_err err = {0};
-  int rc = hitl__queue_config_from_json(body, &config, &err);
+  /* The secrets of the webhooks are settled against the configuration this one replaces. */
+  hitl_queue_ref *previous = hitl__registry_get(req->server->registry, name);
+  int rc = hitl__queue_config_from_put(body, previous ? previous->config : NULL, hitl_now_ms(),
+                                       &config, &err);
+  hitl__queue_ref_release(previous);
   json_decref(body);
   if (rc) {
     hitl__reply_err(req, &err);

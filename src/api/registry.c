@@ -82,6 +82,15 @@ hitl_queue_ref *hitl__registry_get(hitl_registry *r, const char *name) {
   return q;
 }
 
+hitl_queue_ref *hitl__registry_get_by_id(hitl_registry *r, int64_t id) {
+  pthread_mutex_lock(&r->lock);
+  entry *e = find_id(r, id);
+  hitl_queue_ref *q = e ? e->current : NULL;
+  if (q) __atomic_add_fetch(&q->refs, 1, __ATOMIC_ACQ_REL);
+  pthread_mutex_unlock(&r->lock);
+  return q;
+}
+
 const hitl_queue_config *hitl__registry_config_by_id(hitl_registry *r, int64_t id) {
   pthread_mutex_lock(&r->lock);
   entry *e = find_id(r, id);

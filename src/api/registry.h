@@ -37,6 +37,9 @@ hitl_queue_ref *hitl__registry_get(hitl_registry *r, const char *name);
 /* The configuration of the queue with store id id, borrowed: valid until the next put for that
  * queue (the writer thread only). NULL when unknown. */
 const hitl_queue_config *hitl__registry_config_by_id(hitl_registry *r, int64_t id);
+/* The current configuration of the queue with store id id, with a reference the caller
+ * releases (any thread); NULL when unknown. */
+hitl_queue_ref *hitl__registry_get_by_id(hitl_registry *r, int64_t id);
 void hitl__queue_ref_release(hitl_queue_ref *q);
 /* Installs (takes) config as the current configuration of the queue; stats may be NULL. */
 void hitl__registry_put(hitl_registry *r, int64_t id, const char *name, hitl_queue_config *config,

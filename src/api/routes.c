@@ -24,6 +24,8 @@ static const hitl_route_def routes[] = {
     {"GET", "/v1/queues/{}/export", ROLE("orchestrator"), HITL_BODY_NONE, hitl__h_export},
     {"GET", "/v1/queues/{}/webhook-deliveries", ROLE("orchestrator"), HITL_BODY_NONE,
      hitl__h_webhook_deliveries},
+    {"POST", "/v1/queues/{}/webhook-deliveries/{}/redeliver", ROLE("orchestrator"),
+     HITL_BODY_NONE, hitl__h_webhook_redeliver},
     {"GET", "/v1/tasks/{}", TOKEN, HITL_BODY_NONE, hitl__h_task_get},
     {"POST", "/v1/tasks/{}/responses", TOKEN, HITL_BODY_NORMAL, hitl__h_respond},
     {"POST", "/v1/tasks/{}/release", TOKEN, HITL_BODY_NORMAL, hitl__h_release},

@@ -123,6 +123,7 @@ void hitl__h_events_stream(hitl_request *req);
 /* The waiters key under which event streams wait for the next commit (task ids start "t_"). */
 #define HITL_EVENTS_KEY "events"
 void hitl__h_webhook_deliveries(hitl_request *req);
+void hitl__h_webhook_redeliver(hitl_request *req);
 void hitl__h_token_create(hitl_request *req);
 void hitl__h_token_revoke(hitl_request *req);
 void hitl__h_token_list(hitl_request *req);

@@ -19,7 +19,8 @@
 /* ---- submit ------------------------------------------------------------------------------- */
 
 /* A submit goes from the HTTP thread (parse the body) to a policy worker (read and route each
- * task) to the writer (store them), suspended from the first hand-over until the answer. */
+ * task; one task under a quick policy is routed on the HTTP thread) to the writer (store them),
+ * suspended from the first hand-over until the answer. */
 typedef struct submit_job {
   hitl_job job;
   hitl_policy_work work;
@@ -81,6 +82,7 @@ static void submit_done(hitl_job *job, int rc) {
   if (j->submitted) {
     j->submitted(req, j->ctx, rc, &job->err, j->replayed[0] ? &j->existing[0] : &j->tasks[0]);
     submit_job_free(j);
+    hitl__request_resume(req);
     return;
   }
   if (rc) {
@@ -130,10 +132,9 @@ static int prepare(hitl_request *req, const hitl_queue_ref *q, const json_t *bod
   return 0;
 }
 
-/* Runs on a policy worker: reads and routes every task, then hands the job to the writer, or
- * answers the error. The request is suspended meanwhile. */
-static void route_tasks(hitl_policy_work *w) {
-  submit_job *j = (submit_job *)((char *)w - offsetof(submit_job, work));
+/* Reads and routes every task of j. Returns true, or false after answering the error (for a
+ * submission of another protocol: after telling it and freeing j). Resumes nothing. */
+static bool route_all(submit_job *j) {
   hitl_request *req = j->req;
   for (size_t i = 0; i < j->n; i++) {
     char prefix[32] = "";
@@ -145,17 +146,27 @@ static void route_tasks(hitl_policy_work *w) {
       if (j->submitted) {
         j->submitted(req, j->ctx, err.code ? err.code : HITL_EINTERNAL, &err, NULL);
         submit_job_free(j);
-        return;
+        return false;
       }
       if (j->batch && err.field[0] == '\0') snprintf(err.field, sizeof err.field, "tasks[%zu]", i);
       hitl__reply_err(req, &err);
-      hitl__request_resume(req);
-      return;
+      return false;
     }
   }
   j->job.run = submit_run;
   j->job.done = submit_done;
-  hitl__committer_enqueue(req->server->committer, &j->job);
+  return true;
+}
+
+/* Runs on a policy worker: routes every task, then hands the job to the writer, or answers the
+ * error. The request is suspended meanwhile. */
+static void route_tasks(hitl_policy_work *w) {
+  submit_job *j = (submit_job *)((char *)w - offsetof(submit_job, work));
+  hitl_request *req = j->req; /* j may be gone after route_all. */
+  if (route_all(j))
+    hitl__committer_enqueue(req->server->committer, &j->job);
+  else
+    hitl__request_resume(req);
 }
 
 static void submit(hitl_request *req, bool batch) {
@@ -209,6 +220,14 @@ static void submit(hitl_request *req, bool batch) {
   j->work.run = route_tasks;
   req->state = j;
   req->state_free = submit_job_free;
+  /* One task under a quick policy is routed here: the hand-over to a worker would cost more
+   * than the routing. Anything that may take a while goes to a policy worker. */
+  if (!batch && hitl_policy_is_quick(j->queue->config->policy)) {
+    if (!route_all(j)) return; /* Answered; j is freed with the request. */
+    hitl__request_suspend(req);
+    hitl__committer_enqueue(req->server->committer, &j->job);
+    return;
+  }
   hitl__request_suspend(req);
   hitl__policy_pool_submit(req->server->policy_pool, &j->work);
   return;
@@ -235,6 +254,13 @@ void hitl__task_submit_one(hitl_request *req, hitl_queue_ref *q, json_t *body, c
   j->ctx = ctx;
   j->prefix = prefix;
   j->work.run = route_tasks;
+  /* As submit: a quick policy is evaluated here, anything else on a policy worker. */
+  if (hitl_policy_is_quick(q->config->policy)) {
+    if (!route_all(j)) return; /* Told, and j freed; the request was never suspended. */
+    hitl__request_suspend(req);
+    hitl__committer_enqueue(req->server->committer, &j->job);
+    return;
+  }
   hitl__request_suspend(req);
   hitl__policy_pool_submit(req->server->policy_pool, &j->work);
 }

@@ -2,8 +2,10 @@
 /* Webhooks. A delivery is written to the outbox in the transaction of its event, so an event is
  * never committed without its deliveries nor the other way round. One worker thread POSTs due
  * deliveries with libcurl (several at once), and records each attempt through the writer: a 2xx
- * answer delivers, anything else is retried with a growing delay until the attempts run out.
- * Delivery is at least once: a receiver tells repeats apart by X-Hitl-Delivery. */
+ * answer delivers, anything else is retried with a growing delay for more than a day, then the
+ * delivery fails. Each attempt is signed as the Standard Webhooks specification says, with the
+ * webhook's secrets as they are when it is sent. Delivery is at least once: a receiver tells
+ * repeats apart by webhook-id (the same as X-Hitl-Delivery). */
 #include "api/webhooks.h"
 
 #include <curl/curl.h>
@@ -16,6 +18,7 @@
 
 #include "api/server_internal.h"
 #include "api/task_json.h"
+#include "api/webhook_secret.h"
 #include "util/clock.h"
 #include "util/id.h"
 #include "util/log.h"
@@ -25,7 +28,7 @@
 #define MAX_WAIT_MS 1000         /* Longest the worker sleeps without looking at the outbox. */
 #define CONNECT_TIMEOUT_MS 5000
 #define TRANSFER_TIMEOUT_MS 10000
-#define MAX_RETRY_MS (3600 * 1000)
+#define MAX_RETRY_FACTOR 2048     /* The delay doubles up to this many times the first. */
 
 /* One delivery being POSTed or having its attempt recorded. */
 typedef struct transfer {
@@ -54,9 +57,9 @@ struct hitl_webhooks {
 };
 
 int64_t hitl__webhooks_backoff(int64_t retry_ms, int attempts) {
-  int64_t delay = retry_ms > 0 ? retry_ms : HITL_WEBHOOK_DEFAULT_RETRY_MS;
-  for (int i = 1; i < attempts && delay < MAX_RETRY_MS; i++) delay *= 2;
-  if (delay > MAX_RETRY_MS) delay = MAX_RETRY_MS;
+  int64_t base = retry_ms > 0 ? retry_ms : HITL_WEBHOOK_DEFAULT_RETRY_MS, factor = 1;
+  for (int i = 1; i < attempts && factor < MAX_RETRY_FACTOR; i++) factor *= 2;
+  int64_t delay = base * factor;
   uint32_t tenth = (uint32_t)(delay / 10);
   return delay + (tenth ? (int64_t)randombytes_uniform(tenth + 1) : 0);
 }
@@ -171,6 +174,8 @@ void hitl__webhooks_committed(hitl_webhooks *w) {
   curl_multi_wakeup(w->multi);
 }
 
+void hitl__webhooks_wake(hitl_webhooks *w) { curl_multi_wakeup(w->multi); }
+
 /* ---- the worker ------------------------------------------------------------------------------ */
 
 static int record_run(hitl_job *job, hitl_txn *x) {
@@ -205,6 +210,26 @@ static bool in_flight(hitl_webhooks *w, const char *id) {
   return false;
 }
 
+/* Adds webhook-signature for t's delivery sent at unix time stamp: signed with the current
+ * secrets of the queue's webhook for its URL (none when that webhook is gone or has none). */
+static void sign_standard(hitl_webhooks *w, transfer *t, int64_t stamp) {
+  hitl_queue_ref *q = hitl__registry_get_by_id(w->server->registry, t->d.queue_id);
+  const hitl_webhook *hook = NULL;
+  for (size_t i = 0; q && i < q->config->n_webhooks && !hook; i++)
+    if (strcmp(q->config->webhooks[i].url, t->d.url) == 0) hook = &q->config->webhooks[i];
+  const char *secrets[2];
+  size_t n = hook ? hitl__webhook_secrets_valid(hook, hitl_now_ms(), secrets) : 0;
+  char h[32 + 2 * HITL_WEBHOOK_SIGNATURE_LEN];
+  int len = snprintf(h, sizeof h, "webhook-signature: ");
+  if (n && hitl__webhook_signature(secrets, n, t->d.id, stamp, t->d.body, strlen(t->d.body),
+                                   h + len, sizeof h - (size_t)len) == 0)
+    t->headers = curl_slist_append(t->headers, h);
+  else
+    hitl_log(HITL_LOG_WARN, "msg=\"webhook delivery sent unsigned: its webhook has no secret\" "
+             "delivery=%s", t->d.id);
+  hitl__queue_ref_release(q);
+}
+
 /* Starts POSTing d (taken) in a free slot. */
 static void start(hitl_webhooks *w, transfer *t, hitl_delivery *d) {
   memset(t, 0, sizeof *t);
@@ -221,10 +246,15 @@ static void start(hitl_webhooks *w, transfer *t, hitl_delivery *d) {
   t->headers = curl_slist_append(t->headers, h);
   t->headers = curl_slist_append(t->headers, "Content-Type: application/json");
   t->headers = curl_slist_append(t->headers, "Expect:"); /* No 100-continue round trip. */
+  int64_t stamp = hitl_now_ms() / 1000;
+  snprintf(h, sizeof h, "webhook-id: %s", t->d.id);
+  t->headers = curl_slist_append(t->headers, h);
+  snprintf(h, sizeof h, "webhook-timestamp: %lld", (long long)stamp);
+  t->headers = curl_slist_append(t->headers, h);
+  sign_standard(w, t, stamp);
   if (w->secret) {
     char sig[160];
-    hitl__webhooks_sign(w->secret, hitl_now_ms() / 1000, t->d.body, strlen(t->d.body), sig,
-                        sizeof sig);
+    hitl__webhooks_sign(w->secret, stamp, t->d.body, strlen(t->d.body), sig, sizeof sig);
     snprintf(h, sizeof h, "X-Hitl-Signature: %s", sig);
     t->headers = curl_slist_append(t->headers, h);
   }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* `hitl queue put|get|list|deliveries`: a queue's configuration, live counts and webhook
- * deliveries. */
+/* `hitl queue put|get|list|deliveries|redeliver`: a queue's configuration, live counts and
+ * webhook deliveries. */
 #include <jansson.h>
 #include <stdbool.h>
 #include <string.h>
@@ -16,6 +16,7 @@ static const char usage[] =
     "                                    [--cursor CURSOR]\n"
     "                                    what the queue's webhooks sent, newest first; pass\n"
     "                                    the answer's next_cursor as --cursor for the next page\n"
+    "       hitl queue redeliver NAME ID  send a delivered or failed webhook delivery again\n"
     "options: --url URL (HITL_URL), --token TOKEN (HITL_TOKEN)\n";
 
 static const hitl__cli_optspec options[] = {{"state", 1}, {"limit", 1}, {"cursor", 1}, {NULL, 0}};
@@ -42,6 +43,16 @@ int hitl__cmd_queue(int argc, char **argv) {
       code = hitl__cli_usage_error(usage, "the queue name is empty");
     } else {
       code = hitl__cli_get_page(&c, &a, &url, usage);
+    }
+  } else if (strcmp(verb, "redeliver") == 0) {
+    if (a.npositional != 3) {
+      code = hitl__cli_usage_error(usage, "queue redeliver needs NAME and ID");
+    } else if (hitl__cli_url(&url, &err, c.base_url,
+                             "/v1/queues/%s/webhook-deliveries/%s/redeliver", a.positional[1],
+                             a.positional[2]) < 0) {
+      code = hitl__cli_usage_error(usage, "the queue name and the delivery id may not be empty");
+    } else {
+      code = hitl__cli_call(&c, "POST", url.data, NULL, 0, NULL);
     }
   } else if (strcmp(verb, "list") == 0) {
     if (a.npositional != 1) {

@@ -24,7 +24,8 @@ static const char serve_usage[] =
     "\n"
     "Serves the HTTP API. HITL_ADMIN_TOKEN in the environment (at least 32 characters: make one\n"
     "with `hitl token generate`) becomes an orchestrator token;\n"
-    "HITL_WEBHOOK_SECRET signs webhook deliveries (X-Hitl-Signature).\n"
+    "HITL_WEBHOOK_SECRET adds X-Hitl-Signature to webhook deliveries (each is signed with its\n"
+    "webhook's own secret too: docs/queues.md).\n"
     "  --db FILE|URL      SQLite database, created when missing, or a postgres:// URL of an\n"
     "                     existing PostgreSQL database (default $HITL_DB, else hitl.db)\n"
     "  --listen HOST:PORT address to listen on (default 127.0.0.1:8080; port 0 picks one)\n"
@@ -32,7 +33,7 @@ static const char serve_usage[] =
     "  --threads N        HTTP threads (default 2)\n"
     "  --log-level LEVEL  default info: one line per request on stderr\n"
     "  --webhook-retry-ms MS  first retry delay of a failed webhook delivery, doubled each\n"
-    "                     attempt up to an hour (default 10000)\n"
+    "                     attempt up to 2048 times; 16 attempts in 28 h (default 10000)\n"
     "  --tls-cert FILE    serve HTTPS with this PEM certificate (chain); needs --tls-key\n"
     "  --tls-key FILE     the certificate's PEM private key\n"
     "  --max-connections N  open connections in all (default 10000); the last tenth is kept for\n"
@@ -169,7 +170,7 @@ int hitl__cmd_serve(int argc, char **argv) {
     } else if (strcmp(a, "--threads") == 0 && v) {
       if (!parse_count(a, v, 1, 64, &threads)) return HITL_EXIT_USAGE;
     } else if (strcmp(a, "--webhook-retry-ms") == 0 && v) {
-      if (!parse_count(a, v, 10, 3600000, &retry_ms)) return HITL_EXIT_USAGE;
+      if (!parse_count(a, v, 1, 3600000, &retry_ms)) return HITL_EXIT_USAGE;
     } else if (strcmp(a, "--tls-cert") == 0 && v) {
       tls_cert = v;
     } else if (strcmp(a, "--tls-key") == 0 && v) {

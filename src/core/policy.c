@@ -58,6 +58,7 @@ struct hitl_policy {
   policy_rule *rules;
   size_t n_rules;
   size_t cap_rules;
+  size_t cost; /* Condition nodes in all rules, a regex counting past HITL_POLICY_QUICK_COST. */
 };
 
 static const char *const op_names[] = {
@@ -282,6 +283,17 @@ static void put_capped_json(hitl_buf *b, const char *key, const char *json, size
 
 /* Prepares the fixed parts of the trace entries of every leaf under c, which belongs to the rule
  * called name, so that evaluation only copies bytes. */
+/* What evaluating c may cost, in condition nodes: a regex scans up to its text limit, so it
+ * alone makes a policy not quick. */
+static size_t cond_cost(const hitl_cond *c) {
+  if (c->op == HITL_COND_REGEX) return HITL_POLICY_QUICK_COST + 1;
+  size_t cost = 1;
+  for (size_t i = 0; i < c->n_children; i++) cost += cond_cost(c->children[i]);
+  return cost;
+}
+
+bool hitl_policy_is_quick(const hitl_policy *p) { return p->cost <= HITL_POLICY_QUICK_COST; }
+
 static void prepare_trace(hitl_cond *c, const char *name) {
   if (c->op == HITL_COND_ALL || c->op == HITL_COND_ANY || c->op == HITL_COND_NOT) {
     for (size_t i = 0; i < c->n_children; i++) prepare_trace(c->children[i], name);
@@ -336,7 +348,11 @@ int hitl__policy_add(hitl_policy *p, const char *name, hitl_cond *when, hitl_act
   r->role = hitl_xstrdup(role);
   r->has_priority = has_priority;
   r->priority = has_priority ? priority : 0;
-  if (when) prepare_trace(when, name);
+  if (when) {
+    prepare_trace(when, name);
+    p->cost += cond_cost(when);
+  }
+  p->cost++; /* The rule itself. */
   return (int)p->n_rules++;
 }
 

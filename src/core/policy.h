@@ -75,6 +75,12 @@ typedef struct hitl_policy hitl_policy; /* A compiled policy; immutable, shareab
  * is bounded (see core/policy_regex.h) but may take a while: run it where nothing waits on it.
  * Fills *out. Returns 0, or the error a lookup returned (HITL_EUNAVAILABLE: out of memory). */
 int hitl_policy_evaluate(const hitl_policy *p, const hitl_policy_input *in, hitl_route *out);
+/* Policies of at most this many rules and condition nodes, none of them a regex, are quick. */
+#define HITL_POLICY_QUICK_COST 64
+/* True when evaluating p costs about as little as reading the task: no regex and at most
+ * HITL_POLICY_QUICK_COST rules and condition nodes (about a microsecond each). Such a policy may
+ * run on a thread that others wait on; any other runs on a policy worker. */
+bool hitl_policy_is_quick(const hitl_policy *p);
 void hitl_policy_free(hitl_policy *p);
 void hitl_route_clear(hitl_route *r);
 /* "accept", "reject", "review". */

@@ -28,9 +28,12 @@ void hitl_queue_config_free(hitl_queue_config *q) {
   for (size_t i = 0; i < q->n_webhooks; i++) {
     free(q->webhooks[i].url);
     free_strings(q->webhooks[i].events, q->webhooks[i].n_events);
+    free(q->webhooks[i].secret);
+    free(q->webhooks[i].previous_secret);
   }
   free(q->webhooks);
   free(q->json);
+  free(q->json_shown);
   free(q->json_redacted);
   free(q);
 }

@@ -148,8 +148,9 @@ WRAP(delivery_list,
      (int64_t queue_id, int state, int64_t before_seq, size_t limit, hitl_delivery **out,
       size_t *n),
      queue_id, state, before_seq, limit, out, n)
+WRAP(delivery_get, (const char *id, hitl_delivery *out), id, out)
 
-#define FAULT_FUNCTIONS 44 /* Every member of the vtable but version. */
+#define FAULT_FUNCTIONS 45 /* Every member of the vtable but version. */
 _Static_assert(sizeof(hitl_store_vtable) ==
                    offsetof(hitl_store_vtable, close) + FAULT_FUNCTIONS * sizeof(void (*)(void)),
                "a store function was added: give it a wrapper in store/fault.c");
@@ -200,6 +201,7 @@ static const hitl_store_vtable fault_vtable = {
     .delivery_next_due = f_delivery_next_due,
     .delivery_update = f_delivery_update,
     .delivery_list = f_delivery_list,
+    .delivery_get = f_delivery_get,
 };
 
 hitl_store *hitl__store_fault_wrap(hitl_store *backend) {

@@ -476,6 +476,7 @@ static const hitl_store_vtable postgres_vtable = {
     .delivery_next_due = hitl__pg_delivery_next_due,
     .delivery_update = hitl__pg_delivery_update,
     .delivery_list = hitl__pg_delivery_list,
+    .delivery_get = hitl__pg_delivery_get,
     .changes_publish = hitl__pg_changes_publish,
     .changes_wait = hitl__pg_changes_wait,
 };

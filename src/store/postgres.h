@@ -52,6 +52,7 @@ typedef enum hitl__pg_stmt_id {
   HITL__PG_DELIVERY_NEXT_DUE,
   HITL__PG_DELIVERY_UPDATE,
   HITL__PG_DELIVERY_LIST,
+  HITL__PG_DELIVERY_GET,
   HITL__PG_CHANGES_PUBLISH,
   HITL__PG_COUNT
 } hitl__pg_stmt_id;
@@ -178,6 +179,7 @@ int hitl__pg_delivery_next_due(hitl_store *store, int64_t *at);
 int hitl__pg_delivery_update(hitl_store *store, const hitl_delivery *d);
 int hitl__pg_delivery_list(hitl_store *store, int64_t queue_id, int state, int64_t before_seq,
                            size_t limit, hitl_delivery **out, size_t *n);
+int hitl__pg_delivery_get(hitl_store *store, const char *id, hitl_delivery *out);
 
 /* The change feed of the vtable, on LISTEN/NOTIFY (postgres_feed.c). */
 int hitl__pg_changes_publish(hitl_store *store, const char *text);

@@ -355,3 +355,17 @@ int hitl__pg_delivery_list(hitl_store *store, int64_t queue_id, int state, int64
   *out = rows;
   return rc;
 }
+
+int hitl__pg_delivery_get(hitl_store *store, const char *id, hitl_delivery *out) {
+  hitl__pg_params p = {0};
+  hitl__pg_text(&p, id, 0);
+  void *rows = NULL;
+  size_t n = 0;
+  memset(out, 0, sizeof *out);
+  int rc = hitl__pg_collect((hitl__pg *)store, HITL__PG_DELIVERY_GET, &p, sizeof *out,
+                            read_delivery, "delivery_get", &rows, &n);
+  if (rc == 0 && n == 0) rc = HITL_ENOT_FOUND;
+  if (rc == 0) *out = *(hitl_delivery *)rows;
+  free(rows);
+  return rc;
+}

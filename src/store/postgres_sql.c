@@ -149,6 +149,7 @@ static const char *const stmt_sql[HITL__PG_COUNT] = {
     [HITL__PG_DELIVERY_LIST] = "SELECT " DELIVERY_COLUMNS " FROM webhook_deliveries "
                                "WHERE queue_id = $1 AND ($2::integer < 0 OR state = $2) "
                                "AND ($3::bigint = 0 OR seq < $3) ORDER BY seq DESC LIMIT $4",
+    [HITL__PG_DELIVERY_GET] = "SELECT " DELIVERY_COLUMNS " FROM webhook_deliveries WHERE id = $1",
 
     /* Delivered to the listeners when the transaction commits; NOTIFY folds identical payloads
      * of one transaction into one, which the feed's texts never are (each holds event seqs). */

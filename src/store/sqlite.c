@@ -160,6 +160,7 @@ static const char *const stmt_sql[HITL__ST_COUNT] = {
     [HITL__ST_DELIVERY_LIST] = "SELECT " DELIVERY_COLUMNS " FROM webhook_deliveries "
                                "WHERE queue_id = ?1 AND (?2 < 0 OR state = ?2) "
                                "AND (?3 = 0 OR seq < ?3) ORDER BY seq DESC LIMIT ?4",
+    [HITL__ST_DELIVERY_GET] = "SELECT " DELIVERY_COLUMNS " FROM webhook_deliveries WHERE id = ?1",
 };
 
 const char *hitl__sqlite_sql(hitl__sqlite_stmt_id id) { return stmt_sql[id]; }
@@ -485,6 +486,7 @@ static const hitl_store_vtable sqlite_vtable = {
     .delivery_next_due = hitl__sqlite_delivery_next_due,
     .delivery_update = hitl__sqlite_delivery_update,
     .delivery_list = hitl__sqlite_delivery_list,
+    .delivery_get = hitl__sqlite_delivery_get,
     .response_list_by_reviewer = hitl__sqlite_response_list_by_reviewer,
     .response_count_by_reviewer = hitl__sqlite_response_count_by_reviewer,
     .reviewer_activity = hitl__sqlite_reviewer_activity,

@@ -59,6 +59,7 @@ typedef enum hitl__sqlite_stmt_id {
   HITL__ST_DELIVERY_UPDATE,
   HITL__ST_DELIVERY_LIST,
   HITL__ST_TASK_COUNT_REVIEWER,
+  HITL__ST_DELIVERY_GET,
   HITL__ST_COUNT
 } hitl__sqlite_stmt_id;
 
@@ -172,5 +173,6 @@ int hitl__sqlite_delivery_next_due(hitl_store *store, int64_t *at);
 int hitl__sqlite_delivery_update(hitl_store *store, const hitl_delivery *d);
 int hitl__sqlite_delivery_list(hitl_store *store, int64_t queue_id, int state, int64_t before_seq,
                                size_t limit, hitl_delivery **out, size_t *n);
+int hitl__sqlite_delivery_get(hitl_store *store, const char *id, hitl_delivery *out);
 
 #endif

@@ -107,3 +107,17 @@ int hitl__sqlite_delivery_list(hitl_store *store, int64_t queue_id, int state, i
   *out = rows;
   return rc;
 }
+
+int hitl__sqlite_delivery_get(hitl_store *store, const char *id, hitl_delivery *out) {
+  hitl__sqlite *s = (hitl__sqlite *)store;
+  sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_DELIVERY_GET);
+  hitl__sqlite_bind_text(st, 1, id, 0);
+  int rc = sqlite3_step(st), ret = 0;
+  memset(out, 0, sizeof *out);
+  if (rc == SQLITE_ROW)
+    read_delivery(st, out);
+  else
+    ret = rc == SQLITE_DONE ? HITL_ENOT_FOUND : hitl__sqlite_fail(s, rc, "delivery_get");
+  hitl__sqlite_done(st);
+  return ret;
+}

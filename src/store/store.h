@@ -232,6 +232,10 @@ typedef struct hitl_store_vtable {
    * changes_publish does nothing and changes_wait returns HITL_ENOT_FOUND at once. */
   int (*changes_publish)(hitl_store *s, const char *text);
   int (*changes_wait)(hitl_store *s, int timeout_ms, char ***texts, size_t *n);
+
+  /* The webhook delivery with id id into *out (clear it with hitl_delivery_clear);
+   * HITL_ENOT_FOUND when there is none. */
+  int (*delivery_get)(hitl_store *s, const char *id, hitl_delivery *out);
 } hitl_store_vtable;
 
 #define HITL_STORE_VERSION 3

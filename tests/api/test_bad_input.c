@@ -226,6 +226,20 @@ static const bad_case corpus[] = {
     {"GET", Q "/webhook-deliveries", TK_REVIEWER, NULL, 403, "forbidden", NULL, "orchestrator role"},
     {"PUT", Q, TK_ADMIN, "{\"webhooks\":[{\"url\":\"http://127.0.0.1:1/\",\"events\":[\"task.done\"]}]}",
      400, VALIDATION, "webhooks[0].events[0]", "not an event type"},
+    /* Webhook secrets in the wrong form, and redeliveries of what is not there. */
+    {"PUT", Q, TK_ADMIN, "{\"webhooks\":[{\"url\":\"http://127.0.0.1:1/\",\"secret\":\"hunter2\"}]}",
+     400, VALIDATION, "webhooks[0].secret", "whsec_"},
+    {"PUT", Q, TK_ADMIN, "{\"webhooks\":[{\"url\":\"http://127.0.0.1:1/\",\"secret\":\"whsec_c2hvcnQ=\"}]}",
+     400, VALIDATION, "webhooks[0].secret", "24 to 64 random bytes"},
+    {"PUT", Q, TK_ADMIN, "{\"webhooks\":[{\"url\":\"http://127.0.0.1:1/\",\"previous_secret\":"
+     "\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\",\"previous_secret_until\":1}]}",
+     400, VALIDATION, "webhooks[0].previous_secret", "keeps the previous secret"},
+    {"POST", Q "/webhook-deliveries/wh_nope/redeliver", TK_ADMIN, NULL, 404, "not_found", "delivery",
+     "wh_nope"},
+    {"POST", "/v1/queues/nope/webhook-deliveries/wh_nope/redeliver", TK_ADMIN, NULL, 404,
+     "not_found", "queue", "\"nope\""},
+    {"POST", Q "/webhook-deliveries/wh_nope/redeliver", TK_REVIEWER, NULL, 403, "forbidden", NULL,
+     "orchestrator role"},
 };
 
 static test_server srv;

@@ -17,6 +17,8 @@
 #include <time.h>
 #include <cmocka.h>
 
+#include "api/webhook_secret.h"
+#include "api/webhooks.h"
 #include "harness.h"
 
 #define SECRET_VAR "HITL_WEBHOOK_SECRET"
@@ -32,6 +34,9 @@ typedef struct hit {
   char event[64];        /* X-Hitl-Event, "" when absent. */
   char content_type[64];
   char *signature;       /* X-Hitl-Signature (malloc'd), NULL when absent. */
+  char webhook_id[80];   /* The Standard Webhooks headers, "" when absent. */
+  char webhook_timestamp[24];
+  char webhook_signature[2 * HITL_WEBHOOK_SIGNATURE_LEN];
   char *body;            /* NUL-terminated (malloc'd). */
   size_t body_len;
   unsigned status;       /* What the receiver answered. */
@@ -105,6 +110,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     copy_header(c, "X-Hitl-Delivery", h->delivery, sizeof h->delivery);
     copy_header(c, "X-Hitl-Event", h->event, sizeof h->event);
     copy_header(c, "Content-Type", h->content_type, sizeof h->content_type);
+    copy_header(c, "webhook-id", h->webhook_id, sizeof h->webhook_id);
+    copy_header(c, "webhook-timestamp", h->webhook_timestamp, sizeof h->webhook_timestamp);
+    copy_header(c, "webhook-signature", h->webhook_signature, sizeof h->webhook_signature);
     const char *sig = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Hitl-Signature");
     h->signature = sig ? strdup(sig) : NULL;
     h->status = status;
@@ -485,7 +493,8 @@ static void test_human_decision_is_delivered(void **state) {
 static void test_gives_up_after_the_last_attempt(void **state) {
   (void)state;
   rc_script(&rcv, 500, 1000);
-  const char *const args[] = {"--webhook-retry-ms", "10", NULL};
+  /* The whole schedule (28 hours at the default) in 1 ms units: about 11 s. */
+  const char *const args[] = {"--webhook-retry-ms", "1", NULL};
   ts_start(&srv, args);
   char *agent = ts_token(&srv, "agent", "agent");
   char cfg[512];
@@ -497,19 +506,178 @@ static void test_gives_up_after_the_last_attempt(void **state) {
   tr_free(&r);
   assert_int_equal(tr(&srv, "POST", "/v1/queues/hooked/tasks", agent, "{\"input\":{}}", &r), 201);
   tr_free(&r);
-  /* 10 ms doubled eleven times is about 41 s in all: wait for the state, bounded. */
-  assert_true(wait_listing("", "failed", 12, 90000, &r));
-  assert_int_equal(tj_int(&r, "deliveries.0.attempts"), 12);
+  assert_true(wait_listing("", "failed", HITL_WEBHOOK_MAX_ATTEMPTS, 90000, &r));
+  assert_int_equal(tj_int(&r, "deliveries.0.attempts"), HITL_WEBHOOK_MAX_ATTEMPTS);
   assert_int_equal(tj_int(&r, "deliveries.0.last_status"), 500);
   assert_non_null(strstr(tj_str(&r, "deliveries.0.last_error"), "500"));
   json_t *d = json_array_get(json_object_get(r.json, "deliveries"), 0);
   assert_true(json_is_null(json_object_get(d, "next_attempt_at"))); /* No attempt is coming. */
   tr_free(&r);
-  assert_int_equal(rc_count(&rcv), 12);
+  assert_int_equal(rc_count(&rcv), HITL_WEBHOOK_MAX_ATTEMPTS);
   assert_int_equal(tr(&srv, "GET", "/metrics", ADMIN_TOKEN, NULL, &r), 200);
   assert_non_null(strstr(r.body, "hitl_webhook_attempts_total{result=\"failed\"} 1"));
-  assert_non_null(strstr(r.body, "hitl_webhook_attempts_total{result=\"retry\"} 11"));
+  assert_non_null(strstr(r.body, "hitl_webhook_attempts_total{result=\"retry\"} 15"));
   tr_free(&r);
+
+  /* Redelivered once the receiver takes it: a new round, the same webhook-id. */
+  assert_int_equal(tr(&srv, "GET", "/v1/queues/hooked/webhook-deliveries", ADMIN_TOKEN, NULL, &r),
+                   200);
+  char id[80], path[200];
+  snprintf(id, sizeof id, "%s", tj_str(&r, "deliveries.0.id"));
+  tr_free(&r);
+  rc_script(&rcv, 500, 0);
+  snprintf(path, sizeof path, "/v1/queues/hooked/webhook-deliveries/%s/redeliver", id);
+  assert_int_equal(tr(&srv, "POST", path, ADMIN_TOKEN, NULL, &r), 200);
+  assert_string_equal(tj_str(&r, "id"), id);
+  assert_string_equal(tj_str(&r, "state"), "pending");
+  assert_int_equal(tj_int(&r, "attempts"), 0);
+  tr_free(&r);
+  assert_true(wait_listing("", "delivered", 1, WAIT_MS, &r));
+  assert_int_equal(tj_int(&r, "deliveries.0.attempts"), 1);
+  tr_free(&r);
+  assert_int_equal(rc_count(&rcv), HITL_WEBHOOK_MAX_ATTEMPTS + 1);
+  assert_string_equal(rcv.hits[HITL_WEBHOOK_MAX_ATTEMPTS].webhook_id, id);
+  assert_string_equal(rcv.hits[HITL_WEBHOOK_MAX_ATTEMPTS].webhook_id, rcv.hits[0].webhook_id);
+
+  /* A delivered one may be sent again too; unknown ids are not found. */
+  assert_int_equal(tr(&srv, "POST", path, ADMIN_TOKEN, NULL, &r), 200);
+  tr_free(&r);
+  int again = HITL_WEBHOOK_MAX_ATTEMPTS + 2;
+  assert_true(rc_wait(&rcv, at_least, &again, WAIT_MS));
+  assert_string_equal(rcv.hits[again - 1].webhook_id, id);
+  assert_int_equal(tr(&srv, "POST", "/v1/queues/hooked/webhook-deliveries/wh_nope/redeliver",
+                      ADMIN_TOKEN, NULL, &r), 404);
+  assert_string_equal(tj_str(&r, "error.field"), "delivery");
+  tr_free(&r);
+  snprintf(path, sizeof path, "/v1/queues/other/webhook-deliveries/%s/redeliver", id);
+  assert_int_equal(tr(&srv, "POST", path, ADMIN_TOKEN, NULL, &r), 404);
+  tr_free(&r);
+  free(agent);
+}
+
+/* A pending delivery is not redelivered: its attempts go on. */
+static void test_redeliver_pending_conflicts(void **state) {
+  (void)state;
+  rc_script(&rcv, 503, 1000);
+  const char *const slow[] = {"--webhook-retry-ms", "3600000", NULL};
+  ts_start(&srv, slow);
+  char cfg[256];
+  snprintf(cfg, sizeof cfg, "{\"webhooks\":[{\"url\":\"http://127.0.0.1:%d/hook\"}]}",
+           rcv.port);
+  test_resp r;
+  assert_int_equal(tr(&srv, "PUT", "/v1/queues/hooked", ADMIN_TOKEN, cfg, &r), 201);
+  tr_free(&r);
+  char *agent = ts_token(&srv, "agent", "agent");
+  assert_int_equal(tr(&srv, "POST", "/v1/queues/hooked/tasks", agent, "{\"input\":{}}", &r), 201);
+  tr_free(&r);
+  assert_true(wait_listing("", "pending", 1, WAIT_MS, &r));
+  char path[200];
+  snprintf(path, sizeof path, "/v1/queues/hooked/webhook-deliveries/%s/redeliver",
+           tj_str(&r, "deliveries.0.id"));
+  tr_free(&r);
+  assert_int_equal(tr(&srv, "POST", path, ADMIN_TOKEN, NULL, &r), 409);
+  assert_string_equal(tj_str(&r, "error.field"), "delivery");
+  tr_free(&r);
+  assert_int_equal(tr(&srv, "POST", path, agent, NULL, &r), 403);
+  tr_free(&r);
+  free(agent);
+}
+
+/* True when hit h carries the Standard Webhooks headers and its webhook-signature is exactly the
+ * signatures of secrets (in order) over webhook-id, webhook-timestamp and the body. */
+static bool standard_signature_ok(const hit *h, const char *const *secrets, size_t n) {
+  char want[2 * HITL_WEBHOOK_SIGNATURE_LEN];
+  long long t = atoll(h->webhook_timestamp);
+  if (h->webhook_id[0] == '\0' || t <= 0 || llabs((long long)time(NULL) - t) > 300) return false;
+  if (hitl__webhook_signature(secrets, n, h->webhook_id, t, h->body, h->body_len, want,
+                              sizeof want) != 0)
+    return false;
+  return strcmp(want, h->webhook_signature) == 0;
+}
+
+/* Per-webhook secrets: generated and shown once, never read back, kept across PUTs, rotated
+ * with two signatures for a while; a secret in the wrong form changes nothing. */
+static void test_standard_signatures_and_secrets(void **state) {
+  (void)state;
+  ts_start(&srv, fast_retry);
+  char *agent = ts_token(&srv, "agent", "agent");
+  char cfg[512];
+  snprintf(cfg, sizeof cfg,
+           "{\"policy\":{\"rules\":[{\"name\":\"all\",\"then\":{\"action\":\"accept\"}}]},"
+           "\"webhooks\":[{\"url\":\"http://127.0.0.1:%d/hook\",\"events\":[\"task.decided\"]}]}",
+           rcv.port);
+  test_resp r;
+  assert_int_equal(tr(&srv, "PUT", "/v1/queues/hooked", ADMIN_TOKEN, cfg, &r), 201);
+  char first[HITL_WEBHOOK_SECRET_LEN];
+  snprintf(first, sizeof first, "%s", tj_str(&r, "webhook_secrets.0.secret"));
+  assert_true(hitl__webhook_secret_valid(first));
+  assert_non_null(strstr(tj_str(&r, "webhook_secrets.0.url"), "/hook"));
+  tr_free(&r);
+  /* GET never shows it, to an orchestrator neither: a hint only. */
+  assert_int_equal(tr(&srv, "GET", "/v1/queues/hooked", ADMIN_TOKEN, NULL, &r), 200);
+  assert_null(strstr(r.body, first));
+  assert_null(tj_str(&r, "webhook_secrets.0.secret"));
+  char hint[HITL_WEBHOOK_HINT_LEN];
+  hitl__webhook_secret_hint(first, hint);
+  assert_string_equal(tj_str(&r, "config.webhooks.0.secret_hint"), hint);
+  char *before = json_dumps(json_object_get(r.json, "config"), JSON_SORT_KEYS);
+  tr_free(&r);
+
+  /* A secret in the wrong form: 400 naming the field, and nothing stored changes. */
+  const char *bad[] = {"\"whsec_c2hvcnQ=\"", "\"not-a-secret\"", "7",
+                       "\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw!\""};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    char body[256];
+    snprintf(body, sizeof body,
+             "{\"webhooks\":[{\"url\":\"http://127.0.0.1:%d/hook\",\"secret\":%s}]}", rcv.port,
+             bad[i]);
+    assert_int_equal(tr(&srv, "PUT", "/v1/queues/hooked", ADMIN_TOKEN, body, &r), 400);
+    assert_string_equal(tj_str(&r, "error.code"), "validation_failed");
+    assert_string_equal(tj_str(&r, "error.field"), "webhooks[0].secret");
+    tr_free(&r);
+  }
+  assert_int_equal(tr(&srv, "GET", "/v1/queues/hooked", ADMIN_TOKEN, NULL, &r), 200);
+  char *after = json_dumps(json_object_get(r.json, "config"), JSON_SORT_KEYS);
+  assert_string_equal(before, after);
+  free(after);
+  tr_free(&r);
+
+  /* A delivery is signed with it; webhook-id is the delivery's id. */
+  assert_int_equal(tr(&srv, "POST", "/v1/queues/hooked/tasks", agent, "{\"input\":{}}", &r), 201);
+  tr_free(&r);
+  int one = 1, two = 2;
+  assert_true(rc_wait(&rcv, at_least, &one, WAIT_MS));
+  const char *s1[] = {first};
+  assert_string_equal(rcv.hits[0].webhook_id, rcv.hits[0].delivery);
+  if (!standard_signature_ok(&rcv.hits[0], s1, 1))
+    fail_msg("bad webhook-signature: %s", rcv.hits[0].webhook_signature);
+  assert_null(rcv.hits[0].signature); /* No server-wide secret: no X-Hitl-Signature. */
+
+  /* PUT again what GET showed: the same secret. Then rotate: both sign for a while. */
+  assert_int_equal(tr(&srv, "PUT", "/v1/queues/hooked", ADMIN_TOKEN, before, &r), 200);
+  assert_null(tj_str(&r, "webhook_secrets.0.secret"));
+  assert_string_equal(tj_str(&r, "config.webhooks.0.secret_hint"), hint);
+  tr_free(&r);
+  snprintf(cfg, sizeof cfg,
+           "{\"policy\":{\"rules\":[{\"name\":\"all\",\"then\":{\"action\":\"accept\"}}]},"
+           "\"webhooks\":[{\"url\":\"http://127.0.0.1:%d/hook\",\"rotate_secret\":true}]}",
+           rcv.port);
+  assert_int_equal(tr(&srv, "PUT", "/v1/queues/hooked", ADMIN_TOKEN, cfg, &r), 200);
+  char second[HITL_WEBHOOK_SECRET_LEN];
+  snprintf(second, sizeof second, "%s", tj_str(&r, "webhook_secrets.0.secret"));
+  assert_true(hitl__webhook_secret_valid(second));
+  assert_string_not_equal(first, second);
+  assert_string_equal(tj_str(&r, "config.webhooks.0.previous_secret_hint"), hint);
+  assert_non_null(tj_str(&r, "config.webhooks.0.rotation_ends_at"));
+  assert_null(strstr(r.body, first));
+  tr_free(&r);
+  assert_int_equal(tr(&srv, "POST", "/v1/queues/hooked/tasks", agent, "{\"input\":{}}", &r), 201);
+  tr_free(&r);
+  assert_true(rc_wait(&rcv, at_least, &two, WAIT_MS));
+  const char *s2[] = {second, first};
+  const hit *h = &rcv.hits[rc_count(&rcv) - 1];
+  if (!standard_signature_ok(h, s2, 2)) fail_msg("bad webhook-signature: %s", h->webhook_signature);
+  free(before);
   free(agent);
 }
 
@@ -538,6 +706,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_receiver_records_and_scripts, fresh, remove_all),
       cmocka_unit_test_setup_teardown(test_bad_config, fresh, remove_all),
+      cmocka_unit_test_setup_teardown(test_standard_signatures_and_secrets, fresh, remove_all),
       cmocka_unit_test_setup_teardown(test_decided_by_policy_is_delivered_and_signed, fresh,
                                       remove_all),
       cmocka_unit_test_setup_teardown(test_retries_until_2xx, fresh, remove_all),
@@ -545,6 +714,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_without_secret_no_signature, fresh, remove_all),
       cmocka_unit_test_setup_teardown(test_human_decision_is_delivered, fresh, remove_all),
       cmocka_unit_test_setup_teardown(test_gives_up_after_the_last_attempt, fresh, remove_all),
+      cmocka_unit_test_setup_teardown(test_redeliver_pending_conflicts, fresh, remove_all),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   curl_global_cleanup();

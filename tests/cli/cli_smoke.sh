@@ -108,7 +108,7 @@ echo '{"schema": ' >"$tmp/bad.json"
 run 1 queue put "$q" "$tmp/bad.json"
 
 # --- serve refuses bad options before it starts (bounded, in case one were taken) ---
-for bad in "--webhook-retry-ms 5" "--webhook-retry-ms 3600001" "--webhook-retry-ms x" "--threads 0" \
+for bad in "--webhook-retry-ms 0" "--webhook-retry-ms 3600001" "--webhook-retry-ms x" "--threads 0" \
   "--max-body 10" "--log-level loud" "--listen nope"; do
   # shellcheck disable=SC2086 # Each entry is an option and its value.
   timeout 10 "$HITL_BIN" serve --db "$tmp/never.db" $bad >"$tmp/out" 2>"$tmp/err"
@@ -137,6 +137,13 @@ run 1 queue deliveries "$q-hooks" --limit 0
 run 2 queue deliveries "$q-hooks" --limit many
 run 2 queue get "$q-hooks" --state pending
 run 3 queue deliveries "$q-missing"
+run 0 queue deliveries "$q-hooks"
+whid=$(sed -n 's/^ *"id": "\(wh_[^"]*\)".*/\1/p' <<<"$OUT" | head -n 1)
+check "a delivery id" "$whid" '^wh_'
+# Still pending (port 1 refuses): a conflict; a delivered or failed one would be sent again.
+run 4 queue redeliver "$q-hooks" "$whid" && check "queue redeliver pending" "$ERR" 'pending'
+run 3 queue redeliver "$q-hooks" wh_missing
+run 2 queue redeliver "$q-hooks"
 
 # --- submit ---
 echo '{"input": {"text": "one"}, "confidence": 0.5}' >"$tmp/one.json"

@@ -4,6 +4,7 @@
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
 import {fileURLToPath} from 'node:url';
 import {ADMIN, BASE, ok, tokens, launch, newPage, signIn, shot, shownTask, nextTask, decided, report} from './lib.mjs';
@@ -167,35 +168,79 @@ test('the workspace on a 390 px phone: no sideways scrolling, Approve, Reject an
   await page.context().close();
 });
 
-test("a queue's webhook deliveries are listed under its configuration, with the last error", async () => {
-  // The webhook points at a port that refuses connections: the delivery stays pending, with why.
-  await ok(ADMIN, 'PUT', '/v1/queues/hooks', {policy: {rules: [{name: 'all', then: {action: 'accept'}}]},
-    webhooks: [{url: 'http://127.0.0.1:1/hook', events: ['task.decided']}]});
-  await ok(T.agent, 'POST', '/v1/queues/hooks/tasks', {input: {text: 'decided by the policy'}});
-  const until = Date.now() + 10000;
-  for (;;) {
-    const {deliveries} = await ok(ADMIN, 'GET', '/v1/queues/hooks/webhook-deliveries');
-    if (deliveries.length === 1 && deliveries[0].attempts >= 1) break;
-    assert.ok(Date.now() < until, 'the first attempt was made');
-    await new Promise((r) => setTimeout(r, 50));
+test("a queue's webhook deliveries are listed under its configuration, with the last error; Redeliver sends one again", async () => {
+  // A receiver on 127.0.0.1 that takes every delivery, and a port that refuses connections.
+  const got = [];
+  const receiver = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => { got.push(req.headers['webhook-id']); res.end('ok'); });
+  });
+  await new Promise((r) => receiver.listen(0, '127.0.0.1', r));
+  const port = receiver.address().port;
+  try {
+    const put = await ok(ADMIN, 'PUT', '/v1/queues/hooks', {policy: {rules: [{name: 'all', then: {action: 'accept'}}]},
+      webhooks: [{url: 'http://127.0.0.1:1/hook', events: ['task.decided']},
+                 {url: `http://127.0.0.1:${port}/hook`, events: ['task.decided']}]});
+    assert.equal(put.webhook_secrets.length, 2);
+    await ok(T.agent, 'POST', '/v1/queues/hooks/tasks', {input: {text: 'decided by the policy'}});
+    const until = Date.now() + 10000;
+    for (;;) {
+      const {deliveries} = await ok(ADMIN, 'GET', '/v1/queues/hooks/webhook-deliveries');
+      if (deliveries.length === 2 && deliveries.every((d) => d.attempts >= 1)) break;
+      assert.ok(Date.now() < until, 'the first attempts were made');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const page = await newPage(browser);
+    await signIn(page, ADMIN, '#/config/hooks');
+    const rows = page.locator('#deliveries tbody tr');
+    await rows.nth(1).waitFor();
+    assert.equal(await rows.count(), 2);
+    const pending = page.locator('#deliveries tr[data-state="pending"]');
+    const delivered = page.locator('#deliveries tr[data-state="delivered"]');
+    assert.match(await pending.innerText(), /task\.decided/);
+    assert.match(await pending.locator('.lasterr').innerText(), /connect/i);
+    assert.equal(await pending.locator('button').count(), 0);
+    // Redeliver: the receiver gets the same webhook-id again.
+    const id = await delivered.getAttribute('data-id');
+    assert.deepEqual(got, [id]);
+    await delivered.getByRole('button', {name: 'Redeliver'}).click();
+    await page.getByText(`Delivery ${id} will be sent again.`).waitFor();
+    const again = Date.now() + 10000;
+    while (got.length < 2) {
+      assert.ok(Date.now() < again, 'the redelivery arrived');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.deepEqual(got, [id, id]);
+    await page.locator('#drefresh').click();
+    await page.locator(`#deliveries tr[data-id="${id}"][data-state="delivered"]`).waitFor();
+    // Filtering by state asks the server again.
+    await page.selectOption('#dstate', 'failed');
+    await page.locator('#dempty').waitFor();
+    assert.equal(await page.locator('#deliveries').isVisible(), false);
+    await page.selectOption('#dstate', 'pending');
+    await rows.first().waitFor();
+    assert.equal(await rows.count(), 1);
+    // A webhook added in the editor gets a secret, shown once under it.
+    const area = page.locator('#config');
+    const cfg = JSON.parse(await area.inputValue());
+    assert.ok(cfg.webhooks.every((w) => /^whsec_\.\.\./.test(w.secret_hint) && !('secret' in w)));
+    cfg.webhooks.push({url: 'http://127.0.0.1:1/other'});
+    await area.fill(JSON.stringify(cfg, null, 2));
+    await page.getByRole('button', {name: /Save/}).click();
+    await page.getByText('Saved queue hooks.').waitFor();
+    const shown = page.locator('.deliveries .secret');
+    assert.equal(await shown.count(), 1);
+    assert.match(await shown.locator('.whsec').innerText(), /^whsec_[A-Za-z0-9+/]{43}=$/);
+    assert.match(await shown.innerText(), /127\.0\.0\.1:1\/other/);
+    await page.locator('#deliveries tr[data-state="delivered"] button').waitFor();
+    // The picture: the page from its top, without the toasts over the table.
+    await page.evaluate(() => { window.scrollTo(0, 0); document.getElementById('toast').replaceChildren(); });
+    await shot(page, 'webhook-deliveries', {fullPage: true});
+    assert.deepEqual(page.errors, []);
+    await page.context().close();
+  } finally {
+    await new Promise((r) => receiver.close(r));
   }
-  const page = await newPage(browser);
-  await signIn(page, ADMIN, '#/config/hooks');
-  const rows = page.locator('#deliveries tbody tr');
-  await rows.first().waitFor();
-  assert.equal(await rows.count(), 1);
-  assert.equal(await rows.first().getAttribute('data-state'), 'pending');
-  assert.match(await rows.first().innerText(), /task\.decided/);
-  assert.match(await rows.first().locator('.lasterr').innerText(), /connect/i);
-  await shot(page, 'webhook-deliveries', {fullPage: true});
-  // Filtering by state asks the server again.
-  await page.selectOption('#dstate', 'delivered');
-  await page.locator('#dempty').waitFor();
-  assert.equal(await page.locator('#deliveries').isVisible(), false);
-  await page.selectOption('#dstate', 'pending');
-  await rows.first().waitFor();
-  assert.deepEqual(page.errors, []);
-  await page.context().close();
 });
 
 test('the embedded UI stays under 300 KB, Chart.js included', async () => {

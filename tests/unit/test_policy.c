@@ -946,9 +946,38 @@ static int setup(void **state) {
   return hitl_id_init();
 }
 
+/* A policy may run on a thread others wait on only when it is cheap: no regex, few nodes. */
+static void test_quick_policies(void **state) {
+  (void)state;
+  hitl_policy *p = compile("{\"rules\": [{\"name\": \"low\", \"when\": {\"confidence_below\": 0.8},"
+                           " \"then\": {\"action\": \"review\"}}, {\"name\": \"rest\","
+                           " \"then\": {\"action\": \"accept\"}}]}");
+  assert_true(hitl_policy_is_quick(p));
+  hitl_policy_free(p);
+  p = compile("{\"rules\": [{\"name\": \"pii\", \"when\": {\"regex\": {\"path\": \"/output\","
+              " \"pattern\": \"[0-9]+\"}}, \"then\": {\"action\": \"review\"}}]}");
+  assert_false(hitl_policy_is_quick(p));
+  hitl_policy_free(p);
+  /* 64 nodes in all (a rule and its condition count one each) is quick; one more is not. */
+  for (int leaves = 31; leaves <= 32; leaves++) {
+    char text[8192];
+    int n = snprintf(text, sizeof text, "{\"rules\": [");
+    for (int i = 0; i < leaves; i++)
+      n += snprintf(text + n, sizeof text - (size_t)n,
+                    "%s{\"name\": \"r%d\", \"when\": {\"confidence_below\": 0.5},"
+                    " \"then\": {\"action\": \"review\"}}", i ? ", " : "", i);
+    n += snprintf(text + n, sizeof text - (size_t)n, ", {\"name\": \"z\", \"then\": {\"action\": \"accept\"}}]}");
+    p = compile(text);
+    if (leaves == 31) assert_true(hitl_policy_is_quick(p));  /* 31 * 2 + 1 = 63 */
+    else assert_false(hitl_policy_is_quick(p));              /* 32 * 2 + 1 = 65 */
+    hitl_policy_free(p);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_operators),
+      cmocka_unit_test(test_quick_policies),
       cmocka_unit_test(test_nesting),
       cmocka_unit_test(test_first_match_order),
       cmocka_unit_test(test_no_match_reviews),

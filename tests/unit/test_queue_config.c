@@ -351,7 +351,15 @@ static const struct {
     {"{\"webhooks\":[{\"url\":\"http://a\",\"events\":[\"task.decided\",\"\"]}]}",
      "webhooks[0].events[1]", "an event type must be a string of 1 to 64 bytes"},
     {"{\"webhooks\":[{\"url\":\"http://a\",\"secret\":\"s\"}]}", "webhooks[0].secret",
-     "unknown key \"secret\" in a webhook"},
+     "secret must be \"whsec_\" followed by the standard base64"},
+    {"{\"webhooks\":[{\"url\":\"http://a\",\"secret\":\"whsec_c2hvcnQ=\"}]}",
+     "webhooks[0].secret", "of 24 to 64 random bytes"},
+    {"{\"webhooks\":[{\"url\":\"http://a\",\"rotate_secret\":1}]}", "webhooks[0].rotate_secret",
+     "rotate_secret must be true or false"},
+    {"{\"webhooks\":[{\"url\":\"http://a\"},{\"url\":\"http://a\"}]}", "webhooks[1].url",
+     "another webhook of the queue has this url"},
+    {"{\"webhooks\":[{\"url\":\"http://a\",\"secret_hint\":3}]}", "webhooks[0].secret_hint",
+     "secret_hint is shown by the server"},
     /* description */
     {"{\"description\":5}", "description", "description must be a string of at most 4096 bytes"},
     /* policy: the message is the policy compiler's. */

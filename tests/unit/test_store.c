@@ -1286,6 +1286,25 @@ static void test_deliveries(void **state) {
   hitl_delivery_clear(&rows[0]);
   free(rows);
 
+  /* One by id, as stored; none for an unknown id. */
+  hitl_delivery one;
+  assert_int_equal(s->vt->delivery_get(s, "wh_b", &one), 0);
+  assert_string_equal(one.id, "wh_b");
+  assert_int_equal(one.queue_id, f->q1);
+  assert_string_equal(one.url, "http://127.0.0.1:9/h");
+  assert_int_equal(one.state, HITL_DELIVERY_PENDING);
+  assert_int_equal(one.attempts, 1);
+  assert_int_equal(one.last_status, 503);
+  assert_string_equal(one.last_error, "HTTP 503");
+  assert_int_equal(one.next_attempt_at, 900);
+  hitl_delivery_clear(&one);
+  assert_int_equal(s->vt->delivery_get(s, "wh_a", &one), 0);
+  assert_int_equal(one.state, HITL_DELIVERY_DELIVERED);
+  assert_int_equal(one.delivered_at, 310);
+  hitl_delivery_clear(&one);
+  assert_int_equal(s->vt->delivery_get(s, "wh_none", &one), HITL_ENOT_FOUND);
+  hitl_delivery_clear(&one);
+
   /* Ids are unique. */
   hitl_delivery dup = {.id = (char *)"wh_a", .queue_id = f->q1, .url = (char *)"http://a",
                        .event_type = (char *)"task.decided", .body = (char *)"{}"};

@@ -34,6 +34,13 @@ static const char pick_queue[] =
     "\"policy\":{\"rules\":[{\"name\":\"ask\",\"then\":{\"action\":\"review\"}}]},"
     "\"assignment\":{\"overlap\":1,\"roles\":[\"validator\"],\"lease_seconds\":60}}";
 
+/* A regex makes the policy slow: its tasks are routed on a policy worker, not the HTTP thread. */
+static const char regex_queue[] =
+    "{\"policy\":{\"rules\":[{\"name\":\"pii\",\"when\":{\"regex\":{\"path\":\"/input/text\","
+    "\"pattern\":\"[0-9]{3}-[0-9]{2}-[0-9]{4}\"}},\"then\":{\"action\":\"review\"}},"
+    "{\"name\":\"default\",\"then\":{\"action\":\"accept\"}}]},"
+    "\"assignment\":{\"overlap\":1,\"roles\":[\"validator\"],\"lease_seconds\":60}}";
+
 static int setup(void **state) {
   (void)state;
   static const char *const args[] = {"--max-waits-per-token", "1", NULL};
@@ -47,6 +54,8 @@ static int setup(void **state) {
   assert_int_equal(tr(&srv, "PUT", "/v1/queues/ask_human", ADMIN_TOKEN, ask_queue, &r), 201);
   tr_free(&r);
   assert_int_equal(tr(&srv, "PUT", "/v1/queues/pick", ADMIN_TOKEN, pick_queue, &r), 201);
+  tr_free(&r);
+  assert_int_equal(tr(&srv, "PUT", "/v1/queues/regex", ADMIN_TOKEN, regex_queue, &r), 201);
   tr_free(&r);
   return 0;
 }
@@ -80,8 +89,8 @@ static long call_tool(const char *token, const char *tool, const char *args, tes
 /* Tasks stored in every test queue, counted through the REST listing. */
 static long stored_tasks(void) {
   long n = 0;
-  const char *queues[] = {"review", "ask_human", "pick"};
-  for (size_t i = 0; i < 3; i++) {
+  const char *queues[] = {"review", "ask_human", "pick", "regex"};
+  for (size_t i = 0; i < 4; i++) {
     char path[96];
     snprintf(path, sizeof path, "/v1/queues/%s/tasks?limit=1000", queues[i]);
     test_resp r;
@@ -311,6 +320,39 @@ static void test_review_waits_for_people(void **state) {
   assert_string_equal(jstr(v, "result", "structuredContent", "task_id"), decided);
   json_decref(v);
   free(decided);
+}
+
+/* The same through a policy worker (a slow policy): decided, sent to people, refused. */
+static void test_review_through_policy_worker(void **state) {
+  (void)state;
+  test_resp r;
+  assert_int_equal(call_tool(agent, "request_review",
+                             "{\"queue\":\"regex\",\"input\":{\"text\":\"no number\"}}", &r), 200);
+  assert_string_equal(tj_str(&r, "result.structuredContent.state"), "decided");
+  assert_string_equal(tj_str(&r, "result.structuredContent.route.rule"), "default");
+  tr_free(&r);
+  long before = stored_tasks();
+  assert_int_equal(call_tool(agent, "request_review",
+                             "{\"queue\":\"regex\",\"input\":{\"text\":\"x\"},\"confidence\":7}",
+                             &r), 200);
+  assert_int_equal(tj_int(&r, "error.code"), -32602);
+  assert_string_equal(tj_str(&r, "error.data.field"), "arguments.confidence");
+  tr_free(&r);
+  assert_int_equal(stored_tasks(), before);
+  bg_call c = start_call(agent, "request_review",
+                         "{\"queue\":\"regex\",\"input\":{\"text\":\"ssn 123-45-6789\"},"
+                         "\"wait_seconds\":60}");
+  await_pending("regex");
+  char *id = review_next("regex", "\"kind\":\"approve\"");
+  double secs;
+  json_t *v = finish_call(c, &secs);
+  assert_string_equal(jstr(v, "result", "structuredContent", "task_id"), id);
+  assert_string_equal(jstr(v, "result", "structuredContent", "state"), "decided");
+  json_t *content = json_object_get(json_object_get(v, "result"), "structuredContent");
+  assert_string_equal(json_string_value(json_object_get(json_object_get(content, "route"), "rule")),
+                      "pii");
+  json_decref(v);
+  free(id);
 }
 
 /* ---- ask_human ----------------------------------------------------------------------------- */
@@ -570,6 +612,7 @@ int main(void) {
       cmocka_unit_test(test_initialize_and_list),
       cmocka_unit_test(test_review_decided_by_policy),
       cmocka_unit_test(test_review_waits_for_people),
+      cmocka_unit_test(test_review_through_policy_worker),
       cmocka_unit_test(test_ask_human),
       cmocka_unit_test(test_mcp_tasks),
       cmocka_unit_test(test_bad_input),

@@ -141,18 +141,8 @@ json_get() {
   fi
 }
 
-# cpu_ticks PID: the CPU time (user + system, in clock ticks) the process has used so far.
-cpu_ticks() {
-  local stat
-  stat=$(<"/proc/$1/stat") || return 1
-  stat=${stat##*) } # The fields after the command name (which may hold spaces).
-  read -r -a f <<<"$stat"
-  echo $((f[11] + f[12])) # utime and stime: fields 14 and 15 of the whole line.
-}
-
 token=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
 declare -A result
-declare -A cpu_us # Server CPU microseconds per request, for the submit and mcp modes.
 status=0
 
 run_mode() {
@@ -183,15 +173,8 @@ for mode in $modes; do
       start_hitl "$mode" || { status=1; continue; }
       case $mode in
         lifecycle) run_mode lifecycle "$hitl_port" --connections "$connections" ;;
-        submit | mcp)
-          # The server's CPU time per call as well: steadier than calls/s on a shared machine.
-          t0=$(cpu_ticks "$hitl_pid")
-          run_mode "$mode" "$hitl_port" --connections "$connections"
-          t1=$(cpu_ticks "$hitl_pid")
-          n=$(json_get "${result[$mode]}" requests)
-          cpu_us[$mode]=$(awk -v t="$((t1 - t0))" -v hz="$(getconf CLK_TCK)" -v n="$n" \
-            'BEGIN { if (n > 0) printf "%.1f", t * 1e6 / hz / n }')
-          ;;
+        submit) run_mode submit "$hitl_port" --connections "$connections" ;;
+        mcp) run_mode mcp "$hitl_port" --connections "$connections" ;;
         claim) run_mode claim "$hitl_port" --connections "$connections" --prefill "$prefill" \
                  --server-pid "$hitl_pid" ;;
       esac
@@ -218,9 +201,8 @@ if [[ -n ${result[lifecycle]:-} ]]; then
 fi
 if [[ -n ${result[submit]:-} ]]; then
   r=${result[submit]}
-  printf '%-10s %s submits/s, p50 %s us, p99 %s us; server CPU %s us per submit\n' submit \
-    "$(json_get "$r" submits_per_s)" "$(json_get "$r" p50_us submit)" "$(json_get "$r" p99_us submit)" \
-    "${cpu_us[submit]:-?}"
+  printf '%-10s %s submits/s, p50 %s us, p99 %s us\n' submit "$(json_get "$r" submits_per_s)" \
+    "$(json_get "$r" p50_us submit)" "$(json_get "$r" p99_us submit)"
 fi
 if [[ -n ${result[claim]:-} ]]; then
   r=${result[claim]}
@@ -229,17 +211,13 @@ if [[ -n ${result[claim]:-} ]]; then
     "$(json_get "$r" bytes_per_pending_task)"
 fi
 if [[ -n ${result[mcp]:-} ]]; then
+  # REST submits and MCP request_review calls side by side on one server, in one phase.
   r=${result[mcp]}
-  printf '%-10s %s request_review calls/s, p50 %s us, p99 %s us; server CPU %s us per call\n' mcp \
+  printf '%-10s REST %s submits/s, p50 %s us, p99 %s us; MCP %s calls/s, p50 %s us, p99 %s us\n' mcp \
     "$(json_get "$r" submits_per_s)" "$(json_get "$r" p50_us submit)" "$(json_get "$r" p99_us submit)" \
-    "${cpu_us[mcp]:-?}"
-  if [[ -n ${result[submit]:-} ]]; then
-    # The cost of a policy-decided request_review through /mcp against a REST submit's.
-    awk -v rs="$(json_get "${result[submit]}" submits_per_s)" -v ms="$(json_get "$r" submits_per_s)" \
-      -v rp="$(json_get "${result[submit]}" p50_us submit)" -v mp="$(json_get "$r" p50_us submit)" \
-      -v rc="${cpu_us[submit]:-0}" -v mc="${cpu_us[mcp]:-0}" \
-      'BEGIN { if (ms > 0 && rp > 0) printf "mcp/rest   cost per call %.2fx by throughput, %.2fx by p50 latency, %.2fx by server CPU\n", rs / ms, mp / rp, (rc > 0 ? mc / rc : 0) }'
-  fi
+    "$(json_get "$r" mcp_per_s)" "$(json_get "$r" p50_us mcp)" "$(json_get "$r" p99_us mcp)"
+  printf '%-10s an MCP call costs %sx a REST submit by p50 latency, %sx by mean latency\n' mcp/rest \
+    "$(json_get "$r" mcp_p50_ratio)" "$(json_get "$r" mcp_mean_ratio)"
 fi
 for mode in ref lifecycle submit claim mcp; do
   if [[ -n ${result[$mode]:-} ]]; then echo "${result[$mode]}"; fi

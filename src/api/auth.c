@@ -130,6 +130,7 @@ void hitl__auth_forget(hitl_auth *a, const char *name) {
   pthread_mutex_lock(&a->lock);
   a->generation++;
   for (size_t i = 0; i < CACHE_SLOTS; i++)
-    if (a->cache[i].used && strcmp(a->cache[i].who.name, name) == 0) a->cache[i].used = false;
+    if (a->cache[i].used && (name == NULL || strcmp(a->cache[i].who.name, name) == 0))
+      a->cache[i].used = false;
   pthread_mutex_unlock(&a->lock);
 }

@@ -23,8 +23,8 @@ void hitl__auth_free(hitl_auth *a);
  * the store, and fills *who. Returns 0 or HITL_EUNAUTHORIZED (message in err). */
 int hitl__auth_check(hitl_auth *a, hitl_store *reader, const char *authorization,
                      hitl_principal *who, hitl_err *err);
-/* Forgets what the cache knows of the token named name (after it was revoked), and makes sure
- * no look-up that started before this call caches it again. */
+/* Forgets what the cache knows of the token named name (after it was revoked; NULL: of every
+ * token), and makes sure no look-up that started before this call caches it again. */
 void hitl__auth_forget(hitl_auth *a, const char *name);
 /* Fills who from a name and comma-separated roles. */
 void hitl__principal_set(hitl_principal *who, const char *name, const char *roles_csv);

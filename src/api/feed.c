@@ -18,15 +18,29 @@
 #define WAIT_MS 250 /* How long the thread waits for news before it looks at `stopping`. */
 
 /* A text is a header line, "hitl-changes 1 <node>", then one line per change:
- * "<seq> <queue_id> <from_state> <to_state> <decider> <task_id or ->", decider an index into
- * deciders (0: not decided). The node id lets a server skip its own texts. */
+ * "<seq> <queue_id> <from_state> <to_state> <decider> <task_id or -> <type>", decider an index
+ * into deciders (0: not decided). The node id lets a server skip its own texts. */
 static const char *const deciders[] = {NULL, HITL_BY_POLICY, HITL_BY_HUMAN, HITL_BY_CONSENSUS,
                                        HITL_BY_SLA};
 #define N_DECIDERS (sizeof deciders / sizeof deciders[0])
 
+/* The event types, so that a change read back has a static type string as its contract says;
+ * one this version does not know (a newer server's) reads as "other". */
+static const char *const types[] = {
+    "queue.created", "queue.updated", "token.created", "token.revoked", "task.submitted",
+    "task.leased", "task.lease_renewed", "task.lease_expired", "task.released", "task.responded",
+    "task.skipped", "task.escalated", "task.decided", "task.expired", "task.cancelled"};
+
+static const char *static_type(const char *type) {
+  for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+    if (strcmp(type, types[i]) == 0) return types[i];
+  return "other";
+}
+
 struct hitl_feed {
   hitl_store *store;     /* The listening handle, used by the thread only. */
   hitl_commit_fn apply;
+  hitl_resync_fn resync;
   void *ctx;
   char node[HITL_ID_LEN]; /* This server's id in the texts it publishes. */
   pthread_t thread;
@@ -46,9 +60,9 @@ int hitl__feed_publish(hitl_feed *f, hitl_txn *x, const hitl_change *changes, si
   int rc = 0;
   for (size_t i = 0; i < n && rc == 0; i++) {
     const hitl_change *c = &changes[i];
-    int len = snprintf(line, sizeof line, "%" PRId64 " %" PRId64 " %d %d %d %s\n", c->seq,
+    int len = snprintf(line, sizeof line, "%" PRId64 " %" PRId64 " %d %d %d %s %.40s\n", c->seq,
                        c->queue_id, c->from_state, c->to_state, decider_index(c->decided_by),
-                       c->task_id[0] ? c->task_id : "-");
+                       c->task_id[0] ? c->task_id : "-", c->type ? c->type : "other");
     /* A text is sent when the next line would not fit, and at the end. */
     if (text.len > 0 && text.len + (size_t)len > HITL_CHANGES_MAX) {
       rc = x->store->vt->changes_publish(x->store, hitl_buf_cstr(&text));
@@ -71,13 +85,14 @@ static void apply_text(hitl_feed *f, const char *text) {
   hitl_change *changes = NULL;
   size_t n = 0, cap = 0;
   for (const char *p = text + used; *p;) {
-    hitl_change c = {.type = "remote"};
+    hitl_change c = {0};
     int64_t seq = 0, queue_id = 0;
     int from = 0, to = 0, by = 0, len = 0;
-    char task[HITL_ID_LEN];
-    if (sscanf(p, "%" SCNd64 " %" SCNd64 " %d %d %d %31s%n", &seq, &queue_id, &from, &to, &by,
-               task, &len) != 6)
+    char task[HITL_ID_LEN], type[48];
+    if (sscanf(p, "%" SCNd64 " %" SCNd64 " %d %d %d %31s %47s%n", &seq, &queue_id, &from, &to,
+               &by, task, type, &len) != 7)
       break;
+    c.type = static_type(type);
     p += len;
     while (*p == '\n') p++;
     if (from < -1 || from >= HITL_TASK_NSTATES || to < -1 || to >= HITL_TASK_NSTATES || by < 0 ||
@@ -105,9 +120,14 @@ static void *feed_main(void *arg) {
   while (!__atomic_load_n(&f->stopping, __ATOMIC_ACQUIRE)) {
     char **texts = NULL;
     size_t n = 0;
-    if (f->store->vt->changes_wait(f->store, WAIT_MS, &texts, &n) != 0) {
-      /* The database is away: changes committed meanwhile are missed (counts may drift until a
-       * restart; waiters still time out and read the database). Try again shortly. */
+    int rc = f->store->vt->changes_wait(f->store, WAIT_MS, &texts, &n);
+    if (rc == HITL_ERETRY) {
+      hitl_log(HITL_LOG_WARN, "msg=\"the change feed was cut off: reading the queues again\"");
+      f->resync(f->ctx);
+      continue;
+    }
+    if (rc != 0) {
+      /* The database is away; try again shortly (the reconnection then asks for a resync). */
       struct timespec pause = {.tv_nsec = WAIT_MS * 1000000L};
       nanosleep(&pause, NULL);
       continue;
@@ -121,7 +141,8 @@ static void *feed_main(void *arg) {
   return NULL;
 }
 
-hitl_feed *hitl__feed_start(const char *location, hitl_commit_fn apply, void *ctx) {
+hitl_feed *hitl__feed_start(const char *location, hitl_commit_fn apply, hitl_resync_fn resync,
+                            void *ctx) {
   hitl_store *st = NULL;
   hitl_err err = {0};
   if (hitl_store_open(location, &st, &err) != 0) {
@@ -143,6 +164,7 @@ hitl_feed *hitl__feed_start(const char *location, hitl_commit_fn apply, void *ct
   hitl_feed *f = hitl_xcalloc(1, sizeof *f);
   f->store = st;
   f->apply = apply;
+  f->resync = resync;
   f->ctx = ctx;
   hitl_id_new("n", f->node);
   pthread_create(&f->thread, NULL, feed_main, f);

@@ -8,6 +8,7 @@
 #include "api/series.h"
 #include "api/session.h"
 #include "api/tls.h"
+#include "api/sync.h"
 
 #include <sodium.h>
 
@@ -451,66 +452,6 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
 
 /* ---- start and stop ----------------------------------------------------------------------- */
 
-/* Counts and waiters follow changes: this server's own commits (on_commit) and, on a database
- * several servers share, the others' (from the change feed's thread). */
-static void apply_changes(void *ctx, const hitl_change *changes, size_t n) {
-  hitl_server *s = ctx;
-  hitl__registry_apply(s->registry, changes, n);
-  if (n) hitl__waiters_wake(s->waiters, HITL_EVENTS_KEY);
-  for (size_t i = 0; i < n; i++) {
-    int to = changes[i].to_state;
-    if (changes[i].task_id[0] && changes[i].from_state >= 0 &&
-        (to == HITL_TASK_DECIDED || to == HITL_TASK_EXPIRED || to == HITL_TASK_CANCELLED))
-      hitl__waiters_wake(s->waiters, changes[i].task_id);
-  }
-}
-
-static void on_commit(void *ctx, const hitl_change *changes, size_t n) {
-  hitl_server *s = ctx;
-  apply_changes(s, changes, n);
-  hitl__webhooks_committed(s->webhooks);
-}
-
-static int before_commit(void *ctx, hitl_txn *x, const hitl_change *changes, size_t n) {
-  hitl_server *s = ctx;
-  int rc = hitl__webhooks_outbox(s->webhooks, x, changes, n);
-  if (rc == 0) rc = hitl__feed_publish(s->feed, x, changes, n);
-  return rc;
-}
-
-static const hitl_queue_config *sweep_config(void *ctx, int64_t queue_id) {
-  hitl_server *s = ctx;
-  return hitl__registry_config_by_id(s->registry, queue_id);
-}
-
-/* Parses every stored queue into the registry. */
-static int load_queues(hitl_server *s, hitl_store *st, hitl_err *err) {
-  hitl_queue_row *rows = NULL;
-  size_t n = 0;
-  int rc = st->vt->queue_list(st, &rows, &n);
-  if (rc) return hitl_err_set(err, rc, NULL, "cannot list the stored queues");
-  for (size_t i = 0; i < n && rc == 0; i++) {
-    json_error_t je;
-    json_t *body = json_loads(rows[i].config, 0, &je);
-    hitl_queue_config *config = NULL;
-    hitl_queue_stats stats = {0};
-    if (body == NULL || hitl__queue_config_from_json(body, &config, err) != 0) {
-      rc = hitl_err_set(err, HITL_ESTORE, NULL, "stored queue \"%s\" has an unreadable configuration",
-                        rows[i].name);
-    } else if ((rc = st->vt->queue_stats(st, rows[i].id, &stats)) != 0) {
-      hitl_err_set(err, rc, NULL, "cannot count the tasks of queue \"%s\"", rows[i].name);
-      hitl_queue_config_free(config);
-    } else {
-      hitl__registry_put(s->registry, rows[i].id, rows[i].name, config, rows[i].created_at,
-                         rows[i].updated_at, &stats);
-    }
-    json_decref(body);
-  }
-  for (size_t i = 0; i < n; i++) hitl_queue_row_clear(&rows[i]);
-  free(rows);
-  return rc;
-}
-
 /* Makes room in the open-file limit for cfg.max_connections sockets and the server's own files
  * (databases, epoll, webhooks): raises the soft limit when it is short, else lowers the cap. */
 static void fit_file_limit(hitl_server_config *cfg) {
@@ -571,14 +512,15 @@ int hitl_server_start(const hitl_server_config *cfg, hitl_server **out, hitl_err
   hitl_store *writer = NULL;
   rc = hitl_store_open(s->db, &writer, err);
   if (rc) goto fail;
-  rc = load_queues(s, writer, err);
+  rc = hitl__sync_load_queues(s, writer, 0, false, err);
   if (rc) {
     hitl_store_close(writer);
     goto fail;
   }
   s->webhooks = hitl__webhooks_new(s, cfg->webhook_secret, cfg->webhook_retry_ms);
-  s->feed = hitl__feed_start(s->db, apply_changes, s); /* NULL on SQLite: no other writers. */
-  s->committer = hitl__committer_start(writer, on_commit, before_commit, sweep_config, s);
+  s->feed = hitl__feed_start(s->db, hitl__sync_apply_remote, hitl__sync_resync, s);
+  s->committer = hitl__committer_start(writer, hitl__sync_on_commit, hitl__sync_before_commit,
+                                       hitl__sync_sweep_config, s);
   s->policy_pool = hitl__policy_pool_start(HITL_POLICY_WORKERS);
   s->series = hitl__series_start(s->registry);
 

@@ -29,6 +29,10 @@
 #define CONNECT_TIMEOUT_MS 5000
 #define TRANSFER_TIMEOUT_MS 10000
 #define MAX_RETRY_FACTOR 2048     /* The delay doubles up to this many times the first. */
+/* How long a delivery taken for an attempt is not due to other servers: the attempt's longest
+ * time, and a margin for storing its outcome. A server that dies mid-attempt leaves its delivery
+ * to be tried again after this. */
+#define HOLD_MS (TRANSFER_TIMEOUT_MS + 2000)
 
 /* One delivery being POSTed or having its attempt recorded. */
 typedef struct transfer {
@@ -340,7 +344,10 @@ static int fill(hitl_webhooks *w, hitl_store *st, size_t busy) {
     size_t n = 0;
     if (st->vt->delivery_due(st, now, 2 * MAX_IN_FLIGHT, &due, &n) == 0) {
       for (size_t i = 0; i < n; i++) {
-        if (busy < MAX_IN_FLIGHT && !in_flight(w, due[i].id)) {
+        bool taken = false;
+        /* Taken, so that no other server's worker POSTs it too (SQLite: always). */
+        if (busy < MAX_IN_FLIGHT && !in_flight(w, due[i].id) &&
+            st->vt->delivery_take(st, due[i].seq, now, now + HOLD_MS, &taken) == 0 && taken) {
           for (int k = 0; k < MAX_IN_FLIGHT; k++)
             if (!w->slots[k].used) {
               start(w, &w->slots[k], &due[i]);

@@ -148,9 +148,11 @@ WRAP(delivery_list,
      (int64_t queue_id, int state, int64_t before_seq, size_t limit, hitl_delivery **out,
       size_t *n),
      queue_id, state, before_seq, limit, out, n)
+WRAP(delivery_take, (int64_t seq, int64_t now, int64_t hold_until, bool *taken), seq, now,
+     hold_until, taken)
 WRAP(delivery_get, (const char *id, hitl_delivery *out), id, out)
 
-#define FAULT_FUNCTIONS 45 /* Every member of the vtable but version. */
+#define FAULT_FUNCTIONS 46 /* Every member of the vtable but version. */
 _Static_assert(sizeof(hitl_store_vtable) ==
                    offsetof(hitl_store_vtable, close) + FAULT_FUNCTIONS * sizeof(void (*)(void)),
                "a store function was added: give it a wrapper in store/fault.c");
@@ -201,6 +203,7 @@ static const hitl_store_vtable fault_vtable = {
     .delivery_next_due = f_delivery_next_due,
     .delivery_update = f_delivery_update,
     .delivery_list = f_delivery_list,
+    .delivery_take = f_delivery_take,
     .delivery_get = f_delivery_get,
 };
 

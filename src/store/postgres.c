@@ -290,6 +290,7 @@ static int pg_begin(hitl_store *store) {
   int rc = ensure_connected(s);
   if (rc) return rc;
   s->doomed = false;
+  s->release_due = false;
   rc = exec_plain(s, "BEGIN", "begin");
   s->in_txn = rc == 0;
   return rc;
@@ -297,6 +298,7 @@ static int pg_begin(hitl_store *store) {
 
 static int pg_rollback(hitl_store *store) {
   hitl__pg *s = (hitl__pg *)store;
+  s->release_due = false;
   if (!s->in_txn) return 0;
   s->in_txn = false;
   s->doomed = false;
@@ -310,6 +312,7 @@ static int pg_commit(hitl_store *store) {
     pg_rollback(store);
     return HITL_ERETRY;
   }
+  s->release_due = false; /* COMMIT releases every savepoint. */
   PGresult *r = PQexec(s->conn, "COMMIT");
   int rc = 0;
   if (PQresultStatus(r) != PGRES_COMMAND_OK)
@@ -326,12 +329,20 @@ static int pg_commit(hitl_store *store) {
   return 0;
 }
 
+/* Every statement is a round trip to the server, and a batch runs a few per operation: the
+ * release of an operation's savepoint travels with the next operation's SAVEPOINT (COMMIT
+ * releases the last one). Statements in between run inside the released-to-be savepoint, which
+ * changes nothing: a failure there fails the whole transaction either way. */
 static int pg_op_begin(hitl_store *store) {
-  return exec_plain((hitl__pg *)store, "SAVEPOINT op", "op_begin");
+  hitl__pg *s = (hitl__pg *)store;
+  bool release = s->release_due;
+  s->release_due = false;
+  return exec_plain(s, release ? "RELEASE SAVEPOINT op; SAVEPOINT op" : "SAVEPOINT op", "op_begin");
 }
 
 static int pg_op_end(hitl_store *store) {
-  return exec_plain((hitl__pg *)store, "RELEASE SAVEPOINT op", "op_end");
+  ((hitl__pg *)store)->release_due = true;
+  return 0;
 }
 
 /* Undoes the operation; a race it lost still dooms the transaction (s->doomed stays): the locks
@@ -477,6 +488,7 @@ static const hitl_store_vtable postgres_vtable = {
     .delivery_update = hitl__pg_delivery_update,
     .delivery_list = hitl__pg_delivery_list,
     .delivery_get = hitl__pg_delivery_get,
+    .delivery_take = hitl__pg_delivery_take,
     .changes_publish = hitl__pg_changes_publish,
     .changes_wait = hitl__pg_changes_wait,
 };

@@ -53,6 +53,7 @@ typedef enum hitl__pg_stmt_id {
   HITL__PG_DELIVERY_UPDATE,
   HITL__PG_DELIVERY_LIST,
   HITL__PG_DELIVERY_GET,
+  HITL__PG_DELIVERY_TAKE,
   HITL__PG_CHANGES_PUBLISH,
   HITL__PG_COUNT
 } hitl__pg_stmt_id;
@@ -72,7 +73,9 @@ typedef struct hitl__pg {
   char *url;         /* For messages: the URL without its password. */
   bool in_txn;       /* Between begin() and commit()/rollback(). */
   bool doomed;       /* The open transaction lost a race (serialization failure or deadlock). */
+  bool release_due;  /* op_end was called: the savepoint is released with the next op_begin. */
   bool listening;    /* LISTEN was sent on this connection (changes_wait). */
+  bool listened;     /* LISTEN was sent on an earlier connection of this handle too. */
   hitl_buf scratch;  /* Reused for per-call text (the claim's role list). */
 } hitl__pg;
 
@@ -180,6 +183,8 @@ int hitl__pg_delivery_update(hitl_store *store, const hitl_delivery *d);
 int hitl__pg_delivery_list(hitl_store *store, int64_t queue_id, int state, int64_t before_seq,
                            size_t limit, hitl_delivery **out, size_t *n);
 int hitl__pg_delivery_get(hitl_store *store, const char *id, hitl_delivery *out);
+int hitl__pg_delivery_take(hitl_store *store, int64_t seq, int64_t now, int64_t hold_until,
+                           bool *taken);
 
 /* The change feed of the vtable, on LISTEN/NOTIFY (postgres_feed.c). */
 int hitl__pg_changes_publish(hitl_store *store, const char *text);

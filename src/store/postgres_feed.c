@@ -52,6 +52,8 @@ int hitl__pg_changes_wait(hitl_store *store, int timeout_ms, char ***texts, size
       return HITL_ESTORE;
     }
     s->listening = true;
+    if (s->listened) return HITL_ERETRY; /* A new connection: what came meanwhile is lost. */
+    s->listened = true;
   }
   /* Notifications may already be buffered (read along with an earlier result). */
   if (PQconsumeInput(s->conn) == 0) return HITL_ESTORE;

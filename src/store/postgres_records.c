@@ -369,3 +369,14 @@ int hitl__pg_delivery_get(hitl_store *store, const char *id, hitl_delivery *out)
   free(rows);
   return rc;
 }
+
+int hitl__pg_delivery_take(hitl_store *store, int64_t seq, int64_t now, int64_t hold_until,
+                           bool *taken) {
+  hitl__pg_params p = {0};
+  hitl__pg_int(&p, seq);
+  hitl__pg_int(&p, now);
+  hitl__pg_int(&p, hold_until);
+  int rc = hitl__pg_change((hitl__pg *)store, HITL__PG_DELIVERY_TAKE, &p, "delivery_take");
+  *taken = rc == 0;
+  return rc == HITL_ENOT_FOUND ? 0 : rc;
+}

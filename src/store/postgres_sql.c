@@ -146,6 +146,10 @@ static const char *const stmt_sql[HITL__PG_COUNT] = {
     [HITL__PG_DELIVERY_UPDATE] =
         "UPDATE webhook_deliveries SET state = $2, attempts = $3, next_attempt_at = $4, "
         "last_status = $5, last_error = $6, delivered_at = $7, updated_at = $8 WHERE id = $1",
+    /* Two workers taking one delivery: the second waits for the first's row lock, then finds
+     * next_attempt_at moved past now and takes nothing. */
+    [HITL__PG_DELIVERY_TAKE] = "UPDATE webhook_deliveries SET next_attempt_at = $3 "
+                               "WHERE seq = $1 AND state = 0 AND next_attempt_at <= $2",
     [HITL__PG_DELIVERY_LIST] = "SELECT " DELIVERY_COLUMNS " FROM webhook_deliveries "
                                "WHERE queue_id = $1 AND ($2::integer < 0 OR state = $2) "
                                "AND ($3::bigint = 0 OR seq < $3) ORDER BY seq DESC LIMIT $4",

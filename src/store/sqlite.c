@@ -447,6 +447,16 @@ static int sq_changes_wait(hitl_store *store, int timeout_ms, char ***texts, siz
   return HITL_ENOT_FOUND;
 }
 
+static int sq_delivery_take(hitl_store *store, int64_t seq, int64_t now, int64_t hold_until,
+                            bool *taken) {
+  (void)store;
+  (void)seq;
+  (void)now;
+  (void)hold_until;
+  *taken = true; /* This process's worker knows what it has in flight. */
+  return 0;
+}
+
 static const hitl_store_vtable sqlite_vtable = {
     .version = HITL_STORE_VERSION,
     .close = sq_close,
@@ -493,6 +503,7 @@ static const hitl_store_vtable sqlite_vtable = {
     .task_decisions = hitl__sqlite_task_decisions,
     .event_find = hitl__sqlite_event_find,
     .task_count_by_reviewer = hitl__sqlite_task_count_by_reviewer,
+    .delivery_take = sq_delivery_take,
     .changes_publish = sq_changes_publish,
     .changes_wait = sq_changes_wait,
 };

@@ -218,6 +218,12 @@ typedef struct hitl_store_vtable {
   int (*delivery_update)(hitl_store *s, const hitl_delivery *d);
   int (*delivery_list)(hitl_store *s, int64_t queue_id, int state, int64_t before_seq,
                        size_t limit, hitl_delivery **out, size_t *n);
+  /* Claims the delivery with seq for an attempt, outside a transaction: *taken is true when it
+   * is still pending and due at now, and it is then not due to any other process before
+   * hold_until (its next_attempt_at moves there; the attempt's delivery_update sets it anew). So
+   * the workers of several servers never POST one delivery at once. A backend whose database one
+   * process opens (SQLite) needs no claim: *taken is always true and nothing is written. */
+  int (*delivery_take)(hitl_store *s, int64_t seq, int64_t now, int64_t hold_until, bool *taken);
 
   /* How many distinct tasks the reviewer answered (a skip counts) at or after since: one per
    * answer body, however many questions it answered. Meant for short windows (today). */
@@ -227,7 +233,9 @@ typedef struct hitl_store_vtable {
    * changes_wait, once the transaction commits (never when it rolls back). changes_wait waits
    * at most timeout_ms for texts published through other handles (the handle listens from its
    * first call) and sets *texts to a malloc'd array of *n malloc'd strings (NULL and 0 when none
-   * came). Use a handle for nothing else while it listens. A backend whose database one process
+   * came). HITL_ERETRY: it listens again after its connection was lost, so texts published
+   * meanwhile were missed; re-read what is cached. Use a handle for nothing else while it
+   * listens. A backend whose database one process
    * opens (SQLite) has no feed, as that process's own commits are all the changes there are:
    * changes_publish does nothing and changes_wait returns HITL_ENOT_FOUND at once. */
   int (*changes_publish)(hitl_store *s, const char *text);

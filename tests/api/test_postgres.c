@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* hitl on PostgreSQL: the README's walkthrough, `hitl audit verify` on a URL, migrations by
  * processes started together, and two servers (nodes) sharing one database. */
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -138,20 +141,26 @@ static void test_processes_migrate_together(void **state) {
   pg_test_drop(server, url);
 }
 
-/* True once node's live count of queue "review" in state reaches want, waiting at most 10 s. */
-static bool count_reaches(test_server *node, const char *token, const char *state, long long want) {
-  char path[64];
+/* True once node's live count of the queue in state reaches want, waiting at most 10 s. */
+static bool count_in_queue_reaches(test_server *node, const char *queue, const char *token,
+                                   const char *state, long long want) {
+  char path[64], url[96];
   snprintf(path, sizeof path, "counts.%s", state);
+  snprintf(url, sizeof url, "/v1/queues/%s", queue);
   for (int i = 0; i < 500; i++) {
     test_resp r;
     long long got = -1;
-    if (tr(node, "GET", "/v1/queues/review", token, NULL, &r) == 200) got = tj_int(&r, path);
+    if (tr(node, "GET", url, token, NULL, &r) == 200) got = tj_int(&r, path);
     tr_free(&r);
     if (got == want) return true;
     struct timespec pause = {.tv_nsec = 20 * 1000000L};
     nanosleep(&pause, NULL);
   }
   return false;
+}
+
+static bool count_reaches(test_server *node, const char *token, const char *state, long long want) {
+  return count_in_queue_reaches(node, "review", token, state, want);
 }
 
 #define SHARED_TASKS 10
@@ -169,6 +178,18 @@ static void start_two_nodes(test_server *a, test_server *b, char **agent, char *
   *bob = ts_token(a, "bob", "validator");
   snprintf(b->db, sizeof b->db, "%s", a->db);
   ts_start(b, NULL); /* After the queue exists: each server loads the queues at start. */
+}
+
+/* Stops both servers, drops their database and frees the tokens of start_two_nodes. */
+static void stop_two_nodes(test_server *a, test_server *b, char *agent, char *alice, char *bob) {
+  ts_stop(a, SIGTERM);
+  ts_stop(b, SIGTERM);
+  b->db[0] = '\0'; /* a's cleanup drops the shared database. */
+  ts_cleanup(b);
+  ts_cleanup(a);
+  free(agent);
+  free(alice);
+  free(bob);
 }
 
 /* Two servers on one database: tasks submitted through either are claimed through either, each
@@ -402,6 +423,247 @@ static void test_event_stream_follows_other_node(void **state) {
   free(bob);
 }
 
+/* ---- Webhooks from two nodes: a receiver that counts each delivery id ---- */
+
+#define HOOK_TASKS 40
+#define HOOK_ID_LEN 64
+
+typedef struct hook_receiver {
+  struct MHD_Daemon *daemon;
+  int port;
+  pthread_mutex_t mu;
+  char ids[4 * HOOK_TASKS][HOOK_ID_LEN];
+  int counts[4 * HOOK_TASKS];
+  int n_ids;
+} hook_receiver;
+
+static enum MHD_Result on_hook(void *cls, struct MHD_Connection *c, const char *url,
+                               const char *method, const char *version, const char *data,
+                               size_t *size, void **req) {
+  (void)url; (void)method; (void)version; (void)data;
+  hook_receiver *rc = cls;
+  if (*req == NULL) { /* Headers: wait for the body. */
+    *req = rc;
+    return MHD_YES;
+  }
+  if (*size > 0) { /* The body: not needed. */
+    *size = 0;
+    return MHD_YES;
+  }
+  const char *id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Hitl-Delivery");
+  pthread_mutex_lock(&rc->mu);
+  int k = 0;
+  while (k < rc->n_ids && (id == NULL || strcmp(rc->ids[k], id) != 0)) k++;
+  if (k == rc->n_ids && k < 4 * HOOK_TASKS) {
+    snprintf(rc->ids[k], HOOK_ID_LEN, "%s", id ? id : "?");
+    rc->n_ids++;
+  }
+  if (k < 4 * HOOK_TASKS) rc->counts[k]++;
+  pthread_mutex_unlock(&rc->mu);
+  struct MHD_Response *resp =
+      MHD_create_response_from_buffer(2, (void *)"ok", MHD_RESPMEM_PERSISTENT);
+  enum MHD_Result ret = MHD_queue_response(c, 200, resp);
+  MHD_destroy_response(resp);
+  return ret;
+}
+
+/* Both nodes' workers deliver the deliveries both nodes wrote: each is POSTed once. */
+static void test_two_nodes_deliver_each_webhook_once(void **state) {
+  (void)state;
+  hook_receiver rc = {0};
+  pthread_mutex_init(&rc.mu, NULL);
+  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  rc.daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
+                               0, NULL, NULL, on_hook, &rc, MHD_OPTION_SOCK_ADDR,
+                               (struct sockaddr *)&addr, MHD_OPTION_END);
+  assert_non_null(rc.daemon);
+  rc.port = MHD_get_daemon_info(rc.daemon, MHD_DAEMON_INFO_BIND_PORT)->port;
+
+  test_server a = {0}, b = {0};
+  ts_start(&a, NULL);
+  char cfg[256];
+  snprintf(cfg, sizeof cfg,
+           "{\"policy\":{\"rules\":[{\"name\":\"all\",\"then\":{\"action\":\"accept\"}}]},"
+           "\"webhooks\":[{\"url\":\"http://127.0.0.1:%d/hook\",\"events\":[\"task.decided\","
+           "\"task.submitted\"]}]}", rc.port);
+  test_resp r;
+  assert_int_equal(tr(&a, "PUT", "/v1/queues/hooked", ADMIN_TOKEN, cfg, &r), 201);
+  tr_free(&r);
+  char *agent = ts_token(&a, "agent-1", "agent");
+  snprintf(b.db, sizeof b.db, "%s", a.db);
+  ts_start(&b, NULL);
+  for (int i = 0; i < HOOK_TASKS; i++) {
+    assert_int_equal(tr(i % 2 ? &b : &a, "POST", "/v1/queues/hooked/tasks", agent,
+                        "{\"input\":{\"text\":\"hook\"}}", &r), 201);
+    tr_free(&r);
+  }
+  /* Every delivery is stored as delivered (bounded wait), then none was POSTed twice. */
+  bool all = false;
+  for (int k = 0; k < 1000 && !all; k++) {
+    assert_int_equal(tr(&a, "GET", "/v1/queues/hooked/webhook-deliveries?state=pending&limit=10",
+                        ADMIN_TOKEN, NULL, &r), 200);
+    json_t *list = r.json ? json_object_get(r.json, "deliveries") : NULL;
+    all = list && json_array_size(list) == 0;
+    tr_free(&r);
+    pthread_mutex_lock(&rc.mu);
+    all = all && rc.n_ids >= HOOK_TASKS;
+    pthread_mutex_unlock(&rc.mu);
+    if (!all) {
+      struct timespec pause = {.tv_nsec = 20 * 1000000L};
+      nanosleep(&pause, NULL);
+    }
+  }
+  assert_true(all);
+  ts_stop(&a, SIGTERM);
+  ts_stop(&b, SIGTERM);
+  MHD_stop_daemon(rc.daemon);
+  assert_true(rc.n_ids >= HOOK_TASKS);
+  for (int k = 0; k < rc.n_ids; k++)
+    if (rc.counts[k] != 1) fail_msg("delivery %s was POSTed %d times", rc.ids[k], rc.counts[k]);
+  pthread_mutex_destroy(&rc.mu);
+  b.db[0] = '\0';
+  ts_cleanup(&b);
+  ts_cleanup(&a);
+  free(agent);
+}
+
+/* True once GET path on node answers want, waiting at most 10 s. */
+static bool status_reaches(test_server *node, const char *path, const char *token, long want) {
+  for (int i = 0; i < 500; i++) {
+    test_resp r;
+    long got = tr(node, "GET", path, token, NULL, &r);
+    tr_free(&r);
+    if (got == want) return true;
+    struct timespec pause = {.tv_nsec = 20 * 1000000L};
+    nanosleep(&pause, NULL);
+  }
+  return false;
+}
+
+/* A queue created through one node can be used through the other, its new configuration too,
+ * and a token revoked through one stops working on the other, even where it was cached. */
+static void test_queue_and_token_changes_reach_other_node(void **state) {
+  (void)state;
+  test_server a = {0}, b = {0};
+  char *agent, *alice, *bob;
+  start_two_nodes(&a, &b, &agent, &alice, &bob);
+  test_resp r;
+  assert_int_equal(tr(&b, "GET", "/v1/queues/review", alice, NULL, &r), 200); /* Cached on b. */
+  tr_free(&r);
+
+  assert_int_equal(tr(&a, "PUT", "/v1/queues/fresh", ADMIN_TOKEN, queue_config, &r), 201);
+  tr_free(&r);
+  assert_true(status_reaches(&b, "/v1/queues/fresh", agent, 200));
+  assert_int_equal(tr(&b, "POST", "/v1/queues/fresh/tasks", agent, "{\"input\":{\"text\":\"x\"}}",
+                      &r), 201);
+  assert_string_equal(tj_str(&r, "state"), "pending");
+  tr_free(&r);
+  assert_true(count_in_queue_reaches(&a, "fresh", agent, "pending", 1));
+  assert_true(count_in_queue_reaches(&b, "fresh", agent, "pending", 1));
+  /* A new configuration through a: b routes by it (every task is accepted now). */
+  assert_int_equal(tr(&a, "PUT", "/v1/queues/fresh", ADMIN_TOKEN,
+                      "{\"policy\":{\"rules\":[{\"name\":\"all\",\"then\":{\"action\":\"accept\"}}]}}",
+                      &r), 200);
+  tr_free(&r);
+  bool accepted = false;
+  for (int i = 0; i < 500 && !accepted; i++) {
+    assert_int_equal(tr(&b, "GET", "/v1/queues/fresh", agent, NULL, &r), 200);
+    accepted = r.body && strstr(r.body, "\"accept\"") != NULL;
+    tr_free(&r);
+    if (!accepted) {
+      struct timespec pause = {.tv_nsec = 20 * 1000000L};
+      nanosleep(&pause, NULL);
+    }
+  }
+  assert_true(accepted);
+  assert_int_equal(tr(&b, "POST", "/v1/queues/fresh/tasks", agent, "{\"input\":{\"text\":\"y\"}}",
+                      &r), 201);
+  assert_string_equal(tj_str(&r, "state"), "decided");
+  tr_free(&r);
+
+  assert_int_equal(tr(&a, "DELETE", "/v1/tokens/alice", ADMIN_TOKEN, NULL, &r), 200);
+  tr_free(&r);
+  assert_true(status_reaches(&b, "/v1/queues/review", alice, 401));
+
+  stop_two_nodes(&a, &b, agent, alice, bob);
+}
+
+/* A server whose listening connection is cut off misses what is published meanwhile: once it
+ * listens again it reads the queues' counts afresh, so they end right. */
+static void test_feed_cut_off_resyncs(void **state) {
+  (void)state;
+  test_server a = {0}, b = {0};
+  char *agent, *alice, *bob;
+  start_two_nodes(&a, &b, &agent, &alice, &bob);
+  PGconn *c = PQconnectdb(a.db);
+  assert_int_equal(PQstatus(c), CONNECTION_OK);
+  PGresult *res = PQexec(c, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                            "WHERE datname = current_database() AND query = 'LISTEN hitl_changes'");
+  assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+  assert_string_equal(PQgetvalue(res, 0, 0), "2"); /* Both servers' listeners. */
+  PQclear(res);
+  PQfinish(c);
+  for (int i = 0; i < 5; i++) free(submit(&a, agent, i)); /* Likely while b is not listening. */
+  assert_true(count_reaches(&b, agent, "pending", 5));
+  for (int i = 5; i < 8; i++) free(submit(&a, agent, i)); /* And the feed works again. */
+  assert_true(count_reaches(&b, agent, "pending", 8));
+  stop_two_nodes(&a, &b, agent, alice, bob);
+}
+
+#define LATE_TASKS 20
+
+/* Both nodes' sweepers watch the same deadlines: each passed deadline decides its task once. */
+static void test_two_nodes_sweep_each_deadline_once(void **state) {
+  (void)state;
+  test_server a = {0}, b = {0};
+  ts_start(&a, NULL);
+  test_resp r;
+  assert_int_equal(tr(&a, "PUT", "/v1/queues/late", ADMIN_TOKEN,
+                      "{\"sla\":{\"deadline_seconds\":1,\"on_timeout\":\"reject\"}}", &r), 201);
+  tr_free(&r);
+  char *agent = ts_token(&a, "agent-1", "agent");
+  snprintf(b.db, sizeof b.db, "%s", a.db);
+  ts_start(&b, NULL);
+  char *ids[LATE_TASKS];
+  for (int i = 0; i < LATE_TASKS; i++) {
+    assert_int_equal(tr(i % 2 ? &b : &a, "POST", "/v1/queues/late/tasks", agent,
+                        "{\"input\":{\"text\":\"late\"}}", &r), 201);
+    ids[i] = strdup(tj_str(&r, "id"));
+    tr_free(&r);
+  }
+  /* Every task decided (bounded wait), then exactly one decision event each. */
+  for (int i = 0; i < LATE_TASKS; i++) {
+    char path[128];
+    snprintf(path, sizeof path, "/v1/tasks/%s?wait=20", ids[i]);
+    assert_int_equal(tr(i % 2 ? &a : &b, "GET", path, agent, NULL, &r), 200);
+    assert_string_equal(tj_str(&r, "state"), "decided");
+    tr_free(&r);
+  }
+  ts_stop(&a, SIGTERM);
+  ts_stop(&b, SIGTERM);
+  ts_start(&a, NULL); /* Both sweepers are stopped: nothing more can happen. */
+  assert_int_equal(tr(&a, "GET", "/v1/events?queue=late&type=task.decided&limit=1000",
+                      ADMIN_TOKEN, NULL, &r), 200);
+  json_t *events = json_object_get(r.json, "events");
+  assert_int_equal(json_array_size(events), LATE_TASKS);
+  for (int i = 0; i < LATE_TASKS; i++) {
+    int seen = 0;
+    for (size_t k = 0; k < json_array_size(events); k++) {
+      const char *task = json_string_value(json_object_get(json_array_get(events, k), "task_id"));
+      seen += task && strcmp(task, ids[i]) == 0;
+    }
+    if (seen != 1) fail_msg("task %s was decided %d times", ids[i], seen);
+    free(ids[i]);
+  }
+  tr_free(&r);
+  ts_stop(&a, SIGTERM);
+  b.db[0] = '\0';
+  ts_cleanup(&b);
+  ts_cleanup(&a);
+  free(agent);
+}
+
 int main(void) {
   if (pg_test_server_url() == NULL) {
     fprintf(stderr, "test_postgres: HITL_TEST_PG names no server (see tests/pg_test.h)\n");
@@ -413,6 +675,10 @@ int main(void) {
       cmocka_unit_test(test_two_nodes_share_one_database),
       cmocka_unit_test(test_two_nodes_claim_at_once),
       cmocka_unit_test(test_event_stream_follows_other_node),
+      cmocka_unit_test(test_two_nodes_deliver_each_webhook_once),
+      cmocka_unit_test(test_queue_and_token_changes_reach_other_node),
+      cmocka_unit_test(test_feed_cut_off_resyncs),
+      cmocka_unit_test(test_two_nodes_sweep_each_deadline_once),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

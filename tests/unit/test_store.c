@@ -1735,6 +1735,84 @@ static void test_server_formats_do_not_matter(void **state) {
   hitl_task_clear(&t);
 }
 
+/* A delivery taken for an attempt is not taken again, nor due, before its hold ends: the workers
+ * of two servers never POST it at once. SQLite's one process needs no claim: always taken. */
+static void test_delivery_take(void **state) {
+  fixture *f = *state;
+  hitl_store *s = f->s, *other = open_store(f->path);
+  assert_int_equal(s->vt->begin(s), 0);
+  insert_delivery(s, "wh_a", f->q1, 100);
+  insert_delivery(s, "wh_later", f->q1, 5000);
+  assert_int_equal(s->vt->commit(s), 0);
+  hitl_delivery *rows = NULL;
+  size_t n = 0;
+  assert_int_equal(s->vt->delivery_due(s, 200, 10, &rows, &n), 0);
+  assert_int_equal(n, 1);
+  int64_t seq = rows[0].seq;
+  hitl_delivery_clear(&rows[0]);
+  free(rows);
+
+  bool taken = false;
+  assert_int_equal(s->vt->delivery_take(s, seq, 200, 1200, &taken), 0);
+  assert_true(taken);
+  assert_int_equal(other->vt->delivery_take(other, seq, 300, 1300, &taken), 0);
+  assert_int_equal(other->vt->delivery_due(other, 300, 10, &rows, &n), 0);
+  for (size_t i = 0; i < n; i++) hitl_delivery_clear(&rows[i]);
+  free(rows);
+  if (pg_server) {
+    assert_false(taken); /* Held until 1200 by the first. */
+    assert_int_equal(n, 0);
+    assert_int_equal(other->vt->delivery_take(other, seq, 1200, 2200, &taken), 0);
+    assert_true(taken); /* The hold ended: the first server died mid-attempt, say. */
+  } else {
+    assert_true(taken);
+    assert_int_equal(n, 1);
+  }
+  /* Not due yet: nobody takes it. */
+  assert_int_equal(s->vt->delivery_due(s, 300, 10, &rows, &n), 0);
+  int64_t later = 0;
+  for (size_t i = 0; i < n; i++) hitl_delivery_clear(&rows[i]);
+  free(rows);
+  assert_int_equal(s->vt->delivery_list(s, f->q1, -1, 0, 10, &rows, &n), 0);
+  for (size_t i = 0; i < n; i++) {
+    if (strcmp(rows[i].id, "wh_later") == 0) later = rows[i].seq;
+    hitl_delivery_clear(&rows[i]);
+  }
+  free(rows);
+  assert_int_equal(s->vt->delivery_take(s, later, 300, 1300, &taken), 0);
+  if (pg_server) assert_false(taken);
+  hitl_store_close(other);
+}
+
+/* Two sweepers at once: the due tasks one holds are not handed to the other, so each expired
+ * lease or passed deadline is handled once. SQLite's begin() makes the second wait instead. */
+static void test_due_tasks_skip_what_another_writer_holds(void **state) {
+  fixture *f = *state;
+  if (pg_server == NULL) skip();
+  hitl_store *s = f->s, *other = open_store(f->path);
+  hitl_task t[3];
+  for (int i = 0; i < 3; i++) {
+    make_task(&t[i], f->q1, 0, 1);
+    t[i].deadline_at = 100 + i;
+    insert_task(s, &t[i]);
+  }
+  hitl_task *due = NULL, *due2 = NULL;
+  size_t n = 0, n2 = 0;
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->task_due(s, 1000, 2, &due, &n), 0);
+  assert_int_equal(n, 2);
+  assert_int_equal(other->vt->begin(other), 0);
+  assert_int_equal(other->vt->task_due(other, 1000, 10, &due2, &n2), 0);
+  assert_int_equal(n2, 1); /* Only the one the first sweeper did not take. */
+  assert_string_equal(due2[0].id, t[2].id);
+  assert_int_equal(other->vt->rollback(other), 0);
+  assert_int_equal(s->vt->rollback(s), 0);
+  free_tasks(due, n);
+  free_tasks(due2, n2);
+  for (int i = 0; i < 3; i++) hitl_task_clear(&t[i]);
+  hitl_store_close(other);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(int argc, char **argv) {
@@ -1777,6 +1855,8 @@ int main(int argc, char **argv) {
       T(test_deadlock_is_retry),
       T(test_chain_head_after_op_abort),
       T(test_server_formats_do_not_matter),
+      T(test_delivery_take),
+      T(test_due_tasks_skip_what_another_writer_holds),
   };
   return _cmocka_run_group_tests(group, tests, sizeof tests / sizeof tests[0], NULL, NULL);
 }

@@ -2,6 +2,7 @@
 /* Validation of a response body: which kinds each question takes and what their values must be. */
 #include "api/answer_json.h"
 
+#include "api/annotation_json.h"
 #include "api/json_check.h"
 #include "api/json_text.h"
 
@@ -29,6 +30,9 @@ static const char *const kinds_of[][4] = {
     [HITL_QUESTION_PREFERENCE] = {"ranking", NULL},
     [HITL_QUESTION_TEXT] = {"text", NULL},
     [HITL_QUESTION_SPANS] = {"spans", NULL},
+    [HITL_QUESTION_BOXES] = {"boxes", NULL},
+    [HITL_QUESTION_TRANSCRIPTION] = {"transcription", NULL},
+    [HITL_QUESTION_RELATIONS] = {"relations", NULL},
 };
 
 static const char *const body_keys[] = {"lease_id", "question", "kind",          "value",
@@ -168,6 +172,12 @@ static int check_value(const hitl_question *qu, const char *kind, const json_t *
     return 0;
   case HITL_QUESTION_SPANS:
     return check_spans_value(qu, v, field, err);
+  case HITL_QUESTION_BOXES:
+    return hitl__boxes_check(qu, v, field, err);
+  case HITL_QUESTION_TRANSCRIPTION:
+    return hitl__transcription_check(v, field, err);
+  case HITL_QUESTION_RELATIONS:
+    return hitl__relations_check_shape(v, field, err); /* Its spans: check_relations_refs. */
   }
   return hitl__invalid(err, field, "question \"%s\" has an unknown type", qu->name);
 }
@@ -246,6 +256,52 @@ static int parse_answer(const hitl_queue_config *q, const json_t *a, const char 
   }
   r->question = qi >= 0 ? hitl_xstrdup(q->questions[qi].name) : NULL;
   r->kind = hitl_xstrdup(k);
+  return 0;
+}
+
+/* The answer object of body that answers question name: the body itself or one of answers. */
+static const json_t *answer_to(const json_t *body, const char *name, size_t *index) {
+  const json_t *answers = json_object_get(body, "answers");
+  if (answers == NULL) {
+    *index = 0;
+    const char *qn = json_string_value(json_object_get(body, "question"));
+    return qn && strcmp(qn, name) == 0 ? body : NULL;
+  }
+  for (size_t i = 0; i < json_array_size(answers); i++) {
+    const json_t *a = json_array_get(answers, i);
+    const char *qn = json_string_value(json_object_get(a, "question"));
+    if (qn && strcmp(qn, name) == 0) {
+      *index = i;
+      return a;
+    }
+  }
+  return NULL;
+}
+
+/* Checks each relations answer of out against the spans answer it links, which must come in
+ * the same body (validated answers, so their shapes hold). */
+static int check_relations_refs(const hitl_queue_config *q, const json_t *body,
+                                const hitl_answers *out, hitl_err *err) {
+  bool several = json_object_get(body, "answers") != NULL;
+  for (size_t i = 0; i < out->n; i++) {
+    int qi = hitl_queue_question_index(q, out->responses[i].question);
+    if (qi < 0 || q->questions[qi].type != HITL_QUESTION_RELATIONS ||
+        strcmp(out->responses[i].kind, "relations") != 0)
+      continue;
+    const hitl_question *qu = &q->questions[qi];
+    char at[HITL_FIELD_PATH_LEN] = "", field[HITL_FIELD_PATH_LEN];
+    if (several) hitl__path_index(at, "answers", i);
+    hitl__path_key(field, at, "value");
+    size_t si = 0;
+    const json_t *spans = answer_to(body, qu->spans, &si);
+    if (spans == NULL || strcmp(json_string_value(json_object_get(spans, "kind")), "spans") != 0)
+      return hitl__invalid(err, field, "relations of question \"%s\" link spans: give them in the "
+                                       "same body as a spans answer to question \"%s\"",
+                           qu->name, qu->spans);
+    int rc = hitl__relations_check_refs(qu, json_object_get(answer_to(body, qu->name, &si), "value"),
+                                        json_object_get(spans, "value"), field, err);
+    if (rc < 0) return rc;
+  }
   return 0;
 }
 
@@ -330,6 +386,7 @@ int hitl__answers_from_json(const hitl_queue_config *q, const json_t *body, hitl
     }
   }
 
+  if ((rc = check_relations_refs(q, body, out, err)) < 0) goto cleanup;
   for (size_t i = 0; i < out->n; i++) {
     out->responses[i].comment = hitl_xstrdup(out->comment);
     out->responses[i].time_spent_ms = out->time_spent_ms;

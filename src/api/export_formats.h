@@ -5,9 +5,12 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/queue.h"
 #include "core/task.h"
+#include <jansson.h>
+
 #include "util/buf.h"
 
 /* The formats of GET /v1/queues/{queue}/export. */
@@ -32,5 +35,13 @@ bool hitl__export_needs_responses(hitl_export_format f);
  * responses (n of them) are only read when hitl__export_needs_responses(f). Nothing is kept. */
 size_t hitl__export_append(hitl_buf *out, hitl_export_format f, const hitl_queue_config *q,
                            const hitl_task *t, const hitl_response *responses, size_t n);
+
+/* Helpers the formats share. A JSON string for s, or null when s is NULL (or, defensively, not
+ * UTF-8); a new reference. */
+json_t *hitl__export_str_or_null(const char *s);
+/* An RFC 3339 time for ms, or null when it is 0; a new reference. */
+json_t *hitl__export_time_or_null(int64_t ms);
+/* Appends v to out as compact JSON, members in insertion order, reals as short as exact. */
+void hitl__export_put_json(hitl_buf *out, const json_t *v);
 
 #endif

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/annotation_json.h"
 #include "api/policy_json.h"
 #include "api/queue_webhooks.h"
 #include "util/buf.h"
@@ -22,9 +23,11 @@
 #define MAX_LABEL 256        /* Bytes of one label. */
 #define MAX_DESCRIPTION 4096
 
-static const char *const field_type_names[] = {"text", "markdown", "json", "image_url", "diff"};
-static const char *const question_type_names[] = {"approve", "label",  "labels", "rating",
-                                                  "preference", "text", "spans"};
+static const char *const field_type_names[] = {"text", "markdown", "json",
+                                               "image_url", "diff", "audio_url"};
+static const char *const question_type_names[] = {
+    "approve", "label", "labels", "rating", "preference", "text", "spans", "boxes",
+    "transcription", "relations"};
 static const char *const consensus_names[] = {"first", "majority", "unanimous"};
 static const char *const sla_names[] = {"escalate", "accept", "reject", "expire"};
 static const char *const role_names[] = {"annotator", "validator", "corrector",
@@ -35,7 +38,9 @@ static const char *const top_keys[] = {"schema", "policy", "assignment", "sla", 
                                        "description", NULL};
 static const char *const schema_keys[] = {"fields", "questions", NULL};
 static const char *const field_keys[] = {"name", "type", NULL};
-static const char *const question_keys[] = {"name", "type", "labels", "max", "field", NULL};
+static const char *const question_keys[] = {"name",  "type",          "labels",        "max",
+                                            "field", "spans",         "iou_threshold",
+                                            "wer_threshold", NULL};
 static const char *const assignment_keys[] = {"overlap", "roles", "lease_seconds", "consensus",
                                               NULL};
 static const char *const sla_keys[] = {"deadline_seconds", "on_timeout", NULL};
@@ -170,14 +175,95 @@ static int parse_labels(const json_t *labels, const char *base, hitl_question *q
   return 0;
 }
 
-/* Reads the members that depend on a question's type: labels, max, field. */
+/* The field type a question's "field" must have, by question type; -1: it takes no field. */
+static int field_wanted(hitl_question_type t) {
+  switch (t) {
+  case HITL_QUESTION_SPANS: return HITL_FIELD_TEXT; /* Or markdown. */
+  case HITL_QUESTION_BOXES: return HITL_FIELD_IMAGE_URL;
+  case HITL_QUESTION_TRANSCRIPTION: return HITL_FIELD_AUDIO_URL;
+  default: return -1;
+  }
+}
+
+/* Reads a question's "field": the schema field its answers point into. */
+static int parse_field_ref(const json_t *fld, const char *field, const hitl_queue_config *q,
+                           hitl_question *qu, json_t *nq, hitl_err *err) {
+  const char *type = hitl_question_type_name(qu->type);
+  int want = field_wanted(qu->type);
+  if (want < 0) {
+    if (fld != NULL)
+      return hitl__invalid(err, field,
+                           "field is only allowed for spans, boxes and transcription questions, "
+                           "not %s", type);
+    return 0;
+  }
+  if (fld == NULL)
+    return hitl__invalid(err, field, "field is required for a %s question: the %s field its "
+                                     "answers point into", type,
+                         want == HITL_FIELD_TEXT ? "text" : field_type_names[want]);
+  if (!json_is_string(fld)) return hitl__invalid(err, field, "field must be a string");
+  const hitl_field *target = NULL;
+  for (size_t j = 0; j < q->n_fields; j++)
+    if (strcmp(q->fields[j].name, json_string_value(fld)) == 0) target = &q->fields[j];
+  if (target == NULL)
+    return hitl__invalid(err, field, "field \"%.64s\" is not one of schema.fields",
+                         json_string_value(fld));
+  bool fits = want == HITL_FIELD_TEXT
+                  ? target->type == HITL_FIELD_TEXT || target->type == HITL_FIELD_MARKDOWN
+                  : (int)target->type == want;
+  if (!fits)
+    return hitl__invalid(err, field, "field \"%s\" must be of type %s to hold %s answers",
+                         target->name,
+                         want == HITL_FIELD_TEXT ? "text or markdown" : field_type_names[want],
+                         type);
+  qu->field = hitl_xstrdup(target->name);
+  json_object_set_new(nq, "field", json_string(target->name));
+  return 0;
+}
+
+/* Reads a question's agreement threshold (iou_threshold for boxes, wer_threshold for
+ * transcriptions): a number in (0, 1]. */
+static int parse_threshold(const json_t *qj, const char *at, hitl_question *qu, json_t *nq,
+                           hitl_err *err) {
+  static const char *const keys[] = {"iou_threshold", "wer_threshold"};
+  for (size_t k = 0; k < 2; k++) {
+    bool mine = (k == 0 && qu->type == HITL_QUESTION_BOXES) ||
+                (k == 1 && qu->type == HITL_QUESTION_TRANSCRIPTION);
+    char field[HITL_FIELD_PATH_LEN];
+    hitl__path_key(field, at, keys[k]);
+    json_t *v = hitl__json_member(qj, keys[k]);
+    if (!mine) {
+      if (v != NULL)
+        return hitl__invalid(err, field, "%s is only allowed for %s questions, not %s", keys[k],
+                             k == 0 ? "boxes" : "transcription",
+                             hitl_question_type_name(qu->type));
+      continue;
+    }
+    double t = k == 0 ? 0.5 : 0.1;
+    if (v != NULL) {
+      if (!json_is_number(v) || json_number_value(v) <= 0 || json_number_value(v) > 1)
+        return hitl__invalid(err, field, "%s must be a number greater than 0 and at most 1",
+                             keys[k]);
+      t = json_number_value(v);
+    }
+    qu->threshold = t;
+    json_object_set_new(nq, keys[k], json_real(t));
+  }
+  return 0;
+}
+
+/* Reads the members that depend on a question's type: labels, max, field, spans, thresholds.
+ * A relations question's "spans" is only stored here; parse_questions checks it once every
+ * question is known. */
 static int parse_question_options(const json_t *qj, const char *at, const hitl_queue_config *q,
                                   hitl_question *qu, json_t *nq, hitl_err *err) {
   char field[HITL_FIELD_PATH_LEN];
   const char *type = hitl_question_type_name(qu->type);
   bool takes_labels = qu->type == HITL_QUESTION_LABEL || qu->type == HITL_QUESTION_LABELS ||
-                      qu->type == HITL_QUESTION_SPANS;
-  json_t *labels = hitl__json_member(qj, "labels"), *max = hitl__json_member(qj, "max"), *fld = hitl__json_member(qj, "field");
+                      qu->type == HITL_QUESTION_SPANS || qu->type == HITL_QUESTION_BOXES ||
+                      qu->type == HITL_QUESTION_RELATIONS;
+  json_t *labels = hitl__json_member(qj, "labels"), *max = hitl__json_member(qj, "max");
+  json_t *spans = hitl__json_member(qj, "spans");
   int rc;
 
   hitl__path_key(field, at, "labels");
@@ -185,7 +271,8 @@ static int parse_question_options(const json_t *qj, const char *at, const hitl_q
     if ((rc = parse_labels(labels, field, qu, nq, err)) < 0) return rc;
   } else if (labels != NULL) {
     return hitl__invalid(err, field,
-                   "labels is only allowed for label, labels and spans questions, not %s", type);
+                         "labels is only allowed for label, labels, spans, boxes and relations "
+                         "questions, not %s", type);
   }
 
   hitl__path_key(field, at, "max");
@@ -199,24 +286,39 @@ static int parse_question_options(const json_t *qj, const char *at, const hitl_q
   }
 
   hitl__path_key(field, at, "field");
-  if (qu->type == HITL_QUESTION_SPANS) {
-    if (fld == NULL)
-      return hitl__invalid(err, field, "field is required for a spans question: the text field the "
-                                 "spans point into");
-    if (!json_is_string(fld)) return hitl__invalid(err, field, "field must be a string");
-    const hitl_field *target = NULL;
-    for (size_t j = 0; j < q->n_fields; j++)
-      if (strcmp(q->fields[j].name, json_string_value(fld)) == 0) target = &q->fields[j];
-    if (target == NULL)
-      return hitl__invalid(err, field, "field \"%.64s\" is not one of schema.fields",
-                     json_string_value(fld));
-    if (target->type != HITL_FIELD_TEXT && target->type != HITL_FIELD_MARKDOWN)
-      return hitl__invalid(err, field, "field \"%s\" must be of type text or markdown to hold spans",
-                     target->name);
-    qu->field = hitl_xstrdup(target->name);
-    json_object_set_new(nq, "field", json_string(target->name));
-  } else if (fld != NULL) {
-    return hitl__invalid(err, field, "field is only allowed for spans questions, not %s", type);
+  if ((rc = parse_field_ref(hitl__json_member(qj, "field"), field, q, qu, nq, err)) < 0) return rc;
+
+  hitl__path_key(field, at, "spans");
+  if (qu->type == HITL_QUESTION_RELATIONS) {
+    if (spans == NULL)
+      return hitl__invalid(err, field, "spans is required for a relations question: the name of "
+                                       "the spans question whose spans it links");
+    if (!json_is_string(spans)) return hitl__invalid(err, field, "spans must be a string");
+    qu->spans = hitl_xstrdup(json_string_value(spans));
+    json_object_set_new(nq, "spans", json_string(qu->spans));
+  } else if (spans != NULL) {
+    return hitl__invalid(err, field, "spans is only allowed for relations questions, not %s",
+                         type);
+  }
+  return parse_threshold(qj, at, qu, nq, err);
+}
+
+/* Checks that each relations question names a spans question of the schema. */
+static int check_relations_targets(const hitl_queue_config *q, const char *base, hitl_err *err) {
+  for (size_t i = 0; i < q->n_questions; i++) {
+    const hitl_question *qu = &q->questions[i];
+    if (qu->type != HITL_QUESTION_RELATIONS) continue;
+    char at[HITL_FIELD_PATH_LEN], field[HITL_FIELD_PATH_LEN];
+    hitl__path_index(at, base, i);
+    hitl__path_key(field, at, "spans");
+    int si = hitl_queue_question_index(q, qu->spans);
+    if (si < 0)
+      return hitl__invalid(err, field, "spans \"%.64s\" is not a question of this schema",
+                           qu->spans);
+    if (q->questions[si].type != HITL_QUESTION_SPANS)
+      return hitl__invalid(err, field, "question \"%s\" is a %s question; relations link the "
+                                       "answers of a spans question",
+                           qu->spans, hitl_question_type_name(q->questions[si].type));
   }
   return 0;
 }
@@ -253,7 +355,7 @@ static int parse_questions(const json_t *questions, const char *base, hitl_queue
     json_array_append_new(norm, nq);
     if ((rc = parse_question_options(qj, at, q, qu, nq, err)) < 0) return rc;
   }
-  return 0;
+  return check_relations_targets(q, base, err);
 }
 
 static int parse_schema(const json_t *schema, hitl_queue_config *q, json_t *norm,
@@ -439,6 +541,7 @@ static int config_from_json(const json_t *body, const hitl_webhook_parse *m, hit
                             hitl_err *err) {
   *out = NULL;
   hitl_queue_config *q = hitl_xcalloc(1, sizeof *q);
+  q->codec = &hitl__answer_codec;
   json_t *norm = json_object();
   json_t *v;
   int rc;

@@ -22,6 +22,7 @@ static const hitl_route_def routes[] = {
     {"POST", "/v1/queues/{}/tasks/batch", ROLE("agent"), HITL_BODY_BULK, hitl__h_task_batch},
     {"POST", "/v1/queues/{}/claim", TOKEN, HITL_BODY_NORMAL, hitl__h_claim},
     {"GET", "/v1/queues/{}/export", ROLE("orchestrator"), HITL_BODY_NONE, hitl__h_export},
+    {"POST", "/v1/queues/{}/import", ROLE("orchestrator"), HITL_BODY_BULK, hitl__h_import},
     {"GET", "/v1/queues/{}/webhook-deliveries", ROLE("orchestrator"), HITL_BODY_NONE,
      hitl__h_webhook_deliveries},
     {"POST", "/v1/queues/{}/webhook-deliveries/{}/redeliver", ROLE("orchestrator"),

@@ -128,6 +128,7 @@ void hitl__h_token_create(hitl_request *req);
 void hitl__h_token_revoke(hitl_request *req);
 void hitl__h_token_list(hitl_request *req);
 void hitl__h_export(hitl_request *req);
+void hitl__h_import(hitl_request *req);
 void hitl__h_session_create(hitl_request *req);
 void hitl__h_session_get(hitl_request *req);
 void hitl__h_session_delete(hitl_request *req);

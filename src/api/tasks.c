@@ -7,6 +7,7 @@
 #include "api/policy_pool.h"
 #include "api/queue_lookup.h"
 #include "api/server_internal.h"
+#include "api/task_prepare.h"
 #include "api/task_json.h"
 #include "api/task_read.h"
 #include "api/task_submit.h"
@@ -105,8 +106,7 @@ static void submit_done(hitl_job *job, int rc) {
   hitl__request_resume(req);
 }
 
-/* Parses and routes one task body into t. */
-static int prepare(hitl_request *req, const hitl_queue_ref *q, const json_t *body,
+int hitl__task_prepare(hitl_request *req, const hitl_queue_ref *q, const json_t *body,
                    const char *header_key, const char *prefix, int64_t now, hitl_task *t,
                    hitl_err *err) {
   int rc = hitl__task_from_json(body, header_key, prefix, t, err);
@@ -142,7 +142,8 @@ static bool route_all(submit_job *j) {
     if (j->prefix) snprintf(prefix, sizeof prefix, "%s", j->prefix);
     hitl_err err = {0};
     const json_t *item = j->batch ? json_array_get(j->items, i) : j->items;
-    if (prepare(req, j->queue, item, j->header_key, prefix, j->now, &j->tasks[i], &err) != 0) {
+    if (hitl__task_prepare(req, j->queue, item, j->header_key, prefix, j->now, &j->tasks[i],
+                           &err) != 0) {
       if (j->submitted) {
         j->submitted(req, j->ctx, err.code ? err.code : HITL_EINTERNAL, &err, NULL);
         submit_job_free(j);

@@ -44,6 +44,8 @@ int hitl__cmd_tasks(int argc, char **argv);
 int hitl__cmd_events(int argc, char **argv);
 /* `hitl export QUEUE [--format F]`: streams to stdout. */
 int hitl__cmd_export(int argc, char **argv);
+/* `hitl import QUEUE FILE|-`: Label Studio tasks into a queue, all or nothing. */
+int hitl__cmd_import(int argc, char **argv);
 /* `hitl token create --name N --roles a,b` and `hitl token generate` (no server). */
 int hitl__cmd_token(int argc, char **argv);
 

@@ -29,6 +29,7 @@ static const command commands[] = {
     {"tasks", hitl__cmd_tasks, 1, "list a queue's tasks"},
     {"events", hitl__cmd_events, 1, "read the event log"},
     {"export", hitl__cmd_export, 1, "stream a queue's decided tasks as training data"},
+    {"import", hitl__cmd_import, 1, "import Label Studio tasks into a queue, all or nothing"},
     {"token", hitl__cmd_token, 1, "create a token on the server, or generate one locally"},
     {"audit", hitl__cmd_audit, 0, "verify the event hash chain of a database"},
 };

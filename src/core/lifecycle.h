@@ -50,6 +50,17 @@ int hitl_task_route(const hitl_queue_config *q, const hitl_policy_input *in, hit
 int hitl_task_submit(hitl_txn *x, hitl_task *t, const char *actor, hitl_task *existing,
                      bool *replayed, hitl_err *err);
 
+/* Stores an imported task t (routed like a submitted one) with answers people gave elsewhere:
+ * answers[] were validated against q's schema and carry question, kind, value and reviewer, a
+ * reviewer's answers next to each other. Without answers, this is hitl_task_submit. With them,
+ * the task is stored pending with route action "import", the answers as stage-0 responses
+ * (one response id per reviewer) that count towards its overlap. Once as many reviewers as the
+ * overlap answered, the queue's consensus decides it at once, or sends it to an arbiter when
+ * they disagree; with fewer, it waits for more reviewers. Sets the answers' ids, task and stage;
+ * t may be passed again after a rollback. */
+int hitl_task_import(hitl_txn *x, const hitl_queue_config *q, hitl_task *t, const char *actor,
+                     hitl_response *answers, size_t n, hitl_err *err);
+
 /* Leases the next task of the queue the actor may answer. Fills *out with the leased task;
  * returns HITL_ENOT_FOUND when there is none. */
 int hitl_task_claim(hitl_txn *x, const hitl_queue_config *q, int64_t queue_id,

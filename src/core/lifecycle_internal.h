@@ -19,5 +19,10 @@ int hitl__task_load_leased(hitl_txn *x, const char *task_id, const char *lease_i
 int hitl__task_may_answer(const hitl_queue_config *q, const hitl_actor *a, hitl_err *err);
 /* Sends t to arbitration: stage 1, role arbiter, one answer needed, pending, no lease. */
 void hitl__task_to_arbiter(hitl_task *t, int64_t now);
+/* Decides t from the stored answers of its current stage once enough are in: by consensus (the
+ * decision and task.decided), or to an arbiter on a disagreement (task.escalated). Stores t and
+ * the event, which names response_id and from_state (the state t left). */
+int hitl__task_conclude(hitl_txn *x, const hitl_queue_config *q, hitl_task *t, const char *actor,
+                        const char *response_id, int from_state, hitl_err *err);
 
 #endif

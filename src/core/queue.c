@@ -21,6 +21,7 @@ void hitl_queue_config_free(hitl_queue_config *q) {
     free(qu->name);
     free_strings(qu->labels, qu->n_labels);
     free(qu->field);
+    free(qu->spans);
   }
   free(q->questions);
   hitl_policy_free(q->policy);
@@ -72,6 +73,9 @@ const char *hitl_question_type_name(hitl_question_type t) {
   case HITL_QUESTION_PREFERENCE: return "preference";
   case HITL_QUESTION_TEXT: return "text";
   case HITL_QUESTION_SPANS: return "spans";
+  case HITL_QUESTION_BOXES: return "boxes";
+  case HITL_QUESTION_TRANSCRIPTION: return "transcription";
+  case HITL_QUESTION_RELATIONS: return "relations";
   }
   return NULL;
 }

@@ -7,10 +7,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/annotation.h"
 #include "core/policy.h"
 
 typedef enum hitl_field_type {
   HITL_FIELD_TEXT, HITL_FIELD_MARKDOWN, HITL_FIELD_JSON, HITL_FIELD_IMAGE_URL, HITL_FIELD_DIFF,
+  HITL_FIELD_AUDIO_URL,
 } hitl_field_type;
 
 typedef struct hitl_field {
@@ -26,15 +28,23 @@ typedef enum hitl_question_type {
   HITL_QUESTION_PREFERENCE, /* Kind ranking, value an array ordering the candidates. */
   HITL_QUESTION_TEXT,       /* Kind text, value a string. */
   HITL_QUESTION_SPANS,      /* Kind spans, value [{"start","end","label"}] into field. */
+  HITL_QUESTION_BOXES,      /* Kind boxes, value {"boxes":[...],"image_width","image_height"}. */
+  HITL_QUESTION_TRANSCRIPTION, /* Kind transcription, value {"text","segments"}. */
+  HITL_QUESTION_RELATIONS,  /* Kind relations, value [{"from","to","label"}] into a spans answer. */
 } hitl_question_type;
 
 typedef struct hitl_question {
   char *name;
   hitl_question_type type;
-  char **labels;   /* For LABEL, LABELS, SPANS. */
+  char **labels;   /* For LABEL, LABELS, SPANS, BOXES, RELATIONS. */
   size_t n_labels;
   int max;         /* For RATING: 2..10. */
-  char *field;     /* For SPANS: the field the spans index into. */
+  char *field;     /* For SPANS: the field the spans index into; BOXES: an image_url field;
+                    * TRANSCRIPTION: an audio_url field. */
+  char *spans;     /* For RELATIONS: the name of the spans question whose answer it links. */
+  double threshold; /* Agreement in consensus. BOXES: the least IoU of paired boxes (default
+                     * 0.5); TRANSCRIPTION: the word error rate answers stay under (default
+                     * 0.1); 0 for the other types. */
 } hitl_question;
 
 typedef enum hitl_consensus_method {
@@ -74,6 +84,8 @@ typedef struct hitl_queue_config {
   hitl_sla_action on_timeout;
   hitl_webhook *webhooks;
   size_t n_webhooks;
+  const hitl_answer_codec *codec; /* Reads boxes, spans, relations and transcripts for
+                                   * consensus; set by whoever parsed the configuration. */
   char *json;               /* The normalized configuration (defaults filled in) as JSON, as
                              * stored: webhook secrets included, so never shown. */
   char *json_shown;         /* The same for an orchestrator: each secret replaced by a hint. */

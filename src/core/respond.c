@@ -25,7 +25,7 @@ void hitl__task_to_arbiter(hitl_task *t, int64_t now) {
  * agreed on, when at least overlap of them answered the question and the queue's consensus
  * method agrees among them. earlier holds the first stage's votes; winners point into it. */
 static int keep_earlier_agreement(const hitl_queue_config *q, hitl_consensus_result *cr,
-                                  const hitl_response *earlier, size_t n_earlier) {
+                                  const hitl_response *earlier, size_t n_earlier, bool *kept) {
   hitl_response *subset = hitl_xcalloc(n_earlier ? n_earlier : 1, sizeof *subset);
   size_t *from = hitl_xcalloc(n_earlier ? n_earlier : 1, sizeof *from);
   int rc = 0;
@@ -44,8 +44,11 @@ static int keep_earlier_agreement(const hitl_queue_config *q, hitl_consensus_res
     if ((int)reviewers < q->overlap) continue; /* Not enough answers for an agreement. */
     hitl_consensus_result one = {0};
     rc = hitl_consensus_decide(q, q->consensus, (int)reviewers, subset, m, &one);
-    if (rc == 0 && one.state == HITL_CONSENSUS_AGREED && one.winners[i] != NULL)
-      cr->winners[i] = &earlier[from[one.winners[i] - subset]];
+    if (rc == 0 && one.state == HITL_CONSENSUS_AGREED && one.winners[i] != NULL) {
+      kept[i] = true;
+      if (!hitl_consensus_take_merged(cr, i, &one))
+        cr->winners[i] = &earlier[from[one.winners[i] - subset]];
+    }
     hitl_consensus_result_clear(&one);
   }
   free(subset);
@@ -53,9 +56,9 @@ static int keep_earlier_agreement(const hitl_queue_config *q, hitl_consensus_res
   return rc;
 }
 
-/* Decides from the answers of the current stage once enough are in. */
-static int conclude(hitl_txn *x, const hitl_queue_config *q, hitl_task *t, const char *actor,
-                    const char *response_id, hitl_err *err) {
+/* See lifecycle_internal.h. */
+int hitl__task_conclude(hitl_txn *x, const hitl_queue_config *q, hitl_task *t, const char *actor,
+                        const char *response_id, int from_state, hitl_err *err) {
   hitl_response *all = NULL, *earlier = NULL, *everyone = NULL;
   size_t n_all = 0, n = 0, n_earlier = 0;
   hitl_consensus_result cr = {0};
@@ -100,16 +103,19 @@ static int conclude(hitl_txn *x, const hitl_queue_config *q, hitl_task *t, const
     everyone = hitl_xcalloc(n_earlier + n + 1, sizeof *everyone);
     size_t n_everyone = 0;
     if (t->stage == 1 && n_earlier > 0) {
-      rc = keep_earlier_agreement(q, &cr, earlier, n_earlier);
+      bool *kept = hitl_xcalloc(cr.n_winners ? cr.n_winners : 1, sizeof *kept);
+      rc = keep_earlier_agreement(q, &cr, earlier, n_earlier, kept);
       if (rc) {
+        free(kept);
         hitl_err_set(err, rc, NULL, "could not compute consensus");
         goto cleanup;
       }
       for (size_t i = 0; i < cr.n_winners; i++)
-        if (cr.winners[i] >= earlier && cr.winners[i] < earlier + n_earlier)
+        if (kept[i])
           for (size_t k = 0; k < n_earlier; k++)
             if (earlier[k].question && strcmp(earlier[k].question, q->questions[i].name) == 0)
               everyone[n_everyone++] = earlier[k];
+      free(kept);
     }
     for (size_t k = 0; k < n; k++) everyone[n_everyone++] = all[k];
     free(t->decision);
@@ -138,7 +144,7 @@ static int conclude(hitl_txn *x, const hitl_queue_config *q, hitl_task *t, const
     type = "task.responded";
   }
   rc = x->store->vt->task_update(x->store, t);
-  if (rc == 0) rc = hitl__task_event(x, t, type, actor, HITL_TASK_LEASED, hitl_buf_cstr(&data));
+  if (rc == 0) rc = hitl__task_event(x, t, type, actor, from_state, hitl_buf_cstr(&data));
   if (rc) hitl_err_set(err, rc, NULL, "could not store the decision");
 cleanup:
   hitl_consensus_result_clear(&cr);
@@ -186,7 +192,8 @@ int hitl_task_respond(hitl_txn *x, const hitl_queue_config *q, const char *task_
     if (rc == 0) rc = hitl__task_event(x, out, "task.escalated", a->name, HITL_TASK_LEASED, data);
   } else {
     out->answers++;
-    if (out->answers >= out->needed) return conclude(x, q, out, a->name, response_id, err);
+    if (out->answers >= out->needed)
+      return hitl__task_conclude(x, q, out, a->name, response_id, HITL_TASK_LEASED, err);
     out->state = HITL_TASK_PENDING;
     hitl__task_clear_lease(out);
     out->updated_at = x->now;

@@ -60,7 +60,8 @@ typedef struct hitl_response {
   char *reviewer;          /* Token name. */
   int stage;               /* The task's stage when answered. */
   char *question;          /* Question name. */
-  char *kind;              /* approve, reject, modify, label, labels, rating, ranking, text, spans, skip, escalate. */
+  char *kind;              /* approve, reject, modify, label, labels, rating, ranking, text, spans,
+                            * boxes, transcription, relations, skip, escalate. */
   char *value;             /* Compact JSON with sorted keys, or NULL. */
   char *comment;           /* NULL when none. */
   int64_t time_spent_ms;   /* As reported by the client; 0 when unknown. */

@@ -203,6 +203,30 @@ run 0 events --after 0 && check "events" "$OUT" '"events"'
 run 0 events && check "events without --after" "$OUT" '"events"'
 run 0 export "$q" --format jsonl && check "export has the decided task" "$OUT" "($task|\"one\")"
 
+# --- Label Studio import ---
+cat >"$tmp/ls-queue.json" <<'JSON'
+{"schema": {"fields": [{"name": "text", "type": "text"}],
+            "questions": [{"name": "sentiment", "type": "label", "labels": ["pos", "neg"]}]}}
+JSON
+cat >"$tmp/ls.json" <<'JSON'
+[{"id": 1, "data": {"text": "great"},
+  "annotations": [{"completed_by": {"email": "ann@example.com"},
+                   "result": [{"from_name": "sentiment", "to_name": "text", "type": "choices",
+                               "value": {"choices": ["pos"]}}]}]},
+ {"id": 2, "data": {"text": "meh"},
+  "predictions": [{"score": 0.4, "result": [{"from_name": "sentiment", "to_name": "text",
+                                             "type": "choices", "value": {"choices": ["neg"]}}]}]}]
+JSON
+printf '[{"data": {"body": "x"}}]' >"$tmp/ls-bad.json"
+run 0 queue put "ls-$$" "$tmp/ls-queue.json"
+run 0 import "ls-$$" "$tmp/ls.json" && check "import answers the tasks" "$OUT" '"imported": 2'
+check "an annotated task is decided" "$OUT" '"state": "decided"'
+run_in 0 "$tmp/ls.json" import "ls-$$" - && check "import from standard input" "$OUT" '"imported": 2'
+run 1 import "ls-$$" "$tmp/ls-bad.json" && check "a task off the schema is named" "$ERR" '\[0\]\.data\.text'
+run 1 import "ls-$$" "$tmp/ls-queue.json" && check "an object is not a task list" "$ERR" 'JSON array of tasks'
+run 3 import "ls-none-$$" "$tmp/ls.json"
+run 2 import "ls-$$"
+
 # --- revoking a token ---
 run 0 token create --name "smoke-temp-$$" --roles validator || exit 1
 temp=$OUT

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Fuzz target: a response body, validated against queues that ask every type of question. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/answer_json.h"
@@ -8,14 +9,18 @@
 
 /* One question of every type, and a field for the spans to point into. */
 static const char multi_config[] =
-    "{\"schema\":{\"fields\":[{\"name\":\"text\",\"type\":\"text\"}],\"questions\":["
+    "{\"schema\":{\"fields\":[{\"name\":\"text\",\"type\":\"text\"},{\"name\":\"photo\","
+    "\"type\":\"image_url\"},{\"name\":\"rec\",\"type\":\"audio_url\"}],\"questions\":["
     "{\"name\":\"verdict\",\"type\":\"approve\"},"
     "{\"name\":\"category\",\"type\":\"label\",\"labels\":[\"spam\",\"ham\"]},"
     "{\"name\":\"tags\",\"type\":\"labels\",\"labels\":[\"urgent\",\"billing\",\"\\u00e9\"]},"
     "{\"name\":\"quality\",\"type\":\"rating\",\"max\":3},"
     "{\"name\":\"better\",\"type\":\"preference\"},"
     "{\"name\":\"fixed\",\"type\":\"text\"},"
-    "{\"name\":\"entities\",\"type\":\"spans\",\"labels\":[\"PER\",\"ORG\"],\"field\":\"text\"}"
+    "{\"name\":\"entities\",\"type\":\"spans\",\"labels\":[\"PER\",\"ORG\"],\"field\":\"text\"},"
+    "{\"name\":\"links\",\"type\":\"relations\",\"spans\":\"entities\",\"labels\":[\"w\"]},"
+    "{\"name\":\"objects\",\"type\":\"boxes\",\"labels\":[\"car\"],\"field\":\"photo\"},"
+    "{\"name\":\"said\",\"type\":\"transcription\",\"field\":\"rec\"}"
     "]}}";
 
 /* Builds a queue configuration the harness trusts; aborts if it is refused. */
@@ -44,6 +49,23 @@ static void check(const hitl_queue_config *q, const json_t *body) {
     FUZZ_CHECK(r->question == NULL || hitl_queue_question_index(q, r->question) >= 0);
     /* Values are stored and sent back as raw JSON text. */
     FUZZ_CHECK(r->value == NULL || fuzz_json_valid(r->value));
+    /* What validation accepts, the consensus codec reads. */
+    if (r->value != NULL && strcmp(r->kind, "boxes") == 0) {
+      hitl_boxes b;
+      FUZZ_CHECK(q->codec->boxes(r->value, &b) == 0);
+      for (size_t k = 0; k < b.n; k++) FUZZ_CHECK(hitl_box_check(&b.v[k]) == NULL);
+      FUZZ_CHECK(hitl_boxes_match(&b, &b, 1.0, NULL));
+      hitl_boxes_clear(&b);
+    } else if (r->value != NULL && strcmp(r->kind, "transcription") == 0) {
+      char *text = NULL;
+      FUZZ_CHECK(q->codec->transcript(r->value, &text) == 0);
+      FUZZ_CHECK(hitl_transcript_wer(text, text, 0.1) == 0);
+      free(text);
+    } else if (r->value != NULL && strcmp(r->kind, "relations") == 0) {
+      hitl_relations rel;
+      FUZZ_CHECK(q->codec->relations(r->value, &rel) == 0);
+      hitl_relations_clear(&rel);
+    }
   }
   hitl__answers_clear(&a);
 }

@@ -275,6 +275,138 @@ static void test_spans_question(void **state) {
       "it takes spans,");
 }
 
+
+/* Boxes, transcription and relations questions. */
+static const char *media_config =
+    "{\"schema\":{\"fields\":[{\"name\":\"text\",\"type\":\"text\"},{\"name\":\"photo\",\"type\":"
+    "\"image_url\"},{\"name\":\"rec\",\"type\":\"audio_url\"}],\"questions\":["
+    "{\"name\":\"entities\",\"type\":\"spans\",\"labels\":[\"PER\",\"ORG\"],\"field\":\"text\"},"
+    "{\"name\":\"links\",\"type\":\"relations\",\"spans\":\"entities\",\"labels\":[\"works_for\"]},"
+    "{\"name\":\"objects\",\"type\":\"boxes\",\"field\":\"photo\",\"labels\":[\"car\",\"person\"]},"
+    "{\"name\":\"said\",\"type\":\"transcription\",\"field\":\"rec\"}]}}";
+
+static void test_boxes_question(void **state) {
+  (void)state;
+  hitl_queue_config *q = config(media_config);
+#define B(v) "{" L "\"question\":\"objects\",\"kind\":\"boxes\",\"value\":" v "}"
+#define IMG ",\"image_width\":640,\"image_height\":480}"
+  ok1(q, B("{\"boxes\":[{\"label\":\"car\",\"x\":10,\"y\":20.5,\"width\":30,\"height\":40}]" IMG),
+      "objects", "boxes",
+      "{\"boxes\":[{\"height\":40,\"label\":\"car\",\"width\":30,\"x\":10,\"y\":20.5}],"
+      "\"image_height\":480,\"image_width\":640}");
+  /* A box touching the right and bottom edges is inside. */
+  ok1(q, B("{\"boxes\":[{\"label\":\"person\",\"x\":50,\"y\":0,\"width\":50,\"height\":100}]" IMG),
+      "objects", "boxes",
+      "{\"boxes\":[{\"height\":100,\"label\":\"person\",\"width\":50,\"x\":50,\"y\":0}],"
+      "\"image_height\":480,\"image_width\":640}");
+  ok1(q, B("{\"boxes\":[]" IMG), "objects", "boxes",
+      "{\"boxes\":[],\"image_height\":480,\"image_width\":640}");
+  bad(q, B("[]"), "value", "value must be an object {\"boxes\"");
+  bad(q, B("{\"boxes\":[]}"), "value.image_width", "image_width is required: the image's natural size");
+  bad(q, B("{\"boxes\":[],\"image_width\":0,\"image_height\":480}"), "value.image_width", "an integer from 1");
+  bad(q, B("{\"boxes\":[],\"image_width\":640,\"image_height\":4.5}"), "value.image_height", "image_height is required");
+  bad(q, B("{\"boxes\":{}" IMG), "value.boxes", "boxes must be an array of at most 500 boxes");
+  bad(q, B("{\"boxes\":[],\"rotation\":0" IMG), "value.rotation", "unknown key \"rotation\" in a boxes answer");
+  bad(q, B("{\"boxes\":[7]" IMG), "value.boxes[0]", "a box must be an object");
+  bad(q, B("{\"boxes\":[{\"label\":\"car\",\"x\":10,\"y\":20,\"width\":30}]" IMG),
+      "value.boxes[0].height", "height is required: a number");
+  bad(q, B("{\"boxes\":[{\"label\":\"car\",\"x\":\"10\",\"y\":20,\"width\":30,\"height\":5}]" IMG),
+      "value.boxes[0].x", "x is required: a number");
+  /* Outside the image, negative or empty sizes, unknown labels: each names the box. */
+  bad(q, B("{\"boxes\":[{\"label\":\"car\",\"x\":1,\"y\":1,\"width\":1,\"height\":1},"
+           "{\"label\":\"car\",\"x\":80,\"y\":20,\"width\":30,\"height\":10}]" IMG),
+      "value.boxes[1]", "box 1: the box must lie inside the image");
+  bad(q, B("{\"boxes\":[{\"label\":\"car\",\"x\":-1,\"y\":20,\"width\":30,\"height\":10}]" IMG),
+      "value.boxes[0]", "box 0: x and y must be from 0 to 100");
+  bad(q, B("{\"boxes\":[{\"label\":\"car\",\"x\":10,\"y\":101,\"width\":30,\"height\":10}]" IMG),
+      "value.boxes[0]", "x and y must be from 0 to 100");
+  bad(q, B("{\"boxes\":[{\"label\":\"car\",\"x\":10,\"y\":20,\"width\":-5,\"height\":10}]" IMG),
+      "value.boxes[0]", "box 0: width and height must be greater than 0");
+  bad(q, B("{\"boxes\":[{\"label\":\"car\",\"x\":10,\"y\":20,\"width\":5,\"height\":0}]" IMG),
+      "value.boxes[0]", "width and height must be greater than 0");
+  bad(q, B("{\"boxes\":[{\"label\":\"car\",\"x\":10,\"y\":20,\"width\":5,\"height\":90}]" IMG),
+      "value.boxes[0]", "y + height at most 100");
+  bad(q, B("{\"boxes\":[{\"label\":\"truck\",\"x\":10,\"y\":20,\"width\":5,\"height\":9}]" IMG),
+      "value.boxes[0].label", "box 0: the label must be one of the labels of question \"objects\"");
+  bad(q, B("{\"boxes\":[{\"x\":10,\"y\":20,\"width\":5,\"height\":9}]" IMG), "value.boxes[0].label",
+      "the label must be one of");
+  bad(q, B("{\"boxes\":[{\"label\":\"car\",\"x\":10,\"y\":20,\"width\":5,\"height\":9,\"score\":1}]" IMG),
+      "value.boxes[0].score", "unknown key \"score\" in a box");
+#undef IMG
+#undef B
+  bad(q, "{" L "\"question\":\"objects\",\"kind\":\"spans\",\"value\":[]}", "kind", "it takes boxes,");
+  hitl_queue_config_free(q);
+}
+
+static void test_transcription_question(void **state) {
+  (void)state;
+  hitl_queue_config *q = config(media_config);
+#define T(v) "{" L "\"question\":\"said\",\"kind\":\"transcription\",\"value\":" v "}"
+  ok1(q, T("{\"text\":\"hello there\"}"), "said", "transcription", "{\"text\":\"hello there\"}");
+  ok1(q, T("{\"text\":\"hi\",\"segments\":[{\"start\":0,\"end\":0.5,\"text\":\"hi\"}]}"), "said",
+      "transcription", "{\"segments\":[{\"end\":0.5,\"start\":0,\"text\":\"hi\"}],\"text\":\"hi\"}");
+  bad(q, T("\"hello\""), "value", "value must be an object {\"text\", \"segments\"}");
+  bad(q, T("{}"), "value.text", "text is required: a string");
+  bad(q, T("{\"text\":3}"), "value.text", "text is required");
+  bad(q, T("{\"text\":\"a\",\"lang\":\"en\"}"), "value.lang", "unknown key \"lang\" in a transcription");
+  bad(q, T("{\"text\":\"a\",\"segments\":{}}"), "value.segments", "segments must be an array");
+  bad(q, T("{\"text\":\"a\",\"segments\":[1]}"), "value.segments[0]", "a segment must be an object");
+  bad(q, T("{\"text\":\"a\",\"segments\":[{\"start\":0,\"text\":\"a\"}]}"), "value.segments[0].end",
+      "end is required: a number");
+  bad(q, T("{\"text\":\"a\",\"segments\":[{\"start\":2,\"end\":1,\"text\":\"a\"}]}"),
+      "value.segments[0]", "segment 0: times are seconds with 0 <= start < end");
+  bad(q, T("{\"text\":\"a\",\"segments\":[{\"start\":-1,\"end\":1,\"text\":\"a\"}]}"),
+      "value.segments[0]", "0 <= start < end");
+  bad(q, T("{\"text\":\"a\",\"segments\":[{\"start\":0,\"end\":1}]}"), "value.segments[0].text",
+      "segment 0: text is required");
+#undef T
+  hitl_queue_config_free(q);
+}
+
+static void test_relations_question(void **state) {
+  (void)state;
+  hitl_queue_config *q = config(media_config);
+#define SP "{\"question\":\"entities\",\"kind\":\"spans\",\"value\":[{\"start\":0,\"end\":3," \
+           "\"label\":\"PER\"},{\"start\":13,\"end\":17,\"label\":\"ORG\"}]}"
+#define R(v) "{" L "\"answers\":[" SP ",{\"question\":\"links\",\"kind\":\"relations\",\"value\":" v "}]}"
+  hitl_answers a;
+  ok(q, R("[{\"from\":0,\"to\":1,\"label\":\"works_for\"}]"), &a);
+  assert_int_equal(a.n, 2);
+  assert_string_equal(a.responses[1].kind, "relations");
+  assert_string_equal(a.responses[1].value, "[{\"from\":0,\"label\":\"works_for\",\"to\":1}]");
+  hitl__answers_clear(&a);
+  /* The relations answer may come first in the body. */
+  ok(q, "{" L "\"answers\":[{\"question\":\"links\",\"kind\":\"relations\",\"value\":[]}," SP "]}", &a);
+  hitl__answers_clear(&a);
+  bad(q, R("{}"), "answers[1].value", "value must be an array of at most 1000 relations");
+  bad(q, R("[3]"), "answers[1].value[0]", "a relation must be an object");
+  bad(q, R("[{\"from\":-1,\"to\":1,\"label\":\"works_for\"}]"), "answers[1].value[0]",
+      "relation 0: from and to must be integers >= 0");
+  bad(q, R("[{\"from\":0,\"to\":1}]"), "answers[1].value[0]", "relation 0: label must be a string");
+  bad(q, R("[{\"from\":0,\"to\":1,\"label\":\"x\",\"dir\":1}]"), "answers[1].value[0].dir",
+      "unknown key \"dir\" in a relation");
+  /* What they point at. */
+  bad(q, R("[{\"from\":0,\"to\":1,\"label\":\"works_for\"},{\"from\":0,\"to\":2,\"label\":\"works_for\"}]"),
+      "answers[1].value[1]", "relation 1 of question \"links\": from and to must be indexes into the "
+      "spans answer given in the same body (the spans answer to \"entities\" has 2 spans)");
+  bad(q, R("[{\"from\":1,\"to\":1,\"label\":\"works_for\"}]"), "answers[1].value[0]",
+      "a relation links two different spans");
+  bad(q, R("[{\"from\":0,\"to\":1,\"label\":\"knows\"}]"), "answers[1].value[0]",
+      "the label is not one of the question's labels");
+  bad(q, R("[{\"from\":0,\"to\":1,\"label\":\"works_for\"},{\"from\":0,\"to\":1,\"label\":\"works_for\"}]"),
+      "answers[1].value[1]", "the same link is given twice");
+  /* Without the spans answer in the same body. */
+  bad(q, "{" L "\"question\":\"links\",\"kind\":\"relations\",\"value\":[]}", "value",
+      "relations of question \"links\" link spans: give them in the same body as a spans answer to "
+      "question \"entities\"");
+  bad(q, "{" L "\"answers\":[{\"question\":\"links\",\"kind\":\"relations\",\"value\":[]},"
+      "{\"question\":\"said\",\"kind\":\"transcription\",\"value\":{\"text\":\"\"}}]}",
+      "answers[0].value", "give them in the same body");
+#undef R
+#undef SP
+  hitl_queue_config_free(q);
+}
+
 static void test_skip_and_escalate(void **state) {
   fixture *f = *state;
   /* With several questions an unnamed skip is about the whole task. */
@@ -422,6 +554,9 @@ int main(void) {
       cmocka_unit_test(test_spans_question),     cmocka_unit_test(test_skip_and_escalate),
       cmocka_unit_test(test_body_fields),        cmocka_unit_test(test_question_naming),
       cmocka_unit_test(test_several_answers),
+      cmocka_unit_test(test_boxes_question),
+      cmocka_unit_test(test_transcription_question),
+      cmocka_unit_test(test_relations_question),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -243,12 +244,161 @@ static void test_method_and_odd_input(void **state) {
   hitl_consensus_result_clear(&out);
 }
 
+
+/* ---- boxes, transcriptions, relations ---- */
+
+static hitl_queue_config *media(const char *consensus) {
+  char text[1024];
+  snprintf(text, sizeof text,
+           "{\"schema\":{\"fields\":[{\"name\":\"text\",\"type\":\"text\"},{\"name\":\"photo\","
+           "\"type\":\"image_url\"},{\"name\":\"rec\",\"type\":\"audio_url\"}],\"questions\":["
+           "{\"name\":\"links\",\"type\":\"relations\",\"spans\":\"entities\",\"labels\":[\"w\",\"k\"]},"
+           "{\"name\":\"entities\",\"type\":\"spans\",\"labels\":[\"PER\",\"ORG\"],\"field\":\"text\"},"
+           "{\"name\":\"objects\",\"type\":\"boxes\",\"field\":\"photo\",\"labels\":[\"car\",\"person\"]},"
+           "{\"name\":\"said\",\"type\":\"transcription\",\"field\":\"rec\"}]},"
+           "\"assignment\":{\"consensus\":\"%s\"}}", consensus);
+  json_t *j = json_loads(text, 0, NULL);
+  hitl_queue_config *q = NULL;
+  hitl_err err = {0};
+  if (j == NULL || hitl__queue_config_from_json(j, &q, &err) != 0) fail_msg("config: %s", err.message);
+  json_decref(j);
+  return q;
+}
+
+#define BOXES(x0, x1) \
+  "{\"boxes\":[{\"height\":10,\"label\":\"car\",\"width\":10,\"x\":" #x0 ",\"y\":0},"           \
+  "{\"height\":20,\"label\":\"person\",\"width\":20,\"x\":" #x1 ",\"y\":50}],\"image_height\":480," \
+  "\"image_width\":640}"
+
+static void test_boxes(void **state) {
+  (void)state;
+  hitl_queue_config *q = media("majority");
+  /* ann and bob agree (IoU 0.82 and 0.9); cat's car is elsewhere; the boxes come in another
+   * order in bob's answer. */
+  hitl_response r[] = {
+      answer("ann", "objects", "boxes", BOXES(0, 60)),
+      answer("bob", "objects", "boxes",
+             "{\"boxes\":[{\"height\":20,\"label\":\"person\",\"width\":20,\"x\":61,\"y\":50},"
+             "{\"height\":10,\"label\":\"car\",\"width\":10,\"x\":1,\"y\":0}],\"image_height\":480,"
+             "\"image_width\":640}"),
+      answer("cat", "objects", "boxes", BOXES(40, 60)),
+  };
+  hitl_consensus_result out = decide(q, HITL_CONSENSUS_MAJORITY, 3, r, N(r));
+  assert_int_equal(out.state, HITL_CONSENSUS_AGREED);
+  /* The decision holds the mean of the paired boxes, in the winner's order. */
+  const hitl_response *w = out.winners[2];
+  assert_non_null(w);
+  assert_ptr_equal(w, &out.merged[2]);
+  assert_string_equal(w->kind, "boxes");
+  assert_string_equal(w->reviewer, "ann");
+  assert_string_equal(w->value, BOXES(0.5, 60.5));
+  hitl_consensus_result_clear(&out);
+
+  /* Unanimity fails on cat; with cat's car moved within the threshold it holds. */
+  out = decide(q, HITL_CONSENSUS_UNANIMOUS, 3, r, N(r));
+  assert_int_equal(out.state, HITL_CONSENSUS_DISAGREED);
+  assert_string_equal(out.disagreement, "objects");
+  assert_null(out.merged);
+  hitl_consensus_result_clear(&out);
+  r[2] = answer("cat", "objects", "boxes", BOXES(2, 62));
+  out = decide(q, HITL_CONSENSUS_UNANIMOUS, 3, r, N(r));
+  assert_int_equal(out.state, HITL_CONSENSUS_AGREED);
+  assert_string_equal(out.winners[2]->value, BOXES(1, 61));
+  hitl_consensus_result_clear(&out);
+
+  /* First takes the first answer as it is. */
+  out = decide(q, HITL_CONSENSUS_FIRST, 3, r, N(r));
+  assert_ptr_equal(out.winners[2], &r[0]);
+  hitl_consensus_result_clear(&out);
+
+  /* A stricter threshold: 0.82 is not enough at 0.95. */
+  q->questions[2].threshold = 0.95;
+  out = decide(q, HITL_CONSENSUS_MAJORITY, 3, r, N(r));
+  assert_int_equal(out.state, HITL_CONSENSUS_DISAGREED);
+  hitl_consensus_result_clear(&out);
+  hitl_queue_config_free(q);
+}
+
+static void test_transcriptions(void **state) {
+  (void)state;
+  hitl_queue_config *q = media("majority");
+  hitl_response r[] = {
+      answer("ann", "said", "transcription", "{\"text\":\"the cat sat on the mat today ok\"}"),
+      answer("bob", "said", "transcription", "{\"text\":\"The cat sat on the mat today, ok.\"}"),
+      answer("cat", "said", "transcription", "{\"text\":\"a dog stood\"}"),
+  };
+  hitl_consensus_result out = decide(q, HITL_CONSENSUS_MAJORITY, 3, r, N(r));
+  assert_int_equal(out.state, HITL_CONSENSUS_AGREED);
+  assert_ptr_equal(out.winners[3], &r[0]);
+  hitl_consensus_result_clear(&out);
+  /* One word in nine differs: 0.11 is not under the default 0.1, but under 0.2. */
+  r[1] = answer("bob", "said", "transcription", "{\"text\":\"the cat sat on the hat today ok\"}");
+  out = decide(q, HITL_CONSENSUS_UNANIMOUS, 2, r, 2);
+  assert_int_equal(out.state, HITL_CONSENSUS_DISAGREED);
+  hitl_consensus_result_clear(&out);
+  q->questions[3].threshold = 0.2;
+  out = decide(q, HITL_CONSENSUS_UNANIMOUS, 2, r, 2);
+  assert_int_equal(out.state, HITL_CONSENSUS_AGREED);
+  hitl_consensus_result_clear(&out);
+  /* Of three that agree, the decision holds the one closest to the others: bob's is one word
+   * from ann's and from cat's, which are two apart. */
+  hitl_response t[] = {
+      answer("ann", "said", "transcription", "{\"text\":\"a b c d e f g h i x\"}"),
+      answer("bob", "said", "transcription", "{\"text\":\"a b c d e f g h i j\"}"),
+      answer("cat", "said", "transcription", "{\"text\":\"a b c d e f g h y j\"}"),
+  };
+  q->questions[3].threshold = 0.25;
+  out = decide(q, HITL_CONSENSUS_UNANIMOUS, 3, t, N(t));
+  assert_int_equal(out.state, HITL_CONSENSUS_AGREED);
+  assert_ptr_equal(out.winners[3], &t[1]);
+  hitl_consensus_result_clear(&out);
+  hitl_queue_config_free(q);
+}
+
+#define PER "{\"end\":3,\"label\":\"PER\",\"start\":0}"
+#define ORG "{\"end\":17,\"label\":\"ORG\",\"start\":13}"
+#define ORG2 "{\"end\":30,\"label\":\"ORG\",\"start\":25}"
+
+static void test_relations(void **state) {
+  (void)state;
+  hitl_queue_config *q = media("majority");
+  /* ann lists the spans in another order than bob and cat, so her indexes differ, but her links
+   * are the same; the spans answer of bob and cat wins, and the decision's relations index into
+   * it. */
+  hitl_response r[] = {
+      answer("ann", "entities", "spans", "[" ORG "," ORG2 "," PER "]"),
+      answer("ann", "links", "relations", "[{\"from\":2,\"label\":\"w\",\"to\":0}]"),
+      answer("bob", "entities", "spans", "[" PER "," ORG "," ORG2 "]"),
+      answer("bob", "links", "relations", "[{\"from\":0,\"label\":\"w\",\"to\":1}]"),
+      answer("cat", "entities", "spans", "[" PER "," ORG "," ORG2 "]"),
+      answer("cat", "links", "relations", "[{\"from\":0,\"label\":\"w\",\"to\":1}]"),
+  };
+  hitl_consensus_result out = decide(q, HITL_CONSENSUS_MAJORITY, 3, r, N(r));
+  assert_int_equal(out.state, HITL_CONSENSUS_AGREED);
+  assert_ptr_equal(out.winners[1], &r[2]);
+  assert_ptr_equal(out.winners[0], &out.merged[0]);
+  assert_string_equal(out.winners[0]->reviewer, "ann");
+  assert_string_equal(out.winners[0]->value, "[{\"from\":0,\"label\":\"w\",\"to\":1}]");
+  hitl_consensus_result_clear(&out);
+
+  /* Another link, or another label, is another set. */
+  r[3] = answer("bob", "links", "relations", "[{\"from\":0,\"label\":\"k\",\"to\":1}]");
+  r[5] = answer("cat", "links", "relations", "[{\"from\":0,\"label\":\"w\",\"to\":2}]");
+  out = decide(q, HITL_CONSENSUS_MAJORITY, 3, r, N(r));
+  assert_int_equal(out.state, HITL_CONSENSUS_DISAGREED);
+  assert_string_equal(out.disagreement, "links");
+  hitl_consensus_result_clear(&out);
+  hitl_queue_config_free(q);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_waiting),           cmocka_unit_test(test_first),
       cmocka_unit_test(test_majority),          cmocka_unit_test(test_majority_ties),
       cmocka_unit_test(test_equality),          cmocka_unit_test(test_unanimous),
       cmocka_unit_test(test_several_questions), cmocka_unit_test(test_method_and_odd_input),
+      cmocka_unit_test(test_boxes),             cmocka_unit_test(test_transcriptions),
+      cmocka_unit_test(test_relations),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

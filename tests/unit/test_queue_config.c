@@ -113,6 +113,44 @@ static void test_null_members_take_defaults(void **state) {
   hitl_queue_config_free(b);
 }
 
+
+/* The newer question types: boxes on an image, transcription of audio, relations over spans
+ * (which may come before the spans question it names), with their thresholds. */
+static void test_annotation_types(void **state) {
+  (void)state;
+  hitl_queue_config *q = parse_ok(
+      "{\"schema\":{\"fields\":[{\"name\":\"text\",\"type\":\"text\"},{\"name\":\"photo\","
+      "\"type\":\"image_url\"},{\"name\":\"recording\",\"type\":\"audio_url\"}],\"questions\":["
+      "{\"name\":\"links\",\"type\":\"relations\",\"spans\":\"entities\",\"labels\":[\"works_for\"]},"
+      "{\"name\":\"entities\",\"type\":\"spans\",\"labels\":[\"PER\",\"ORG\"],\"field\":\"text\"},"
+      "{\"name\":\"objects\",\"type\":\"boxes\",\"field\":\"photo\",\"labels\":[\"car\",\"person\"]},"
+      "{\"name\":\"strict\",\"type\":\"boxes\",\"field\":\"photo\",\"labels\":[\"car\"],\"iou_threshold\":0.75},"
+      "{\"name\":\"said\",\"type\":\"transcription\",\"field\":\"recording\",\"wer_threshold\":0.25}]}}");
+  assert_int_equal(q->fields[2].type, HITL_FIELD_AUDIO_URL);
+  assert_int_equal(q->questions[0].type, HITL_QUESTION_RELATIONS);
+  assert_string_equal(q->questions[0].spans, "entities");
+  assert_string_equal(q->questions[0].labels[0], "works_for");
+  assert_int_equal(q->questions[2].type, HITL_QUESTION_BOXES);
+  assert_string_equal(q->questions[2].field, "photo");
+  assert_true(q->questions[2].threshold == 0.5);
+  assert_true(q->questions[3].threshold == 0.75);
+  assert_int_equal(q->questions[4].type, HITL_QUESTION_TRANSCRIPTION);
+  assert_string_equal(q->questions[4].field, "recording");
+  assert_true(q->questions[4].threshold == 0.25);
+  assert_non_null(q->codec);
+  assert_non_null(strstr(q->json, "{\"field\":\"photo\",\"iou_threshold\":0.5,\"labels\":[\"car\",\"person\"],\"name\":\"objects\",\"type\":\"boxes\"}"));
+  assert_non_null(strstr(q->json, "{\"field\":\"recording\",\"name\":\"said\",\"type\":\"transcription\",\"wer_threshold\":0.25}"));
+  assert_non_null(strstr(q->json, "{\"labels\":[\"works_for\"],\"name\":\"links\",\"spans\":\"entities\",\"type\":\"relations\"}"));
+  assert_string_equal(hitl_question_type_name(HITL_QUESTION_BOXES), "boxes");
+  assert_string_equal(hitl_question_type_name(HITL_QUESTION_TRANSCRIPTION), "transcription");
+  assert_string_equal(hitl_question_type_name(HITL_QUESTION_RELATIONS), "relations");
+  /* The normalized form parses to itself. */
+  hitl_queue_config *again = parse_ok(q->json);
+  assert_string_equal(again->json, q->json);
+  hitl_queue_config_free(again);
+  hitl_queue_config_free(q);
+}
+
 static void test_full_example(void **state) {
   (void)state;
   hitl_queue_config *q = parse_ok(full_example);
@@ -249,7 +287,7 @@ static const struct {
     {Q1("{\"name\":\"a\",\"type\":\"label\",\"labels\":[\"x\",\"y\",\"x\"]}"),
      "schema.questions[0].labels[2]", "label \"x\" is listed twice"},
     {Q1("{\"name\":\"a\",\"type\":\"approve\",\"labels\":[\"x\"]}"),
-     "schema.questions[0].labels", "labels is only allowed for label, labels and spans"},
+     "schema.questions[0].labels", "labels is only allowed for label, labels, spans, boxes and relations"},
     {Q1("{\"name\":\"a\",\"type\":\"rating\",\"max\":1}"), "schema.questions[0].max",
      "max must be an integer from 2 to 10"},
     {Q1("{\"name\":\"a\",\"type\":\"rating\",\"max\":11}"), "schema.questions[0].max",
@@ -271,9 +309,51 @@ static const struct {
      "schema.questions[0].field", "field \"f\" must be of type text or markdown"},
     {"{\"schema\":{\"fields\":[{\"name\":\"f\",\"type\":\"text\"}],\"questions\":[{\"name\":"
      "\"a\",\"type\":\"text\",\"field\":\"f\"}]}}",
-     "schema.questions[0].field", "field is only allowed for spans questions, not text"},
+     "schema.questions[0].field", "field is only allowed for spans, boxes and transcription questions, not text"},
     {Q1("{\"name\":\"a\",\"type\":\"spans\",\"field\":\"f\"}"), "schema.questions[0].labels",
      "labels is required for a spans question"},
+    /* boxes, transcription, relations */
+#define MEDIA(q) "{\"schema\":{\"fields\":[{\"name\":\"t\",\"type\":\"text\"},{\"name\":\"img\"," \
+                 "\"type\":\"image_url\"},{\"name\":\"rec\",\"type\":\"audio_url\"}],\"questions\":[" q "]}}"
+    {MEDIA("{\"name\":\"a\",\"type\":\"boxes\",\"labels\":[\"car\"]}"), "schema.questions[0].field",
+     "field is required for a boxes question: the image_url field"},
+    {MEDIA("{\"name\":\"a\",\"type\":\"boxes\",\"labels\":[\"car\"],\"field\":\"t\"}"),
+     "schema.questions[0].field", "field \"t\" must be of type image_url to hold boxes answers"},
+    {MEDIA("{\"name\":\"a\",\"type\":\"boxes\",\"field\":\"img\"}"), "schema.questions[0].labels",
+     "labels is required for a boxes question"},
+    {MEDIA("{\"name\":\"a\",\"type\":\"boxes\",\"labels\":[\"car\"],\"field\":\"img\",\"iou_threshold\":0}"),
+     "schema.questions[0].iou_threshold", "iou_threshold must be a number greater than 0 and at most 1"},
+    {MEDIA("{\"name\":\"a\",\"type\":\"boxes\",\"labels\":[\"car\"],\"field\":\"img\",\"iou_threshold\":1.5}"),
+     "schema.questions[0].iou_threshold", "at most 1"},
+    {MEDIA("{\"name\":\"a\",\"type\":\"boxes\",\"labels\":[\"car\"],\"field\":\"img\",\"wer_threshold\":0.2}"),
+     "schema.questions[0].wer_threshold", "wer_threshold is only allowed for transcription questions, not boxes"},
+    {MEDIA("{\"name\":\"a\",\"type\":\"transcription\",\"field\":\"img\"}"), "schema.questions[0].field",
+     "field \"img\" must be of type audio_url to hold transcription answers"},
+    {MEDIA("{\"name\":\"a\",\"type\":\"transcription\",\"field\":\"rec\",\"labels\":[\"x\"]}"),
+     "schema.questions[0].labels", "labels is only allowed for"},
+    {MEDIA("{\"name\":\"a\",\"type\":\"transcription\",\"field\":\"rec\",\"wer_threshold\":\"low\"}"),
+     "schema.questions[0].wer_threshold", "wer_threshold must be a number"},
+    {MEDIA("{\"name\":\"a\",\"type\":\"text\",\"iou_threshold\":0.5}"),
+     "schema.questions[0].iou_threshold", "iou_threshold is only allowed for boxes questions, not text"},
+    {MEDIA("{\"name\":\"e\",\"type\":\"spans\",\"labels\":[\"P\"],\"field\":\"t\"},"
+           "{\"name\":\"a\",\"type\":\"relations\",\"labels\":[\"r\"]}"),
+     "schema.questions[1].spans", "spans is required for a relations question"},
+    {MEDIA("{\"name\":\"e\",\"type\":\"spans\",\"labels\":[\"P\"],\"field\":\"t\"},"
+           "{\"name\":\"a\",\"type\":\"relations\",\"spans\":\"e\"}"),
+     "schema.questions[1].labels", "labels is required for a relations question"},
+    {MEDIA("{\"name\":\"a\",\"type\":\"relations\",\"labels\":[\"r\"],\"spans\":\"nope\"}"),
+     "schema.questions[0].spans", "spans \"nope\" is not a question of this schema"},
+    {MEDIA("{\"name\":\"a\",\"type\":\"relations\",\"labels\":[\"r\"],\"spans\":3}"),
+     "schema.questions[0].spans", "spans must be a string"},
+    {MEDIA("{\"name\":\"c\",\"type\":\"label\",\"labels\":[\"x\"]},"
+           "{\"name\":\"a\",\"type\":\"relations\",\"labels\":[\"r\"],\"spans\":\"c\"}"),
+     "schema.questions[1].spans", "question \"c\" is a label question; relations link the answers of a spans question"},
+    {MEDIA("{\"name\":\"c\",\"type\":\"label\",\"labels\":[\"x\"],\"spans\":\"c\"}"),
+     "schema.questions[0].spans", "spans is only allowed for relations questions, not label"},
+    {MEDIA("{\"name\":\"a\",\"type\":\"relations\",\"labels\":[\"r\"],\"spans\":\"e\",\"field\":\"t\"},"
+           "{\"name\":\"e\",\"type\":\"spans\",\"labels\":[\"P\"],\"field\":\"t\"}"),
+     "schema.questions[0].field", "field is only allowed for spans, boxes and transcription questions, not relations"},
+
     /* schema.fields */
     {"{\"schema\":{\"fields\":{},\"questions\":[{\"name\":\"a\",\"type\":\"text\"}]}}",
      "schema.fields", "fields must be an array"},
@@ -290,7 +370,7 @@ static const struct {
      "type is required"},
     {"{\"schema\":{\"fields\":[{\"name\":\"f\",\"type\":\"video\"}],\"questions\":[]}}",
      "schema.fields[0].type",
-     "field type \"video\" is not known; use one of text, markdown, json, image_url, diff"},
+     "field type \"video\" is not known; use one of text, markdown, json, image_url, diff, audio_url"},
     {"{\"schema\":{\"fields\":[{\"name\":\"f\",\"type\":\"text\",\"label\":\"F\"}],"
      "\"questions\":[]}}",
      "schema.fields[0].label", "unknown key \"label\" in a field"},
@@ -469,6 +549,7 @@ int main(void) {
       cmocka_unit_test(test_defaults),
       cmocka_unit_test(test_null_members_take_defaults),
       cmocka_unit_test(test_full_example),
+      cmocka_unit_test(test_annotation_types),
       cmocka_unit_test(test_rating_default_max),
       cmocka_unit_test(test_normalized_round_trip),
       cmocka_unit_test(test_lookups_and_names),

@@ -22,6 +22,7 @@
 
 #include <jansson.h>
 
+#include "args.h"
 #include "hist.h"
 #include "http_resp.h"
 #include "util/buf.h"
@@ -29,6 +30,7 @@
 #include "util/xmalloc.h"
 
 #define BENCH_MAX_CONNECTIONS 1024
+#define BENCH_MAX_PORTS 16           /* --ports: servers sharing one database. */
 #define BENCH_MAX_THREADS 2            /* The machine has 2 cores, shared with the server. */
 #define BENCH_GRACE_US 5000000         /* After the deadline, how long answers in flight may take. */
 #define BENCH_EMPTY_BACKOFF_US 1000    /* Before claiming again after a 204. */
@@ -53,7 +55,9 @@ typedef struct bench_config {
   bench_mode mode;
   const char *host;     /* Dotted IPv4 in 127.0.0.0/8. */
   struct in_addr addr;  /* host, parsed. */
-  uint16_t port;
+  uint16_t port;        /* Setup requests (the prefill) go here; also ports[0]. */
+  uint16_t ports[BENCH_MAX_PORTS]; /* Measured connections take these round-robin. */
+  int nports;
   const char *token;    /* Bearer token, or NULL. */
   double duration_s;    /* Of each measured phase. */
   int connections;      /* In the measured phase. */
@@ -121,6 +125,7 @@ typedef struct bench_conn {
   int fd;
   bench_conn_state state;
   bench_role role;
+  uint16_t port;          /* The server this connection talks to. */
   bench_op op;            /* The request in flight. */
   bool opened_before;     /* For counting reconnects. */
   bool want_out;          /* EPOLLOUT is registered. */
@@ -306,7 +311,7 @@ static long bench_rss_kb(long pid) {
   return kb;
 }
 
-static int bench_socket(const bench_config *cfg, bool nonblocking) {
+static int bench_socket(const bench_config *cfg, uint16_t port, bool nonblocking) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0), 0);
   if (fd < 0) return -1;
   int one = 1;
@@ -314,7 +319,7 @@ static int bench_socket(const bench_config *cfg, bool nonblocking) {
   struct sockaddr_in sa;
   memset(&sa, 0, sizeof sa);
   sa.sin_family = AF_INET;
-  sa.sin_port = htons(cfg->port);
+  sa.sin_port = htons(port);
   sa.sin_addr = cfg->addr;
   if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 && !(nonblocking && errno == EINPROGRESS)) {
     close(fd);
@@ -327,7 +332,7 @@ static int bench_socket(const bench_config *cfg, bool nonblocking) {
  * answer: 0 with *status and the body in `body` (caller's buffer), or -1. For setup only. */
 static int bench_sync(const bench_config *cfg, const hitl_buf *request, int *status, hitl_buf *body) {
   int rc = -1;
-  int fd = bench_socket(cfg, true);
+  int fd = bench_socket(cfg, cfg->port, true);
   bench_resp resp;
   bench_resp_init(&resp);
   char *in = NULL;
@@ -371,22 +376,28 @@ cleanup:
   return rc;
 }
 
-/* PUTs a queue configuration; 0 when the server answered 2xx. */
+/* PUTs a queue configuration on every server of --ports (the others would learn of it through
+ * their change feed only a moment later, and answer the first requests 404); 0 when each answered
+ * 2xx. */
 static int bench_put_queue(const bench_config *cfg, const bench_requests *rq, const char *queue,
                            const char *config) {
   hitl_buf req = HITL_BUF_INIT, path = HITL_BUF_INIT, body = HITL_BUF_INIT;
   int status = 0, rc = -1;
   hitl_buf_printf(&path, "/v1/queues/%s", queue);
   bench_request(&req, rq, "PUT", path.data, config, strlen(config));
-  if (bench_sync(cfg, &req, &status, &body) != 0) {
-    fprintf(stderr, "bench_lifecycle: PUT %s: no answer from %s:%u\n", path.data, cfg->host,
-            (unsigned)cfg->port);
-    goto cleanup;
-  }
-  if (status < 200 || status > 299) {
-    fprintf(stderr, "bench_lifecycle: PUT %s: status %d: %.300s\n", path.data, status,
-            hitl_buf_cstr(&body));
-    goto cleanup;
+  for (int i = 0; i < cfg->nports; i++) {
+    bench_config one = *cfg;
+    one.port = cfg->ports[i];
+    if (bench_sync(&one, &req, &status, &body) != 0) {
+      fprintf(stderr, "bench_lifecycle: PUT %s: no answer from %s:%u\n", path.data, cfg->host,
+              (unsigned)one.port);
+      goto cleanup;
+    }
+    if (status < 200 || status > 299) {
+      fprintf(stderr, "bench_lifecycle: PUT %s on port %u: status %d: %.300s\n", path.data,
+              (unsigned)one.port, status, hitl_buf_cstr(&body));
+      goto cleanup;
+    }
   }
   rc = 0;
 cleanup:
@@ -443,7 +454,7 @@ static void conn_fail(bench_conn *c, int64_t now, const char *why) {
 }
 
 static void conn_open(bench_conn *c, int64_t now) {
-  c->fd = bench_socket(c->w->phase->cfg, true);
+  c->fd = bench_socket(c->w->phase->cfg, c->port, true);
   if (c->fd < 0) {
     conn_fail(c, now, strerror(errno));
     return;
@@ -766,6 +777,7 @@ static int bench_run_phase(const bench_config *cfg, const bench_requests *rq, co
       c->fd = -1;
       c->state = CONN_CLOSED;
       c->role = roles[i];
+      c->port = cfg->ports[i % cfg->nports];
       bench_resp_init(&c->resp);
     }
     for (int k = 0; k < OP_COUNT; k++) bench_hist_init(&w->stats.hist[k]);
@@ -892,10 +904,11 @@ static int bench_main(const bench_config *cfg) {
   int rc = 1, phase_rc = 0;
   for (int k = 0; k < OP_COUNT; k++) bench_hist_init(&st->hist[k]);
   bench_requests_build(&rq, cfg, queue);
-  hitl_buf_printf(&j, "{\"mode\":\"%s\",\"host\":\"%s\",\"port\":%u", bench_mode_names[cfg->mode],
-                  cfg->host, (unsigned)cfg->port);
-  printf("bench_lifecycle: mode %s against %s:%u, %d connections, %.1f s\n", bench_mode_names[cfg->mode],
-         cfg->host, (unsigned)cfg->port, cfg->connections, cfg->duration_s);
+  hitl_buf_printf(&j, "{\"mode\":\"%s\",\"host\":\"%s\",\"port\":%u,\"servers\":%d",
+                  bench_mode_names[cfg->mode], cfg->host, (unsigned)cfg->port, cfg->nports);
+  printf("bench_lifecycle: mode %s against %s:%u (%d server%s), %d connections, %.1f s\n",
+         bench_mode_names[cfg->mode], cfg->host, (unsigned)cfg->port, cfg->nports,
+         cfg->nports == 1 ? "" : "s", cfg->connections, cfg->duration_s);
 
   switch (cfg->mode) {
   case MODE_REF:
@@ -1157,6 +1170,8 @@ static void bench_usage(FILE *out) {
           "usage: bench_lifecycle --mode ref|lifecycle|submit|claim|mcp [options]\n"
           "  --host ADDR          server address, 127.0.0.0/8 only (default 127.0.0.1)\n"
           "  --port N             server port (default 8080)\n"
+          "  --ports A,B,...      several servers on one database: connections take them round-robin,\n"
+          "                       the queue is put on each (instead of --port)\n"
           "  --token T            bearer token (default: $HITL_TOKEN)\n"
           "  --duration S         seconds of measurement (default 10)\n"
           "  --connections N      connections (default 16)\n"
@@ -1174,30 +1189,32 @@ static void bench_usage(FILE *out) {
           "  --self-test          check the HTTP parser, histogram and claim parsing, then exit\n");
 }
 
-static int bench_long(const char *s, long lo, long hi, long *out) {
-  char *end = NULL;
-  errno = 0;
-  long v = strtol(s, &end, 10);
-  if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi) return -1;
-  *out = v;
-  return 0;
-}
-
-static int bench_double(const char *s, double lo, double hi, double *out) {
-  char *end = NULL;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (errno != 0 || end == s || *end != '\0' || !(v >= lo && v <= hi)) return -1;
-  *out = v;
-  return 0;
-}
-
 /* A token must be one header-safe word: visible ASCII, no spaces. */
 static bool bench_token_ok(const char *t) {
   if (*t == '\0' || strlen(t) > 4096) return false;
   for (; *t; t++)
     if (*t <= ' ' || *t >= 127) return false;
   return true;
+}
+
+/* "A,B,C" into cfg->ports (at most BENCH_MAX_PORTS, each 1..65535); cfg->port becomes A. */
+static int bench_parse_ports(const char *s, bench_config *cfg) {
+  char word[16];
+  long v = 0;
+  cfg->nports = 0;
+  while (*s != '\0') {
+    size_t n = strcspn(s, ",");
+    if (n == 0 || n >= sizeof word || cfg->nports == BENCH_MAX_PORTS) return -1;
+    memcpy(word, s, n);
+    word[n] = '\0';
+    if (bench_long(word, 1, 65535, &v) != 0) return -1;
+    cfg->ports[cfg->nports++] = (uint16_t)v;
+    s += n;
+    if (*s == ',' && *++s == '\0') return -1;
+  }
+  if (cfg->nports == 0) return -1;
+  cfg->port = cfg->ports[0];
+  return 0;
 }
 
 static int bench_parse_args(int argc, char **argv, bench_config *cfg, bool *self_test) {
@@ -1225,6 +1242,9 @@ static int bench_parse_args(int argc, char **argv, bench_config *cfg, bool *self
     else if (strcmp(a, "--port") == 0) {
       if (bench_long(val, 1, 65535, &v) != 0) goto bad;
       cfg->port = (uint16_t)v;
+      cfg->nports = 0;
+    } else if (strcmp(a, "--ports") == 0) {
+      if (bench_parse_ports(val, cfg) != 0) goto bad;
     } else if (strcmp(a, "--token") == 0) cfg->token = val;
     else if (strcmp(a, "--duration") == 0) {
       if (bench_double(val, 0.1, 86400, &cfg->duration_s) != 0) goto bad;
@@ -1258,6 +1278,7 @@ static int bench_parse_args(int argc, char **argv, bench_config *cfg, bool *self
     }
   }
   if (*self_test) return 0;
+  if (cfg->nports == 0) cfg->ports[cfg->nports++] = cfg->port;
   bool known = false;
   for (int m = 0; mode != NULL && m < BENCH_N_MODES; m++) {
     if (strcmp(mode, bench_mode_names[m]) == 0) {

@@ -5,7 +5,8 @@
 # DIR/url; `stop DIR` stops that server by the PID it recorded and removes the folder.
 # Postgres refuses to run as root: as root the cluster belongs to the `postgres` system user that
 # Debian's package creates. The cluster is for tests only: fsync is off (the tests kill hitl,
-# never PostgreSQL), and every login from 127.0.0.1 is trusted.
+# never PostgreSQL), and every login from 127.0.0.1 is trusted. HITL_PG_DURABLE=1 keeps fsync and
+# full_page_writes on (PostgreSQL's defaults), for benchmarks whose figures must include durability.
 # Usage: pg-test-server.sh start|stop DIR
 set -euo pipefail
 
@@ -62,13 +63,15 @@ case "$cmd" in
     fi
     as_owner "$bindir/initdb" -D "$folder/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
       >"$folder/initdb.log" 2>&1 || { cat "$folder/initdb.log" >&2; exit 1; }
+    durability="-c fsync=off -c full_page_writes=off"
+    [[ ${HITL_PG_DURABLE:-0} == 1 ]] && durability="-c fsync=on -c full_page_writes=on"
     # A free port: one nobody listens on, retried if another process takes it first.
     for attempt in 1 2 3 4 5; do
       port=$((20000 + RANDOM % 40000))
       if command -v ss >/dev/null && ss -Htln "sport = :$port" | grep -q .; then continue; fi
       if as_owner "$bindir/pg_ctl" -D "$folder/data" -l "$folder/server.log" -w -t 60 start \
-          -o "-c listen_addresses=127.0.0.1 -p $port -k $folder -c fsync=off \
-              -c full_page_writes=off -c max_connections=200 -c shared_buffers=32MB" \
+          -o "-c listen_addresses=127.0.0.1 -p $port -k $folder $durability \
+              -c max_connections=200 -c shared_buffers=32MB" \
           >/dev/null; then
         echo "postgresql://postgres@127.0.0.1:$port/postgres" > "$state/url"
         cat "$state/url"

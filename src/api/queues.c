@@ -6,9 +6,34 @@
 #include "api/queue_json.h"
 #include "api/queue_lookup.h"
 #include "api/server_internal.h"
+#include "api/sync.h"
 #include "api/task_json.h"
 #include "util/clock.h"
+#include "util/log.h"
 #include "util/xmalloc.h"
+
+/* On a database other servers share, a queue another server created a moment ago may not have
+ * reached this server's registry through the change feed yet: read it from the store, so that a
+ * client may create a queue through one server and use it through another at once. NULL when the
+ * store has none either (or answered 503 when the store could not be read). */
+static hitl_queue_ref *load_from_shared_store(hitl_request *req, const char *name) {
+  hitl_store *st = hitl__reader(req);
+  if (st == NULL) return NULL;
+  hitl_queue_row row = {0};
+  int rc = st->vt->queue_get(st, name, &row);
+  if (rc == 0) {
+    hitl_err err = {0};
+    rc = hitl__sync_load_queues(req->server, st, row.id, false, &err);
+    hitl_queue_row_clear(&row);
+    if (rc) hitl_log(HITL_LOG_WARN, "msg=\"cannot load a queue another server made\" detail=\"%s\"",
+                     err.message);
+  }
+  if (rc != 0 && rc != HITL_ENOT_FOUND) {
+    hitl__reply_error(req, HITL_EUNAVAILABLE, NULL, "the queue could not be read; retry");
+    return NULL;
+  }
+  return rc == 0 ? hitl__registry_get(req->server->registry, name) : NULL;
+}
 
 hitl_queue_ref *hitl__queue_lookup(hitl_request *req, const char *name) {
   if (!hitl__queue_name_valid(name)) {
@@ -17,7 +42,9 @@ hitl_queue_ref *hitl__queue_lookup(hitl_request *req, const char *name) {
     return NULL;
   }
   hitl_queue_ref *q = hitl__registry_get(req->server->registry, name);
-  if (q == NULL) hitl__reply_error(req, HITL_ENOT_FOUND, "queue", "no queue named \"%s\"", name);
+  if (q == NULL && req->server->feed) q = load_from_shared_store(req, name);
+  if (q == NULL && req->phase != HITL_PHASE_ANSWERED)
+    hitl__reply_error(req, HITL_ENOT_FOUND, "queue", "no queue named \"%s\"", name);
   return q;
 }
 

@@ -7,6 +7,7 @@ import * as history from './history.js';
 import * as dashboard from './dashboard.js';
 import * as config from './config.js';
 import * as audit from './audit.js';
+import * as runs from './runs.js';
 
 const views = {
   review: {mod: review, title: 'Review'},
@@ -14,6 +15,7 @@ const views = {
   dashboard: {mod: dashboard, title: 'Dashboard', orch: true},
   config: {mod: config, title: 'Queues', orch: true},
   audit: {mod: audit, title: 'Audit', orch: true},
+  runs: {mod: runs, title: 'Runs'},
 };
 
 let session = null;

@@ -111,7 +111,7 @@ int hitl__transcription_check(const json_t *v, const char *field, hitl_err *err)
     if (!json_is_object(s))
       return hitl__invalid(err, at, "a segment must be an object {\"start\", \"end\", \"text\"}");
     if ((rc = hitl__json_check_keys(s, at, "a segment", segment_keys, err)) < 0) return rc;
-    double start, end;
+    double start = 0, end = 0;
     if ((rc = number(s, at, "start", &start, err)) < 0 || (rc = number(s, at, "end", &end, err)) < 0)
       return rc;
     if (start < 0 || end <= start)

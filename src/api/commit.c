@@ -2,6 +2,8 @@
 /* The writer thread: batches of queued jobs share one transaction and one durable commit. */
 #include "api/commit.h"
 
+#include "core/run_control.h"
+
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@
 #define SWEEP_LIMIT 1000       /* Due tasks handled per sweep. */
 #define IDLE_WAKE_MS 1000      /* Longest sleep: the sweeper looks at least this often. */
 #define MAX_ATTEMPTS 5         /* Runs of a batch that lost races with other writers, at most. */
+#define LAZY_MAX 1024          /* Lazy jobs waiting at most: more start a transaction at once. */
 
 struct hitl_committer {
   hitl_store *store;
@@ -28,6 +31,9 @@ struct hitl_committer {
   pthread_mutex_t lock;
   pthread_cond_t wake;
   hitl_job *head, *tail; /* Queued jobs, oldest first. */
+  hitl_job *lazy_head, *lazy_tail; /* Lazy jobs (hitl__committer_enqueue_lazy), oldest first. */
+  size_t n_lazy;
+  int64_t lazy_due_at;   /* Wall-clock ms when the oldest lazy job must be run. */
   bool stopping;
   bool stopped; /* The thread has ended: enqueue fails at once. */
   int64_t next_sweep_at; /* Wall-clock ms. */
@@ -60,6 +66,9 @@ static int sweep(hitl_committer *c, hitl_txn *x) {
   hitl_chain_op_begin(&c->chain);
   if (s->vt->op_begin(s) == 0) {
     int rc = hitl_task_sweep(x, c->sweep_config, c->ctx, SWEEP_LIMIT, &n);
+    size_t n_runs = 0; /* Runs whose heartbeat is overdue become lost. */
+    if (rc == 0) rc = hitl_run_sweep(x, SWEEP_LIMIT, &n_runs);
+    if (rc == 0 && n_runs == SWEEP_LIMIT) n = SWEEP_LIMIT;
     if (rc == 0) rc = s->vt->op_end(s);
     if (rc) {
       hitl_chain_op_abort(&c->chain);
@@ -68,10 +77,15 @@ static int sweep(hitl_committer *c, hitl_txn *x) {
       if (s->vt->op_abort(s) != 0) return HITL_ESTORE;
     }
   }
-  int64_t next = 0;
+  int64_t next = 0, next_run = 0;
+  if (n < SWEEP_LIMIT) {
+    if (s->vt->task_next_due(s, &next) != 0) next = 0;
+    if (s->vt->run_next_due(s, &next_run) == 0 && next_run > 0 && (next == 0 || next_run < next))
+      next = next_run;
+  }
   if (n == SWEEP_LIMIT) {
     c->next_sweep_at = x->now; /* More is due: go on at once. */
-  } else if (s->vt->task_next_due(s, &next) == 0 && next > 0 && next < x->now + IDLE_WAKE_MS) {
+  } else if (next > 0 && next < x->now + IDLE_WAKE_MS) {
     c->next_sweep_at = next;
   } else {
     c->next_sweep_at = x->now + IDLE_WAKE_MS;
@@ -104,12 +118,16 @@ static void *writer_main(void *arg) {
   pthread_setname_np(pthread_self(), "hitl-writer");
   for (;;) {
     pthread_mutex_lock(&c->lock);
-    while (c->head == NULL && !c->stopping && hitl_now_ms() < c->next_sweep_at) {
+    for (;;) {
+      int64_t now = hitl_now_ms();
+      bool lazy_due = c->lazy_head && (now >= c->lazy_due_at || c->n_lazy >= LAZY_MAX);
+      if (c->head || c->stopping || lazy_due || now >= c->next_sweep_at) break;
       int64_t at = c->next_sweep_at;
+      if (c->lazy_head && c->lazy_due_at < at) at = c->lazy_due_at;
       struct timespec ts = {.tv_sec = at / 1000, .tv_nsec = (long)(at % 1000) * 1000000};
       pthread_cond_timedwait(&c->wake, &c->lock, &ts);
     }
-    if (c->head == NULL && c->stopping) {
+    if (c->head == NULL && c->lazy_head == NULL && c->stopping) {
       pthread_mutex_unlock(&c->lock);
       break;
     }
@@ -123,6 +141,16 @@ static void *writer_main(void *arg) {
       c->head = last->next;
       if (c->head == NULL) c->tail = NULL;
       last->next = NULL;
+    }
+    /* Lazy jobs ride along with whatever commits now: they share its one durable commit. */
+    if (c->lazy_head) {
+      if (last)
+        last->next = c->lazy_head;
+      else
+        batch = c->lazy_head;
+      n += c->n_lazy;
+      c->lazy_head = c->lazy_tail = NULL;
+      c->n_lazy = 0;
     }
     pthread_mutex_unlock(&c->lock);
 
@@ -184,15 +212,20 @@ hitl_committer *hitl__committer_start(hitl_store *store, hitl_commit_fn on_commi
   return c;
 }
 
-void hitl__committer_enqueue(hitl_committer *c, hitl_job *job) {
+/* Takes the lock to queue job; when the committer is stopping, answers the job at once and
+ * returns false without the lock. */
+static bool lock_to_queue(hitl_committer *c, hitl_job *job) {
   job->next = NULL;
   job->rc = 0;
   pthread_mutex_lock(&c->lock);
-  if (c->stopping) {
-    pthread_mutex_unlock(&c->lock);
-    job->done(job, hitl_err_set(&job->err, HITL_EUNAVAILABLE, NULL, "the server is stopping"));
-    return;
-  }
+  if (!c->stopping) return true;
+  pthread_mutex_unlock(&c->lock);
+  job->done(job, hitl_err_set(&job->err, HITL_EUNAVAILABLE, NULL, "the server is stopping"));
+  return false;
+}
+
+void hitl__committer_enqueue(hitl_committer *c, hitl_job *job) {
+  if (!lock_to_queue(c, job)) return;
   bool was_empty = c->head == NULL;
   if (c->tail)
     c->tail->next = job;
@@ -202,6 +235,21 @@ void hitl__committer_enqueue(hitl_committer *c, hitl_job *job) {
   /* The writer sleeps only on an empty queue; jobs added to a non-empty one are picked up with
    * it, so one wake-up per batch is enough. */
   if (was_empty) pthread_cond_signal(&c->wake);
+  pthread_mutex_unlock(&c->lock);
+}
+
+void hitl__committer_enqueue_lazy(hitl_committer *c, hitl_job *job, int max_delay_ms) {
+  if (!lock_to_queue(c, job)) return;
+  bool first = c->lazy_head == NULL;
+  if (c->lazy_tail)
+    c->lazy_tail->next = job;
+  else
+    c->lazy_head = job;
+  c->lazy_tail = job;
+  c->n_lazy++;
+  if (first) c->lazy_due_at = hitl_now_ms() + max_delay_ms;
+  /* The writer may sleep until the next sweep: it must learn of the earlier deadline. */
+  if (first || c->n_lazy >= LAZY_MAX) pthread_cond_signal(&c->wake);
   pthread_mutex_unlock(&c->lock);
 }
 

@@ -42,6 +42,11 @@ hitl_committer *hitl__committer_start(hitl_store *store, hitl_commit_fn on_commi
                                       void *ctx);
 /* Queues a job; its done() is called later on the writer thread. Thread-safe. */
 void hitl__committer_enqueue(hitl_committer *c, hitl_job *job);
+/* Queues a job that may wait up to max_delay_ms for company: it runs with the next transaction
+ * that other jobs start, or on its own once the oldest lazy job has waited max_delay_ms. For
+ * frequent small writes whose caller can wait a little (heartbeats): many share one durable
+ * commit instead of each paying for its own. Still answered only once durable. Thread-safe. */
+void hitl__committer_enqueue_lazy(hitl_committer *c, hitl_job *job, int max_delay_ms);
 /* Runs the remaining jobs, stops the thread and closes the store. Jobs queued afterwards fail
  * at once with HITL_EUNAVAILABLE (their done() runs in the caller). NULL is a no-op. */
 void hitl__committer_stop(hitl_committer *c);

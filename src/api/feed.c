@@ -18,7 +18,7 @@
 #define WAIT_MS 250 /* How long the thread waits for news before it looks at `stopping`. */
 
 /* A text is a header line, "hitl-changes 1 <node>", then one line per change:
- * "<seq> <queue_id> <from_state> <to_state> <decider> <task_id or -> <type>", decider an index
+ * "<seq> <queue_id> <from_state> <to_state> <decider> <task_id, run_id or -> <type>", decider an index
  * into deciders (0: not decided). The node id lets a server skip its own texts. */
 static const char *const deciders[] = {NULL, HITL_BY_POLICY, HITL_BY_HUMAN, HITL_BY_CONSENSUS,
                                        HITL_BY_SLA};
@@ -29,7 +29,8 @@ static const char *const deciders[] = {NULL, HITL_BY_POLICY, HITL_BY_HUMAN, HITL
 static const char *const types[] = {
     "queue.created", "queue.updated", "token.created", "token.revoked", "task.submitted",
     "task.leased", "task.lease_renewed", "task.lease_expired", "task.released", "task.responded",
-    "task.skipped", "task.escalated", "task.decided", "task.expired", "task.cancelled"};
+    "task.skipped", "task.escalated", "task.decided", "task.expired", "task.cancelled",
+    "run.started", "run.command", "run.command_acked", "run.lost", "run.found", "run.finished"};
 
 static const char *static_type(const char *type) {
   for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
@@ -62,7 +63,8 @@ int hitl__feed_publish(hitl_feed *f, hitl_txn *x, const hitl_change *changes, si
     const hitl_change *c = &changes[i];
     int len = snprintf(line, sizeof line, "%" PRId64 " %" PRId64 " %d %d %d %s %.40s\n", c->seq,
                        c->queue_id, c->from_state, c->to_state, decider_index(c->decided_by),
-                       c->task_id[0] ? c->task_id : "-", c->type ? c->type : "other");
+                       c->task_id[0] ? c->task_id : c->run_id[0] ? c->run_id : "-",
+                       c->type ? c->type : "other");
     /* A text is sent when the next line would not fit, and at the end. */
     if (text.len > 0 && text.len + (size_t)len > HITL_CHANGES_MAX) {
       rc = x->store->vt->changes_publish(x->store, hitl_buf_cstr(&text));
@@ -103,7 +105,12 @@ static void apply_text(hitl_feed *f, const char *text) {
     c.from_state = from;
     c.to_state = to;
     c.decided_by = deciders[by];
-    if (strcmp(task, "-") != 0) snprintf(c.task_id, sizeof c.task_id, "%s", task);
+    /* An agent run's change carries the run id there instead ("run_..."; task ids are "t_..."):
+     * it wakes the run's command long-polls on this server. */
+    if (strncmp(task, "run_", 4) == 0)
+      snprintf(c.run_id, sizeof c.run_id, "%s", task);
+    else if (strcmp(task, "-") != 0)
+      snprintf(c.task_id, sizeof c.task_id, "%s", task);
     if (n == cap) {
       cap = cap ? cap * 2 : 32;
       changes = hitl_xrealloc(changes, cap * sizeof *changes);

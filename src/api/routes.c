@@ -41,6 +41,16 @@ static const hitl_route_def routes[] = {
     {"POST", "/v1/tokens", ROLE("orchestrator"), HITL_BODY_NORMAL, hitl__h_token_create},
     {"GET", "/v1/tokens", ROLE("orchestrator"), HITL_BODY_NONE, hitl__h_token_list},
     {"DELETE", "/v1/tokens/{}", ROLE("orchestrator"), HITL_BODY_NORMAL, hitl__h_token_revoke},
+    /* Agent runs. Agents report only for runs they registered, and read only their commands:
+     * the handlers check that. Every token may read runs. */
+    {"POST", "/v1/runs", ROLE("agent"), HITL_BODY_NORMAL, hitl__h_run_create},
+    {"GET", "/v1/runs", TOKEN, HITL_BODY_NONE, hitl__h_run_list},
+    {"GET", "/v1/runs/{}", TOKEN, HITL_BODY_NONE, hitl__h_run_get},
+    {"POST", "/v1/runs/{}/heartbeat", ROLE("agent"), HITL_BODY_NORMAL, hitl__h_run_heartbeat},
+    {"POST", "/v1/runs/{}/steps", ROLE("agent"), HITL_BODY_NORMAL, hitl__h_run_step},
+    {"POST", "/v1/runs/{}/commands", ROLE("orchestrator"), HITL_BODY_NORMAL, hitl__h_run_command},
+    {"GET", "/v1/runs/{}/commands", ROLE("agent"), HITL_BODY_NONE, hitl__h_run_commands},
+    {"POST", "/v1/runs/{}/commands/{}/ack", ROLE("agent"), HITL_BODY_NORMAL, hitl__h_run_ack},
     {"POST", "/v1/session", PUBLIC, HITL_BODY_NORMAL, hitl__h_session_create},
     {"GET", "/v1/session", TOKEN, HITL_BODY_NONE, hitl__h_session_get},
     {"DELETE", "/v1/session", TOKEN, HITL_BODY_NORMAL, hitl__h_session_delete},

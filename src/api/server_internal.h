@@ -120,6 +120,18 @@ void hitl__h_events(hitl_request *req);
 void hitl__event_to_json(hitl_buf *b, const hitl_event *e);
 void hitl__h_events_stream(hitl_request *req);
 
+/* Loads what a Server-Sent Events stream has after *after into out as frames ("id: ...\n
+ * event: ...\ndata: ...\n\n"), moving *after: returns how many (0: none yet, the stream waits
+ * for the next commit that wakes its key), or < 0 when the stream is over. Runs on an HTTP thread;
+ * st is its read handle. */
+typedef int (*hitl_sse_load_fn)(void *ctx, hitl_store *st, int64_t *after, hitl_buf *out);
+/* Answers req with an SSE stream (api/stream.c): frames from load after `after`, waiting under
+ * the waiters key between commits, keep-alive comments, ending when the token is revoked or the
+ * server stops. ctx is freed with ctx_free (may be NULL) when the stream ends. The caller took
+ * the request's wait slot (hitl__limits_wait_begin). */
+void hitl__sse_begin(hitl_request *req, const char *key, int64_t after, hitl_sse_load_fn load,
+                     void *ctx, void (*ctx_free)(void *ctx));
+
 /* The waiters key under which event streams wait for the next commit (task ids start "t_"). */
 #define HITL_EVENTS_KEY "events"
 void hitl__h_webhook_deliveries(hitl_request *req);
@@ -132,6 +144,15 @@ void hitl__h_import(hitl_request *req);
 void hitl__h_session_create(hitl_request *req);
 void hitl__h_session_get(hitl_request *req);
 void hitl__h_session_delete(hitl_request *req);
+/* Agent runs (api/runs.c). */
+void hitl__h_run_create(hitl_request *req);
+void hitl__h_run_list(hitl_request *req);
+void hitl__h_run_get(hitl_request *req);
+void hitl__h_run_heartbeat(hitl_request *req);
+void hitl__h_run_step(hitl_request *req);
+void hitl__h_run_command(hitl_request *req);
+void hitl__h_run_commands(hitl_request *req);
+void hitl__h_run_ack(hitl_request *req);
 /* POST /mcp: the Model Context Protocol server (api/mcp.c). */
 void hitl__h_mcp(hitl_request *req);
 /* The embedded web UI: "/" and "/assets/..." (checked before the route table). */

@@ -24,6 +24,8 @@ static void apply_changes(void *ctx, const hitl_change *changes, size_t n) {
     if (changes[i].task_id[0] && changes[i].from_state >= 0 &&
         (to == HITL_TASK_DECIDED || to == HITL_TASK_EXPIRED || to == HITL_TASK_CANCELLED))
       hitl__waiters_wake(s->waiters, changes[i].task_id);
+    /* A run's command long-polls wait under the run id (api/runs.c). */
+    if (changes[i].run_id[0]) hitl__waiters_wake(s->waiters, changes[i].run_id);
   }
 }
 

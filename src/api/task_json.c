@@ -12,6 +12,7 @@
 
 #define MAX_ID_LEN 256
 #define MAX_PRIORITY 1000000
+#define MAX_TASK_DEADLINE 31536000 /* A year, as the queue's sla.deadline_seconds. */
 
 bool hitl__queue_name_valid(const char *name) {
   size_t n = strlen(name);
@@ -47,7 +48,8 @@ static int opt_string(const json_t *body, const char *key, const char *prefix, c
 
 static const char *const known_keys[] = {
     "input", "output", "context", "metadata", "confidence", "probabilities", "priority",
-    "model_version", "inference_id", "run_id", "external_id", "idempotency_key"};
+    "model_version", "inference_id", "run_id", "external_id", "idempotency_key",
+    "deadline_seconds"};
 
 int hitl__task_from_json(const json_t *body, const char *header_key, const char *prefix,
                          hitl_task *t, hitl_err *err) {
@@ -68,7 +70,7 @@ int hitl__task_from_json(const json_t *body, const char *header_key, const char 
       return hitl_err_set(err, HITL_EVALIDATION, field,
                           "unknown field \"%s\"; a task has input, output, context, metadata, "
                           "confidence, probabilities, priority, model_version, inference_id, "
-                          "run_id, external_id, idempotency_key", key);
+                          "run_id, external_id, idempotency_key, deadline_seconds", key);
     }
   }
   if (json_object_get(body, "input") == NULL) {
@@ -118,6 +120,17 @@ int hitl__task_from_json(const json_t *body, const char *header_key, const char 
       return hitl_err_set(err, HITL_EVALIDATION, field,
                           "priority must be an integer from -%d to %d", MAX_PRIORITY, MAX_PRIORITY);
     t->priority = (int)json_integer_value(prio);
+  }
+  /* A task's own deadline, for agents that must fail closed (core/lifecycle.c). */
+  const json_t *dl = json_object_get(body, "deadline_seconds");
+  if (dl && !json_is_null(dl)) {
+    snprintf(field, sizeof field, "%sdeadline_seconds", prefix);
+    if (!json_is_integer(dl) || json_integer_value(dl) < 1 ||
+        json_integer_value(dl) > MAX_TASK_DEADLINE)
+      return hitl_err_set(err, HITL_EVALIDATION, field,
+                          "deadline_seconds must be a whole number of seconds from 1 to %d",
+                          MAX_TASK_DEADLINE);
+    t->deadline_seconds = json_integer_value(dl);
   }
   int rc;
   if ((rc = opt_string(body, "model_version", prefix, &t->model_version, err)) ||

@@ -86,6 +86,7 @@ int hitl_chain_append(hitl_chain *c, hitl_store *s, int64_t now, const hitl_even
   ch->from_state = spec->from_state;
   ch->to_state = spec->to_state;
   ch->decided_by = spec->decided_by;
+  if (spec->run_id) snprintf(ch->run_id, sizeof ch->run_id, "%s", spec->run_id);
   return 0;
 }
 

@@ -20,6 +20,7 @@ typedef struct hitl_change {
   int from_state;        /* Task state before, -1 when the task is new or no task. */
   int to_state;          /* Task state after, -1 when no task. */
   const char *decided_by; /* Static string when the event decided the task, else NULL. */
+  char run_id[HITL_ID_LEN]; /* The agent run the event concerns (core/run_control.h), or empty. */
 } hitl_change;
 
 /* The writer's view of the chain: the last link, and the changes of the open transaction.
@@ -47,6 +48,8 @@ typedef struct hitl_event_spec {
   const char *data;      /* JSON object text; NULL means {}. */
   int from_state, to_state;
   const char *decided_by;
+  const char *run_id;    /* The agent run the event concerns, or NULL: for the change only (the
+                          * event's data names it). */
 } hitl_event_spec;
 
 void hitl_chain_init(hitl_chain *c);

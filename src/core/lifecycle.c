@@ -50,6 +50,13 @@ int hitl_task_route(const hitl_queue_config *q, const hitl_policy_input *in, hit
   t->needed = q->overlap;
   t->answers = 0;
   t->deadline_at = q->deadline_seconds ? now + q->deadline_seconds * 1000 : 0;
+  t->timeout_action = 0;
+  if (t->deadline_seconds > 0) {
+    /* The task's own deadline (an agent failing closed) overrides the queue's; when it passes,
+     * the queue's on_timeout applies if the queue has an SLA, else the task is rejected. */
+    t->deadline_at = now + t->deadline_seconds * 1000;
+    t->timeout_action = 1 + (int)(q->deadline_seconds ? q->on_timeout : HITL_SLA_REJECT);
+  }
   t->updated_at = now;
   if (r.action == HITL_ACTION_REVIEW) {
     t->state = HITL_TASK_PENDING;

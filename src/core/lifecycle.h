@@ -38,7 +38,8 @@ typedef struct hitl_txn {
 } hitl_txn;
 
 /* Routes a new task: evaluates the queue's policy and fills t->route, state, role, priority,
- * stage, needed, deadline_at and, when the policy decided, decision/decided_by/decided_at.
+ * stage, needed, deadline_at, timeout_action (from t->deadline_seconds when the task brings its
+ * own deadline) and, when the policy decided, decision/decided_by/decided_at.
  * Pure: no store access. t->id, queue, created_at must be set. Returns 0 or a lookup error. */
 int hitl_task_route(const hitl_queue_config *q, const hitl_policy_input *in, hitl_task *t,
                     int64_t now);

@@ -9,7 +9,9 @@
 /* Applies the queue's on_timeout action to t, whose deadline passed. */
 static int deadline_passed(hitl_txn *x, const hitl_queue_config *q, hitl_task *t) {
   int from = (int)t->state;
-  hitl_sla_action action = q ? q->on_timeout : HITL_SLA_EXPIRE;
+  hitl_sla_action action = t->timeout_action > 0 ? (hitl_sla_action)(t->timeout_action - 1)
+                           : q                   ? q->on_timeout
+                                                 : HITL_SLA_EXPIRE;
   t->deadline_at = 0; /* A deadline fires once. */
   t->updated_at = x->now;
   const char *type;

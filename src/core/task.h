@@ -50,6 +50,10 @@ typedef struct hitl_task {
   char *decided_by;         /* "policy", "human", "consensus" or "sla"; NULL until decided. */
   int64_t decided_at;
   char *submitted_by;       /* Token name of the agent that submitted the task. */
+  int timeout_action;       /* What its deadline does: 0, the queue's sla.on_timeout; else 1 + the
+                             * hitl_sla_action of the task's own deadline (core/queue.h). */
+  int64_t deadline_seconds; /* Input only, never stored: the task's own deadline as submitted
+                             * (0: the queue's). */
 } hitl_task;
 
 /* One answer to one question of a task by one reviewer. */

@@ -148,11 +148,31 @@ WRAP(delivery_list,
      (int64_t queue_id, int state, int64_t before_seq, size_t limit, hitl_delivery **out,
       size_t *n),
      queue_id, state, before_seq, limit, out, n)
+WRAP(run_insert, (hitl_run *r), r)
+WRAP(run_update, (const hitl_run *r), r)
+WRAP(run_get, (const char *id, hitl_run *out), id, out)
+WRAP(run_list, (int state, int64_t before_seq, size_t limit, hitl_run **out, size_t *n), state,
+     before_seq, limit, out, n)
+WRAP(run_due, (int64_t now, size_t limit, hitl_run **out, size_t *n), now, limit, out, n)
+WRAP(run_next_due, (int64_t *at), at)
+WRAP(run_step_insert, (hitl_run_step *st), st)
+WRAP(run_step_list,
+     (int64_t run_seq, int64_t before_seq, size_t limit, hitl_run_step **out, size_t *n), run_seq,
+     before_seq, limit, out, n)
+WRAP(run_command_insert, (const hitl_run_command *c), c)
+WRAP(run_command_list,
+     (int64_t run_seq, int64_t after, bool pending_only, size_t limit, hitl_run_command **out,
+      size_t *n),
+     run_seq, after, pending_only, limit, out, n)
+WRAP(run_command_ack, (int64_t run_seq, int64_t seq, int64_t at), run_seq, seq, at)
+WRAP(run_open_tasks, (const char *run_id, size_t limit, hitl_task **out, size_t *n), run_id, limit,
+     out, n)
+
 WRAP(delivery_take, (int64_t seq, int64_t now, int64_t hold_until, bool *taken), seq, now,
      hold_until, taken)
 WRAP(delivery_get, (const char *id, hitl_delivery *out), id, out)
 
-#define FAULT_FUNCTIONS 46 /* Every member of the vtable but version. */
+#define FAULT_FUNCTIONS 58 /* Every member of the vtable but version. */
 _Static_assert(sizeof(hitl_store_vtable) ==
                    offsetof(hitl_store_vtable, close) + FAULT_FUNCTIONS * sizeof(void (*)(void)),
                "a store function was added: give it a wrapper in store/fault.c");
@@ -203,6 +223,18 @@ static const hitl_store_vtable fault_vtable = {
     .delivery_next_due = f_delivery_next_due,
     .delivery_update = f_delivery_update,
     .delivery_list = f_delivery_list,
+    .run_insert = f_run_insert,
+    .run_update = f_run_update,
+    .run_get = f_run_get,
+    .run_list = f_run_list,
+    .run_due = f_run_due,
+    .run_next_due = f_run_next_due,
+    .run_step_insert = f_run_step_insert,
+    .run_step_list = f_run_step_list,
+    .run_command_insert = f_run_command_insert,
+    .run_command_list = f_run_command_list,
+    .run_command_ack = f_run_command_ack,
+    .run_open_tasks = f_run_open_tasks,
     .delivery_take = f_delivery_take,
     .delivery_get = f_delivery_get,
 };

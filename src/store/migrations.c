@@ -135,10 +135,59 @@ static const char migration_003_idempotency_per_submitter[] =
     "  ON tasks(queue_id, IFNULL(submitted_by, ''), idempotency_key)"
     "  WHERE idempotency_key IS NOT NULL;";
 
+/* Agent runs, their steps and the commands people give them. A heartbeat moves one entry of
+ * runs_heartbeat_due, so the sweeper finds lost runs as the first entries of that index, and
+ * only live runs (running, paused) are in it. tasks_run_open counts a run's open tasks (its
+ * "waiting" state) without touching the other tasks. */
+static const char migration_004_runs[] =
+    "CREATE TABLE runs ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  id TEXT NOT NULL UNIQUE,"
+    "  agent TEXT NOT NULL,"
+    "  goal TEXT,"
+    "  metadata TEXT,"
+    "  owner TEXT NOT NULL,"
+    "  state INTEGER NOT NULL,"
+    "  lost_from INTEGER NOT NULL DEFAULT 0,"
+    "  heartbeat_seconds INTEGER NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  updated_at INTEGER NOT NULL,"
+    "  last_heartbeat_at INTEGER NOT NULL,"
+    "  heartbeat_due_at INTEGER NOT NULL DEFAULT 0,"
+    "  ended_at INTEGER NOT NULL DEFAULT 0,"
+    "  steps INTEGER NOT NULL DEFAULT 0,"
+    "  commands INTEGER NOT NULL DEFAULT 0,"
+    "  acked INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX runs_heartbeat_due ON runs(heartbeat_due_at) WHERE state IN (0, 1);"
+    "CREATE INDEX runs_state_seq ON runs(state, seq);"
+    "CREATE TABLE run_steps ("
+    "  seq INTEGER PRIMARY KEY,"
+    "  run_seq INTEGER NOT NULL REFERENCES runs(seq),"
+    "  n INTEGER NOT NULL,"
+    "  text TEXT NOT NULL,"
+    "  data TEXT,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE INDEX run_steps_run ON run_steps(run_seq, seq);"
+    "CREATE TABLE run_commands ("
+    "  run_seq INTEGER NOT NULL REFERENCES runs(seq),"
+    "  seq INTEGER NOT NULL,"
+    "  type INTEGER NOT NULL,"
+    "  goal TEXT,"
+    "  actor TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL,"
+    "  acked_at INTEGER NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (run_seq, seq)) WITHOUT ROWID;"
+    "CREATE INDEX tasks_run_open ON tasks(run_id, seq)"
+    "  WHERE run_id IS NOT NULL AND state IN (0, 1);"
+    /* A task's own deadline (deadline_seconds on submit) brings its own action: 0 is the
+     * queue's sla.on_timeout, else 1 + the action (core/task.h). */
+    "ALTER TABLE tasks ADD COLUMN timeout_action INTEGER NOT NULL DEFAULT 0;";
+
 const char *const hitl__sqlite_migrations[] = {
     migration_001_initial,
     migration_002_webhook_deliveries,
     migration_003_idempotency_per_submitter,
+    migration_004_runs,
 };
 
 const size_t hitl__sqlite_migrations_count =

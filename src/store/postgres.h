@@ -52,6 +52,19 @@ typedef enum hitl__pg_stmt_id {
   HITL__PG_DELIVERY_NEXT_DUE,
   HITL__PG_DELIVERY_UPDATE,
   HITL__PG_DELIVERY_LIST,
+  HITL__PG_RUN_INSERT,
+  HITL__PG_RUN_UPDATE,
+  HITL__PG_RUN_GET,
+  HITL__PG_RUN_GET_LOCK,
+  HITL__PG_RUN_LIST,
+  HITL__PG_RUN_DUE,
+  HITL__PG_RUN_NEXT_DUE,
+  HITL__PG_RUN_STEP_INSERT,
+  HITL__PG_RUN_STEP_LIST,
+  HITL__PG_RUN_COMMAND_INSERT,
+  HITL__PG_RUN_COMMAND_LIST,
+  HITL__PG_RUN_COMMAND_ACK,
+  HITL__PG_RUN_OPEN_TASKS,
   HITL__PG_DELIVERY_GET,
   HITL__PG_DELIVERY_TAKE,
   HITL__PG_CHANGES_PUBLISH,
@@ -64,7 +77,8 @@ typedef enum hitl__pg_stmt_id {
   "t.role, t.priority, t.created_at, t.updated_at, t.deadline_at, t.idempotency_key, "           \
   "t.body_hash, t.external_id, t.model_version, t.inference_id, t.run_id, t.confidence, "        \
   "t.payload, t.route, t.stage, t.needed, t.answers, t.lease_id, t.lease_owner, "                \
-  "t.lease_expires_at, t.decision, t.decided_by, t.decided_at, t.submitted_by"
+  "t.lease_expires_at, t.decision, t.decided_by, t.decided_at, t.submitted_by, "            \
+  "t.timeout_action"
 
 /* A PostgreSQL store handle: the base first, then one connection. */
 typedef struct hitl__pg {
@@ -186,6 +200,26 @@ int hitl__pg_delivery_get(hitl_store *store, const char *id, hitl_delivery *out)
 int hitl__pg_delivery_take(hitl_store *store, int64_t seq, int64_t now, int64_t hold_until,
                            bool *taken);
 
+/* Fills a task (zeroed) from row i, whose first columns are HITL__PG_TASK_COLUMNS. */
+void hitl__pg_read_task(const PGresult *r, int i, void *row);
+
+/* The run functions of the vtable (postgres_run.c). */
+int hitl__pg_run_insert(hitl_store *store, hitl_run *r);
+int hitl__pg_run_update(hitl_store *store, const hitl_run *r);
+int hitl__pg_run_get(hitl_store *store, const char *id, hitl_run *out);
+int hitl__pg_run_list(hitl_store *store, int state, int64_t before_seq, size_t limit,
+                      hitl_run **out, size_t *n);
+int hitl__pg_run_due(hitl_store *store, int64_t now, size_t limit, hitl_run **out, size_t *n);
+int hitl__pg_run_next_due(hitl_store *store, int64_t *at);
+int hitl__pg_run_step_insert(hitl_store *store, hitl_run_step *st);
+int hitl__pg_run_step_list(hitl_store *store, int64_t run_seq, int64_t before_seq, size_t limit,
+                           hitl_run_step **out, size_t *n);
+int hitl__pg_run_command_insert(hitl_store *store, const hitl_run_command *c);
+int hitl__pg_run_command_list(hitl_store *store, int64_t run_seq, int64_t after, bool pending_only,
+                              size_t limit, hitl_run_command **out, size_t *n);
+int hitl__pg_run_command_ack(hitl_store *store, int64_t run_seq, int64_t seq, int64_t at);
+int hitl__pg_run_open_tasks(hitl_store *store, const char *run_id, size_t limit, hitl_task **out,
+                            size_t *n);
 /* The change feed of the vtable, on LISTEN/NOTIFY (postgres_feed.c). */
 int hitl__pg_changes_publish(hitl_store *store, const char *text);
 int hitl__pg_changes_wait(hitl_store *store, int timeout_ms, char ***texts, size_t *n);

@@ -37,9 +37,9 @@ static const char *const stmt_sql[HITL__PG_COUNT] = {
         "INSERT INTO tasks (id, queue_id, state, role, priority, created_at, updated_at, "
         "deadline_at, idempotency_key, body_hash, external_id, model_version, inference_id, "
         "run_id, confidence, payload, route, stage, needed, answers, lease_id, lease_owner, "
-        "lease_expires_at, decision, decided_by, decided_at, submitted_by) VALUES ($1, $2, $3, $4, "
-        "$5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, "
-        "$24, $25, $26, $27) ON CONFLICT DO NOTHING RETURNING seq",
+        "lease_expires_at, decision, decided_by, decided_at, submitted_by, timeout_action) VALUES "
+        "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, "
+        "$20, $21, $22, $23, $24, $25, $26, $27, $28) ON CONFLICT DO NOTHING RETURNING seq",
     [HITL__PG_TASK_UPDATE] =
         "UPDATE tasks SET state = $2, role = $3, priority = $4, stage = $5, needed = $6, "
         "answers = $7, lease_id = $8, lease_owner = $9, lease_expires_at = $10, deadline_at = $11, "
@@ -155,6 +155,48 @@ static const char *const stmt_sql[HITL__PG_COUNT] = {
                                "AND ($3::bigint = 0 OR seq < $3) ORDER BY seq DESC LIMIT $4",
     [HITL__PG_DELIVERY_GET] = "SELECT " DELIVERY_COLUMNS " FROM webhook_deliveries WHERE id = $1",
 
+#define RUN_COLUMNS                                                                                \
+  "r.seq, r.id, r.agent, r.goal, r.metadata, r.owner, r.state, r.lost_from, "                     \
+  "r.heartbeat_seconds, r.created_at, r.updated_at, r.last_heartbeat_at, r.heartbeat_due_at, "     \
+  "r.ended_at, r.steps, r.commands, r.acked, "                                                     \
+  "(SELECT count(*) FROM tasks t WHERE t.run_id = r.id AND t.state IN (0, 1))"
+    [HITL__PG_RUN_INSERT] =
+        "INSERT INTO runs (id, agent, goal, metadata, owner, state, lost_from, heartbeat_seconds, "
+        "created_at, updated_at, last_heartbeat_at, heartbeat_due_at, ended_at, steps, commands, "
+        "acked) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) "
+        "ON CONFLICT DO NOTHING RETURNING seq",
+    [HITL__PG_RUN_UPDATE] =
+        "UPDATE runs SET goal = $2, state = $3, lost_from = $4, last_heartbeat_at = $5, "
+        "heartbeat_due_at = $6, ended_at = $7, steps = $8, commands = $9, acked = $10, "
+        "updated_at = $11 WHERE seq = $1",
+    [HITL__PG_RUN_GET] = "SELECT " RUN_COLUMNS " FROM runs r WHERE r.id = $1",
+    /* In a write transaction: a second node's change to the run waits for this one. */
+    [HITL__PG_RUN_GET_LOCK] = "SELECT " RUN_COLUMNS " FROM runs r WHERE r.id = $1 FOR UPDATE OF r",
+    [HITL__PG_RUN_LIST] = "SELECT " RUN_COLUMNS " FROM runs r "
+                          "WHERE ($1::bigint = 0 OR r.seq < $1) AND ($3::integer < 0 OR r.state = $3) "
+                          "ORDER BY r.seq DESC LIMIT $2",
+    /* Due work is done once across nodes: a run another node is marking lost is skipped. */
+    [HITL__PG_RUN_DUE] = "SELECT " RUN_COLUMNS " FROM runs r "
+                         "WHERE r.state IN (0, 1) AND r.heartbeat_due_at <= $1 "
+                         "ORDER BY r.heartbeat_due_at LIMIT $2 FOR UPDATE OF r SKIP LOCKED",
+    [HITL__PG_RUN_NEXT_DUE] = "SELECT min(heartbeat_due_at) FROM runs WHERE state IN (0, 1)",
+    [HITL__PG_RUN_STEP_INSERT] =
+        "INSERT INTO run_steps (run_seq, n, text, data, created_at) VALUES ($1, $2, $3, $4, $5) "
+        "RETURNING seq",
+    [HITL__PG_RUN_STEP_LIST] = "SELECT seq, run_seq, n, text, data, created_at FROM run_steps "
+                               "WHERE run_seq = $1 AND ($2::bigint = 0 OR seq < $2) "
+                               "ORDER BY seq DESC LIMIT $3",
+    [HITL__PG_RUN_COMMAND_INSERT] =
+        "INSERT INTO run_commands (run_seq, seq, type, goal, actor, created_at, acked_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    [HITL__PG_RUN_COMMAND_LIST] =
+        "SELECT run_seq, seq, type, goal, actor, created_at, acked_at FROM run_commands "
+        "WHERE run_seq = $1 AND seq > $2 AND (NOT $3::boolean OR acked_at = 0) "
+        "ORDER BY seq LIMIT $4",
+    [HITL__PG_RUN_COMMAND_ACK] =
+        "UPDATE run_commands SET acked_at = $3 WHERE run_seq = $1 AND seq = $2",
+    [HITL__PG_RUN_OPEN_TASKS] = "SELECT " HITL__PG_TASK_COLUMNS " FROM tasks t "
+                                "WHERE t.run_id = $1 AND t.state IN (0, 1) ORDER BY t.seq LIMIT $2",
     /* Delivered to the listeners when the transaction commits; NOTIFY folds identical payloads
      * of one transaction into one, which the feed's texts never are (each holds event seqs). */
     [HITL__PG_CHANGES_PUBLISH] = "SELECT pg_notify('hitl_changes', $1)",

@@ -8,7 +8,7 @@
 #include "util/xmalloc.h"
 
 /* Fills t (zeroed) from row i, whose first columns are HITL__PG_TASK_COLUMNS. */
-static void read_task(const PGresult *r, int i, void *row) {
+void hitl__pg_read_task(const PGresult *r, int i, void *row) {
   hitl_task *t = row;
   t->seq = hitl__pg_col_int(r, i, 0);
   hitl__pg_col_id(r, i, 1, t->id);
@@ -40,6 +40,7 @@ static void read_task(const PGresult *r, int i, void *row) {
   t->decided_by = hitl__pg_col_text(r, i, 26);
   t->decided_at = hitl__pg_col_int(r, i, 27);
   t->submitted_by = hitl__pg_col_text(r, i, 28);
+  t->timeout_action = (int)hitl__pg_col_int(r, i, 29);
 }
 
 static int64_t clamp_limit(size_t limit) { return limit > INT64_MAX ? INT64_MAX : (int64_t)limit; }
@@ -74,6 +75,7 @@ int hitl__pg_task_insert(hitl_store *store, hitl_task *t) {
   hitl__pg_text(&p, t->decided_by, 0);
   hitl__pg_int(&p, t->decided_at);
   hitl__pg_text(&p, t->submitted_by, 0);
+  hitl__pg_int(&p, t->timeout_action);
   PGresult *r = NULL;
   int rc = hitl__pg_exec(s, HITL__PG_TASK_INSERT, &p, "task_insert", &r);
   if (rc) return rc;
@@ -110,7 +112,7 @@ int hitl__pg_task_get(hitl_store *store, const char *id, hitl_task *out) {
   hitl__pg_params p = {0};
   hitl__pg_text(&p, id, 0);
   return hitl__pg_one(s, s->in_txn ? HITL__PG_TASK_GET_LOCK : HITL__PG_TASK_GET, &p, sizeof *out,
-                      read_task, "task_get", out);
+                      hitl__pg_read_task, "task_get", out);
 }
 
 int hitl__pg_task_get_idempotent(hitl_store *store, int64_t queue_id, const char *submitter,
@@ -119,7 +121,7 @@ int hitl__pg_task_get_idempotent(hitl_store *store, int64_t queue_id, const char
   hitl__pg_int(&p, queue_id);
   hitl__pg_text(&p, submitter ? submitter : "", 0);
   hitl__pg_text(&p, key, 0);
-  return hitl__pg_one((hitl__pg *)store, HITL__PG_TASK_IDEMPOTENT, &p, sizeof *out, read_task,
+  return hitl__pg_one((hitl__pg *)store, HITL__PG_TASK_IDEMPOTENT, &p, sizeof *out, hitl__pg_read_task,
                       "task_get_idempotent", out);
 }
 
@@ -131,7 +133,7 @@ int hitl__pg_task_claim_next(hitl_store *store, const hitl_claim_filter *f, hitl
   hitl__pg_bool(&p, f->any_role);
   hitl__pg_text(&p, hitl_buf_cstr(&s->scratch), 0);
   hitl__pg_text(&p, f->reviewer, 0);
-  return hitl__pg_one(s, HITL__PG_TASK_CLAIM, &p, sizeof *out, read_task, "task_claim_next", out);
+  return hitl__pg_one(s, HITL__PG_TASK_CLAIM, &p, sizeof *out, hitl__pg_read_task, "task_claim_next", out);
 }
 
 int hitl__pg_task_list(hitl_store *store, int64_t queue_id, int state, int64_t before_seq,
@@ -144,7 +146,7 @@ int hitl__pg_task_list(hitl_store *store, int64_t queue_id, int state, int64_t b
   void *rows = NULL;
   int rc = hitl__pg_collect((hitl__pg *)store, state >= 0 ? HITL__PG_TASK_LIST_STATE
                                                           : HITL__PG_TASK_LIST,
-                            &p, sizeof **out, read_task, "task_list", &rows, n);
+                            &p, sizeof **out, hitl__pg_read_task, "task_list", &rows, n);
   *out = rows;
   return rc;
 }
@@ -157,8 +159,8 @@ typedef struct due_task {
 
 static void read_due(const PGresult *r, int i, void *row) {
   due_task *d = row;
-  read_task(r, i, &d->t);
-  d->at = hitl__pg_col_int(r, i, 29);
+  hitl__pg_read_task(r, i, &d->t);
+  d->at = hitl__pg_col_int(r, i, 30);
 }
 
 static void free_due(due_task *v, size_t n) {

@@ -44,9 +44,9 @@ static const char *const stmt_sql[HITL__ST_COUNT] = {
         "INSERT INTO tasks (id, queue_id, state, role, priority, created_at, updated_at, "
         "deadline_at, idempotency_key, body_hash, external_id, model_version, inference_id, "
         "run_id, confidence, payload, route, stage, needed, answers, lease_id, lease_owner, "
-        "lease_expires_at, decision, decided_by, decided_at, submitted_by) VALUES (?1, ?2, ?3, ?4, "
-        "?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, "
-        "?24, ?25, ?26, ?27)",
+        "lease_expires_at, decision, decided_by, decided_at, submitted_by, timeout_action) VALUES "
+        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, "
+        "?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)",
     [HITL__ST_TASK_UPDATE] =
         "UPDATE tasks SET state = ?2, role = ?3, priority = ?4, stage = ?5, needed = ?6, "
         "answers = ?7, lease_id = ?8, lease_owner = ?9, lease_expires_at = ?10, deadline_at = ?11, "
@@ -160,6 +160,50 @@ static const char *const stmt_sql[HITL__ST_COUNT] = {
     [HITL__ST_DELIVERY_LIST] = "SELECT " DELIVERY_COLUMNS " FROM webhook_deliveries "
                                "WHERE queue_id = ?1 AND (?2 < 0 OR state = ?2) "
                                "AND (?3 = 0 OR seq < ?3) ORDER BY seq DESC LIMIT ?4",
+
+/* The columns every run query selects, in the order sqlite_run.c reads them. */
+#define RUN_COLUMNS                                                                                \
+  "r.seq, r.id, r.agent, r.goal, r.metadata, r.owner, r.state, r.lost_from, "                     \
+  "r.heartbeat_seconds, r.created_at, r.updated_at, r.last_heartbeat_at, r.heartbeat_due_at, "     \
+  "r.ended_at, r.steps, r.commands, r.acked, "                                                     \
+  "(SELECT count(*) FROM tasks t INDEXED BY tasks_run_open "                                       \
+  " WHERE t.run_id = r.id AND t.state IN (0, 1))"
+    [HITL__ST_RUN_INSERT] =
+        "INSERT INTO runs (id, agent, goal, metadata, owner, state, lost_from, heartbeat_seconds, "
+        "created_at, updated_at, last_heartbeat_at, heartbeat_due_at, ended_at, steps, commands, "
+        "acked) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+    [HITL__ST_RUN_UPDATE] =
+        "UPDATE runs SET goal = ?2, state = ?3, lost_from = ?4, last_heartbeat_at = ?5, "
+        "heartbeat_due_at = ?6, ended_at = ?7, steps = ?8, commands = ?9, acked = ?10, "
+        "updated_at = ?11 WHERE seq = ?1",
+    [HITL__ST_RUN_GET] = "SELECT " RUN_COLUMNS " FROM runs r WHERE r.id = ?1",
+    [HITL__ST_RUN_LIST] = "SELECT " RUN_COLUMNS " FROM runs r "
+                          "WHERE (?1 = 0 OR r.seq < ?1) ORDER BY r.seq DESC LIMIT ?2",
+    [HITL__ST_RUN_LIST_STATE] = "SELECT " RUN_COLUMNS " FROM runs r INDEXED BY runs_state_seq "
+                                "WHERE r.state = ?3 AND (?1 = 0 OR r.seq < ?1) "
+                                "ORDER BY r.seq DESC LIMIT ?2",
+    /* INDEXED BY pins the due index: the sweeper reads its first entries, never all runs. */
+    [HITL__ST_RUN_DUE] = "SELECT " RUN_COLUMNS " FROM runs r INDEXED BY runs_heartbeat_due "
+                         "WHERE r.state IN (0, 1) AND r.heartbeat_due_at <= ?1 "
+                         "ORDER BY r.heartbeat_due_at LIMIT ?2",
+    [HITL__ST_RUN_NEXT_DUE] = "SELECT MIN(heartbeat_due_at) FROM runs INDEXED BY runs_heartbeat_due "
+                              "WHERE state IN (0, 1)",
+    [HITL__ST_RUN_STEP_INSERT] =
+        "INSERT INTO run_steps (run_seq, n, text, data, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    [HITL__ST_RUN_STEP_LIST] = "SELECT seq, run_seq, n, text, data, created_at FROM run_steps "
+                               "WHERE run_seq = ?1 AND (?2 = 0 OR seq < ?2) "
+                               "ORDER BY seq DESC LIMIT ?3",
+    [HITL__ST_RUN_COMMAND_INSERT] =
+        "INSERT INTO run_commands (run_seq, seq, type, goal, actor, created_at, acked_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [HITL__ST_RUN_COMMAND_LIST] =
+        "SELECT run_seq, seq, type, goal, actor, created_at, acked_at FROM run_commands "
+        "WHERE run_seq = ?1 AND seq > ?2 AND (?3 = 0 OR acked_at = 0) ORDER BY seq LIMIT ?4",
+    [HITL__ST_RUN_COMMAND_ACK] =
+        "UPDATE run_commands SET acked_at = ?3 WHERE run_seq = ?1 AND seq = ?2",
+    [HITL__ST_RUN_OPEN_TASKS] = "SELECT " HITL__SQLITE_TASK_COLUMNS " FROM tasks t "
+                                "INDEXED BY tasks_run_open "
+                                "WHERE t.run_id = ?1 AND t.state IN (0, 1) ORDER BY t.seq LIMIT ?2",
     [HITL__ST_DELIVERY_GET] = "SELECT " DELIVERY_COLUMNS " FROM webhook_deliveries WHERE id = ?1",
 };
 
@@ -503,6 +547,18 @@ static const hitl_store_vtable sqlite_vtable = {
     .task_decisions = hitl__sqlite_task_decisions,
     .event_find = hitl__sqlite_event_find,
     .task_count_by_reviewer = hitl__sqlite_task_count_by_reviewer,
+    .run_insert = hitl__sqlite_run_insert,
+    .run_update = hitl__sqlite_run_update,
+    .run_get = hitl__sqlite_run_get,
+    .run_list = hitl__sqlite_run_list,
+    .run_due = hitl__sqlite_run_due,
+    .run_next_due = hitl__sqlite_run_next_due,
+    .run_step_insert = hitl__sqlite_run_step_insert,
+    .run_step_list = hitl__sqlite_run_step_list,
+    .run_command_insert = hitl__sqlite_run_command_insert,
+    .run_command_list = hitl__sqlite_run_command_list,
+    .run_command_ack = hitl__sqlite_run_command_ack,
+    .run_open_tasks = hitl__sqlite_run_open_tasks,
     .delivery_take = sq_delivery_take,
     .changes_publish = sq_changes_publish,
     .changes_wait = sq_changes_wait,

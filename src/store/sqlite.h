@@ -59,6 +59,19 @@ typedef enum hitl__sqlite_stmt_id {
   HITL__ST_DELIVERY_UPDATE,
   HITL__ST_DELIVERY_LIST,
   HITL__ST_TASK_COUNT_REVIEWER,
+  HITL__ST_RUN_INSERT,
+  HITL__ST_RUN_UPDATE,
+  HITL__ST_RUN_GET,
+  HITL__ST_RUN_LIST,
+  HITL__ST_RUN_LIST_STATE,
+  HITL__ST_RUN_DUE,
+  HITL__ST_RUN_NEXT_DUE,
+  HITL__ST_RUN_STEP_INSERT,
+  HITL__ST_RUN_STEP_LIST,
+  HITL__ST_RUN_COMMAND_INSERT,
+  HITL__ST_RUN_COMMAND_LIST,
+  HITL__ST_RUN_COMMAND_ACK,
+  HITL__ST_RUN_OPEN_TASKS,
   HITL__ST_DELIVERY_GET,
   HITL__ST_COUNT
 } hitl__sqlite_stmt_id;
@@ -70,7 +83,8 @@ typedef enum hitl__sqlite_stmt_id {
   "t.role, t.priority, t.created_at, t.updated_at, t.deadline_at, t.idempotency_key, "           \
   "t.body_hash, t.external_id, t.model_version, t.inference_id, t.run_id, t.confidence, "        \
   "t.payload, t.route, t.stage, t.needed, t.answers, t.lease_id, t.lease_owner, "                \
-  "t.lease_expires_at, t.decision, t.decided_by, t.decided_at, t.submitted_by"
+  "t.lease_expires_at, t.decision, t.decided_by, t.decided_at, t.submitted_by, "            \
+  "t.timeout_action"
 
 /* A SQLite store handle: the base first, then one connection and its prepared statements. */
 typedef struct hitl__sqlite {
@@ -174,5 +188,26 @@ int hitl__sqlite_delivery_update(hitl_store *store, const hitl_delivery *d);
 int hitl__sqlite_delivery_list(hitl_store *store, int64_t queue_id, int state, int64_t before_seq,
                                size_t limit, hitl_delivery **out, size_t *n);
 int hitl__sqlite_delivery_get(hitl_store *store, const char *id, hitl_delivery *out);
+
+/* The run functions of the vtable (sqlite_run.c). */
+int hitl__sqlite_run_insert(hitl_store *store, hitl_run *r);
+int hitl__sqlite_run_update(hitl_store *store, const hitl_run *r);
+int hitl__sqlite_run_get(hitl_store *store, const char *id, hitl_run *out);
+int hitl__sqlite_run_list(hitl_store *store, int state, int64_t before_seq, size_t limit,
+                          hitl_run **out, size_t *n);
+int hitl__sqlite_run_due(hitl_store *store, int64_t now, size_t limit, hitl_run **out, size_t *n);
+int hitl__sqlite_run_next_due(hitl_store *store, int64_t *at);
+int hitl__sqlite_run_step_insert(hitl_store *store, hitl_run_step *st);
+int hitl__sqlite_run_step_list(hitl_store *store, int64_t run_seq, int64_t before_seq, size_t limit,
+                               hitl_run_step **out, size_t *n);
+int hitl__sqlite_run_command_insert(hitl_store *store, const hitl_run_command *c);
+int hitl__sqlite_run_command_list(hitl_store *store, int64_t run_seq, int64_t after,
+                                  bool pending_only, size_t limit, hitl_run_command **out,
+                                  size_t *n);
+int hitl__sqlite_run_command_ack(hitl_store *store, int64_t run_seq, int64_t seq, int64_t at);
+int hitl__sqlite_run_open_tasks(hitl_store *store, const char *run_id, size_t limit,
+                                hitl_task **out, size_t *n);
+/* Reads a task row (HITL__SQLITE_TASK_COLUMNS, in order) from st (sqlite_task.c). */
+void hitl__sqlite_read_task(sqlite3_stmt *st, void *row);
 
 #endif

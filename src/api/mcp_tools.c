@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* The MCP tools (request_review, get_decision, ask_human) and the MCP Tasks methods: arguments
- * checked against each tool's schema, then the REST routes' own submit, read and long-poll. */
+/* The MCP tools (request_review, get_decision, ask_human, run_status) and the MCP Tasks methods:
+ * arguments checked against each tool's schema, then the REST routes' own paths and core's rules. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/mcp.h"
+#include "api/run_json.h"
 #include "api/server_internal.h"
 #include "api/task_json.h"
 #include "api/task_submit.h"
+#include "core/run_control.h"
 #include "util/clock.h"
 #include "util/xmalloc.h"
 
@@ -41,6 +43,9 @@ static const arg_spec review_args[] = {
 static const arg_spec decision_args[] = {
     {"task_id", T_STRING, true},
     {"wait_seconds", T_INTEGER, false},
+};
+static const arg_spec run_args[] = {
+    {"run_id", T_STRING, true},
 };
 static const arg_spec ask_args[] = {
     {"question", T_STRING, true},
@@ -104,6 +109,18 @@ static const tool_def tools[] = {
          "\"question\":{\"type\":[\"string\",\"null\"]},\"answer\":{},"
          "\"decision\":{\"type\":[\"object\",\"null\"]}},\"required\":[\"task_id\",\"queue\","
          "\"state\",\"answer\",\"decision\"]},\"execution\":{\"taskSupport\":\"optional\"}}"},
+    [HITL_MCP_RUN_STATUS] =
+        {"run_status", run_args, sizeof run_args / sizeof *run_args, "run_id",
+         "{\"name\":\"run_status\",\"title\":\"Read an agent run's state and commands\","
+         "\"description\":\"Returns the state of an agent run registered with POST /v1/runs "
+         "(running, paused, waiting, stopped, finished, lost) and the commands people gave it "
+         "that it has not acknowledged yet (pause, resume, stop, goal), oldest first. Only the "
+         "token that registered the run may read it.\",\"inputSchema\":{\"type\":\"object\","
+         "\"properties\":{\"run_id\":{\"type\":\"string\",\"description\":\"The run's id.\"}},"
+         "\"required\":[\"run_id\"],\"additionalProperties\":false},"
+         "\"outputSchema\":{\"type\":\"object\",\"properties\":{\"run\":{\"type\":\"object\"},"
+         "\"pending_commands\":{\"type\":\"array\",\"items\":{\"type\":\"object\"}}},"
+         "\"required\":[\"run\",\"pending_commands\"]}}"},
 };
 #define N_TOOLS (sizeof tools / sizeof *tools)
 
@@ -510,22 +527,62 @@ static void get_decision(hitl_request *req, hitl_mcp_call *call, const json_t *a
   answer_or_wait(req, call, json_string_value(json_object_get(args, "task_id")), wait);
 }
 
+/* ---- run_status ---------------------------------------------------------------------------- */
+
+static void run_status(hitl_request *req, hitl_mcp_call *call, const json_t *args) {
+  hitl_store *st = hitl__server_reader(req->server);
+  hitl_run run = {0};
+  hitl_run_command *pending = NULL;
+  size_t n = 0;
+  hitl_err err = {0};
+  int rc = st ? hitl_run_status(st, json_string_value(json_object_get(args, "run_id")),
+                                &req->actor, &run, &pending, &n, &err)
+              : hitl_err_set(&err, HITL_EUNAVAILABLE, NULL, "the database is not available");
+  if (rc) {
+    reply_tool_error(req, call, &err);
+    return;
+  }
+  hitl_buf b = HITL_BUF_INIT, text = HITL_BUF_INIT;
+  const char *state = hitl_run_state_name(hitl_run_shown_state(&run));
+  hitl_buf_printf(&text, "run %s of agent %s is %s", run.id, run.agent, state);
+  hitl_buf_puts(&b, "{\"structuredContent\":{\"run\":");
+  hitl__run_to_json(&b, &run);
+  hitl_buf_puts(&b, ",\"pending_commands\":[");
+  for (size_t i = 0; i < n; i++) {
+    if (i) hitl_buf_putc(&b, ',');
+    hitl__run_command_to_json(&b, &pending[i]);
+    hitl_buf_printf(&text, "%s%s", i ? ", " : "; commands to acknowledge: ",
+                    hitl_run_command_name(pending[i].type));
+    if (pending[i].type == HITL_RUN_GOAL && pending[i].goal)
+      hitl_buf_printf(&text, " (%s)", pending[i].goal);
+  }
+  hitl__utf8_scrub(text.data);
+  hitl_buf_puts(&b, "]},\"content\":[{\"type\":\"text\",\"text\":");
+  hitl_buf_json_cstr(&b, hitl_buf_cstr(&text));
+  hitl_buf_puts(&b, "}],\"isError\":false}");
+  hitl__mcp_reply_result(req, call, &b);
+  hitl_buf_free(&text);
+  for (size_t i = 0; i < n; i++) hitl_run_command_clear(&pending[i]);
+  free(pending);
+  hitl_run_clear(&run);
+}
+
 /* ---- tools/call and the task methods ------------------------------------------------------- */
 
 void hitl__mcp_tools_call(hitl_request *req, hitl_mcp_call *call, const json_t *params) {
   const json_t *name = json_object_get(params, "name");
   if (!json_is_string(name)) {
     hitl__reply_rpc_error(req, call->id, HITL_RPC_INVALID_PARAMS, HITL_EVALIDATION, "params.name",
-                          "tools/call needs params.name, the tool: request_review, get_decision "
-                          "or ask_human");
+                          "tools/call needs params.name, the tool: request_review, get_decision, "
+                          "ask_human or run_status");
     return;
   }
   size_t i = 0;
   while (i < N_TOOLS && strcmp(tools[i].name, json_string_value(name)) != 0) i++;
   if (i == N_TOOLS) {
     hitl__reply_rpc_error(req, call->id, HITL_RPC_INVALID_PARAMS, HITL_ENOT_FOUND, "params.name",
-                          "unknown tool \"%.64s\"; the tools are request_review, get_decision and "
-                          "ask_human", json_string_value(name));
+                          "unknown tool \"%.64s\"; the tools are request_review, get_decision, "
+                          "ask_human and run_status", json_string_value(name));
     return;
   }
   const json_t *args = json_object_get(params, "arguments");
@@ -545,10 +602,10 @@ void hitl__mcp_tools_call(hitl_request *req, hitl_mcp_call *call, const json_t *
       json_decref(empty);
       return;
     }
-    if (call->tool == HITL_MCP_GET_DECISION) {
+    if (call->tool == HITL_MCP_GET_DECISION || call->tool == HITL_MCP_RUN_STATUS) {
       hitl__reply_rpc_error(req, call->id, HITL_RPC_METHOD_NOT_FOUND, HITL_EVALIDATION,
-                            "params.task", "get_decision does not run as a task: call it as a "
-                            "plain tool with wait_seconds");
+                            "params.task", "%s does not run as a task: call it as a plain tool",
+                            tools[call->tool].name);
       json_decref(empty);
       return;
     }
@@ -559,6 +616,7 @@ void hitl__mcp_tools_call(hitl_request *req, hitl_mcp_call *call, const json_t *
     case HITL_MCP_REQUEST_REVIEW: request_review(req, call, args); break;
     case HITL_MCP_GET_DECISION: get_decision(req, call, args); break;
     case HITL_MCP_ASK_HUMAN: ask_human(req, call, args); break;
+    case HITL_MCP_RUN_STATUS: run_status(req, call, args); break;
     }
   }
   json_decref(empty);

@@ -156,9 +156,9 @@ static void test_initialize_and_list(void **state) {
   tr_free(&r);
   assert_int_equal(mcp(agent, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/list\"}", &r), 200);
   json_t *tools = json_object_get(json_object_get(r.json, "result"), "tools");
-  assert_int_equal(json_array_size(tools), 3);
-  const char *names[] = {"request_review", "get_decision", "ask_human"};
-  for (size_t i = 0; i < 3; i++) {
+  assert_int_equal(json_array_size(tools), 4);
+  const char *names[] = {"request_review", "get_decision", "ask_human", "run_status"};
+  for (size_t i = 0; i < 4; i++) {
     json_t *t = json_array_get(tools, i);
     assert_string_equal(json_string_value(json_object_get(t, "name")), names[i]);
     json_t *schema = json_object_get(t, "inputSchema");
@@ -390,6 +390,49 @@ static void test_ask_human(void **state) {
   free(id);
 }
 
+/* ---- run_status -------------------------------------------------------------------------- */
+
+static void test_run_status(void **state) {
+  (void)state;
+  test_resp r;
+  assert_int_equal(tr(&srv, "POST", "/v1/runs", agent,
+                      "{\"agent\":\"planner\",\"goal\":\"tidy the inbox\","
+                      "\"heartbeat_seconds\":600}", &r), 201);
+  char *id = strdup(tj_str(&r, "id"));
+  tr_free(&r);
+  char path[128], args[128];
+  snprintf(path, sizeof path, "/v1/runs/%s/commands", id);
+  snprintf(args, sizeof args, "{\"run_id\":\"%s\"}", id);
+  assert_int_equal(call_tool(agent, "run_status", args, &r), 200);
+  assert_string_equal(tj_str(&r, "result.structuredContent.run.id"), id);
+  assert_string_equal(tj_str(&r, "result.structuredContent.run.state"), "running");
+  assert_int_equal(json_array_size(json_object_get(
+                       json_object_get(json_object_get(r.json, "result"), "structuredContent"),
+                       "pending_commands")), 0);
+  tr_free(&r);
+  /* People pause it: the agent reads the command it has to acknowledge. */
+  assert_int_equal(tr(&srv, "POST", path, ADMIN_TOKEN, "{\"type\":\"pause\"}", &r), 201);
+  tr_free(&r);
+  assert_int_equal(call_tool(agent, "run_status", args, &r), 200);
+  assert_string_equal(tj_str(&r, "result.structuredContent.run.state"), "paused");
+  assert_string_equal(tj_str(&r, "result.structuredContent.pending_commands.0.type"), "pause");
+  assert_non_null(strstr(tj_str(&r, "result.content.0.text"), "pause"));
+  tr_free(&r);
+  /* Another agent may not read it; an unknown run is not found: tool errors. */
+  assert_int_equal(call_tool(other_agent, "run_status", args, &r), 200);
+  assert_true(json_is_true(json_object_get(json_object_get(r.json, "result"), "isError")));
+  assert_non_null(strstr(tj_str(&r, "result.content.0.text"), "forbidden"));
+  tr_free(&r);
+  assert_int_equal(call_tool(agent, "run_status", "{\"run_id\":\"run_none\"}", &r), 200);
+  assert_true(json_is_true(json_object_get(json_object_get(r.json, "result"), "isError")));
+  assert_non_null(strstr(tj_str(&r, "result.content.0.text"), "not_found"));
+  tr_free(&r);
+  assert_int_equal(call_tool(agent, "run_status", "{\"run_id\":7}", &r), 200);
+  assert_int_equal(tj_int(&r, "error.code"), -32602);
+  tr_free(&r);
+  free(id);
+}
+
 /* ---- MCP tasks ----------------------------------------------------------------------------- */
 
 static void test_mcp_tasks(void **state) {
@@ -614,6 +657,7 @@ int main(void) {
       cmocka_unit_test(test_review_waits_for_people),
       cmocka_unit_test(test_review_through_policy_worker),
       cmocka_unit_test(test_ask_human),
+      cmocka_unit_test(test_run_status),
       cmocka_unit_test(test_mcp_tasks),
       cmocka_unit_test(test_bad_input),
       cmocka_unit_test(test_wait_slot_refused_stores_nothing),

@@ -95,7 +95,7 @@ test('the SDK negotiates its newest protocol version and lists the tools', async
   assert.ok(c.getServerCapabilities().tools);
   assert.ok(c.getServerCapabilities().tasks.requests.tools.call);
   const { tools } = await c.listTools();
-  assert.deepEqual(tools.map((t) => t.name), ['request_review', 'get_decision', 'ask_human']);
+  assert.deepEqual(tools.map((t) => t.name), ['request_review', 'get_decision', 'ask_human', 'run_status']);
   for (const t of tools) {
     assert.equal(t.inputSchema.type, 'object');
     assert.equal(t.outputSchema.type, 'object');
@@ -186,6 +186,17 @@ test('request_review and ask_human run as MCP tasks', async () => {
     if (message.type === 'error') throw message.error;
   }
   assert.equal(answer, 'yes');
+});
+
+test('run_status reads the run and the commands to acknowledge', async () => {
+  const run = await rest('POST', '/v1/runs', agentToken, { agent: 'sdk-planner', heartbeat_seconds: 600 });
+  assert.equal(run.status, 201);
+  assert.equal((await rest('POST', `/v1/runs/${run.json.id}/commands`, admin, { type: 'goal', goal: 'ship it' })).status, 201);
+  const r = await client.callTool({ name: 'run_status', arguments: { run_id: run.json.id } });
+  assert.equal(r.isError, false);
+  assert.equal(r.structuredContent.run.id, run.json.id);
+  assert.equal(r.structuredContent.pending_commands[0].type, 'goal');
+  assert.equal(r.structuredContent.pending_commands[0].goal, 'ship it');
 });
 
 test('bad calls get JSON-RPC errors or tool errors, and store nothing', async () => {

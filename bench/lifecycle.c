@@ -40,14 +40,16 @@
 #define BENCH_SYNC_TIMEOUT_MS 30000    /* For the setup requests (queue creation). */
 #define BENCH_READ_CHUNK 65536
 
-typedef enum bench_mode { MODE_REF, MODE_LIFECYCLE, MODE_SUBMIT, MODE_CLAIM } bench_mode;
-static const char *const bench_mode_names[] = {"ref", "lifecycle", "submit", "claim"};
+typedef enum bench_mode { MODE_REF, MODE_LIFECYCLE, MODE_SUBMIT, MODE_CLAIM, MODE_MCP } bench_mode;
+static const char *const bench_mode_names[] = {"ref", "lifecycle", "submit", "claim", "mcp"};
+#define BENCH_N_MODES 5
 
 /* What a connection does, request after request. */
-typedef enum bench_role { ROLE_GETTER, ROLE_PRODUCER, ROLE_REVIEWER, ROLE_PREFILLER } bench_role;
+typedef enum bench_role { ROLE_GETTER, ROLE_PRODUCER, ROLE_REVIEWER, ROLE_PREFILLER, ROLE_MCP } bench_role;
 
-typedef enum bench_op { OP_GET, OP_SUBMIT, OP_CLAIM, OP_RESPOND, OP_BATCH, OP_COUNT } bench_op;
-static const char *const bench_op_names[OP_COUNT] = {"get", "submit", "claim", "respond", "batch"};
+typedef enum bench_op { OP_GET, OP_SUBMIT, OP_CLAIM, OP_RESPOND, OP_BATCH, OP_MCP, OP_COUNT } bench_op;
+static const char *const bench_op_names[OP_COUNT] = {"get", "submit", "claim", "respond", "batch",
+                                                     "mcp"};
 
 typedef struct bench_config {
   bench_mode mode;
@@ -81,6 +83,7 @@ typedef struct bench_requests {
   hitl_buf claim;      /* POST .../claim. */
   hitl_buf batch_full; /* POST .../tasks/batch with batch_size tasks. */
   hitl_buf batch_last; /* The same with the remainder, when prefill is not a multiple. */
+  hitl_buf mcp;        /* POST /mcp: the submit's task as the MCP tool call request_review. */
 } bench_requests;
 
 /* One measured run of connections against the server, shared by its worker threads. */
@@ -202,6 +205,16 @@ static void bench_requests_build(bench_requests *rq, const bench_config *cfg, co
   bench_task_json(&body, cfg->task_bytes);
   hitl_buf_printf(&path, "/v1/queues/%s/tasks", queue);
   bench_request(&rq->submit, rq, "POST", path.data, body.data, body.len);
+  if (cfg->mode == MODE_MCP) {
+    /* The same task as the MCP tool call request_review: JSON-RPC framing around it. */
+    hitl_buf call = HITL_BUF_INIT;
+    hitl_buf_printf(&call, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":"
+                           "{\"name\":\"request_review\",\"arguments\":{\"queue\":\"%s\",", queue);
+    hitl_buf_append(&call, body.data + 1, body.len - 1); /* The task's members and its '}'. */
+    hitl_buf_puts(&call, "}}");
+    bench_request(&rq->mcp, rq, "POST", "/mcp", call.data, call.len);
+    hitl_buf_free(&call);
+  }
   hitl_buf_reset(&path);
   hitl_buf_printf(&path, "/v1/queues/%s/claim", queue);
   bench_request(&rq->claim, rq, "POST", path.data, "{}", 2);
@@ -221,6 +234,7 @@ static void bench_requests_free(bench_requests *rq) {
   hitl_buf_free(&rq->claim);
   hitl_buf_free(&rq->batch_full);
   hitl_buf_free(&rq->batch_last);
+  hitl_buf_free(&rq->mcp);
 }
 
 /* Finds the task id and lease id in a claim answer: {"id", "lease": {"id"}} at the top, or the
@@ -499,6 +513,10 @@ static void conn_issue(bench_conn *c, int64_t now) {
     c->op = OP_SUBMIT;
     out = &rq->submit;
     break;
+  case ROLE_MCP:
+    c->op = OP_MCP;
+    out = &rq->mcp;
+    break;
   case ROLE_REVIEWER:
     c->op = c->has_lease ? OP_RESPOND : OP_CLAIM;
     out = c->has_lease ? &c->own : &rq->claim;
@@ -593,6 +611,12 @@ static void conn_answered(bench_conn *c, int64_t now) {
       free(tid);
       free(lid);
     }
+    break;
+  case OP_MCP:
+    /* An MCP call answers 200 whatever befell it: decided by the policy is the expected one. */
+    if (ok && (strstr(hitl_buf_cstr(&c->resp.body), "\"isError\":false") == NULL ||
+               strstr(hitl_buf_cstr(&c->resp.body), "\"state\":\"decided\"") == NULL))
+      ok = false;
     break;
   case OP_SUBMIT:
     if (ok) atomic_fetch_add(&w->phase->submitted, 1);
@@ -870,7 +894,8 @@ static const char bench_review_queue[] =
 static const char bench_auto_queue[] = "{\"policy\":{\"rules\":[{\"name\":\"ok\",\"then\":{\"action\":\"accept\"}}]}}";
 
 static int bench_main(const bench_config *cfg) {
-  static const char *const queues[] = {NULL, "bench-review", "bench-auto", "bench-claim"};
+  static const char *const queues[] = {NULL, "bench-review", "bench-auto", "bench-claim",
+                                       "bench-auto"};
   const char *queue = cfg->mode == MODE_SUBMIT && cfg->queue ? cfg->queue : queues[cfg->mode];
   bench_requests rq;
   bench_stats *st = hitl_xcalloc(1, sizeof *st);
@@ -898,6 +923,12 @@ static int bench_main(const bench_config *cfg) {
   case MODE_SUBMIT:
     if (cfg->queue == NULL && bench_put_queue(cfg, &rq, queue, bench_auto_queue) != 0) goto cleanup;
     for (int i = 0; i < cfg->connections; i++) roles[i] = ROLE_PRODUCER;
+    break;
+  case MODE_MCP:
+    /* REST and MCP side by side on one server, in the same phase: the same load, the same
+     * group commits, so that their latencies compare whatever else the machine does. */
+    if (bench_put_queue(cfg, &rq, queue, bench_auto_queue) != 0) goto cleanup;
+    for (int i = 0; i < cfg->connections; i++) roles[i] = i % 2 ? ROLE_MCP : ROLE_PRODUCER;
     break;
   case MODE_CLAIM: {
     if (bench_put_queue(cfg, &rq, queue, bench_review_queue) != 0) goto cleanup;
@@ -950,6 +981,19 @@ static int bench_main(const bench_config *cfg) {
                     st->ok[OP_RESPOND], bench_rate(st->ok[OP_RESPOND], secs), cfg->max_backlog, backlog);
   } else if (cfg->mode == MODE_SUBMIT) {
     hitl_buf_printf(&j, ",\"submits_per_s\":%.1f", bench_rate(st->ok[OP_SUBMIT], secs));
+  } else if (cfg->mode == MODE_MCP) {
+    const bench_hist *rh = &st->hist[OP_SUBMIT], *mh = &st->hist[OP_MCP];
+    double rest_mean = rh->count ? (double)rh->sum / (double)rh->count : 0;
+    double mcp_mean = mh->count ? (double)mh->sum / (double)mh->count : 0;
+    uint64_t rest_p50 = bench_hist_percentile(rh, 50);
+    double p50 = rest_p50 ? (double)bench_hist_percentile(mh, 50) / (double)rest_p50 : 0.0;
+    printf("  mcp/rest  p50 %.2fx, mean %.2fx, calls/s %.2fx (each connection waits for its answer)\n",
+           p50, rest_mean > 0 ? mcp_mean / rest_mean : 0.0,
+           st->ok[OP_MCP] ? (double)st->ok[OP_SUBMIT] / (double)st->ok[OP_MCP] : 0.0);
+    hitl_buf_printf(&j, ",\"submits_per_s\":%.1f,\"mcp_per_s\":%.1f,\"mcp_p50_ratio\":%.3f,"
+                    "\"mcp_mean_ratio\":%.3f",
+                    bench_rate(st->ok[OP_SUBMIT], secs), bench_rate(st->ok[OP_MCP], secs), p50,
+                    rest_mean > 0 ? mcp_mean / rest_mean : 0.0);
   } else if (cfg->mode == MODE_CLAIM) {
     long rss_end = bench_rss_kb(cfg->server_pid);
     hitl_buf_printf(&j, ",\"rss_end_kb\":%ld,\"claims_per_s\":%.1f", rss_end, bench_rate(st->ok[OP_CLAIM], secs));
@@ -1124,7 +1168,7 @@ static int bench_self_test(void) {
 
 static void bench_usage(FILE *out) {
   fprintf(out,
-          "usage: bench_lifecycle --mode ref|lifecycle|submit|claim [options]\n"
+          "usage: bench_lifecycle --mode ref|lifecycle|submit|claim|mcp [options]\n"
           "  --host ADDR          server address, 127.0.0.0/8 only (default 127.0.0.1)\n"
           "  --port N             server port (default 8080)\n"
           "  --ports A,B,...      several servers on one database: connections take them round-robin,\n"
@@ -1240,14 +1284,14 @@ static int bench_parse_args(int argc, char **argv, bench_config *cfg, bool *self
   if (*self_test) return 0;
   if (cfg->nports == 0) cfg->ports[cfg->nports++] = cfg->port;
   bool known = false;
-  for (int m = 0; mode != NULL && m < 4; m++) {
+  for (int m = 0; mode != NULL && m < BENCH_N_MODES; m++) {
     if (strcmp(mode, bench_mode_names[m]) == 0) {
       cfg->mode = (bench_mode)m;
       known = true;
     }
   }
   if (!known) {
-    fprintf(stderr, "bench_lifecycle: --mode must be ref, lifecycle, submit or claim\n");
+    fprintf(stderr, "bench_lifecycle: --mode must be ref, lifecycle, submit, claim or mcp\n");
     goto bad;
   }
   if (inet_pton(AF_INET, cfg->host, &cfg->addr) != 1 || (ntohl(cfg->addr.s_addr) >> 24) != 127) {

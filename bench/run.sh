@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Runs the benchmarks: the reference server's ceiling, then hitl's lifecycle, submit and claim modes;
-# on request hitl on PostgreSQL (one node, three nodes) beside a bare SKIP LOCKED queue.
+# Runs the benchmarks: the reference server's ceiling, then hitl's lifecycle, submit, claim and mcp
+# modes; on request hitl on PostgreSQL (one node, three nodes) beside a bare SKIP LOCKED queue.
 set -euo pipefail
 
 usage() {
@@ -13,7 +13,7 @@ usage: bench/run.sh [--build DIR] [--duration S] [--connections N] [--prefill N]
   --duration S       seconds per measured mode (default 10)
   --connections N    connections per mode (default 16; lifecycle splits them half and half)
   --prefill N        pending tasks for the claim mode (default 1000000)
-  --modes "..."      any of: ref lifecycle submit claim (default these four), and
+  --modes "..."      any of: ref lifecycle submit claim mcp (default these five), and
                      pg-bare pg1 pg3: on a throwaway PostgreSQL (scripts/pg-test-server.sh, fsync
                      on), a bare FOR UPDATE SKIP LOCKED queue over libpq (bench_pgqueue), one
                      `hitl serve`, three `hitl serve` on one database (connections round-robin);
@@ -31,7 +31,7 @@ build=${BUILD:-build}
 duration=10
 connections=16
 prefill=1000000
-modes="ref lifecycle submit claim"
+modes="ref lifecycle submit claim mcp"
 workdir=""
 rounds=1
 log_level=""
@@ -50,7 +50,7 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 for m in $modes; do
-  case $m in ref|lifecycle|submit|claim|pg-bare|pg1|pg3) ;; *) echo "run.sh: unknown mode $m" >&2; exit 2 ;; esac
+  case $m in ref|lifecycle|submit|claim|mcp|pg-bare|pg1|pg3) ;; *) echo "run.sh: unknown mode $m" >&2; exit 2 ;; esac
 done
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "run.sh: --rounds must be a positive number" >&2; exit 2; }
 
@@ -269,6 +269,7 @@ for mode in $modes; do
       case $mode in
         lifecycle) run_mode lifecycle "$hitl_port" --connections "$connections" ;;
         submit) run_mode submit "$hitl_port" --connections "$connections" ;;
+        mcp) run_mode mcp "$hitl_port" --connections "$connections" ;;
         claim) run_mode claim "$hitl_port" --connections "$connections" --prefill "$prefill" \
                  --server-pid "$hitl_pid" ;;
       esac
@@ -305,6 +306,15 @@ if [[ -n ${result[claim]:-} ]]; then
     "$(json_get "$r" prefilled)" "$(json_get "$r" p50_us claim)" "$(json_get "$r" p99_us claim)" \
     "$(json_get "$r" bytes_per_pending_task)"
 fi
+if [[ -n ${result[mcp]:-} ]]; then
+  # REST submits and MCP request_review calls side by side on one server, in one phase.
+  r=${result[mcp]}
+  printf '%-10s REST %s submits/s, p50 %s us, p99 %s us; MCP %s calls/s, p50 %s us, p99 %s us\n' mcp \
+    "$(json_get "$r" submits_per_s)" "$(json_get "$r" p50_us submit)" "$(json_get "$r" p99_us submit)" \
+    "$(json_get "$r" mcp_per_s)" "$(json_get "$r" p50_us mcp)" "$(json_get "$r" p99_us mcp)"
+  printf '%-10s an MCP call costs %sx a REST submit by p50 latency, %sx by mean latency\n' mcp/rest \
+    "$(json_get "$r" mcp_p50_ratio)" "$(json_get "$r" mcp_mean_ratio)"
+fi
 for mode in pg-bare pg1 pg3; do
   if [[ -n ${result[$mode]:-} ]]; then
     r=${result[$mode]}
@@ -324,7 +334,7 @@ if ((rounds > 1)); then
             printf "%-10s rounds:%s; median %.1f (min %.1f, max %.1f)\n", m, all, med, v[1], v[NR] }'
   done
 fi
-for mode in ref lifecycle submit claim pg-bare pg1 pg3; do
+for mode in ref lifecycle submit claim mcp pg-bare pg1 pg3; do
   if [[ -n ${result[$mode]:-} ]]; then echo "${result[$mode]}"; fi
 done
 exit "$status"

@@ -85,6 +85,24 @@ void hitl__reply_buf(hitl_request *req, int status, hitl_buf *b);
  * error leaves through this function. */
 void hitl__reply_error(hitl_request *req, int code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* JSON-RPC 2.0 error codes (MCP speaks JSON-RPC). */
+#define HITL_RPC_PARSE_ERROR -32700
+#define HITL_RPC_INVALID_REQUEST -32600
+#define HITL_RPC_METHOD_NOT_FOUND -32601
+#define HITL_RPC_INVALID_PARAMS -32602
+#define HITL_RPC_INTERNAL_ERROR -32603
+
+/* Answers with the JSON-RPC error {"jsonrpc","id","error":{"code","message","data"}} of the
+ * request id (JSON text; NULL for null) for a HITL_E* code: the renderer of the one error table
+ * for JSON-RPC. rpc_code is the JSON-RPC code, or 0 to derive it from code (invalid_json:
+ * -32700; validation_failed, not_found: -32602; others -32603). data holds the table's wire code,
+ * HTTP status and the field. Status 400 for -32700 and -32600, else 200. */
+void hitl__reply_rpc_error(hitl_request *req, const char *id, int rpc_code, int code,
+                           const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+/* Replaces in place every byte of s that is not part of well-formed UTF-8 with '?', so that
+ * echoed input (a path, a key cut short by truncation) cannot make a JSON answer invalid. */
+void hitl__utf8_scrub(char *s);
 /* Answers with the error described by err (err->code decides the status). */
 void hitl__reply_err(hitl_request *req, const hitl_err *err);
 /* Answers 204 No Content. */
@@ -104,6 +122,9 @@ bool hitl__query_page(hitl_request *req, long long def, long long max, long long
 /* A header value, or NULL. */
 const char *hitl__header(hitl_request *req, const char *name);
 
+/* Parses len bytes of data as a JSON value (any type; duplicate keys and nesting deeper than 64
+ * refused). Returns it (the caller owns it), or NULL with err set (HITL_EINVALID_JSON). */
+json_t *hitl__json_parse(const char *data, size_t len, hitl_err *err);
 /* Parses the body as a JSON value. On failure answers the request (400 invalid_json, or 413)
  * and returns NULL. The caller owns the result. */
 json_t *hitl__body_json(hitl_request *req);

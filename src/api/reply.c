@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Answers: the functions every handler answers through, and the one JSON error body. */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "api/http.h"
@@ -51,9 +52,7 @@ static size_t utf8_sequence(const unsigned char *s) {
   return n;
 }
 
-/* Replaces in place every byte of s that is not part of well-formed UTF-8 with '?', so that
- * echoed input (a path, a key cut short by truncation) cannot make the error body invalid JSON. */
-static void utf8_scrub(char *s) {
+void hitl__utf8_scrub(char *s) {
   unsigned char *p = (unsigned char *)s;
   while (*p) {
     size_t n = utf8_sequence(p);
@@ -65,18 +64,26 @@ static void utf8_scrub(char *s) {
   }
 }
 
+/* Formats an error's message and field (either may echo input) into scrubbed copies. */
+__attribute__((format(printf, 4, 0))) static void error_text(char message[512],
+                                                             char field_copy[160],
+                                                             const char **field, const char *fmt,
+                                                             va_list ap) {
+  vsnprintf(message, 512, fmt, ap);
+  hitl__utf8_scrub(message);
+  if (*field) {
+    snprintf(field_copy, 160, "%s", *field);
+    hitl__utf8_scrub(field_copy);
+    *field = field_copy;
+  }
+}
+
 void hitl__reply_error(hitl_request *req, int code, const char *field, const char *fmt, ...) {
   char message[512], field_copy[160]; /* As hitl_err.field. */
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(message, sizeof message, fmt, ap);
+  error_text(message, field_copy, &field, fmt, ap);
   va_end(ap);
-  utf8_scrub(message);
-  if (field) {
-    snprintf(field_copy, sizeof field_copy, "%s", field);
-    utf8_scrub(field_copy);
-    field = field_copy;
-  }
   hitl_buf b = HITL_BUF_INIT;
   hitl_buf_puts(&b, "{\"error\":{\"code\":");
   hitl_buf_json_cstr(&b, hitl_err_code(code));
@@ -88,6 +95,43 @@ void hitl__reply_error(hitl_request *req, int code, const char *field, const cha
   }
   hitl_buf_puts(&b, "}}");
   hitl__reply_buf(req, hitl_err_status(code), &b);
+}
+
+/* The JSON-RPC error code for a HITL_E* code, when the protocol layer named none. */
+static int rpc_code_of(int code) {
+  switch (code) {
+  case HITL_EINVALID_JSON: return HITL_RPC_PARSE_ERROR;
+  case HITL_EVALIDATION:
+  case HITL_ENOT_FOUND: return HITL_RPC_INVALID_PARAMS;
+  default: return HITL_RPC_INTERNAL_ERROR;
+  }
+}
+
+void hitl__reply_rpc_error(hitl_request *req, const char *id, int rpc_code, int code,
+                           const char *field, const char *fmt, ...) {
+  char message[512], field_copy[160];
+  va_list ap;
+  va_start(ap, fmt);
+  error_text(message, field_copy, &field, fmt, ap);
+  va_end(ap);
+  if (rpc_code == 0) rpc_code = rpc_code_of(code);
+  hitl_buf b = HITL_BUF_INIT;
+  hitl_buf_printf(&b, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"error\":{\"code\":%d,\"message\":",
+                  id ? id : "null", rpc_code);
+  hitl_buf_json_cstr(&b, message);
+  /* The data is the REST error of the same failure, from the one table. */
+  hitl_buf_puts(&b, ",\"data\":{\"code\":");
+  hitl_buf_json_cstr(&b, hitl_err_code(code));
+  hitl_buf_printf(&b, ",\"status\":%d", hitl_err_status(code));
+  if (field && *field) {
+    hitl_buf_puts(&b, ",\"field\":");
+    hitl_buf_json_cstr(&b, field);
+  }
+  hitl_buf_puts(&b, "}}}");
+  /* A message that is no JSON-RPC request at all is a bad HTTP request; any other error is a
+   * JSON-RPC answer like a result (as the MCP Streamable HTTP transport has it). */
+  bool bad = rpc_code == HITL_RPC_PARSE_ERROR || rpc_code == HITL_RPC_INVALID_REQUEST;
+  hitl__reply_buf(req, bad ? 400 : 200, &b);
 }
 
 void hitl__reply_err(hitl_request *req, const hitl_err *err) {

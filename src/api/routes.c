@@ -55,6 +55,8 @@ static const hitl_route_def routes[] = {
     {"POST", "/v1/session", PUBLIC, HITL_BODY_NORMAL, hitl__h_session_create},
     {"GET", "/v1/session", TOKEN, HITL_BODY_NONE, hitl__h_session_get},
     {"DELETE", "/v1/session", TOKEN, HITL_BODY_NORMAL, hitl__h_session_delete},
+    /* MCP (Streamable HTTP): each tool checks its own role, as the REST route it mirrors. */
+    {"POST", "/mcp", TOKEN, HITL_BODY_NORMAL, hitl__h_mcp},
 };
 
 #define N_ROUTES (sizeof routes / sizeof *routes)

@@ -106,24 +106,29 @@ static bool too_deep(const char *s, size_t n) {
   return false;
 }
 
-json_t *hitl__body_json(hitl_request *req) {
-  if (req->body.len == 0) {
-    hitl__reply_error(req, HITL_EINVALID_JSON, NULL, "the request body is empty: send a JSON object");
+json_t *hitl__json_parse(const char *data, size_t len, hitl_err *err) {
+  if (len == 0) {
+    hitl_err_set(err, HITL_EINVALID_JSON, NULL, "the request body is empty: send a JSON object");
     return NULL;
   }
-  if (too_deep(req->body.data, req->body.len)) {
-    hitl__reply_error(req, HITL_EINVALID_JSON, NULL,
-                      "the JSON is nested more than %d levels deep", MAX_JSON_DEPTH);
+  if (too_deep(data, len)) {
+    hitl_err_set(err, HITL_EINVALID_JSON, NULL, "the JSON is nested more than %d levels deep",
+                 MAX_JSON_DEPTH);
     return NULL;
   }
   json_error_t e;
-  json_t *v = json_loadb(req->body.data, req->body.len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &e);
-  if (v == NULL) {
-    hitl__reply_error(req, HITL_EINVALID_JSON, NULL, "invalid JSON at line %d, column %d: %s%s",
-                      e.line, e.column, e.text,
-                      json_error_code(&e) == json_error_invalid_utf8 ? " (send UTF-8 text)" : "");
-    return NULL;
-  }
+  json_t *v = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &e);
+  if (v == NULL)
+    hitl_err_set(err, HITL_EINVALID_JSON, NULL, "invalid JSON at line %d, column %d: %s%s", e.line,
+                 e.column, e.text,
+                 json_error_code(&e) == json_error_invalid_utf8 ? " (send UTF-8 text)" : "");
+  return v;
+}
+
+json_t *hitl__body_json(hitl_request *req) {
+  hitl_err err = {0};
+  json_t *v = hitl__json_parse(req->body.data, req->body.len, &err);
+  if (v == NULL) hitl__reply_err(req, &err);
   return v;
 }
 

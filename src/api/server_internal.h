@@ -155,6 +155,8 @@ void hitl__h_run_step(hitl_request *req);
 void hitl__h_run_command(hitl_request *req);
 void hitl__h_run_commands(hitl_request *req);
 void hitl__h_run_ack(hitl_request *req);
+/* POST /mcp: the Model Context Protocol server (api/mcp.c). */
+void hitl__h_mcp(hitl_request *req);
 /* The embedded web UI: "/" and "/assets/..." (checked before the route table). */
 bool hitl__is_static_path(const char *path);
 void hitl__h_static(hitl_request *req);

@@ -9,9 +9,10 @@
 #include "api/policy_pool.h"
 #include "api/queue_lookup.h"
 #include "api/server_internal.h"
-#include "api/session.h"
 #include "api/task_prepare.h"
 #include "api/task_json.h"
+#include "api/task_read.h"
+#include "api/task_submit.h"
 #include "util/clock.h"
 #include "util/xmalloc.h"
 
@@ -39,6 +40,11 @@ typedef struct submit_job {
   bool *calib_on;          /* when the queue has a calibrated leaf. */
   size_t n;
   bool batch;
+  /* Set for a submission of another protocol (hitl__task_submit_one): told the outcome instead
+   * of answering REST, and then the job frees itself (req->state is the caller's). */
+  hitl_task_submitted_fn submitted;
+  void *ctx;
+  const char *prefix; /* Of error field paths (static storage), or NULL. */
 } submit_job;
 
 static void submit_job_free(void *p) {
@@ -89,6 +95,12 @@ static int submit_run(hitl_job *job, hitl_txn *x) {
 static void submit_done(hitl_job *job, int rc) {
   submit_job *j = (submit_job *)job;
   hitl_request *req = j->req;
+  if (j->submitted) {
+    j->submitted(req, j->ctx, rc, &job->err, j->replayed[0] ? &j->existing[0] : &j->tasks[0]);
+    submit_job_free(j);
+    hitl__request_resume(req);
+    return;
+  }
   if (rc) {
     hitl__reply_err(req, &job->err);
   } else {
@@ -163,16 +175,23 @@ int hitl__task_prepare(hitl_request *req, const hitl_queue_ref *q, const json_t 
   return 0;
 }
 
-/* Reads and routes every task of j. Returns true, or false after answering the error. */
+/* Reads and routes every task of j. Returns true, or false after answering the error (for a
+ * submission of another protocol: after telling it and freeing j). Resumes nothing. */
 static bool route_all(submit_job *j) {
   hitl_request *req = j->req;
   for (size_t i = 0; i < j->n; i++) {
     char prefix[32] = "";
     if (j->batch) snprintf(prefix, sizeof prefix, "tasks[%zu].", i);
+    if (j->prefix) snprintf(prefix, sizeof prefix, "%s", j->prefix);
     hitl_err err = {0};
     const json_t *item = j->batch ? json_array_get(j->items, i) : j->items;
     if (hitl__task_prepare(req, j->queue, item, j->header_key, prefix, j->now, &j->tasks[i],
                            &j->calib[i], &j->calib_on[i], &err) != 0) {
+      if (j->submitted) {
+        j->submitted(req, j->ctx, err.code ? err.code : HITL_EINTERNAL, &err, NULL);
+        submit_job_free(j);
+        return false;
+      }
       if (j->batch && err.field[0] == '\0') snprintf(err.field, sizeof err.field, "tasks[%zu]", i);
       hitl__reply_err(req, &err);
       return false;
@@ -187,10 +206,11 @@ static bool route_all(submit_job *j) {
  * error. The request is suspended meanwhile. */
 static void route_tasks(hitl_policy_work *w) {
   submit_job *j = (submit_job *)((char *)w - offsetof(submit_job, work));
+  hitl_request *req = j->req; /* j may be gone after route_all. */
   if (route_all(j))
-    hitl__committer_enqueue(j->req->server->committer, &j->job);
+    hitl__committer_enqueue(req->server->committer, &j->job);
   else
-    hitl__request_resume(j->req);
+    hitl__request_resume(req);
 }
 
 static void submit(hitl_request *req, bool batch) {
@@ -263,6 +283,35 @@ fail:
 }
 
 void hitl__h_task_submit(hitl_request *req) { submit(req, false); }
+
+void hitl__task_submit_one(hitl_request *req, hitl_queue_ref *q, json_t *body, const char *prefix,
+                           hitl_task_submitted_fn done, void *ctx) {
+  submit_job *j = hitl_xcalloc(1, sizeof *j);
+  j->req = req;
+  j->queue = q;
+  j->body = body;
+  j->items = body;
+  j->n = 1;
+  j->tasks = hitl_xcalloc(1, sizeof *j->tasks);
+  j->existing = hitl_xcalloc(1, sizeof *j->existing);
+  j->replayed = hitl_xcalloc(1, sizeof *j->replayed);
+  j->calib = hitl_xcalloc(1, sizeof *j->calib);
+  j->calib_on = hitl_xcalloc(1, sizeof *j->calib_on);
+  j->now = hitl_now_ms();
+  j->submitted = done;
+  j->ctx = ctx;
+  j->prefix = prefix;
+  j->work.run = route_tasks;
+  /* As submit: a quick policy is evaluated here, anything else on a policy worker. */
+  if (hitl_policy_is_quick(q->config->policy)) {
+    if (!route_all(j)) return; /* Told, and j freed; the request was never suspended. */
+    hitl__request_suspend(req);
+    hitl__committer_enqueue(req->server->committer, &j->job);
+    return;
+  }
+  hitl__request_suspend(req);
+  hitl__policy_pool_submit(req->server->policy_pool, &j->work);
+}
 void hitl__h_task_batch(hitl_request *req) { submit(req, true); }
 
 /* ---- list --------------------------------------------------------------------------------- */
@@ -312,51 +361,14 @@ done:
 
 /* ---- get one, with long-poll -------------------------------------------------------------- */
 
-#define RECHECK_MS 5000 /* A long-poll looks again at its token at least this often. */
-
-typedef struct wait_state {
-  char task_id[HITL_ID_LEN];
-  int64_t deadline; /* When the wait ends undecided (ms). */
-} wait_state;
-
-static bool final_state(hitl_task_state s) {
-  return s == HITL_TASK_DECIDED || s == HITL_TASK_EXPIRED || s == HITL_TASK_CANCELLED;
-}
-
 /* Reads the task and answers with it; returns its state, or -1 when it answered an error. */
 static int answer_task(hitl_request *req, const char *id) {
-  hitl_store *st = hitl__reader(req);
-  if (st == NULL) return -1;
   hitl_task t = {0};
-  int rc = st->vt->task_get(st, id, &t);
-  if (rc == HITL_ENOT_FOUND) {
-    hitl__reply_error(req, HITL_ENOT_FOUND, "task_id", "no task with id \"%s\"", id);
-    return -1;
-  }
-  if (rc) {
-    hitl__reply_error(req, HITL_EUNAVAILABLE, NULL, "could not read the task");
-    return -1;
-  }
-  /* Orchestrators, the agent that submitted it and reviewers of the task's queue may read it. */
-  bool allowed = req->actor.orchestrator ||
-                 (hitl_actor_has_role(&req->actor, "agent") && t.submitted_by &&
-                  strcmp(t.submitted_by, req->who.name) == 0);
-  if (!allowed) {
-    hitl_queue_ref *q = hitl__registry_get(req->server->registry, t.queue);
-    allowed = q && hitl_actor_may_review(&req->actor, q->config);
-    hitl__queue_ref_release(q);
-  }
-  if (!allowed) {
-    hitl__reply_error(req, HITL_EFORBIDDEN, NULL, "token \"%s\" may not read tasks of queue \"%s\"",
-                      req->who.name, t.queue);
-    hitl_task_clear(&t);
-    return -1;
-  }
   hitl_response *rs = NULL;
   size_t n = 0;
-  if (st->vt->response_list(st, t.seq, &rs, &n) != 0) {
-    hitl__reply_error(req, HITL_EUNAVAILABLE, NULL, "could not read the responses");
-    hitl_task_clear(&t);
+  hitl_err err = {0};
+  if (hitl__task_read(req, id, &t, &rs, &n, &err) != 0) {
+    hitl__reply_err(req, &err);
     return -1;
   }
   hitl_buf b = HITL_BUF_INIT;
@@ -372,43 +384,8 @@ static int answer_task(hitl_request *req, const char *id) {
   return state;
 }
 
-static void wait_resumed(hitl_request *req);
-
-/* Suspends req until its task is final, its deadline, a revocation or the next look at its
- * token; then looks again, so that a decision committed before the registration is not missed. */
-static void wait_register(hitl_request *req, wait_state *w) {
-  int64_t wake = hitl_now_ms() + RECHECK_MS;
-  req->on_resume = wait_resumed;
-  hitl__request_suspend(req);
-  hitl__waiters_add(req->server->waiters, req, w->task_id, wake < w->deadline ? wake : w->deadline);
-  hitl_store *st = hitl__server_reader(req->server);
-  hitl_task t = {0};
-  if (st && st->vt->task_get(st, w->task_id, &t) == 0 && final_state(t.state) &&
-      hitl__waiters_remove(req->server->waiters, req, w->task_id))
-    hitl__request_resume(req);
-  hitl_task_clear(&t);
-}
-
-static void wait_resumed(hitl_request *req) {
-  wait_state *w = req->state;
-  /* The token may have been revoked, or the session ended, while the request waited. */
-  if (!hitl__principal_recheck(req)) {
-    hitl__reply_error(req, HITL_EUNAUTHORIZED, NULL,
-                      "the token was revoked or the session ended while waiting");
-    return;
-  }
-  bool stopping = __atomic_load_n(&req->server->stopping, __ATOMIC_ACQUIRE);
-  if (!stopping && hitl_now_ms() < w->deadline) {
-    /* Woken early: by the task, or only to look at the token. Wait on when still undecided. */
-    hitl_store *st = hitl__server_reader(req->server);
-    hitl_task t = {0};
-    bool waits = st && st->vt->task_get(st, w->task_id, &t) == 0 && !final_state(t.state);
-    hitl_task_clear(&t);
-    if (waits) {
-      wait_register(req, w);
-      return;
-    }
-  }
+static void answer_waited(hitl_request *req) {
+  hitl_task_wait *w = req->state;
   answer_task(req, w->task_id);
 }
 
@@ -426,14 +403,15 @@ void hitl__h_task_get(hitl_request *req) {
     }
   }
   int state = answer_task(req, id);
-  if (state < 0 || wait == 0 || final_state((hitl_task_state)state)) return;
+  if (state < 0 || wait == 0 || hitl__task_state_final((hitl_task_state)state)) return;
   if (!hitl__limits_wait_begin(req)) return; /* 429: the token has its waits open already. */
 
   /* Not decided yet: wait. The answer read is dropped; the task is read again at the end. */
-  wait_state *w = hitl_xcalloc(1, sizeof *w);
+  hitl_task_wait *w = hitl_xcalloc(1, sizeof *w);
   snprintf(w->task_id, sizeof w->task_id, "%s", id);
   w->deadline = hitl_now_ms() + wait * 1000;
+  w->answer = answer_waited;
   req->state = w;
   req->state_free = free;
-  wait_register(req, w);
+  hitl__task_wait(req, w);
 }

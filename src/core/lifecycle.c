@@ -26,6 +26,14 @@ bool hitl_actor_may_review(const hitl_actor *a, const hitl_queue_config *q) {
   return false;
 }
 
+bool hitl_actor_may_read_task(const hitl_actor *a, const hitl_task *t,
+                              const hitl_queue_config *q) {
+  if (a->orchestrator) return true;
+  if (hitl_actor_has_role(a, "agent") && t->submitted_by && strcmp(t->submitted_by, a->name) == 0)
+    return true;
+  return q != NULL && hitl_actor_may_review(a, q);
+}
+
 int hitl_task_route(const hitl_queue_config *q, const hitl_policy_input *in, hitl_task *t,
                     int64_t now) {
   hitl_route r;

@@ -25,6 +25,10 @@ bool hitl_actor_has_role(const hitl_actor *a, const char *role);
 /* True when the actor may answer tasks of the queue: orchestrator, or one of the queue's roles,
  * or the arbiter role (arbiters answer escalations in every queue). */
 bool hitl_actor_may_review(const hitl_actor *a, const hitl_queue_config *q);
+/* True when the actor may read task t (of queue q; q NULL when the queue is gone): orchestrators,
+ * the agent that submitted it, and those who may review its queue. Every protocol (REST, MCP)
+ * reads tasks under this rule, so an agent sees only its own tasks. */
+bool hitl_actor_may_read_task(const hitl_actor *a, const hitl_task *t, const hitl_queue_config *q);
 
 /* Everything the lifecycle functions need besides their own arguments. */
 typedef struct hitl_txn {

@@ -30,23 +30,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-HITL_ADMIN_TOKEN=$("$bin" token generate) # serve wants 32 characters or more
-export HITL_ADMIN_TOKEN
-mkfifo "$tmp/out"
-"$bin" serve --db "$tmp/hitl.db" --listen 127.0.0.1:0 >"$tmp/out" 2>"$tmp/server.log" &
-pid=$!
-exec 3<"$tmp/out"
-line=
-IFS= read -r -t 30 line <&3 || true
-# Keep draining the server's standard output so that it never blocks on a full pipe.
-cat <&3 >>"$tmp/server.log" &
-url=$(grep -o 'http://127\.0\.0\.1:[0-9]*' <<<"$line" || true)
-if [[ -z "$url" ]]; then
-  echo "tests/ui: hitl serve did not start: $line" >&2
-  cat "$tmp/server.log" >&2
-  exit 1
-fi
-export HITL_URL=$url
+# shellcheck source=../serve.sh
+source "$here/../serve.sh"
+hitl_test_serve "$bin" "$tmp" tests/ui
+url=$HITL_URL
 export HITL_CHROMIUM=$chromium
 export HITL_UI_STATE=$tmp/seed.json
 export HITL_UI_TMP=$tmp

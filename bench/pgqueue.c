@@ -321,14 +321,14 @@ int main(int argc, char **argv) {
   pgq_config cfg = {.url = getenv("HITL_PG_URL"), .duration_s = 10, .task_bytes = 1024};
   long connections = 16, producers = -1, reviewers = -1, v = 0;
   bool connections_given = false;
-  for (int i = 1; i < argc; i++) {
+  /* Every option but --help takes a value: the loop steps over both. */
+  for (int i = 1; i < argc; i += 2) {
     const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
       pgq_usage(stdout);
       return 0;
     }
     if (val == NULL) goto bad;
-    i++;
     if (strcmp(a, "--url") == 0) cfg.url = val;
     else if (strcmp(a, "--duration") == 0) {
       if (bench_double(val, 0.1, 86400, &cfg.duration_s) != 0) goto bad;

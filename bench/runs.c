@@ -257,7 +257,8 @@ static void usage(FILE *f) {
 int main(int argc, char **argv) {
   config c = {.runs = 10000, .period = 10, .duration = 30, .idle = 10, .connections = 256,
               .bin = getenv("HITL_BIN"), .log_level = "info", .threads = "2"};
-  for (int i = 1; i < argc; i++) {
+  /* Every option but --help takes a value: the loop steps over both. */
+  for (int i = 1; i < argc; i += 2) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(a, "--help") == 0) { usage(stdout); return 0; }
     if (v == NULL) { usage(stderr); return 2; }
@@ -271,7 +272,6 @@ int main(int argc, char **argv) {
     else if (strcmp(a, "--reference") == 0) c.reference = strcmp(v, "0") != 0;
     else if (strcmp(a, "--bin") == 0) c.bin = v;
     else { usage(stderr); return 2; }
-    i++;
   }
   if (c.bin == NULL || c.runs < 1 || c.period <= 0 || c.duration <= 0 || c.connections < 1 ||
       c.connections > MAX_CONNECTIONS) {

@@ -158,31 +158,6 @@ void load_ledger_free(load_ledger *l) {
   memset(l, 0, sizeof *l);
 }
 
-int load_audit_verify(const char *db, char *out, size_t cap) {
-  const char *bin = getenv("HITL_BIN");
-  assert_non_null(bin);
-  int fds[2];
-  assert_int_equal(pipe(fds), 0);
-  pid_t pid = fork();
-  assert_true(pid >= 0);
-  if (pid == 0) {
-    dup2(fds[1], STDOUT_FILENO);
-    close(fds[0]);
-    close(fds[1]);
-    execl(bin, bin, "audit", "verify", "--db", db, (char *)NULL);
-    _exit(127);
-  }
-  close(fds[1]);
-  size_t len = 0;
-  ssize_t got;
-  while (len + 1 < cap && (got = read(fds[0], out + len, cap - 1 - len)) > 0) len += (size_t)got;
-  out[len] = '\0';
-  close(fds[0]);
-  int status = 0;
-  assert_int_equal(waitpid(pid, &status, 0), pid);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 void load_stop(test_server *s, int sig) {
   assert_true(s->pid > 0);
   assert_int_equal(kill(s->pid, sig), 0);

@@ -89,8 +89,6 @@ void load_ledger_free(load_ledger *l);
  * reaps the n clients, which must have ended normally. */
 void load_finish(load_ledger *l, int fd, const pid_t *kids, size_t n);
 
-/* Runs `hitl audit verify --db db` (HITL_BIN); returns its exit status, its stdout in out. */
-int load_audit_verify(const char *db, char *out, size_t cap);
 /* Stops the server with sig, like ts_stop, and checks how it ended: killed by SIGKILL, or for
  * any other signal a clean exit (status 0, which under the sanitizers also means no leak). */
 void load_stop(test_server *s, int sig);

@@ -195,7 +195,7 @@ static void assert_consistent(test_server *s, int round) {
 
 static void assert_audit_intact(const char *db, int round) {
   char out[1024];
-  int rc = load_audit_verify(db, out, sizeof out);
+  int rc = ts_audit_verify(db, out, sizeof out);
   if (rc != 0 || strstr(out, "intact") == NULL)
     fail_msg("round %d: hitl audit verify exited %d: %s", round, rc, out);
 }

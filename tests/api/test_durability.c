@@ -327,7 +327,7 @@ static void crash_scenario(test_server *s, int sig) {
 
   /* The chain is intact on the file the crash left behind. */
   char out[1024];
-  assert_int_equal(load_audit_verify(s->db, out, sizeof out), 0);
+  assert_int_equal(ts_audit_verify(s->db, out, sizeof out), 0);
   assert_non_null(strstr(out, "intact"));
 
   /* ---- restart ---- */
@@ -467,7 +467,7 @@ static void crash_scenario(test_server *s, int sig) {
 
   /* A clean stop keeps the chain intact too. */
   load_stop(s, SIGTERM);
-  assert_int_equal(load_audit_verify(s->db, out, sizeof out), 0);
+  assert_int_equal(ts_audit_verify(s->db, out, sizeof out), 0);
   assert_non_null(strstr(out, "intact"));
 
   load_ledger_free(&l);
@@ -559,7 +559,7 @@ static void test_audit_names_the_altered_event(void **state) {
   load_stop(&srv, SIGTERM);
 
   char out[1024], db[400], stmt[256];
-  assert_int_equal(load_audit_verify(srv.db, out, sizeof out), 0);
+  assert_int_equal(ts_audit_verify(srv.db, out, sizeof out), 0);
   char expect[64];
   snprintf(expect, sizeof expect, "intact: %lld events", (long long)log.last_seq);
   assert_non_null(strstr(out, expect));
@@ -570,7 +570,7 @@ static void test_audit_names_the_altered_event(void **state) {
   snprintf(stmt, sizeof stmt,
            "UPDATE events SET data = '{\"by\":\"someone else\"}' WHERE seq = %lld", k);
   sql(db, stmt);
-  assert_int_equal(load_audit_verify(db, out, sizeof out), 1);
+  assert_int_equal(ts_audit_verify(db, out, sizeof out), 1);
   snprintf(expect, sizeof expect, "broken: event %lld:", k);
   if (strstr(out, expect) == NULL) fail_msg("expected \"%s\" in: %s", expect, out);
   assert_non_null(strstr(out, "altered"));
@@ -580,7 +580,7 @@ static void test_audit_names_the_altered_event(void **state) {
   snprintf(stmt, sizeof stmt, "UPDATE events SET actor = 'mallory' WHERE seq = %lld",
            (long long)log.last_seq);
   sql(db, stmt);
-  assert_int_equal(load_audit_verify(db, out, sizeof out), 1);
+  assert_int_equal(ts_audit_verify(db, out, sizeof out), 1);
   snprintf(expect, sizeof expect, "broken: event %lld:", (long long)log.last_seq);
   assert_non_null(strstr(out, expect));
 
@@ -588,15 +588,15 @@ static void test_audit_names_the_altered_event(void **state) {
   copy_db(&srv, "gap.db", db, sizeof db);
   snprintf(stmt, sizeof stmt, "DELETE FROM events WHERE seq = %lld", k + 1);
   sql(db, stmt);
-  assert_int_equal(load_audit_verify(db, out, sizeof out), 1);
+  assert_int_equal(ts_audit_verify(db, out, sizeof out), 1);
   snprintf(expect, sizeof expect, "broken: event %lld: event %lld is missing", k + 1, k + 1);
   if (strstr(out, expect) == NULL) fail_msg("expected \"%s\" in: %s", expect, out);
 
   /* The original was not touched by any of this. */
-  assert_int_equal(load_audit_verify(srv.db, out, sizeof out), 0);
+  assert_int_equal(ts_audit_verify(srv.db, out, sizeof out), 0);
   /* A file that does not exist is an error, not an empty intact log. */
   snprintf(db, sizeof db, "%s/missing.db", srv.dir);
-  assert_int_equal(load_audit_verify(db, out, sizeof out), 1);
+  assert_int_equal(ts_audit_verify(db, out, sizeof out), 1);
 
   free(agent);
   free(rev);

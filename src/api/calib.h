@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "api/registry.h"
+#include "core/calib_evidence.h"
 #include "core/lifecycle.h"
 #include "core/policy.h"
 #include "store/store.h"
@@ -28,11 +29,24 @@ void hitl__calib_free(hitl_calib_set *c);
 int hitl__calib_configure(hitl_calib_set *c, hitl_store *st, int64_t queue_id,
                           const hitl_queue_config *config);
 
-/* The migration of a database from before calibration: when the queue has no stored evidence
- * yet, derives the verified pair of every task people decided (in order of decision, as
- * uniform pairs: everything was reviewed then) and stores it in its own transaction. For the
- * server's start, before the writer runs. Returns 0 or a store error. */
+/* Rebuilds the queue's evidence from its decided tasks, inside the caller's transaction on st:
+ * every task people decided gets its verified pair (its stored routing tag kept, else a uniform
+ * pair: everything was reviewed then), all numbered 1, 2, ... in order of decision. For the
+ * moment a queue starts keeping evidence (hitl_calib_wanted), since decisions on a queue that
+ * keeps none store nothing. Reads every decided task of the queue once. Returns 0 or a store
+ * error. */
 int hitl__calib_backfill(hitl_store *st, int64_t queue_id, const hitl_queue_config *config);
+
+/* The migration of a database from before calibration, for the server's start before the
+ * writer runs: when the queue keeps evidence but has none stored, hitl__calib_backfill in its
+ * own transaction. Returns 0 or a store error. */
+int hitl__calib_backfill_at_start(hitl_store *st, int64_t queue_id,
+                                  const hitl_queue_config *config);
+
+/* Writer thread, inside the transaction that changed the queue's configuration so that it
+ * keeps evidence from now on: decisions on the queue in the same transaction are recorded,
+ * though the registry holds the old configuration until the transaction commits. */
+void hitl__calib_gained(hitl_calib_set *c, int64_t queue_id);
 
 /* The score of a submitted task body: its confidence, else its largest probability; NaN when
  * it has neither. */
@@ -61,12 +75,8 @@ bool hitl__calib_prediction_set(hitl_calib_set *c, int64_t queue_id, const json_
  * the task was actually handled, reviewed unless the calibrated leaf fired. */
 void hitl__calib_row_for(const hitl_policy_calib *pc, int64_t queue_id, hitl_calib_row *row);
 
-/* Counts a routed task of the queue toward the share auto-accepted over the last day.
- * Thread-safe. */
-void hitl__calib_count(hitl_calib_set *c, int64_t queue_id, bool accepted, int64_t now);
-
-/* Inside the writer's transaction, before it commits: for every task people decided in it,
- * stores the verified pair (score, model was right) with the task, adds it to the queue's state,
+/* Inside the writer's transaction, before it commits: for every task people decided in it on a
+ * queue that keeps evidence (others cost one look at their configuration in memory), stores the verified pair (score, model was right) with the task, adds it to the queue's state,
  * and appends calibration.withdrawn (or calibration.certified) when the certificate was
  * withdrawn (or issued). Changes to the in-memory state are undone at the next call unless
  * hitl__calib_committed came first. Writer thread only. */
@@ -75,7 +85,9 @@ int hitl__calib_precommit(hitl_calib_set *c, hitl_registry *reg, hitl_txn *x);
 void hitl__calib_committed(hitl_calib_set *c);
 
 /* Writes the queue's calibration view (without the withdrawal history) into b as the members
- * of a JSON object, without braces. */
-void hitl__calib_view(hitl_calib_set *c, int64_t queue_id, int64_t now, hitl_buf *b);
+ * of a JSON object, without braces; routed and accepted are the tasks the calibrated leaf
+ * routed and auto-accepted over the last day (the store's tallies). */
+void hitl__calib_view(hitl_calib_set *c, int64_t queue_id, int64_t routed, int64_t accepted,
+                      hitl_buf *b);
 
 #endif

@@ -66,6 +66,7 @@ static void submit_job_free(void *p) {
 
 static int submit_run(hitl_job *job, hitl_txn *x) {
   submit_job *j = (submit_job *)job;
+  int64_t routed = 0, accepted = 0; /* By the calibrated leaf, for the view's last day. */
   for (size_t i = 0; i < j->n; i++) {
     hitl_task_clear(&j->existing[i]); /* Left by an earlier run whose transaction rolled back. */
     int rc = hitl_task_submit(x, &j->tasks[i], j->req->who.name, &j->existing[i], &j->replayed[i],
@@ -88,8 +89,17 @@ static int submit_run(hitl_job *job, hitl_txn *x) {
       }
       return rc;
     }
+    if (j->calib_on[i] && !j->replayed[i]) {
+      routed++;
+      accepted += j->calib[i].fired;
+    }
   }
-  return 0;
+  /* One tally per job, in its transaction: the view's counts are exactly the committed tasks. */
+  if (routed == 0) return 0;
+  int rc = x->store->vt->calib_tally_add(x->store, j->queue->id, hitl_calib_hour(j->now), routed,
+                                         accepted);
+  if (rc) hitl_err_set(&job->err, rc, NULL, "could not count the task for the calibration view");
+  return rc;
 }
 
 static void submit_done(hitl_job *job, int rc) {
@@ -104,9 +114,6 @@ static void submit_done(hitl_job *job, int rc) {
   if (rc) {
     hitl__reply_err(req, &job->err);
   } else {
-    for (size_t i = 0; i < j->n; i++)
-      if (j->calib_on[i] && !j->replayed[i])
-        hitl__calib_count(req->server->calib, j->tasks[i].queue_id, j->calib[i].fired, j->now);
     hitl_buf b = HITL_BUF_INIT;
     bool all_replayed = true;
     if (j->batch) hitl_buf_puts(&b, "{\"tasks\":[");

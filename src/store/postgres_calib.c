@@ -58,3 +58,39 @@ int hitl__pg_calib_list(hitl_store *store, int64_t queue_id, int64_t after, size
   *out = rows;
   return rc;
 }
+
+int hitl__pg_calib_tally_add(hitl_store *store, int64_t queue_id, int64_t hour, int64_t routed,
+                             int64_t accepted) {
+  hitl__pg_params p = {0};
+  hitl__pg_int(&p, queue_id);
+  hitl__pg_int(&p, hour);
+  hitl__pg_int(&p, routed);
+  hitl__pg_int(&p, accepted);
+  PGresult *res = NULL;
+  int rc = hitl__pg_exec((hitl__pg *)store, HITL__PG_CALIB_TALLY_ADD, &p, "calib_tally_add", &res);
+  PQclear(res);
+  return rc;
+}
+
+typedef struct tally {
+  int64_t routed, accepted;
+} tally;
+
+static void read_tally(const PGresult *r, int i, void *row) {
+  tally *t = row;
+  t->routed = hitl__pg_col_int(r, i, 0);
+  t->accepted = hitl__pg_col_int(r, i, 1);
+}
+
+int hitl__pg_calib_tally_sum(hitl_store *store, int64_t queue_id, int64_t since_hour,
+                             int64_t *routed, int64_t *accepted) {
+  hitl__pg_params p = {0};
+  hitl__pg_int(&p, queue_id);
+  hitl__pg_int(&p, since_hour);
+  tally t = {0};
+  int rc = hitl__pg_one((hitl__pg *)store, HITL__PG_CALIB_TALLY_SUM, &p, sizeof t, read_tally,
+                        "calib_tally_sum", &t);
+  *routed = t.routed;
+  *accepted = t.accepted;
+  return rc;
+}

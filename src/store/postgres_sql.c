@@ -212,6 +212,13 @@ static const char *const stmt_sql[HITL__PG_COUNT] = {
     [HITL__PG_CALIB_LIST] = "SELECT " CALIB_COLUMNS " FROM calibration "
                             "WHERE queue_id = $1 AND correct >= 0 AND decided_seq > $2 "
                             "ORDER BY decided_seq LIMIT $3",
+    [HITL__PG_CALIB_TALLY_ADD] =
+        "INSERT INTO calibration_tally (queue_id, hour, routed, accepted) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (queue_id, hour) DO UPDATE SET "
+        "routed = calibration_tally.routed + EXCLUDED.routed, "
+        "accepted = calibration_tally.accepted + EXCLUDED.accepted",
+    [HITL__PG_CALIB_TALLY_SUM] = "SELECT coalesce(sum(routed), 0), coalesce(sum(accepted), 0) "
+                                 "FROM calibration_tally WHERE queue_id = $1 AND hour >= $2",
 };
 
 const char *hitl__pg_sql(hitl__pg_stmt_id id) { return stmt_sql[id]; }

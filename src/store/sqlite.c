@@ -213,6 +213,12 @@ static const char *const stmt_sql[HITL__ST_COUNT] = {
     [HITL__ST_CALIB_LIST] = "SELECT " CALIB_COLUMNS " FROM calibration "
                             "WHERE queue_id = ?1 AND correct >= 0 AND decided_seq > ?2 "
                             "ORDER BY decided_seq LIMIT ?3",
+    [HITL__ST_CALIB_TALLY_ADD] =
+        "INSERT INTO calibration_tally (queue_id, hour, routed, accepted) VALUES (?1, ?2, ?3, ?4) "
+        "ON CONFLICT (queue_id, hour) DO UPDATE SET routed = routed + ?3, "
+        "accepted = accepted + ?4",
+    [HITL__ST_CALIB_TALLY_SUM] = "SELECT coalesce(sum(routed), 0), coalesce(sum(accepted), 0) "
+                                 "FROM calibration_tally WHERE queue_id = ?1 AND hour >= ?2",
 };
 
 const char *hitl__sqlite_sql(hitl__sqlite_stmt_id id) { return stmt_sql[id]; }
@@ -552,6 +558,8 @@ static const hitl_store_vtable sqlite_vtable = {
     .calib_put = hitl__sqlite_calib_put,
     .calib_get = hitl__sqlite_calib_get,
     .calib_list = hitl__sqlite_calib_list,
+    .calib_tally_add = hitl__sqlite_calib_tally_add,
+    .calib_tally_sum = hitl__sqlite_calib_tally_sum,
     .response_list_by_reviewer = hitl__sqlite_response_list_by_reviewer,
     .response_count_by_reviewer = hitl__sqlite_response_count_by_reviewer,
     .reviewer_activity = hitl__sqlite_reviewer_activity,

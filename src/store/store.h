@@ -306,9 +306,19 @@ typedef struct hitl_store_vtable {
   int (*calib_get)(hitl_store *s, int64_t task_seq, hitl_calib_row *out);
   int (*calib_list)(hitl_store *s, int64_t queue_id, int64_t after, size_t limit,
                     hitl_calib_row **out, size_t *n);
+  /* Routing tallies of a queue with a calibrated leaf, per hour (wall-clock ms / 3,600,000), for
+   * the share auto-accepted over the last day. calib_tally_add adds routed and accepted to the
+   * queue's counter of that hour (0 when it has none yet), inside the caller's transaction, so
+   * that the counts are exactly the committed submits. calib_tally_sum sets *routed and
+   * *accepted to the sums over the queue's hours >= since_hour (0 when none); it reads a few
+   * rows by primary key, never the tasks. */
+  int (*calib_tally_add)(hitl_store *s, int64_t queue_id, int64_t hour, int64_t routed,
+                         int64_t accepted);
+  int (*calib_tally_sum)(hitl_store *s, int64_t queue_id, int64_t since_hour, int64_t *routed,
+                         int64_t *accepted);
 } hitl_store_vtable;
 
-#define HITL_STORE_VERSION 5
+#define HITL_STORE_VERSION 6
 #define HITL_CHANGES_MAX 7900 /* PostgreSQL's NOTIFY takes payloads under 8,000 bytes. */
 
 /* The base every backend embeds first. */

@@ -1680,6 +1680,36 @@ static void test_calibration_rows(void **state) {
   hitl_task_clear(&t4);
 }
 
+/* Routing tallies add up per queue and hour, roll back with their transaction, and sum over the
+ * hours asked for only. */
+static void test_calibration_tallies(void **state) {
+  fixture *f = *state;
+  hitl_store *s = f->s;
+  int64_t routed = -1, accepted = -1;
+  assert_int_equal(s->vt->calib_tally_sum(s, f->q1, 0, &routed, &accepted), 0);
+  assert_int_equal(routed, 0);
+  assert_int_equal(accepted, 0);
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->calib_tally_add(s, f->q1, 100, 3, 1), 0);
+  assert_int_equal(s->vt->calib_tally_add(s, f->q1, 100, 2, 2), 0);
+  assert_int_equal(s->vt->calib_tally_add(s, f->q1, 101, 10, 0), 0);
+  assert_int_equal(s->vt->calib_tally_add(s, f->q1, 76, 1000, 1000), 0);
+  assert_int_equal(s->vt->calib_tally_add(s, f->q2, 100, 7, 7), 0);
+  assert_int_equal(s->vt->commit(s), 0);
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->calib_tally_add(s, f->q1, 101, 50, 50), 0);
+  assert_int_equal(s->vt->rollback(s), 0);
+  assert_int_equal(s->vt->calib_tally_sum(s, f->q1, 78, &routed, &accepted), 0);
+  assert_int_equal(routed, 15);
+  assert_int_equal(accepted, 3);
+  assert_int_equal(s->vt->calib_tally_sum(s, f->q1, 0, &routed, &accepted), 0);
+  assert_int_equal(routed, 1015);
+  assert_int_equal(accepted, 1003);
+  assert_int_equal(s->vt->calib_tally_sum(s, f->q2, 101, &routed, &accepted), 0);
+  assert_int_equal(routed, 0);
+  assert_int_equal(accepted, 0);
+}
+
 /* ---- Transactions ---- */
 
 static void test_rollback_undoes(void **state) {
@@ -2203,6 +2233,7 @@ int main(int argc, char **argv) {
       T(test_idempotency_key_per_submitter),
       T(test_claim_order),
       T(test_calibration_rows),
+      T(test_calibration_tallies),
       T(test_claim_roles),
       T(test_claim_excludes_reviewer),
       T(test_task_list_paging),

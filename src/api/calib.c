@@ -7,10 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/log.h"
 #include "util/xmalloc.h"
 
-hitl_calib_set *hitl__calib_new(void) {
+hitl_calib_set *hitl__calib_new(unsigned snapshot_every) {
   hitl_calib_set *c = hitl_xcalloc(1, sizeof *c);
+  c->snapshot_every = snapshot_every ? snapshot_every : HITL__CALIB_SNAPSHOT_EVERY;
   pthread_mutex_init(&c->lock, NULL);
   return c;
 }
@@ -52,8 +54,34 @@ hitl_calib_entry *hitl__calib_entry(hitl_calib_set *c, int64_t queue_id, bool cr
 }
 
 static bool same_params(const hitl_calib_params *a, const hitl_calib_params *b) {
-  return a->max_error == b->max_error && a->confidence == b->confidence &&
-         a->audit_percent == b->audit_percent;
+  char ta[HITL_CALIB_PARAMS_TEXT], tb[HITL_CALIB_PARAMS_TEXT];
+  hitl_calib_params_text(a, ta);
+  hitl_calib_params_text(b, tb);
+  return strcmp(ta, tb) == 0;
+}
+
+/* Restores cal from the queue's stored snapshot when there is one taken under p; returns the
+ * decided_seq it goes up to (0: none, every pair is to be replayed). */
+static int64_t from_snapshot(hitl_store *st, int64_t queue_id, const hitl_calib_params *p,
+                             hitl_calibration *cal) {
+  hitl_calib_snapshot snap = {0};
+  if (st->vt->calib_snapshot_get(st, queue_id, &snap) != 0) return 0;
+  char params[HITL_CALIB_PARAMS_TEXT];
+  hitl_calib_params_text(p, params);
+  int64_t upto = 0;
+  hitl_err err = {0};
+  if (snap.params && snap.state && strcmp(snap.params, params) == 0) {
+    if (hitl_calib_state_restore_text(cal, snap.state, &err) == 0) {
+      upto = snap.last_seq;
+      hitl_log(HITL_LOG_INFO, "msg=\"calibration resumed from its snapshot\" queue_id=%lld "
+               "last_seq=%lld", (long long)queue_id, (long long)upto);
+    } else {
+      hitl_log(HITL_LOG_WARN, "msg=\"calibration snapshot unreadable: replaying every pair\" "
+               "queue_id=%lld", (long long)queue_id);
+    }
+  }
+  hitl_calib_snapshot_clear(&snap);
+  return upto;
 }
 
 int hitl__calib_configure(hitl_calib_set *c, hitl_store *st, int64_t queue_id,
@@ -68,6 +96,7 @@ int hitl__calib_configure(hitl_calib_set *c, hitl_store *st, int64_t queue_id,
   bool keep_conf = want_conf == (e->conf != NULL) &&
                    (!want_conf || (e->conf_kind == config->conformal_score &&
                                    e->conf_coverage == config->conformal_coverage));
+  int64_t last = e->last_seq;
   pthread_mutex_unlock(&e->lock);
   if (keep_cal && keep_conf) return 0;
   hitl_calibration *cal = want_cal && !keep_cal ? hitl_calibration_new(&p) : NULL;
@@ -75,34 +104,47 @@ int hitl__calib_configure(hitl_calib_set *c, hitl_store *st, int64_t queue_id,
                              ? hitl_conformal_new((hitl_conformal_score)config->conformal_score,
                                                   config->conformal_coverage, 0)
                              : NULL;
-  int64_t last = 0;
-  /* Replays the evidence in decision order: the same adds give the same state, drift statistic
-   * and withdrawals included. */
+  /* The calibration state resumes from its snapshot; the conformal scores (a rebuilt set needs
+   * them all) and the pairs after the snapshot are replayed in decision order: the same adds give
+   * the same state, drift statistic and withdrawals included. */
+  int64_t cal_from = cal ? from_snapshot(st, queue_id, &p, cal) : 0;
+  int64_t from = conf ? 0 : cal ? cal_from : last, since_snapshot = 0;
+  last = from;
+  double *scores = conf ? hitl_xmalloc(HITL__CALIB_LOAD_PAGE * sizeof *scores) : NULL;
   for (;;) {
     hitl_calib_row *rows = NULL;
-    size_t n = 0;
+    size_t n = 0, n_scores = 0;
     int rc = st->vt->calib_list(st, queue_id, last, HITL__CALIB_LOAD_PAGE, &rows, &n);
     if (rc) {
       hitl_calibration_free(cal);
       hitl_conformal_free(conf);
+      free(scores);
       return rc;
     }
     for (size_t i = 0; i < n; i++) {
       hitl_calib_tag tag = {rows[i].propensity, rows[i].uniform, rows[i].audit};
-      if (cal) hitl_calibration_add(cal, rows[i].score, rows[i].correct == 1, &tag);
+      if (cal && rows[i].decided_seq > cal_from) {
+        hitl_calibration_add(cal, rows[i].score, rows[i].correct == 1, &tag);
+        since_snapshot++;
+      }
       double s = config->conformal_score == HITL_CONFORMAL_APS ? rows[i].aps : rows[i].lac;
-      if (conf && !isnan(s)) hitl_conformal_add_score(conf, s);
+      if (conf && !isnan(s)) scores[n_scores++] = s;
       last = rows[i].decided_seq;
     }
+    /* A page at a time: one sort, not a memmove per score. */
+    if (conf) hitl_conformal_add_scores(conf, scores, n_scores);
     free(rows);
     if (n < HITL__CALIB_LOAD_PAGE) break;
   }
+  free(scores);
+  if (cal_from > last) last = cal_from;
   pthread_mutex_lock(&e->lock);
   if (!keep_cal) {
     hitl_calibration_free(e->cal);
     e->cal = cal;
     e->params = p;
     e->certified = cal && hitl_calibration_certificate(cal)->certified;
+    e->since_snapshot = since_snapshot;
   }
   if (!keep_conf) {
     hitl_conformal_free(e->conf);

@@ -18,13 +18,17 @@
 
 typedef struct hitl_calib_set hitl_calib_set;
 
-hitl_calib_set *hitl__calib_new(void);
+/* Returns an empty set; each queue's calibration state is snapshotted in the store every
+ * snapshot_every verified pairs (0: HITL__CALIB_SNAPSHOT_EVERY of api/calib_internal.h), so that
+ * a start replays only the pairs after the last snapshot. */
+hitl_calib_set *hitl__calib_new(unsigned snapshot_every);
 /* Frees the set and every queue's state; NULL is a no-op. */
 void hitl__calib_free(hitl_calib_set *c);
 
 /* Sets the queue's calibration from its configuration: a policy with a calibrated leaf gets a
- * state, rebuilt from the evidence stored in st (in decision order, so that the drift test is
- * where it was) when it is new or its parameters changed; a policy without one drops it. Call
+ * state, rebuilt from the evidence stored in st when it is new or its parameters changed (from
+ * the queue's stored snapshot taken under the same parameters, then the pairs after it in
+ * decision order, so that the drift test is where it was); a policy without one drops it. Call
  * from the writer thread (or before it starts). Returns 0 or a store error. */
 int hitl__calib_configure(hitl_calib_set *c, hitl_store *st, int64_t queue_id,
                           const hitl_queue_config *config);

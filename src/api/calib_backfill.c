@@ -114,6 +114,9 @@ int hitl__calib_backfill(hitl_store *st, int64_t queue_id, const hitl_queue_conf
     }
     rows[n++] = (backfill_row){.row = stored[i], .decided_at = 0};
   }
+  /* The pairs are numbered anew: a snapshot of the state counts others. */
+  hitl_calib_snapshot drop = {.queue_id = queue_id};
+  if (rc == 0) rc = st->vt->calib_snapshot_put(st, &drop);
   if (rc == 0 && n) {
     /* Decision order, numbered 1, 2, ...: below the seq of any later decision's event, since
      * every decided task has at least two events. */

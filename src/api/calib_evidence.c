@@ -21,6 +21,7 @@ static void undo_pending(hitl_calib_set *c) {
     e->saved = false;
     e->certified = e->undo_certified;
     e->last_seq = e->undo_last_seq;
+    e->since_snapshot = e->undo_since_snapshot;
     pthread_mutex_unlock(&e->lock);
     free(e->undo);
     e->undo = NULL;
@@ -56,6 +57,7 @@ static void save_undo(hitl_calib_set *c, hitl_calib_entry *e) {
   }
   e->undo_certified = e->certified;
   e->undo_last_seq = e->last_seq;
+  e->undo_since_snapshot = e->since_snapshot;
   if (c->n_pending == c->cap_pending) {
     c->cap_pending = c->cap_pending ? 2 * c->cap_pending : 8;
     c->pending = hitl_xrealloc(c->pending, c->cap_pending * sizeof *c->pending);
@@ -100,6 +102,7 @@ static int add_pair(hitl_calib_set *c, hitl_txn *x, hitl_calib_entry *e, const d
     hitl_calib_tag tag = {row->propensity, row->uniform, row->audit};
     hitl_calib_change ch = hitl_calibration_add(e->cal, row->score, row->correct == 1, &tag);
     after = *hitl_calibration_certificate(e->cal);
+    e->since_snapshot++;
     hitl_calibration_stats(e->cal, &stats);
     type = hitl_calib_event_type(ch, e->certified, after.certified);
     e->certified = after.certified;
@@ -195,6 +198,26 @@ done:
   hitl_task_clear(&t);
   return rc == HITL_ENOT_FOUND ? 0 : rc;
 }
+/* Stores the queue's calibration state as its snapshot, in the open transaction, once
+ * c->snapshot_every pairs were added since the last one (undone with the transaction). */
+static int snapshot_if_due(hitl_calib_set *c, hitl_txn *x, hitl_calib_entry *e) {
+  char params[HITL_CALIB_PARAMS_TEXT];
+  hitl_calib_snapshot snap = {.queue_id = e->queue_id, .params = params};
+  pthread_mutex_lock(&e->lock);
+  if (e->cal && e->since_snapshot >= (int64_t)c->snapshot_every) {
+    save_undo(c, e);
+    hitl_calib_params_text(&e->params, params);
+    snap.state = hitl_calib_state_text(e->cal);
+    snap.last_seq = e->last_seq;
+    e->since_snapshot = 0;
+  }
+  pthread_mutex_unlock(&e->lock);
+  if (snap.state == NULL) return 0;
+  int rc = x->store->vt->calib_snapshot_put(x->store, &snap);
+  free(snap.state);
+  return rc;
+}
+
 /* Adds to the state of queue d->queue_id every stored pair it lacks, in decision order: those of
  * this transaction and those other servers sharing the database committed before it (their
  * events' seqs are lower: the chain is locked from this transaction's first event). */
@@ -218,7 +241,8 @@ static int catch_up(hitl_calib_set *c, hitl_txn *x, const decided *list, size_t 
       rc = add_pair(c, x, e, own, &rows[i]);
     }
     free(rows);
-    if (rc || got < HITL__CALIB_LOAD_PAGE) return rc;
+    if (rc) return rc;
+    if (got < HITL__CALIB_LOAD_PAGE) return snapshot_if_due(c, x, e);
   }
 }
 

@@ -17,6 +17,10 @@
 #define HITL__CALIB_LOAD_PAGE 5000 /* Evidence rows read at a time when a state is rebuilt. */
 #define HITL__CALIB_MAX_SET_SIZE 16 /* Prediction-set sizes are counted up to this (and more). */
 #define HITL__CALIB_MAX_CLASSES 1000 /* Probabilities a task may give for a prediction set. */
+/* Verified pairs between two snapshots of a queue's calibration state by default: a start
+ * replays at most about this many (some 30 ms at 5 us a pair), and a snapshot (some 15 KB of
+ * text) costs about 3 bytes a pair. */
+#define HITL__CALIB_SNAPSHOT_EVERY 5000
 
 /* One queue's state. Entries live until the set is freed. */
 typedef struct hitl_calib_entry {
@@ -31,13 +35,15 @@ typedef struct hitl_calib_entry {
   double conf_coverage;
   int64_t set_sizes[HITL__CALIB_MAX_SET_SIZE + 2]; /* Sets given by size (last: larger), and
                                                       none. */
+  int64_t since_snapshot;   /* Pairs added to cal since its last stored snapshot. */
   bool saved;               /* Writer only: the open transaction changed the entry, and */
   double *undo;             /* the calibration state before its adds (NULL without one). */
   bool undo_certified;
-  int64_t undo_last_seq;
+  int64_t undo_last_seq, undo_since_snapshot;
 } hitl_calib_entry;
 
 struct hitl_calib_set {
+  unsigned snapshot_every;  /* Pairs between snapshots of a queue's calibration state. */
   pthread_mutex_t lock;     /* Guards the entries array; entries live until the set is freed. */
   hitl_calib_entry **entries;
   size_t n, cap;

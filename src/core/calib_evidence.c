@@ -3,10 +3,13 @@
 #include "core/calib_evidence.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/policy.h"
+#include "util/buf.h"
 #include "util/id.h"
+#include "util/xmalloc.h"
 
 #define HOUR_MS 3600000LL
 
@@ -55,4 +58,45 @@ const char *hitl_calib_event_type(hitl_calib_change change, bool was_certified, 
   if (change == HITL_CALIB_WITHDRAWN && was_certified) return "calibration.withdrawn";
   if (certified && !was_certified) return "calibration.certified";
   return NULL;
+}
+
+void hitl_calib_params_text(const hitl_calib_params *p, char out[HITL_CALIB_PARAMS_TEXT]) {
+  snprintf(out, HITL_CALIB_PARAMS_TEXT, "%.17g %.17g %.17g %d %d %.17g %d %.17g", p->max_error,
+           p->confidence, p->audit_percent, (int)p->scheme, (int)p->weighting, p->start_ratio,
+           p->start_errors, p->drift_arl);
+}
+
+char *hitl_calib_state_text(const hitl_calibration *c) {
+  size_t n = hitl_calibration_snapshot_size();
+  double *state = hitl_xmalloc(n * sizeof *state);
+  hitl_calibration_snapshot(c, state);
+  hitl_buf b = HITL_BUF_INIT;
+  for (size_t i = 0; i < n; i++) {
+    if (state[i] == 0) /* Most buckets are empty: "0" keeps the text short. */
+      hitl_buf_puts(&b, i ? " 0" : "0");
+    else
+      hitl_buf_printf(&b, "%s%.17g", i ? " " : "", state[i]);
+  }
+  free(state);
+  return hitl_buf_detach(&b);
+}
+
+int hitl_calib_state_restore_text(hitl_calibration *c, const char *text, hitl_err *err) {
+  size_t n = hitl_calibration_snapshot_size(), got = 0;
+  double *state = hitl_xmalloc(n * sizeof *state);
+  const char *p = text;
+  while (got < n) {
+    char *end;
+    state[got] = strtod(p, &end);
+    if (end == p) break;
+    got++;
+    p = end;
+  }
+  while (*p == ' ') p++;
+  int rc = got == n && *p == '\0'
+               ? hitl_calibration_restore(c, state, n, err)
+               : hitl_err_set(err, HITL_EVALIDATION, "snapshot",
+                              "calibration snapshot text of another length");
+  free(state);
+  return rc;
 }

@@ -51,4 +51,17 @@ int64_t hitl_calib_hour(int64_t now_ms);
  * certificate is in force now and was not before the pair; NULL otherwise (static strings). */
 const char *hitl_calib_event_type(hitl_calib_change change, bool was_certified, bool certified);
 
+/* Snapshots as text (store/store.h's hitl_calib_snapshot). */
+#define HITL_CALIB_PARAMS_TEXT 256
+
+/* Writes p as text into out: two parameter sets print the same text exactly when they are
+ * equal, so that a snapshot is used only under the parameters it was taken under. */
+void hitl_calib_params_text(const hitl_calib_params *p, char out[HITL_CALIB_PARAMS_TEXT]);
+/* Returns c's state (hitl_calibration_snapshot's doubles, each printed so that it reads back
+ * exactly) as a malloc'd string the caller frees. */
+char *hitl_calib_state_text(const hitl_calibration *c);
+/* Restores c from a text of hitl_calib_state_text (see hitl_calibration_restore). Returns 0,
+ * or HITL_EVALIDATION with c unchanged when text is not such a state. */
+int hitl_calib_state_restore_text(hitl_calibration *c, const char *text, hitl_err *err);
+
 #endif

@@ -182,7 +182,10 @@ WRAP(calib_tally_add, (int64_t queue_id, int64_t hour, int64_t routed, int64_t a
 WRAP(calib_tally_sum, (int64_t queue_id, int64_t since_hour, int64_t *routed, int64_t *accepted),
      queue_id, since_hour, routed, accepted)
 
-#define FAULT_FUNCTIONS 63 /* Every member of the vtable but version. */
+WRAP(calib_snapshot_put, (const hitl_calib_snapshot *snap), snap)
+WRAP(calib_snapshot_get, (int64_t queue_id, hitl_calib_snapshot *out), queue_id, out)
+
+#define FAULT_FUNCTIONS 65 /* Every member of the vtable but version. */
 _Static_assert(sizeof(hitl_store_vtable) ==
                    offsetof(hitl_store_vtable, close) + FAULT_FUNCTIONS * sizeof(void (*)(void)),
                "a store function was added: give it a wrapper in store/fault.c");
@@ -252,6 +255,8 @@ static const hitl_store_vtable fault_vtable = {
     .calib_list = f_calib_list,
     .calib_tally_add = f_calib_tally_add,
     .calib_tally_sum = f_calib_tally_sum,
+    .calib_snapshot_put = f_calib_snapshot_put,
+    .calib_snapshot_get = f_calib_snapshot_get,
 };
 
 hitl_store *hitl__store_fault_wrap(hitl_store *backend) {

@@ -202,14 +202,22 @@ static const char migration_005_calibration[] =
 
 /* Routing tallies per queue and hour, written with each submit, for the share of traffic the
  * calibrated leaf auto-accepted over the last day (docs/calibration.md): exact across restarts
- * and, on PostgreSQL, across the servers that share the database. */
+ * and, on PostgreSQL, across the servers that share the database. And snapshots of each queue's
+ * calibration state, so that a start does not replay every verified pair. */
 static const char migration_006_calibration_tally[] =
     "CREATE TABLE calibration_tally ("
     "  queue_id INTEGER NOT NULL REFERENCES queues(id),"
     "  hour INTEGER NOT NULL,"
     "  routed INTEGER NOT NULL,"
     "  accepted INTEGER NOT NULL,"
-    "  PRIMARY KEY (queue_id, hour)) WITHOUT ROWID;";
+    "  PRIMARY KEY (queue_id, hour)) WITHOUT ROWID;"
+    /* A queue's calibration state every few thousand pairs: a start replays only the pairs
+     * after it (api/calib.c). */
+    "CREATE TABLE calibration_snapshot ("
+    "  queue_id INTEGER PRIMARY KEY REFERENCES queues(id),"
+    "  last_seq INTEGER NOT NULL,"
+    "  params TEXT NOT NULL,"
+    "  state TEXT NOT NULL);";
 
 const char *const hitl__sqlite_migrations[] = {
     migration_001_initial,

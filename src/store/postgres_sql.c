@@ -219,6 +219,13 @@ static const char *const stmt_sql[HITL__PG_COUNT] = {
         "accepted = calibration_tally.accepted + EXCLUDED.accepted",
     [HITL__PG_CALIB_TALLY_SUM] = "SELECT coalesce(sum(routed), 0), coalesce(sum(accepted), 0) "
                                  "FROM calibration_tally WHERE queue_id = $1 AND hour >= $2",
+    [HITL__PG_CALIB_SNAPSHOT_PUT] =
+        "INSERT INTO calibration_snapshot (queue_id, last_seq, params, state) "
+        "VALUES ($1, $2, $3, $4) ON CONFLICT (queue_id) DO UPDATE SET last_seq = $2, "
+        "params = $3, state = $4",
+    [HITL__PG_CALIB_SNAPSHOT_DELETE] = "DELETE FROM calibration_snapshot WHERE queue_id = $1",
+    [HITL__PG_CALIB_SNAPSHOT_GET] = "SELECT queue_id, last_seq, params, state "
+                                    "FROM calibration_snapshot WHERE queue_id = $1",
 };
 
 const char *hitl__pg_sql(hitl__pg_stmt_id id) { return stmt_sql[id]; }

@@ -475,6 +475,71 @@ static void test_gaining_calibration_counts_earlier_decisions(void **state) {
   expect_evidence("late", 32, 9);
 }
 
+/* One integer from the stopped server's database (SQLite). */
+static long long db_integer(const char *sql) {
+  sqlite3 *db = NULL;
+  sqlite3_stmt *st = NULL;
+  assert_int_equal(sqlite3_open(srv.db, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  long long v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return v;
+}
+
+/* A start resumes from the stored snapshot of the calibration state: with the pairs it holds
+ * deleted from the evidence, the restarted server still counts them (it did not replay them);
+ * under other parameters the snapshot is not used. */
+static void test_start_resumes_from_snapshot(void **state) {
+  (void)state;
+  static const char *const every10[] = {"--calibration-snapshot-every", "10", NULL};
+  ts_stop(&srv, SIGTERM);
+  ts_start(&srv, every10);
+  put_queue("snap", plain_calibrated, 201, NULL);
+  assert_int_equal(submit_batch("snap", 25, 0.9), 0);
+  assert_int_equal(answer_all("snap", "approve"), 25);
+  assert_int_equal(submit_batch("snap", 3, 0.4), 0);
+  assert_int_equal(answer_all("snap", "reject"), 3);
+  expect_evidence("snap", 28, 3);
+  test_resp r;
+  get_calibration("snap", &r);
+  char *before = json_dumps(json_object_get(r.json, "reliability"), JSON_COMPACT | JSON_SORT_KEYS);
+  tr_free(&r);
+  ts_stop(&srv, SIGKILL);
+  long long upto = db_integer("SELECT s.last_seq FROM calibration_snapshot s JOIN queues q "
+                              "ON q.id = s.queue_id WHERE q.name = 'snap'");
+  assert_true(upto > 0);
+  char sql[256];
+  snprintf(sql, sizeof sql, "SELECT count(*) FROM calibration c JOIN queues q ON q.id = c.queue_id "
+           "WHERE q.name = 'snap' AND c.correct >= 0 AND c.decided_seq <= %lld", upto);
+  long long in_snapshot = db_integer(sql);
+  assert_true(in_snapshot >= 20);
+  sqlite3 *db = NULL;
+  assert_int_equal(sqlite3_open(srv.db, &db), SQLITE_OK);
+  snprintf(sql, sizeof sql, "DELETE FROM calibration WHERE decided_seq <= %lld AND queue_id = "
+           "(SELECT id FROM queues WHERE name = 'snap')", upto);
+  assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+
+  ts_start(&srv, every10);
+  expect_evidence("snap", 28, 3);
+  get_calibration("snap", &r);
+  char *after = json_dumps(json_object_get(r.json, "reliability"), JSON_COMPACT | JSON_SORT_KEYS);
+  assert_string_equal(after, before);
+  tr_free(&r);
+  free(before);
+  free(after);
+  /* Other parameters: rebuilt from the stored pairs alone. */
+  char other[1024];
+  snprintf(other, sizeof other, "%.*s\"max_error\":0.05}},\"then\":{\"action\":\"accept\"}}]}}",
+           (int)(strstr(plain_calibrated, "{}}") - plain_calibrated) + 1, plain_calibrated);
+  put_queue("snap", other, 200, NULL);
+  expect_evidence("snap", 28 - (long)in_snapshot, 3 - (in_snapshot > 25 ? (long)in_snapshot - 25 : 0));
+  ts_stop(&srv, SIGTERM);
+  ts_start(&srv, NULL);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_bad_inputs),
@@ -482,6 +547,7 @@ int main(void) {
       cmocka_unit_test(test_evidence_rebuilt_from_decided_tasks),
       cmocka_unit_test(test_conformal_prediction_sets),
       cmocka_unit_test(test_gaining_calibration_counts_earlier_decisions),
+      cmocka_unit_test(test_start_resumes_from_snapshot),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

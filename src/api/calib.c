@@ -151,7 +151,6 @@ int hitl__calib_configure(hitl_calib_set *c, hitl_store *st, int64_t queue_id,
     e->conf = conf;
     e->conf_kind = config->conformal_score;
     e->conf_coverage = config->conformal_coverage;
-    memset(e->set_sizes, 0, sizeof e->set_sizes);
   }
   e->last_seq = last;
   pthread_mutex_unlock(&e->lock);
@@ -172,6 +171,13 @@ bool hitl__calib_route(hitl_calib_set *c, int64_t queue_id, double score, const 
   }
   pthread_mutex_unlock(&e->lock);
   return on;
+}
+
+int hitl__calib_set_kind(int size) {
+  if (size < 0) return HITL__TALLY_NO_SET;
+  return HITL__TALLY_SET + (size < HITL__TALLY_KINDS - HITL__TALLY_SET - 1
+                                ? size
+                                : HITL__TALLY_KINDS - HITL__TALLY_SET - 1);
 }
 
 void hitl__calib_row_for(const hitl_policy_calib *pc, int64_t queue_id, hitl_calib_row *row) {

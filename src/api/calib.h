@@ -70,10 +70,24 @@ bool hitl__calib_route(hitl_calib_set *c, int64_t queue_id, double score, const 
 
 /* The conformal prediction set of a task body for the queue: when the queue asks for sets, the
  * body has probabilities and enough human-labelled tasks exist, appends
- * {"labels":[...],"coverage":..,"n_calibration":..} to json, sets *size and returns true.
- * Counts the set's size for the view. Thread-safe. */
+ * {"labels":[...],"coverage":..,"n_calibration":..} to json, sets *size and returns true; sets
+ * *size to -1 when the queue asks for sets and the body has probabilities but there is none to
+ * give yet, and leaves it alone otherwise. Thread-safe. */
 bool hitl__calib_prediction_set(hitl_calib_set *c, int64_t queue_id, const json_t *body,
                                 hitl_buf *json, int *size);
+
+/* The kinds of the store's calibration tallies (calib_tally_add), counted per queue and hour
+ * with each submit for the view's last day. */
+enum {
+  HITL__TALLY_ROUTED = 0,   /* Tasks routed by a calibrated policy, */
+  HITL__TALLY_ACCEPTED = 1, /* and of them, those the calibrated condition accepted. */
+  HITL__TALLY_NO_SET = 2,   /* Tasks of a conformal queue with no prediction set to give yet. */
+  HITL__TALLY_SET = 3,      /* + s: given a set of s labels (the last kind: 16 or more). */
+  HITL__TALLY_KINDS = HITL__TALLY_SET + 16 + 1,
+};
+
+/* The tally kind of a prediction set of this size (-1: none given). */
+int hitl__calib_set_kind(int size);
 
 /* The evidence row to store with a task routed with *pc (task_seq left 0): its routing tag as
  * the task was actually handled, reviewed unless the calibrated leaf fired. */
@@ -89,9 +103,8 @@ int hitl__calib_precommit(hitl_calib_set *c, hitl_registry *reg, hitl_txn *x);
 void hitl__calib_committed(hitl_calib_set *c);
 
 /* Writes the queue's calibration view (without the withdrawal history) into b as the members
- * of a JSON object, without braces; routed and accepted are the tasks the calibrated leaf
- * routed and auto-accepted over the last day (the store's tallies). */
-void hitl__calib_view(hitl_calib_set *c, int64_t queue_id, int64_t routed, int64_t accepted,
-                      hitl_buf *b);
+ * of a JSON object, without braces; day[HITL__TALLY_KINDS] are the store's tallies of the queue
+ * over the last day. */
+void hitl__calib_view(hitl_calib_set *c, int64_t queue_id, const int64_t *day, hitl_buf *b);
 
 #endif

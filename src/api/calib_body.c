@@ -10,7 +10,6 @@
 #include "util/xmalloc.h"
 
 #define MAX_CLASSES HITL__CALIB_MAX_CLASSES
-#define MAX_SET_SIZE HITL__CALIB_MAX_SET_SIZE
 
 double hitl__calib_max_probability(const json_t *probs) {
   double best = NAN;
@@ -100,7 +99,7 @@ bool hitl__calib_prediction_set(hitl_calib_set *c, int64_t queue_id, const json_
     m = hitl_conformal_set(e->conf, probs, n, labels);
     calibration = hitl_conformal_count(e->conf);
     coverage = e->conf_coverage;
-    e->set_sizes[m == (size_t)-1 ? MAX_SET_SIZE + 1 : m > MAX_SET_SIZE ? MAX_SET_SIZE : m]++;
+    if (m == (size_t)-1) *size = -1;
   }
   pthread_mutex_unlock(&e->lock);
   bool given = m != (size_t)-1;

@@ -15,7 +15,6 @@
 #include "core/conformal.h"
 
 #define HITL__CALIB_LOAD_PAGE 5000 /* Evidence rows read at a time when a state is rebuilt. */
-#define HITL__CALIB_MAX_SET_SIZE 16 /* Prediction-set sizes are counted up to this (and more). */
 #define HITL__CALIB_MAX_CLASSES 1000 /* Probabilities a task may give for a prediction set. */
 /* Verified pairs between two snapshots of a queue's calibration state by default: a start
  * replays at most about this many (some 30 ms at 5 us a pair), and a snapshot (some 15 KB of
@@ -33,8 +32,6 @@ typedef struct hitl_calib_entry {
   hitl_conformal *conf;     /* NULL: no conformal prediction sets. */
   int conf_kind;            /* Its hitl_conformal_score and coverage. */
   double conf_coverage;
-  int64_t set_sizes[HITL__CALIB_MAX_SET_SIZE + 2]; /* Sets given by size (last: larger), and
-                                                      none. */
   int64_t since_snapshot;   /* Pairs added to cal since its last stored snapshot. */
   bool saved;               /* Writer only: the open transaction changed the entry, and */
   double *undo;             /* the calibration state before its adds (NULL without one). */

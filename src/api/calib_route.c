@@ -46,10 +46,10 @@ void hitl__h_queue_calibration(hitl_request *req) {
   hitl_buf_putc(&b, ',');
   /* The last day's share from the tallies every submit stores: right after a restart, and
    * across the servers sharing a database. */
-  int64_t routed = 0, accepted = 0;
+  int64_t day[HITL__TALLY_KINDS];
   int rc = st->vt->calib_tally_sum(st, q->id, hitl_calib_hour(hitl_now_ms()) - HITL_CALIB_DAY_HOURS + 1,
-                                   &routed, &accepted);
-  hitl__calib_view(req->server->calib, q->id, routed, accepted, &b);
+                                   day, HITL__TALLY_KINDS);
+  hitl__calib_view(req->server->calib, q->id, day, &b);
   hitl_buf_puts(&b, ",\"withdrawals\":");
   if (rc == 0) rc = put_history(st, q->name, "calibration.withdrawn", &b);
   if (rc == 0) {

@@ -7,7 +7,6 @@
 #include <stdio.h>
 
 #define CURVE_POINTS 20 /* Points of the risk-coverage curve in the view. */
-#define MAX_SET_SIZE HITL__CALIB_MAX_SET_SIZE
 
 void hitl__calib_put_numbers(hitl_buf *b, const char *const *keys, const double *values,
                              size_t n) {
@@ -25,7 +24,7 @@ static void put_number_or_null(hitl_buf *b, double x) {
 }
 
 /* The conformal part of the view. Under e->lock. */
-static void put_conformal_view(hitl_calib_entry *e, hitl_buf *b) {
+static void put_conformal_view(hitl_calib_entry *e, const int64_t *day, hitl_buf *b) {
   if (e == NULL || e->conf == NULL) {
     hitl_buf_puts(b, ",\"conformal\":null");
     return;
@@ -39,21 +38,23 @@ static void put_conformal_view(hitl_calib_entry *e, hitl_buf *b) {
                   e->conf_kind == HITL_CONFORMAL_APS ? "aps" : "lac", hitl_conformal_count(e->conf),
                   hitl_conformal_min_n(e->conf_coverage));
   put_number_or_null(b, has_q ? q : NAN);
+  /* Over the last day, from the tallies the submits stored. */
+  int last = HITL__TALLY_KINDS - HITL__TALLY_SET - 1;
   hitl_buf_puts(b, ",\"set_sizes\":{");
-  for (int i = 0; i <= MAX_SET_SIZE; i++)
-    hitl_buf_printf(b, "%s\"%d%s\":%lld", i ? "," : "", i, i == MAX_SET_SIZE ? "+" : "",
-                    (long long)e->set_sizes[i]);
-  hitl_buf_printf(b, ",\"none\":%lld}}", (long long)e->set_sizes[MAX_SET_SIZE + 1]);
+  for (int i = 0; i <= last; i++)
+    hitl_buf_printf(b, "%s\"%d%s\":%lld", i ? "," : "", i, i == last ? "+" : "",
+                    (long long)day[HITL__TALLY_SET + i]);
+  hitl_buf_printf(b, ",\"none\":%lld}}", (long long)day[HITL__TALLY_NO_SET]);
 }
 
-void hitl__calib_view(hitl_calib_set *c, int64_t queue_id, int64_t routed, int64_t accepted,
-                      hitl_buf *b) {
+void hitl__calib_view(hitl_calib_set *c, int64_t queue_id, const int64_t *day, hitl_buf *b) {
+  int64_t routed = day[HITL__TALLY_ROUTED], accepted = day[HITL__TALLY_ACCEPTED];
   hitl_calib_entry *e = hitl__calib_entry(c, queue_id, false);
   if (e) pthread_mutex_lock(&e->lock);
   if (e == NULL || e->cal == NULL) {
     hitl_buf_puts(b, "\"enabled\":false,\"certified\":false,\"threshold\":null,"
                      "\"reason\":\"the queue's policy has no calibrated condition\"");
-    put_conformal_view(e, b);
+    put_conformal_view(e, day, b);
     if (e) pthread_mutex_unlock(&e->lock);
     return;
   }
@@ -123,6 +124,6 @@ void hitl__calib_view(hitl_calib_set *c, int64_t queue_id, int64_t routed, int64
     hitl_buf_putc(b, '}');
   }
   hitl_buf_puts(b, "]}");
-  put_conformal_view(e, b);
+  put_conformal_view(e, day, b);
   pthread_mutex_unlock(&e->lock);
 }

@@ -66,7 +66,7 @@ static void submit_job_free(void *p) {
 
 static int submit_run(hitl_job *job, hitl_txn *x) {
   submit_job *j = (submit_job *)job;
-  int64_t routed = 0, accepted = 0; /* By the calibrated leaf, for the view's last day. */
+  int64_t day[HITL__TALLY_KINDS] = {0}; /* The view's last-day tallies (api/calib.h). */
   for (size_t i = 0; i < j->n; i++) {
     hitl_task_clear(&j->existing[i]); /* Left by an earlier run whose transaction rolled back. */
     int rc = hitl_task_submit(x, &j->tasks[i], j->req->who.name, &j->existing[i], &j->replayed[i],
@@ -89,17 +89,21 @@ static int submit_run(hitl_job *job, hitl_txn *x) {
       }
       return rc;
     }
-    if (j->calib_on[i] && !j->replayed[i]) {
-      routed++;
-      accepted += j->calib[i].fired;
+    if (j->replayed[i]) continue;
+    if (j->calib_on[i]) {
+      day[HITL__TALLY_ROUTED]++;
+      day[HITL__TALLY_ACCEPTED] += j->calib[i].fired;
     }
+    if (j->calib[i].set_size >= -1) day[hitl__calib_set_kind(j->calib[i].set_size)]++;
   }
-  /* One tally per job, in its transaction: the view's counts are exactly the committed tasks. */
-  if (routed == 0) return 0;
-  int rc = x->store->vt->calib_tally_add(x->store, j->queue->id, hitl_calib_hour(j->now), routed,
-                                         accepted);
-  if (rc) hitl_err_set(&job->err, rc, NULL, "could not count the task for the calibration view");
-  return rc;
+  /* Counted per job, in its transaction: the view's counts are exactly the committed tasks. */
+  for (int k = 0; k < HITL__TALLY_KINDS; k++) {
+    if (day[k] == 0) continue;
+    int rc = x->store->vt->calib_tally_add(x->store, j->queue->id, hitl_calib_hour(j->now), k,
+                                           day[k]);
+    if (rc) return hitl_err_set(&job->err, rc, NULL, "could not count the task for the calibration view");
+  }
+  return 0;
 }
 
 static void submit_done(hitl_job *job, int rc) {
@@ -153,6 +157,7 @@ int hitl__task_prepare(hitl_request *req, const hitl_queue_ref *q, const json_t 
       .has_confidence = t->has_confidence,
       .confidence = t->confidence,
   };
+  if (calib) calib->set_size = -2;
   if (calib_on) {
     *calib_on = hitl__calib_route(req->server->calib, q->id, hitl__calib_score_of_body(body),
                                   t->id, calib);
@@ -161,7 +166,9 @@ int hitl__task_prepare(hitl_request *req, const hitl_queue_ref *q, const json_t 
   if (q->config->conformal) {
     /* The prediction set is stored with the task, in its payload (docs/calibration.md). */
     hitl_buf set = HITL_BUF_INIT;
-    if (hitl__calib_prediction_set(req->server->calib, q->id, body, &set, &in.prediction_set_size)) {
+    int size = -2;
+    if (hitl__calib_prediction_set(req->server->calib, q->id, body, &set, &size)) {
+      in.prediction_set_size = size;
       in.has_prediction_set = true;
       size_t plen = strlen(t->payload);
       hitl_buf payload = HITL_BUF_INIT;
@@ -172,6 +179,7 @@ int hitl__task_prepare(hitl_request *req, const hitl_queue_ref *q, const json_t 
       free(t->payload);
       t->payload = hitl_buf_detach(&payload);
     }
+    if (calib) calib->set_size = size; /* Counted for the view when the task is stored. */
     hitl_buf_free(&set);
   }
   rc = hitl_task_route(q->config, &in, t, now);

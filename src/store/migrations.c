@@ -208,9 +208,9 @@ static const char migration_006_calibration_tally[] =
     "CREATE TABLE calibration_tally ("
     "  queue_id INTEGER NOT NULL REFERENCES queues(id),"
     "  hour INTEGER NOT NULL,"
-    "  routed INTEGER NOT NULL,"
-    "  accepted INTEGER NOT NULL,"
-    "  PRIMARY KEY (queue_id, hour)) WITHOUT ROWID;"
+    "  kind INTEGER NOT NULL,"
+    "  n INTEGER NOT NULL,"
+    "  PRIMARY KEY (queue_id, hour, kind)) WITHOUT ROWID;"
     /* A queue's calibration state every few thousand pairs: a start replays only the pairs
      * after it (api/calib.c). */
     "CREATE TABLE calibration_snapshot ("

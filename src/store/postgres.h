@@ -200,10 +200,10 @@ int hitl__pg_token_list(hitl_store *store, hitl_token_row **out, size_t *n);
 int hitl__pg_delivery_insert(hitl_store *store, hitl_delivery *d);
 int hitl__pg_calib_put(hitl_store *store, const hitl_calib_row *r);
 int hitl__pg_calib_get(hitl_store *store, int64_t task_seq, hitl_calib_row *out);
-int hitl__pg_calib_tally_add(hitl_store *store, int64_t queue_id, int64_t hour, int64_t routed,
-                             int64_t accepted);
+int hitl__pg_calib_tally_add(hitl_store *store, int64_t queue_id, int64_t hour, int kind,
+                             int64_t n);
 int hitl__pg_calib_tally_sum(hitl_store *store, int64_t queue_id, int64_t since_hour,
-                             int64_t *routed, int64_t *accepted);
+                             int64_t *sums, int n_kinds);
 int hitl__pg_calib_snapshot_put(hitl_store *store, const hitl_calib_snapshot *snap);
 int hitl__pg_calib_snapshot_get(hitl_store *store, int64_t queue_id, hitl_calib_snapshot *out);
 int hitl__pg_calib_list(hitl_store *store, int64_t queue_id, int64_t after, size_t limit,

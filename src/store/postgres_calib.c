@@ -59,39 +59,32 @@ int hitl__pg_calib_list(hitl_store *store, int64_t queue_id, int64_t after, size
   return rc;
 }
 
-int hitl__pg_calib_tally_add(hitl_store *store, int64_t queue_id, int64_t hour, int64_t routed,
-                             int64_t accepted) {
+int hitl__pg_calib_tally_add(hitl_store *store, int64_t queue_id, int64_t hour, int kind,
+                             int64_t n) {
   hitl__pg_params p = {0};
   hitl__pg_int(&p, queue_id);
   hitl__pg_int(&p, hour);
-  hitl__pg_int(&p, routed);
-  hitl__pg_int(&p, accepted);
+  hitl__pg_int(&p, kind);
+  hitl__pg_int(&p, n);
   PGresult *res = NULL;
   int rc = hitl__pg_exec((hitl__pg *)store, HITL__PG_CALIB_TALLY_ADD, &p, "calib_tally_add", &res);
   PQclear(res);
   return rc;
 }
 
-typedef struct tally {
-  int64_t routed, accepted;
-} tally;
-
-static void read_tally(const PGresult *r, int i, void *row) {
-  tally *t = row;
-  t->routed = hitl__pg_col_int(r, i, 0);
-  t->accepted = hitl__pg_col_int(r, i, 1);
-}
-
 int hitl__pg_calib_tally_sum(hitl_store *store, int64_t queue_id, int64_t since_hour,
-                             int64_t *routed, int64_t *accepted) {
+                             int64_t *sums, int n_kinds) {
   hitl__pg_params p = {0};
   hitl__pg_int(&p, queue_id);
   hitl__pg_int(&p, since_hour);
-  tally t = {0};
-  int rc = hitl__pg_one((hitl__pg *)store, HITL__PG_CALIB_TALLY_SUM, &p, sizeof t, read_tally,
-                        "calib_tally_sum", &t);
-  *routed = t.routed;
-  *accepted = t.accepted;
+  for (int k = 0; k < n_kinds; k++) sums[k] = 0;
+  PGresult *res = NULL;
+  int rc = hitl__pg_exec((hitl__pg *)store, HITL__PG_CALIB_TALLY_SUM, &p, "calib_tally_sum", &res);
+  for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+    int64_t kind = hitl__pg_col_int(res, i, 0);
+    if (kind >= 0 && kind < n_kinds) sums[kind] = hitl__pg_col_int(res, i, 1);
+  }
+  PQclear(res);
   return rc;
 }
 

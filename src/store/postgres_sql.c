@@ -213,12 +213,10 @@ static const char *const stmt_sql[HITL__PG_COUNT] = {
                             "WHERE queue_id = $1 AND correct >= 0 AND decided_seq > $2 "
                             "ORDER BY decided_seq LIMIT $3",
     [HITL__PG_CALIB_TALLY_ADD] =
-        "INSERT INTO calibration_tally (queue_id, hour, routed, accepted) VALUES ($1, $2, $3, $4) "
-        "ON CONFLICT (queue_id, hour) DO UPDATE SET "
-        "routed = calibration_tally.routed + EXCLUDED.routed, "
-        "accepted = calibration_tally.accepted + EXCLUDED.accepted",
-    [HITL__PG_CALIB_TALLY_SUM] = "SELECT coalesce(sum(routed), 0), coalesce(sum(accepted), 0) "
-                                 "FROM calibration_tally WHERE queue_id = $1 AND hour >= $2",
+        "INSERT INTO calibration_tally (queue_id, hour, kind, n) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (queue_id, hour, kind) DO UPDATE SET n = calibration_tally.n + EXCLUDED.n",
+    [HITL__PG_CALIB_TALLY_SUM] = "SELECT kind, sum(n) FROM calibration_tally "
+                                 "WHERE queue_id = $1 AND hour >= $2 GROUP BY kind",
     [HITL__PG_CALIB_SNAPSHOT_PUT] =
         "INSERT INTO calibration_snapshot (queue_id, last_seq, params, state) "
         "VALUES ($1, $2, $3, $4) ON CONFLICT (queue_id) DO UPDATE SET last_seq = $2, "

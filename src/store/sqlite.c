@@ -214,11 +214,10 @@ static const char *const stmt_sql[HITL__ST_COUNT] = {
                             "WHERE queue_id = ?1 AND correct >= 0 AND decided_seq > ?2 "
                             "ORDER BY decided_seq LIMIT ?3",
     [HITL__ST_CALIB_TALLY_ADD] =
-        "INSERT INTO calibration_tally (queue_id, hour, routed, accepted) VALUES (?1, ?2, ?3, ?4) "
-        "ON CONFLICT (queue_id, hour) DO UPDATE SET routed = routed + ?3, "
-        "accepted = accepted + ?4",
-    [HITL__ST_CALIB_TALLY_SUM] = "SELECT coalesce(sum(routed), 0), coalesce(sum(accepted), 0) "
-                                 "FROM calibration_tally WHERE queue_id = ?1 AND hour >= ?2",
+        "INSERT INTO calibration_tally (queue_id, hour, kind, n) VALUES (?1, ?2, ?3, ?4) "
+        "ON CONFLICT (queue_id, hour, kind) DO UPDATE SET n = n + ?4",
+    [HITL__ST_CALIB_TALLY_SUM] = "SELECT kind, sum(n) FROM calibration_tally "
+                                 "WHERE queue_id = ?1 AND hour >= ?2 GROUP BY kind",
     [HITL__ST_CALIB_SNAPSHOT_PUT] =
         "INSERT OR REPLACE INTO calibration_snapshot (queue_id, last_seq, params, state) "
         "VALUES (?1, ?2, ?3, ?4)",

@@ -72,14 +72,14 @@ int hitl__sqlite_calib_list(hitl_store *store, int64_t queue_id, int64_t after, 
   return rc;
 }
 
-int hitl__sqlite_calib_tally_add(hitl_store *store, int64_t queue_id, int64_t hour,
-                                 int64_t routed, int64_t accepted) {
+int hitl__sqlite_calib_tally_add(hitl_store *store, int64_t queue_id, int64_t hour, int kind,
+                                 int64_t n) {
   hitl__sqlite *s = (hitl__sqlite *)store;
   sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_CALIB_TALLY_ADD);
   sqlite3_bind_int64(st, 1, queue_id);
   sqlite3_bind_int64(st, 2, hour);
-  sqlite3_bind_int64(st, 3, routed);
-  sqlite3_bind_int64(st, 4, accepted);
+  sqlite3_bind_int(st, 3, kind);
+  sqlite3_bind_int64(st, 4, n);
   int rc = sqlite3_step(st);
   int ret = rc == SQLITE_DONE ? 0 : hitl__sqlite_fail(s, rc, "calib_tally_add");
   hitl__sqlite_done(st);
@@ -87,19 +87,18 @@ int hitl__sqlite_calib_tally_add(hitl_store *store, int64_t queue_id, int64_t ho
 }
 
 int hitl__sqlite_calib_tally_sum(hitl_store *store, int64_t queue_id, int64_t since_hour,
-                                 int64_t *routed, int64_t *accepted) {
+                                 int64_t *sums, int n_kinds) {
   hitl__sqlite *s = (hitl__sqlite *)store;
   sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_CALIB_TALLY_SUM);
   sqlite3_bind_int64(st, 1, queue_id);
   sqlite3_bind_int64(st, 2, since_hour);
-  int rc = sqlite3_step(st);
-  int ret = 0;
-  if (rc == SQLITE_ROW) {
-    *routed = sqlite3_column_int64(st, 0);
-    *accepted = sqlite3_column_int64(st, 1);
-  } else {
-    ret = hitl__sqlite_fail(s, rc, "calib_tally_sum");
+  for (int k = 0; k < n_kinds; k++) sums[k] = 0;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int kind = sqlite3_column_int(st, 0);
+    if (kind >= 0 && kind < n_kinds) sums[kind] = sqlite3_column_int64(st, 1);
   }
+  int ret = rc == SQLITE_DONE ? 0 : hitl__sqlite_fail(s, rc, "calib_tally_sum");
   hitl__sqlite_done(st);
   return ret;
 }

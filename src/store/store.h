@@ -316,16 +316,15 @@ typedef struct hitl_store_vtable {
   int (*calib_get)(hitl_store *s, int64_t task_seq, hitl_calib_row *out);
   int (*calib_list)(hitl_store *s, int64_t queue_id, int64_t after, size_t limit,
                     hitl_calib_row **out, size_t *n);
-  /* Routing tallies of a queue with a calibrated leaf, per hour (wall-clock ms / 3,600,000), for
-   * the share auto-accepted over the last day. calib_tally_add adds routed and accepted to the
-   * queue's counter of that hour (0 when it has none yet), inside the caller's transaction, so
-   * that the counts are exactly the committed submits. calib_tally_sum sets *routed and
-   * *accepted to the sums over the queue's hours >= since_hour (0 when none); it reads a few
-   * rows by primary key, never the tasks. */
-  int (*calib_tally_add)(hitl_store *s, int64_t queue_id, int64_t hour, int64_t routed,
-                         int64_t accepted);
-  int (*calib_tally_sum)(hitl_store *s, int64_t queue_id, int64_t since_hour, int64_t *routed,
-                         int64_t *accepted);
+  /* Calibration's counters per queue, hour (wall-clock ms / 3,600,000) and kind (a small
+   * non-negative number the caller gives a meaning: api/calib.h), for the view's
+   * last day. calib_tally_add adds n to the queue's counter of that hour and kind (0 when it has
+   * none yet) inside the caller's transaction, so that the counts are exactly what committed.
+   * calib_tally_sum sets sums[k] for every k < n_kinds to the sum of kind k over the queue's
+   * hours >= since_hour (0 when none); it reads rows by primary key, never the tasks. */
+  int (*calib_tally_add)(hitl_store *s, int64_t queue_id, int64_t hour, int kind, int64_t n);
+  int (*calib_tally_sum)(hitl_store *s, int64_t queue_id, int64_t since_hour, int64_t *sums,
+                         int n_kinds);
   /* calib_snapshot_put stores snap as its queue's snapshot, replacing the one it had; with
    * snap->state NULL it deletes it. calib_snapshot_get reads the queue's snapshot into *out (the
    * caller clears it with hitl_calib_snapshot_clear); HITL_ENOT_FOUND when there is none. */

@@ -379,12 +379,15 @@ static void test_conformal_prediction_sets(void **state) {
   assert_int_equal(json_integer_value(json_object_get(json_object_get(conf, "set_sizes"), "1")), 1);
   assert_int_equal(json_integer_value(json_object_get(json_object_get(conf, "set_sizes"), "none")), 9);
   tr_free(&r);
-  /* A restart rebuilds the calibration scores from the stored evidence. */
+  /* A restart rebuilds the calibration scores from the stored evidence; the set sizes of the
+   * last day are stored with the submits. */
   ts_stop(&srv, SIGKILL);
   ts_start(&srv, NULL);
   get_calibration("conf", &r);
   conf = json_object_get(r.json, "conformal");
   assert_int_equal(json_integer_value(json_object_get(conf, "n_calibration")), 9);
+  assert_int_equal(json_integer_value(json_object_get(json_object_get(conf, "set_sizes"), "1")), 1);
+  assert_int_equal(json_integer_value(json_object_get(json_object_get(conf, "set_sizes"), "none")), 9);
   tr_free(&r);
 }
 

@@ -1728,34 +1728,38 @@ static void test_calibration_snapshots(void **state) {
   hitl_calib_snapshot_clear(&got);
 }
 
-/* Routing tallies add up per queue and hour, roll back with their transaction, and sum over the
- * hours asked for only. */
+/* Calibration tallies add up per queue, hour and kind, roll back with their transaction, and sum
+ * over the hours asked for only, by kind. */
 static void test_calibration_tallies(void **state) {
   fixture *f = *state;
   hitl_store *s = f->s;
-  int64_t routed = -1, accepted = -1;
-  assert_int_equal(s->vt->calib_tally_sum(s, f->q1, 0, &routed, &accepted), 0);
-  assert_int_equal(routed, 0);
-  assert_int_equal(accepted, 0);
+  int64_t sums[4];
+  memset(sums, 0xab, sizeof sums);
+  assert_int_equal(s->vt->calib_tally_sum(s, f->q1, 0, sums, 4), 0);
+  for (int k = 0; k < 4; k++) assert_int_equal(sums[k], 0);
   assert_int_equal(s->vt->begin(s), 0);
-  assert_int_equal(s->vt->calib_tally_add(s, f->q1, 100, 3, 1), 0);
-  assert_int_equal(s->vt->calib_tally_add(s, f->q1, 100, 2, 2), 0);
-  assert_int_equal(s->vt->calib_tally_add(s, f->q1, 101, 10, 0), 0);
-  assert_int_equal(s->vt->calib_tally_add(s, f->q1, 76, 1000, 1000), 0);
-  assert_int_equal(s->vt->calib_tally_add(s, f->q2, 100, 7, 7), 0);
+  assert_int_equal(s->vt->calib_tally_add(s, f->q1, 100, 0, 3), 0);
+  assert_int_equal(s->vt->calib_tally_add(s, f->q1, 100, 1, 1), 0);
+  assert_int_equal(s->vt->calib_tally_add(s, f->q1, 100, 0, 2), 0);
+  assert_int_equal(s->vt->calib_tally_add(s, f->q1, 101, 0, 10), 0);
+  assert_int_equal(s->vt->calib_tally_add(s, f->q1, 101, 3, 4), 0);
+  assert_int_equal(s->vt->calib_tally_add(s, f->q1, 101, 9, 5), 0); /* Beyond what is asked. */
+  assert_int_equal(s->vt->calib_tally_add(s, f->q1, 76, 0, 1000), 0);
+  assert_int_equal(s->vt->calib_tally_add(s, f->q2, 100, 0, 7), 0);
   assert_int_equal(s->vt->commit(s), 0);
   assert_int_equal(s->vt->begin(s), 0);
-  assert_int_equal(s->vt->calib_tally_add(s, f->q1, 101, 50, 50), 0);
+  assert_int_equal(s->vt->calib_tally_add(s, f->q1, 101, 0, 50), 0);
   assert_int_equal(s->vt->rollback(s), 0);
-  assert_int_equal(s->vt->calib_tally_sum(s, f->q1, 78, &routed, &accepted), 0);
-  assert_int_equal(routed, 15);
-  assert_int_equal(accepted, 3);
-  assert_int_equal(s->vt->calib_tally_sum(s, f->q1, 0, &routed, &accepted), 0);
-  assert_int_equal(routed, 1015);
-  assert_int_equal(accepted, 1003);
-  assert_int_equal(s->vt->calib_tally_sum(s, f->q2, 101, &routed, &accepted), 0);
-  assert_int_equal(routed, 0);
-  assert_int_equal(accepted, 0);
+  memset(sums, 0xab, sizeof sums);
+  assert_int_equal(s->vt->calib_tally_sum(s, f->q1, 78, sums, 4), 0);
+  assert_int_equal(sums[0], 15);
+  assert_int_equal(sums[1], 1);
+  assert_int_equal(sums[2], 0);
+  assert_int_equal(sums[3], 4);
+  assert_int_equal(s->vt->calib_tally_sum(s, f->q1, 0, sums, 4), 0);
+  assert_int_equal(sums[0], 1015);
+  assert_int_equal(s->vt->calib_tally_sum(s, f->q2, 101, sums, 4), 0);
+  assert_int_equal(sums[0], 0);
 }
 
 /* ---- Transactions ---- */

@@ -94,7 +94,8 @@ int hitl__calib_set_kind(int size);
 void hitl__calib_row_for(const hitl_policy_calib *pc, int64_t queue_id, hitl_calib_row *row);
 
 /* Inside the writer's transaction, before it commits: for every task people decided in it on a
- * queue that keeps evidence (others cost one look at their configuration in memory), stores the verified pair (score, model was right) with the task, adds it to the queue's state,
+ * queue that keeps evidence (others cost one look at their configuration in memory), stores
+ * the verified pair (score, model was right) with the task, adds it to the queue's state,
  * and appends calibration.withdrawn (or calibration.certified) when the certificate was
  * withdrawn (or issued). Changes to the in-memory state are undone at the next call unless
  * hitl__calib_committed came first. Writer thread only. */

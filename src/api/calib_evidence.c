@@ -233,7 +233,8 @@ static int catch_up(hitl_calib_set *c, hitl_txn *x, const decided *list, size_t 
     if (!on) return 0;
     hitl_calib_row *rows = NULL;
     size_t got = 0;
-    int rc = x->store->vt->calib_list(x->store, d->queue_id, after, HITL__CALIB_LOAD_PAGE, &rows, &got);
+    int rc = x->store->vt->calib_list(x->store, d->queue_id, after, HITL__CALIB_LOAD_PAGE, &rows,
+                                      &got);
     for (size_t i = 0; i < got && rc == 0; i++) {
       const decided *own = NULL;
       for (size_t k = 0; k < n && own == NULL; k++)

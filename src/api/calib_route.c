@@ -47,8 +47,8 @@ void hitl__h_queue_calibration(hitl_request *req) {
   /* The last day's share from the tallies every submit stores: right after a restart, and
    * across the servers sharing a database. */
   int64_t day[HITL__TALLY_KINDS];
-  int rc = st->vt->calib_tally_sum(st, q->id, hitl_calib_hour(hitl_now_ms()) - HITL_CALIB_DAY_HOURS + 1,
-                                   day, HITL__TALLY_KINDS);
+  int64_t since = hitl_calib_hour(hitl_now_ms()) - HITL_CALIB_DAY_HOURS + 1;
+  int rc = st->vt->calib_tally_sum(st, q->id, since, day, HITL__TALLY_KINDS);
   hitl__calib_view(req->server->calib, q->id, day, &b);
   hitl_buf_puts(&b, ",\"withdrawals\":");
   if (rc == 0) rc = put_history(st, q->name, "calibration.withdrawn", &b);

@@ -101,7 +101,8 @@ static int submit_run(hitl_job *job, hitl_txn *x) {
     if (day[k] == 0) continue;
     int rc = x->store->vt->calib_tally_add(x->store, j->queue->id, hitl_calib_hour(j->now), k,
                                            day[k]);
-    if (rc) return hitl_err_set(&job->err, rc, NULL, "could not count the task for the calibration view");
+    if (rc)
+      return hitl_err_set(&job->err, rc, NULL, "could not count the task for the calibration view");
   }
   return 0;
 }

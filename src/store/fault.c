@@ -177,7 +177,8 @@ WRAP(calib_list,
      (int64_t queue_id, int64_t after, size_t limit, hitl_calib_row **out, size_t *n), queue_id,
      after, limit, out, n)
 
-WRAP(calib_tally_add, (int64_t queue_id, int64_t hour, int kind, int64_t n), queue_id, hour, kind, n)
+WRAP(calib_tally_add, (int64_t queue_id, int64_t hour, int kind, int64_t n), queue_id, hour, kind,
+     n)
 WRAP(calib_tally_sum, (int64_t queue_id, int64_t since_hour, int64_t *sums, int n_kinds), queue_id,
      since_hour, sums, n_kinds)
 

@@ -538,7 +538,8 @@ static void test_start_resumes_from_snapshot(void **state) {
   snprintf(other, sizeof other, "%.*s\"max_error\":0.05}},\"then\":{\"action\":\"accept\"}}]}}",
            (int)(strstr(plain_calibrated, "{}}") - plain_calibrated) + 1, plain_calibrated);
   put_queue("snap", other, 200, NULL);
-  expect_evidence("snap", 28 - (long)in_snapshot, 3 - (in_snapshot > 25 ? (long)in_snapshot - 25 : 0));
+  long wrong_after = 3 - (in_snapshot > 25 ? (long)in_snapshot - 25 : 0);
+  expect_evidence("snap", 28 - (long)in_snapshot, wrong_after);
   ts_stop(&srv, SIGTERM);
   ts_start(&srv, NULL);
 }

@@ -121,7 +121,7 @@ void hitl_conformal_add_scores(hitl_conformal *c, const double *scores, size_t n
   }
   for (size_t i = 0; i < n; i++)
     if (!isnan(scores[i])) c->sorted[c->n++] = scores[i];
-  qsort(c->sorted, c->n, sizeof *c->sorted, by_value);
+  if (c->n > 1) qsort(c->sorted, c->n, sizeof *c->sorted, by_value);
 }
 
 void hitl_conformal_add(hitl_conformal *c, const double *probs, size_t n, size_t label) {

@@ -146,6 +146,7 @@ static void test_add_scores_in_bulk(void **state) {
     hitl_conformal *one = hitl_conformal_new(HITL_CONFORMAL_APS, 0.9, window);
     hitl_conformal *bulk = hitl_conformal_new(HITL_CONFORMAL_APS, 0.9, window);
     for (size_t i = 0; i < N(in); i++) hitl_conformal_add_score(one, in[i]);
+    hitl_conformal_add_scores(bulk, NULL, 0); /* Nothing, into an empty calibrator. */
     hitl_conformal_add_scores(bulk, in, 300);
     hitl_conformal_add_scores(bulk, in + 300, N(in) - 300);
     assert_int_equal(hitl_conformal_count(bulk), hitl_conformal_count(one));

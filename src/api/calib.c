@@ -107,9 +107,19 @@ int hitl__calib_configure(hitl_calib_set *c, hitl_store *st, int64_t queue_id,
   /* The calibration state resumes from its snapshot; the conformal scores (a rebuilt set needs
    * them all) and the pairs after the snapshot are replayed in decision order: the same adds give
    * the same state, drift statistic and withdrawals included. */
+  /* A state that is kept holds the pairs up to last: the rebuilt one stops there too, and the
+   * pairs after it are added to both by the next catch-up (another server may have stored
+   * some). */
+  int64_t upto = (keep_cal && want_cal) || (keep_conf && want_conf) ? last : INT64_MAX;
   int64_t cal_from = cal ? from_snapshot(st, queue_id, &p, cal) : 0;
+  if (cal_from > upto) { /* A snapshot past the kept state: not usable here. */
+    hitl_calibration_free(cal);
+    cal = hitl_calibration_new(&p);
+    cal_from = 0;
+  }
   int64_t from = conf ? 0 : cal ? cal_from : last, since_snapshot = 0;
   last = from;
+  bool done = false;
   double *scores = conf ? hitl_xmalloc(HITL__CALIB_LOAD_PAGE * sizeof *scores) : NULL;
   for (;;) {
     hitl_calib_row *rows = NULL;
@@ -121,7 +131,11 @@ int hitl__calib_configure(hitl_calib_set *c, hitl_store *st, int64_t queue_id,
       free(scores);
       return rc;
     }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && !done; i++) {
+      if (rows[i].decided_seq > upto) {
+        done = true;
+        break;
+      }
       hitl_calib_tag tag = {rows[i].propensity, rows[i].uniform, rows[i].audit};
       if (cal && rows[i].decided_seq > cal_from) {
         hitl_calibration_add(cal, rows[i].score, rows[i].correct == 1, &tag);
@@ -134,7 +148,7 @@ int hitl__calib_configure(hitl_calib_set *c, hitl_store *st, int64_t queue_id,
     /* A page at a time: one sort, not a memmove per score. */
     if (conf) hitl_conformal_add_scores(conf, scores, n_scores);
     free(rows);
-    if (n < HITL__CALIB_LOAD_PAGE) break;
+    if (done || n < HITL__CALIB_LOAD_PAGE) break;
   }
   free(scores);
   if (cal_from > last) last = cal_from;

@@ -30,6 +30,7 @@ void hitl__calib_free(hitl_calib_set *c) {
   free(c->pending);
   free(c->conf_adds);
   free(c->gained);
+  free(c->notes);
   pthread_mutex_destroy(&c->lock);
   free(c);
 }
@@ -185,13 +186,6 @@ bool hitl__calib_route(hitl_calib_set *c, int64_t queue_id, double score, const 
   }
   pthread_mutex_unlock(&e->lock);
   return on;
-}
-
-int hitl__calib_set_kind(int size) {
-  if (size < 0) return HITL__TALLY_NO_SET;
-  return HITL__TALLY_SET + (size < HITL__TALLY_KINDS - HITL__TALLY_SET - 1
-                                ? size
-                                : HITL__TALLY_KINDS - HITL__TALLY_SET - 1);
 }
 
 void hitl__calib_row_for(const hitl_policy_calib *pc, int64_t queue_id, hitl_calib_row *row) {

@@ -86,15 +86,20 @@ enum {
   HITL__TALLY_KINDS = HITL__TALLY_SET + 16 + 1,
 };
 
-/* The tally kind of a prediction set of this size (-1: none given). */
-int hitl__calib_set_kind(int size);
+/* Writer thread, inside a submit's job: notes what the stored task adds to its queue's tallies
+ * (calib_on: routed by a calibrated policy, accepted: by its calibrated condition; set_size:
+ * hitl_policy_calib's, < -1 when it gives none). They are written, summed per queue and kind,
+ * by hitl__calib_precommit when the transaction holds the task's submission: a job undone by its
+ * savepoint counts nothing, and a transaction run again counts each task once. */
+void hitl__calib_note_submit(hitl_calib_set *c, const char *task_id, int64_t queue_id,
+                             bool calib_on, bool accepted, int set_size);
 
 /* The evidence row to store with a task routed with *pc (task_seq left 0): its routing tag as
  * the task was actually handled, reviewed unless the calibrated leaf fired. */
 void hitl__calib_row_for(const hitl_policy_calib *pc, int64_t queue_id, hitl_calib_row *row);
 
-/* Inside the writer's transaction, before it commits: for every task people decided in it on a
- * queue that keeps evidence (others cost one look at their configuration in memory), stores
+/* Inside the writer's transaction, before it commits: writes the tallies of the tasks it submitted
+ * (hitl__calib_note_submit); for every task people decided in it on a queue that keeps evidence (others cost one look at their configuration in memory), stores
  * the verified pair (score, model was right) with the task, adds it to the queue's state,
  * and appends calibration.withdrawn (or calibration.certified) when the certificate was
  * withdrawn (or issued). Changes to the in-memory state are undone at the next call unless

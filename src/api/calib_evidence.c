@@ -275,6 +275,7 @@ int hitl__calib_precommit(hitl_calib_set *c, hitl_registry *reg, hitl_txn *x) {
   }
   for (size_t i = 0; i < n; i++) free(list[i].queue);
   free(list);
+  if (rc == 0) rc = hitl__calib_tally_flush(c, x);
   return rc;
 }
 

@@ -53,7 +53,22 @@ struct hitl_calib_set {
   size_t n_conf_adds, cap_conf_adds;
   int64_t *gained;          /* Writer only: queues that started keeping evidence in the open */
   size_t n_gained, cap_gained; /* (or a failed) transaction, until one commits. */
+  struct hitl_calib_note *notes; /* Writer only: tasks submitted in the open transaction, */
+  size_t n_notes, cap_notes;     /* counted in the tallies by its precommit (calib_tally.c). */
 };
+
+/* What a submitted task adds to its queue's tallies (api/calib.h's kinds). */
+typedef struct hitl_calib_note {
+  char task_id[HITL_ID_LEN];
+  int64_t queue_id;
+  bool routed, accepted; /* HITL__TALLY_ROUTED and ACCEPTED. */
+  int set_kind;          /* HITL__TALLY_NO_SET or SET + size; -1: none. */
+  bool counted;          /* Matched with its submission in this transaction. */
+} hitl_calib_note;
+
+/* Adds the notes whose tasks this transaction submitted to their queues' tallies (one write per
+ * queue and kind) and forgets every note. Returns 0 or a store error. */
+int hitl__calib_tally_flush(hitl_calib_set *c, hitl_txn *x);
 
 /* The entry of the queue, made when create; NULL when there is none. Thread-safe. */
 hitl_calib_entry *hitl__calib_entry(hitl_calib_set *c, int64_t queue_id, bool create);

@@ -66,7 +66,6 @@ static void submit_job_free(void *p) {
 
 static int submit_run(hitl_job *job, hitl_txn *x) {
   submit_job *j = (submit_job *)job;
-  int64_t day[HITL__TALLY_KINDS] = {0}; /* The view's last-day tallies (api/calib.h). */
   for (size_t i = 0; i < j->n; i++) {
     hitl_task_clear(&j->existing[i]); /* Left by an earlier run whose transaction rolled back. */
     int rc = hitl_task_submit(x, &j->tasks[i], j->req->who.name, &j->existing[i], &j->replayed[i],
@@ -89,20 +88,10 @@ static int submit_run(hitl_job *job, hitl_txn *x) {
       }
       return rc;
     }
-    if (j->replayed[i]) continue;
-    if (j->calib_on[i]) {
-      day[HITL__TALLY_ROUTED]++;
-      day[HITL__TALLY_ACCEPTED] += j->calib[i].fired;
-    }
-    if (j->calib[i].set_size >= -1) day[hitl__calib_set_kind(j->calib[i].set_size)]++;
-  }
-  /* Counted per job, in its transaction: the view's counts are exactly the committed tasks. */
-  for (int k = 0; k < HITL__TALLY_KINDS; k++) {
-    if (day[k] == 0) continue;
-    int rc = x->store->vt->calib_tally_add(x->store, j->queue->id, hitl_calib_hour(j->now), k,
-                                           day[k]);
-    if (rc)
-      return hitl_err_set(&job->err, rc, NULL, "could not count the task for the calibration view");
+    /* For the view's last day, written with the transaction's other submissions. */
+    if (!j->replayed[i])
+      hitl__calib_note_submit(j->req->server->calib, j->tasks[i].id, j->tasks[i].queue_id, j->calib_on[i],
+                              j->calib[i].fired, j->calib[i].set_size);
   }
   return 0;
 }

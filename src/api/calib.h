@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* Per-queue calibration state for the calibrated policy leaf: built from the stored evidence at
- * start, read by the policy workers when they route a task, fed with every human decision by the
- * writer, and shown by GET /v1/queues/{queue}/calibration (docs/calibration.md). */
+/* Per-queue calibration state for the calibrated policy leaf and conformal prediction sets: built
+ * at start from the stored snapshot and the evidence after it, read by the policy workers when
+ * they route a task, fed by the writer with the human decisions on queues that keep evidence,
+ * counted per hour with the submits, and shown by GET /v1/queues/{queue}/calibration
+ * (docs/calibration.md). The files: calib.c (the states), calib_body.c (task JSON),
+ * calib_evidence.c (decisions), calib_backfill.c (evidence from decided tasks), calib_tally.c
+ * (the last day's counters), calib_view.c (the view). */
 #ifndef HITL_API_CALIB_H
 #define HITL_API_CALIB_H
 

@@ -4,7 +4,7 @@
 // submit), what a screen reader is told, the contrast of non-text parts, and the phone's answer bar.
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
-import {ADMIN, BASE, ok, call, tokens, launch, newPage, signIn, shownTask, nextTask, decided, axe} from './lib.mjs';
+import {ADMIN, BASE, ok, tokens, launch, newPage, signIn, shot, shownTask, nextTask, decided, axe} from './lib.mjs';
 
 let browser, T, ally;
 const Q = 'a11y';
@@ -181,6 +181,7 @@ test('single-character keys can be turned off or put behind Alt (kept in the bro
   const id = await shownTask(page);
   await page.getByRole('button', {name: /Keys/}).click();
   await page.getByLabel('Single-character keys').selectOption('off');
+  await shot(page, 'keys-dialog');
   await page.getByRole('button', {name: 'Close'}).click();
   // After the dialog, and after the focus went to the task's heading: "looks" does nothing.
   await page.locator('#taskhead').focus();
@@ -214,6 +215,7 @@ test('skip and escalate wait a few seconds for Undo: undone, nothing is sent; no
   const undo = page.getByRole('button', {name: 'Undo skip'});
   await undo.waitFor();
   const id2 = await nextTask(page, id);
+  await shot(page, 'workspace-undo');
   assert.ok(await page.evaluate(() => document.activeElement.id === 'taskhead'), 'the focus is on the new task');
   await page.keyboard.press('Control+z');
   await page.waitForFunction((x) => document.querySelector('main').dataset.taskId === x, id);

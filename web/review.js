@@ -55,6 +55,9 @@ function picker(root, ctx) {
 // 'alt' (only with Alt held) or 'off'; kept in this browser.
 const KEYMODE = 'hitl.keys';
 const keyMode = () => { try { return localStorage.getItem(KEYMODE) || 'on'; } catch { return 'on'; } };
+// The key hints on the buttons follow the setting (style.css: hidden when off, "Alt+" before them).
+const showKeyMode = () => { document.documentElement.dataset.keys = keyMode(); };
+showKeyMode();
 
 // The key e stands for, lower case ('a', '1', '?', 'Enter', ...), or null when it is no shortcut:
 // a character key with Ctrl or Meta, or one the reviewer's setting turns off.
@@ -579,7 +582,10 @@ function helpDialog() {
     ['U, Ctrl+Z', 'undo the skip or escalate just made'], ['C', 'comment'],
     ['Enter', 'press the focused button, link or toggle; elsewhere, submit'], ['Ctrl+Enter', 'submit from anywhere, text boxes too'],
     ['Esc', 'leave a text box'], ['N', 'next task after a lost lease'], ['Q', 'back to the queues']];
-  const mode = el('select', {id: 'keymode', onchange: () => { try { localStorage.setItem(KEYMODE, mode.value); } catch { /* private mode */ } }},
+  const mode = el('select', {id: 'keymode', onchange: () => {
+    try { localStorage.setItem(KEYMODE, mode.value); } catch { /* private mode */ }
+    showKeyMode();
+  }},
     el('option', {value: 'on', text: 'On'}), el('option', {value: 'alt', text: 'Only with Alt held'}), el('option', {value: 'off', text: 'Off'}));
   mode.value = keyMode();
   const d = el('dialog', {class: 'help', 'aria-labelledby': 'keysh'},

@@ -190,6 +190,8 @@ test('single-character keys can be turned off or put behind Alt (kept in the bro
   assert.equal(await page.locator('#undo').count(), 0, 'no skip waiting for its Undo');
   assert.equal(await page.locator('.q-approve button.approve').getAttribute('aria-pressed'), 'false');
   assert.equal(await page.locator('main').getAttribute('data-task-id'), id);
+  assert.equal(await page.locator('.q-approve button.approve kbd').isVisible(), false, 'no hint of a key that is off');
+  assert.equal(await page.locator('#submit kbd').isVisible(), true, 'Enter still submits');
   assert.deepEqual(await responsesOf(id), []);
   // The setting is remembered; with "Only with Alt held", Alt+A approves and A alone does not.
   await page.reload();
@@ -199,6 +201,7 @@ test('single-character keys can be turned off or put behind Alt (kept in the bro
   assert.equal(await page.getByLabel('Single-character keys').inputValue(), 'off');
   await page.getByLabel('Single-character keys').selectOption('alt');
   await page.getByRole('button', {name: 'Close'}).click();
+  assert.equal(await page.locator('.q-approve button.approve kbd').evaluate((k) => getComputedStyle(k, '::before').content), '"Alt+"');
   await page.keyboard.press('a');
   assert.equal(await page.locator('.q-approve button.approve').getAttribute('aria-pressed'), 'false');
   await page.keyboard.press('Alt+a');
@@ -301,6 +304,9 @@ test('non-text contrast: focus ring, confidence bar and track, stars, captions, 
       starOff: ratio(cs('.star:not(.on)').color, bg(document.querySelector('.star:not(.on)'))),
       caption: ratio(cs('.ftype').color, bg(document.querySelector('.ftype'))),
       activeBar: ratio(cs('.q.active').borderLeftColor, bg(document.querySelector('.q.active'))),
+      // Last: it moves the focus to the dark header (after keys, so it is focus-visible).
+      headerFocusRing: (() => { const a = document.querySelector('.top nav a'); a.focus();
+                                return a.matches(':focus-visible') ? ratio(getComputedStyle(a).outlineColor, bg(a.parentElement)) : 0; })(),
     };
   });
   assert.ok(await page.locator('.conf .bar .fill.mid').count() >= 1, 'the mid-confidence bar is drawn');

@@ -38,11 +38,13 @@ int hitl__calib_configure(hitl_calib_set *c, hitl_store *st, int64_t queue_id,
                           const hitl_queue_config *config);
 
 /* Rebuilds the queue's evidence from its decided tasks, inside the caller's transaction on st:
- * every task people decided gets its verified pair (its stored routing tag kept, else a uniform
- * pair: everything was reviewed then), all numbered 1, 2, ... in order of decision. For the
- * moment a queue starts keeping evidence (hitl_calib_wanted), since decisions on a queue that
- * keeps none store nothing. Reads every decided task of the queue once. Returns 0 or a store
- * error. */
+ * every task people decided without a stored pair gets one, judged from its decision (with the
+ * routing tag stored when it was routed, else as a uniform pair: everything was reviewed then),
+ * and when there was any, all pairs are numbered 1, 2, ... in order of decision and the queue's
+ * snapshot is dropped. For the moment a queue starts keeping evidence (hitl_calib_wanted), since
+ * decisions on a queue that keeps none store nothing. Reads every decided task of the queue once
+ * and parses those without a pair: it holds the writer for that long (bench/README.md). Returns
+ * 0 or a store error. */
 int hitl__calib_backfill(hitl_store *st, int64_t queue_id, const hitl_queue_config *config);
 
 /* The migration of a database from before calibration, for the server's start before the

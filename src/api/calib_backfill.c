@@ -54,37 +54,44 @@ static int stored_pairs(hitl_store *st, int64_t queue_id, hitl_calib_row **out, 
   return rc;
 }
 
-/* The pair of a decided task: its stored pair when it has one (the routing tag kept), judged
- * again from the decision; else a uniform pair (everything was reviewed). False when it has
- * none. */
-static bool pair_of(const hitl_queue_config *q, const hitl_task *t, hitl_calib_row *stored,
-                    size_t n_stored, backfill_row *out) {
+/* The pair of a decided task into *out: its stored pair when it has one (*fresh false); else
+ * one judged from its decision (*fresh true), with the routing tag stored when the task was
+ * routed, or as a uniform pair (everything was reviewed). False when it has none. */
+static bool pair_of(hitl_store *st, const hitl_queue_config *q, const hitl_task *t,
+                    hitl_calib_row *stored, size_t n_stored, backfill_row *out, bool *fresh) {
+  *fresh = false;
   if (t->decided_by == NULL ||
       (strcmp(t->decided_by, HITL_BY_HUMAN) != 0 && strcmp(t->decided_by, HITL_BY_CONSENSUS) != 0))
     return false;
+  out->decided_at = t->decided_at;
   hitl_calib_row key = {.task_seq = t->seq};
   hitl_calib_row *have = n_stored ? bsearch(&key, stored, n_stored, sizeof key, by_task) : NULL;
+  if (have) { /* Kept as it is, verdict included: only its place in the order may change. */
+    out->row = *have;
+    have->decided_seq = -1; /* Taken. */
+    return true;
+  }
   json_t *decision = t->decision ? json_loads(t->decision, 0, NULL) : NULL;
   json_t *payload = t->payload ? json_loads(t->payload, 0, NULL) : NULL;
   double score = t->has_confidence
                      ? t->confidence
                      : hitl__calib_max_probability(json_object_get(payload, "probabilities"));
-  out->row = have ? *have
-                  : (hitl_calib_row){.task_seq = t->seq, .queue_id = t->queue_id, .score = score,
-                                     .propensity = 1, .uniform = true, .correct = -1};
+  if (st->vt->calib_get(st, t->seq, &out->row) != 0) /* No routing tag stored. */
+    out->row = (hitl_calib_row){.task_seq = t->seq, .queue_id = t->queue_id, .score = score,
+                                .propensity = 1, .uniform = true};
+  out->row.correct = -1;
   bool judged = hitl__calib_judge(q, decision, payload, &out->row);
   json_decref(decision);
   json_decref(payload);
-  if (have) have->decided_seq = -1; /* Taken: it is renumbered with the others. */
-  out->decided_at = t->decided_at;
-  return (judged || have) && !isnan(out->row.score) && out->row.correct >= 0;
+  *fresh = judged && !isnan(out->row.score);
+  return *fresh;
 }
 
 int hitl__calib_backfill(hitl_store *st, int64_t queue_id, const hitl_queue_config *config) {
   hitl_calib_row *stored = NULL;
   size_t n_stored = 0;
   backfill_row *rows = NULL;
-  size_t n = 0, cap = 0;
+  size_t n = 0, cap = 0, n_fresh = 0;
   int64_t before = INT64_MAX;
   int rc = stored_pairs(st, queue_id, &stored, &n_stored);
   while (rc == 0) {
@@ -98,7 +105,9 @@ int hitl__calib_backfill(hitl_store *st, int64_t queue_id, const hitl_queue_conf
         cap = cap ? 2 * cap : 256;
         rows = hitl_xrealloc(rows, cap * sizeof *rows);
       }
-      if (pair_of(config, &tasks[i], stored, n_stored, &rows[n])) n++;
+      bool fresh;
+      if (pair_of(st, config, &tasks[i], stored, n_stored, &rows[n], &fresh)) n++;
+      n_fresh += fresh;
       before = tasks[i].seq;
       hitl_task_clear(&tasks[i]);
     }
@@ -114,10 +123,11 @@ int hitl__calib_backfill(hitl_store *st, int64_t queue_id, const hitl_queue_conf
     }
     rows[n++] = (backfill_row){.row = stored[i], .decided_at = 0};
   }
-  /* The pairs are numbered anew: a snapshot of the state counts others. */
+  /* Nothing to add: the stored pairs stay as they are. Else they are numbered anew, and a
+   * snapshot of the state counts others. */
   hitl_calib_snapshot drop = {.queue_id = queue_id};
-  if (rc == 0) rc = st->vt->calib_snapshot_put(st, &drop);
-  if (rc == 0 && n) {
+  if (rc == 0 && n_fresh) rc = st->vt->calib_snapshot_put(st, &drop);
+  if (rc == 0 && n_fresh) {
     /* Decision order, numbered 1, 2, ...: below the seq of any later decision's event, since
      * every decided task has at least two events. */
     qsort(rows, n, sizeof *rows, by_decision);
@@ -127,7 +137,7 @@ int hitl__calib_backfill(hitl_store *st, int64_t queue_id, const hitl_queue_conf
     }
     if (rc == 0)
       hitl_log(HITL_LOG_INFO, "msg=\"calibration evidence rebuilt from decided tasks\" "
-               "queue_id=%lld pairs=%zu", (long long)queue_id, n);
+               "queue_id=%lld pairs=%zu new=%zu", (long long)queue_id, n, n_fresh);
   }
   free(stored);
   free(rows);

@@ -478,6 +478,35 @@ static void test_gaining_calibration_counts_earlier_decisions(void **state) {
   expect_evidence("late", 32, 9);
 }
 
+/* Tasks routed while a threshold was in force, then decided while the queue had no calibrated
+ * condition, keep the routing tags stored when they were routed once the condition comes back:
+ * those below the threshold outside the audit draw are not uniform pairs. */
+static void test_gain_keeps_routing_tags(void **state) {
+  (void)state;
+  char plain[1024];
+  snprintf(plain, sizeof plain, "%.*s}", (int)(strstr(cal_queue, ",\"policy\"") - cal_queue),
+           cal_queue);
+  put_queue("tag", cal_queue, 201, NULL);
+  assert_int_equal(submit_batch("tag", 300, 0.95), 0);
+  assert_int_equal(answer_all("tag", "approve"), 300);
+  test_resp r;
+  get_calibration("tag", &r);
+  assert_true(certified(&r));
+  tr_free(&r);
+  /* Below the threshold: reviewed, in the uniform sample only as their audit draw says. */
+  assert_int_equal(submit_batch("tag", 30, 0.2), 0);
+  put_queue("tag", plain, 200, NULL);
+  assert_int_equal(answer_all("tag", "approve"), 30);
+  put_queue("tag", cal_queue, 200, NULL);
+  get_calibration("tag", &r);
+  json_t *evidence = json_object_get(r.json, "evidence");
+  long pairs = (long)json_integer_value(json_object_get(evidence, "pairs"));
+  long uniform = (long)json_integer_value(json_object_get(evidence, "uniform"));
+  assert_int_equal(pairs, 330);
+  assert_true(uniform >= 300 && uniform < 320); /* About 20% of the 30 are uniform. */
+  tr_free(&r);
+}
+
 /* One integer from the stopped server's database (SQLite). */
 static long long db_integer(const char *sql) {
   sqlite3 *db = NULL;
@@ -552,6 +581,7 @@ int main(void) {
       cmocka_unit_test(test_conformal_prediction_sets),
       cmocka_unit_test(test_gaining_calibration_counts_earlier_decisions),
       cmocka_unit_test(test_start_resumes_from_snapshot),
+      cmocka_unit_test(test_gain_keeps_routing_tags),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

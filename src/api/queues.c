@@ -103,6 +103,15 @@ static int put_run(hitl_job *job, hitl_txn *x) {
   };
   rc = hitl_chain_append(x->chain, s, x->now, &spec);
   if (rc) return hitl_err_set(&job->err, rc, NULL, "could not append the event");
+  /* A queue that starts keeping calibration evidence gets the pairs of the tasks people already
+   * decided, with this change (decisions on a queue that keeps none store nothing). */
+  hitl_server *server = j->req->server;
+  const hitl_queue_config *old = hitl__registry_config_by_id(server->registry, j->id);
+  if (!j->created && hitl_calib_wanted(j->config) && (old == NULL || !hitl_calib_wanted(old))) {
+    rc = hitl__calib_backfill(s, j->id, j->config);
+    if (rc) return hitl_err_set(&job->err, rc, NULL, "could not rebuild the calibration evidence");
+    hitl__calib_gained(server->calib, j->id);
+  }
   return 0;
 }
 

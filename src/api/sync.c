@@ -76,7 +76,7 @@ int hitl__sync_load_queues(hitl_server *s, hitl_store *st, int64_t only_id, bool
     } else {
       /* Before the writer starts, a database from before calibration gets its evidence. */
       if (s->committer == NULL && stats.decided_human + stats.decided_consensus > 0)
-        rc = hitl__calib_backfill(st, rows[i].id, config);
+        rc = hitl__calib_backfill_at_start(st, rows[i].id, config);
       if (rc == 0) rc = hitl__calib_configure(s->calib, st, rows[i].id, config);
       if (rc) hitl_err_set(err, rc, NULL, "cannot read the calibration evidence of queue \"%s\"",
                            rows[i].name);

@@ -209,10 +209,25 @@ static const char migration_003_calibration[] =
     "  aps double precision);"
     "CREATE INDEX calibration_decided ON calibration(queue_id, decided_seq) WHERE correct >= 0;";
 
+/* Routing tallies per queue and hour, and calibration snapshots: SQLite's migration 006. */
+static const char migration_004_calibration_tally[] =
+    "CREATE TABLE calibration_tally ("
+    "  queue_id bigint NOT NULL REFERENCES queues(id),"
+    "  hour bigint NOT NULL,"
+    "  kind integer NOT NULL,"
+    "  n bigint NOT NULL,"
+    "  PRIMARY KEY (queue_id, hour, kind));"
+    "CREATE TABLE calibration_snapshot ("
+    "  queue_id bigint PRIMARY KEY REFERENCES queues(id),"
+    "  last_seq bigint NOT NULL,"
+    "  params text NOT NULL,"
+    "  state text NOT NULL);";
+
 const char *const hitl__pg_migrations[] = {
     migration_001_initial,
     migration_002_runs,
     migration_003_calibration,
+    migration_004_calibration_tally,
 };
 
 const size_t hitl__pg_migrations_count =

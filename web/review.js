@@ -3,6 +3,8 @@
 import {api, seg} from './api.js';
 import {el, pretty, markdown, diffView, when, toast} from './util.js';
 import {makeQuestion, suggestionText} from './questions.js';
+import {audioView, AUDIO_KEYS} from './audio.js';
+import {BOX_KEYS} from './boxes.js';
 
 const LOST = 'Your lease on this task was lost (it ran out, was given back, or the task was ' +
   'cancelled or decided elsewhere), so this answer cannot be saved. What you typed is kept below ' +
@@ -77,7 +79,8 @@ function fieldView(f, task, spanFields) {
     body = IMG.test(String(v))
       ? el('div', {class: 'imgbox'}, el('img', {src: String(v), alt: `Image of field ${f.name}`, loading: 'eager'}))
       : el('p', {class: 'warn', text: 'not an http(s) image URL: ' + String(v)});
-  } else if (f.type === 'diff') {
+  } else if (f.type === 'audio_url') body = audioView(f.name, String(v));
+  else if (f.type === 'diff') {
     const s = suggestionText(task.output, f.name);
     body = diffView(typeof v === 'string' ? v : pretty(v), s ?? pretty(task.output ?? ''), 'Input', 'Suggestion');
   } else body = el('div', {class: 'text', text: typeof v === 'string' ? v : pretty(v)});
@@ -115,7 +118,7 @@ function routeView(r) {
 }
 
 function taskView(t, schema) {
-  const spanFields = new Set(schema.questions.filter((q) => q.type === 'spans').map((q) => q.field));
+  const spanFields = new Set(schema.questions.filter((q) => q.type === 'spans' || q.type === 'boxes').map((q) => q.field));
   const fields = schema.fields.length
     ? schema.fields.map((f) => fieldView(f, t, spanFields))
     : [section('Input', valueView(t.input))];
@@ -435,7 +438,7 @@ function workspace(root, ctx, queue) {
   // The digits go to the question focused or clicked (anywhere in it).
   const follow = (e) => {
     if (!cur) return;
-    const i = cur.widgets.findIndex((w) => w.el.contains(e.target));
+    const i = cur.widgets.findIndex((w) => w.el.contains(e.target) || w.box?.contains(e.target));
     if (i >= 0 && cur.widgets[i].digits && i !== cur.active) { cur.active = i; paintState(); }
   };
   root.addEventListener('focusin', follow);
@@ -475,7 +478,8 @@ function helpDialog() {
   const rows = [['A', 'approve'], ['R', 'reject'], ['E', 'edit the suggestion (modify)'], ['1–9', 'choose a label, stars, the better candidate, or a span label'],
     ['J / K', 'next / previous question for 1–9'], ['Shift+arrows', 'select text in a span question'],
     ['S', 'skip'], ['X', 'escalate to an arbiter'], ['C', 'comment'], ['Enter', 'submit (Ctrl+Enter inside a text box)'],
-    ['Esc', 'leave a text box'], ['N', 'next task after a lost lease'], ['Q', 'back to the queues']];
+    ['Esc', 'leave a text box'], ['N', 'next task after a lost lease'], ['Q', 'back to the queues'],
+    ...AUDIO_KEYS, ...BOX_KEYS];
   const d = el('dialog', {class: 'help', 'aria-label': 'Keyboard shortcuts'},
     el('h2', {text: 'Keys'}),
     el('table', {}, rows.map(([k, v]) => el('tr', {}, el('th', {}, el('kbd', {text: k})), el('td', {text: v})))),

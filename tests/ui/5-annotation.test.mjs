@@ -138,7 +138,7 @@ test('transcription: the audio keys play, pause, go back 5 s and change the spee
   assert.equal(await audio(() => document.querySelector('.audiobox audio').playbackRate), 1.5);
   for (let i = 0; i < 5; i++) await page.keyboard.press('Alt+,');
   assert.equal(await audio(() => document.querySelector('.audiobox audio').playbackRate), 0.5);
-  assert.equal(await page.locator('.audiobox .rate').innerText(), 'Speed 0.5×');
+  await page.locator('.audiobox .rate', {hasText: 'Speed 0.5×'}).waitFor(); // on ratechange, a task later
   await page.keyboard.press('Alt+k');
   await page.waitForFunction(() => document.querySelector('.audiobox audio').paused);
   // Back 5 s from 7 s (as if the reviewer had clicked the timeline there), and again to 0.

@@ -5,8 +5,9 @@ import {el} from './util.js';
 const AUDIO = /^(https?:\/\/|data:audio\/)/i;
 const RATES = [0.5, 0.75, 1, 1.25, 1.5, 1.75, 2];
 // Alt with a letter or a comma/period: they work inside the transcript's text box too, and
-// clash with none of the workspace's single keys. e.code, so Option on a Mac works as well.
-export const AUDIO_KEYS = [['Alt+K', 'play / pause the audio'], ['Alt+J', 'audio back 5 s'],
+// clash with none of the workspace's keys, also with its single keys put behind Alt (P and B are
+// none of them). e.code, so Option on a Mac works as well.
+export const AUDIO_KEYS = [['Alt+P', 'play / pause the audio'], ['Alt+B', 'audio back 5 s'],
   ['Alt+, / Alt+.', 'audio slower / faster (0.5× to 2×)']];
 
 // The player of the audio at url (field name); the audio element is player.audio.
@@ -15,11 +16,11 @@ export function audioView(name, url) {
   const audio = el('audio', {controls: true, preload: 'metadata', src: url, 'aria-label': `Audio of field ${name}`});
   const kb = (k) => el('kbd', {'aria-hidden': 'true', text: k});
   const rate = el('span', {class: 'rate', role: 'status', text: 'Speed 1×'});
-  const play = el('button', {type: 'button', 'aria-keyshortcuts': 'Alt+K', onclick: () => toggle(audio)}, 'Play', kb('Alt+K'));
+  const play = el('button', {type: 'button', 'aria-keyshortcuts': 'Alt+P', onclick: () => toggle(audio)}, 'Play', kb('Alt+P'));
   const box = el('div', {class: 'audiobox', 'data-field': name}, audio,
     el('div', {class: 'row'}, play,
-      el('button', {type: 'button', 'aria-keyshortcuts': 'Alt+J', 'aria-label': 'Back 5 seconds',
-                    onclick: () => back(audio)}, '−5 s', kb('Alt+J')),
+      el('button', {type: 'button', 'aria-keyshortcuts': 'Alt+B', 'aria-label': 'Back 5 seconds',
+                    onclick: () => back(audio)}, '−5 s', kb('Alt+B')),
       el('button', {type: 'button', 'aria-keyshortcuts': 'Alt+,', onclick: () => speed(audio, -1)}, 'Slower', kb('Alt+,')),
       rate,
       el('button', {type: 'button', 'aria-keyshortcuts': 'Alt+.', onclick: () => speed(audio, 1)}, 'Faster', kb('Alt+.'))));
@@ -50,7 +51,7 @@ function target() {
 
 document.addEventListener('keydown', (e) => {
   if (!e.altKey || e.ctrlKey || e.metaKey) return;
-  const f = {KeyK: toggle, KeyJ: back, Comma: (a) => speed(a, -1), Period: (a) => speed(a, 1)}[e.code];
+  const f = {KeyP: toggle, KeyB: back, Comma: (a) => speed(a, -1), Period: (a) => speed(a, 1)}[e.code];
   const a = f && target();
   if (!a) return;
   e.preventDefault();

@@ -64,9 +64,15 @@ export function boxes(q, task, st, changed) {
         `${i + 1}. ${b.label}${b.s ? ' (suggested)' : ''}`),
       el('button', {type: 'button', class: 'x', text: '×', 'aria-label': `Delete box ${i + 1}, ${b.label}`,
                     onclick: () => { remove(i); }}))));
-    legend.replaceChildren(...labels.map((l, i) => el('span', {class: `chip ${l === st.label ? 'on ' : ''}k${i % 8}`},
-      i < 9 ? kbd(String(i + 1)) : null, l)));
+    legend.replaceChildren(...labels.map((l, i) => el('button', {type: 'button', class: `chip ${l === st.label ? 'on ' : ''}k${i % 8}`,
+      'aria-pressed': String(l === st.label), onclick: () => pick(l)}, i < 9 ? kbd(String(i + 1)) : null, l)));
     acceptAll.hidden = !st.boxes.some((b) => b.s);
+  };
+  // The label of the selected box and of the boxes drawn next.
+  const pick = (l) => {
+    st.label = l;
+    const b = st.boxes[st.sel];
+    if (b) { Object.assign(b, {label: l, s: 0}); done(); } else select(-1);
   };
   const done = (say) => { st.touched = true; paint(); status.textContent = say || describe(st.sel); changed(); };
   const select = (i) => { st.sel = i; paint(); status.textContent = describe(i); };
@@ -137,6 +143,7 @@ export function boxes(q, task, st, changed) {
     const k = e.key.length === 1 ? e.key.toLowerCase() : e.key, b = st.boxes[st.sel], n = st.boxes.length;
     const d = e.shiftKey ? BIG : STEP;
     const arrow = {ArrowLeft: [-d, 0], ArrowRight: [d, 0], ArrowUp: [0, -d], ArrowDown: [0, d]}[k];
+    if (e.altKey && !arrow) return;      // Alt with a letter is the audio's (audio.js).
     if (k === ' ' && n) select(((st.sel < 0 && e.shiftKey ? 0 : st.sel) + (e.shiftKey ? -1 : 1) + n) % n);
     else if (arrow && b) {
       if (e.altKey) setRect(b, b.x, b.y, b.x + b.width + arrow[0], b.y + b.height + arrow[1]);
@@ -147,11 +154,8 @@ export function boxes(q, task, st, changed) {
       st.boxes.push({label: st.label, x: 40, y: 40, width: 20, height: 20, s: 0});
       st.sel = n;
       done();
-    } else if (k === 'l' && labels.length) {
-      st.label = labels[(labels.indexOf(b ? b.label : st.label) + 1) % labels.length];
-      if (b) Object.assign(b, {label: st.label, s: 0});
-      done();
-    } else if (k === 'y' && b && b.s) { b.s = 0; done(); }
+    } else if (k === 'l' && labels.length) pick(labels[(labels.indexOf(b ? b.label : st.label) + 1) % labels.length]);
+    else if (k === 'y' && b && b.s) { b.s = 0; done(); }
     else if (k === 'Escape' && b) select(-1);
     else return;
     e.preventDefault();
@@ -165,14 +169,7 @@ export function boxes(q, task, st, changed) {
                     el('ul', {}, KEYS.map(([k, v]) => el('li', {}, kbd(k), ' ' + v))))),
     box: el('div', {}, stage, status), st, digits: true,
     focus: () => stage.focus(),
-    digit(i) {
-      const l = labels[i - 1];
-      if (l === undefined) return false;
-      st.label = l;
-      const b = st.boxes[st.sel];
-      if (b) { Object.assign(b, {label: l, s: 0}); done(); } else select(-1);
-      return true;
-    },
+    digit: (i) => labels[i - 1] !== undefined && (pick(labels[i - 1]), true),
     answer(alone) {
       if (!st.touched && !(alone && st.boxes.length)) return null;
       if (!img.naturalWidth) return {error: 'The image has not loaded, and its size goes with the boxes.', focus: stage};

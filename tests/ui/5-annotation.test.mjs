@@ -131,7 +131,7 @@ test('transcription: the audio keys play, pause, go back 5 s and change the spee
   const editor = page.getByLabel('Transcript of recording');
   assert.equal(await editor.inputValue(), said.text);
   await editor.focus();                                 // the keys work while typing
-  await page.keyboard.press('Alt+k');
+  await page.keyboard.press('Alt+p');
   await page.waitForFunction(() => { const a = document.querySelector('.audiobox audio'); return !a.paused && a.currentTime > 0.2; });
   assert.match(await page.locator('.audiobox button').first().innerText(), /Pause/);
   for (let i = 0; i < 2; i++) await page.keyboard.press('Alt+.');
@@ -139,13 +139,13 @@ test('transcription: the audio keys play, pause, go back 5 s and change the spee
   for (let i = 0; i < 5; i++) await page.keyboard.press('Alt+,');
   assert.equal(await audio(() => document.querySelector('.audiobox audio').playbackRate), 0.5);
   await page.locator('.audiobox .rate', {hasText: 'Speed 0.5×'}).waitFor(); // on ratechange, a task later
-  await page.keyboard.press('Alt+k');
+  await page.keyboard.press('Alt+p');
   await page.waitForFunction(() => document.querySelector('.audiobox audio').paused);
   // Back 5 s from 7 s (as if the reviewer had clicked the timeline there), and again to 0.
   await audio(() => new Promise((r) => { const a = document.querySelector('.audiobox audio'); a.onseeked = r; a.currentTime = 7; }));
-  await page.keyboard.press('Alt+j');
+  await page.keyboard.press('Alt+b');
   assert.ok(Math.abs(await audio(() => document.querySelector('.audiobox audio').currentTime) - 2) < 0.05);
-  await page.keyboard.press('Alt+j');
+  await page.keyboard.press('Alt+b');
   assert.equal(await audio(() => document.querySelector('.audiobox audio').currentTime), 0);
   assert.equal(await editor.inputValue(), said.text, 'the audio keys typed nothing');
   // Correct a word; the diff against the suggestion shows it. Move a segment's end.
@@ -220,7 +220,7 @@ test('relations: link two entities with a label; deleting a span drops its links
   await page.context().close();
 });
 
-test('boxes on a 390 px phone: draw by touch, move by touch', async () => {
+test('boxes on a 390 px phone: draw, move and relabel by touch', async () => {
   await queueWith('boxes-phone', boxesQueue, [{input: {photo}}]);
   const page = await newPage(browser, {width: 390, height: 844}, {hasTouch: true, isMobile: true});
   await signIn(page, T.alice, '#/review/boxes-phone');
@@ -239,6 +239,14 @@ test('boxes on a 390 px phone: draw by touch, move by touch', async () => {
   await drag(x1 - 40, y1 - 30, x2 - 40, y2 - 30);       // drawn a little up and left of the car
   await page.locator('.boxlist li', {hasText: '1. car'}).waitFor();
   await drag((x1 + x2) / 2 - 40, (y1 + y2) / 2 - 30, (x1 + x2) / 2, (y1 + y2) / 2); // moved onto it
+  // The labels are buttons to tap: the selected box becomes a person, and a car again.
+  const chip = (l) => page.locator('.q-boxes .legend button', {hasText: l});
+  await chip('person').tap();
+  await page.locator('.boxlist li', {hasText: '1. person'}).waitFor();
+  assert.equal(await chip('person').getAttribute('aria-pressed'), 'true');
+  await chip('car').tap();
+  await page.locator('.boxlist li', {hasText: '1. car'}).waitFor();
+  await page.evaluate(() => window.scrollTo(0, 0));
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   assert.ok(overflow <= 0, 'no sideways scrolling');
   await shot(page, 'phone-boxes');

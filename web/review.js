@@ -478,11 +478,12 @@ function helpDialog() {
   const rows = [['A', 'approve'], ['R', 'reject'], ['E', 'edit the suggestion (modify)'], ['1–9', 'choose a label, stars, the better candidate, or a span label'],
     ['J / K', 'next / previous question for 1–9'], ['Shift+arrows', 'select text in a span question'],
     ['S', 'skip'], ['X', 'escalate to an arbiter'], ['C', 'comment'], ['Enter', 'submit (Ctrl+Enter inside a text box)'],
-    ['Esc', 'leave a text box'], ['N', 'next task after a lost lease'], ['Q', 'back to the queues'],
-    ...AUDIO_KEYS, ...BOX_KEYS];
+    ['Esc', 'leave a text box'], ['N', 'next task after a lost lease'], ['Q', 'back to the queues']];
   const d = el('dialog', {class: 'help', 'aria-label': 'Keyboard shortcuts'},
     el('h2', {text: 'Keys'}),
     el('table', {}, rows.map(([k, v]) => el('tr', {}, el('th', {}, el('kbd', {text: k})), el('td', {text: v})))),
     el('form', {method: 'dialog'}, el('button', {class: 'primary', text: 'Close'})));
+  // The keys of the audio player and of the image of a boxes question.
+  d.querySelector('table').append(...[...AUDIO_KEYS, ...BOX_KEYS].map(([k, v]) => el('tr', {}, el('th', {}, el('kbd', {text: k})), el('td', {text: v}))));
   return d;
 }

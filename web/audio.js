@@ -19,8 +19,7 @@ export function audioView(name, url) {
   const play = el('button', {type: 'button', 'aria-keyshortcuts': 'Alt+P', onclick: () => toggle(audio)}, 'Play', kb('Alt+P'));
   const box = el('div', {class: 'audiobox', 'data-field': name}, audio,
     el('div', {class: 'row'}, play,
-      el('button', {type: 'button', 'aria-keyshortcuts': 'Alt+B', 'aria-label': 'Back 5 seconds',
-                    onclick: () => back(audio)}, '−5 s', kb('Alt+B')),
+      el('button', {type: 'button', 'aria-keyshortcuts': 'Alt+B', onclick: () => back(audio)}, 'Back 5 s', kb('Alt+B')),
       el('button', {type: 'button', 'aria-keyshortcuts': 'Alt+,', onclick: () => speed(audio, -1)}, 'Slower', kb('Alt+,')),
       rate,
       el('button', {type: 'button', 'aria-keyshortcuts': 'Alt+.', onclick: () => speed(audio, 1)}, 'Faster', kb('Alt+.'))));

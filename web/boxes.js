@@ -36,6 +36,7 @@ export function boxes(q, task, st, changed) {
     'aria-label': `Boxes on ${q.field}: drag to draw; ` + KEYS.map(([k, v]) => `${k}: ${v}`).join('; ')},
     el('div', {class: 'bframe'}, img, over));
   const status = el('div', {class: 'hint bstatus', role: 'status'});
+  img.addEventListener('error', () => { status.textContent = `The image did not load: ${img.src}`; });
   const list = el('ol', {class: 'boxlist', 'aria-label': 'Boxes'});
   const legend = el('div', {class: 'legend'});
   const acceptAll = el('button', {type: 'button', onclick: () => {

@@ -227,13 +227,17 @@ test('boxes on a 390 px phone: draw, move and relabel by touch', async () => {
   const id = await shownTask(page);
   const r = await image(page);
   const cdp = await page.context().newCDPSession(page);
+  // A finger's drag: 6 moves 50 ms apart, then held still 200 ms before it lifts (in the events'
+  // timestamps; sent at once, the lift would be a fling, and Chrome drops the click of the next
+  // tap to stop it).
   const drag = async (ax, ay, bx, by) => {
     const pt = (x, y) => [{x: r.x + r.width * x / 640, y: r.y + r.height * y / 400}];
-    await cdp.send('Input.dispatchTouchEvent', {type: 'touchStart', touchPoints: pt(ax, ay)});
-    for (let i = 1; i <= 6; i++) {
-      await cdp.send('Input.dispatchTouchEvent', {type: 'touchMove', touchPoints: pt(ax + (bx - ax) * i / 6, ay + (by - ay) * i / 6)});
-    }
-    await cdp.send('Input.dispatchTouchEvent', {type: 'touchEnd', touchPoints: []});
+    const t0 = Date.now() / 1000 - 1;
+    const touch = (type, touchPoints, dt) => cdp.send('Input.dispatchTouchEvent', {type, touchPoints, timestamp: t0 + dt});
+    await touch('touchStart', pt(ax, ay), 0);
+    for (let i = 1; i <= 6; i++) await touch('touchMove', pt(ax + (bx - ax) * i / 6, ay + (by - ay) * i / 6), i * 0.05);
+    await touch('touchMove', pt(bx, by), 0.5);
+    await touch('touchEnd', [], 0.55);
   };
   const [x1, y1, x2, y2] = SCENE.cars[1];
   await drag(x1 - 40, y1 - 30, x2 - 40, y2 - 30);       // drawn a little up and left of the car

@@ -45,7 +45,7 @@ const close = (got, want, what) => {
   }
 };
 
-test('boxes: draw one by mouse drag; the answer is in percent of the image, with its natural size', async () => {
+test('boxes: draw one by mouse drag, resize it by its handle; the answer is in percent of the image, with its natural size', async () => {
   await queueWith('boxes-draw', boxesQueue, [{input: {photo}}]);
   const page = await newPage(browser);
   await signIn(page, T.alice, '#/review/boxes-draw');
@@ -55,10 +55,16 @@ test('boxes: draw one by mouse drag; the answer is in percent of the image, with
   const [x1, y1, x2, y2] = SCENE.person;
   await page.mouse.move(r.x + r.width * x1 / 640, r.y + r.height * y1 / 400);
   await page.mouse.down();
-  await page.mouse.move(r.x + r.width * x2 / 640, r.y + r.height * y2 / 400, {steps: 6});
+  await page.mouse.move(r.x + r.width * (x2 - 30) / 640, r.y + r.height * (y2 - 40) / 400, {steps: 6});
   await page.mouse.up();
   await page.locator('.boxlist li', {hasText: '1. person'}).waitFor();
   assert.equal(await page.locator('.bbox').count(), 1);
+  // Too small: its bottom right handle is dragged 30 and 40 pixels of the image further.
+  const h = await page.locator('.bbox.sel .bh.se').boundingBox();
+  await page.mouse.move(h.x + h.width / 2, h.y + h.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(h.x + h.width / 2 + r.width * 30 / 640, h.y + h.height / 2 + r.height * 40 / 400, {steps: 4});
+  await page.mouse.up();
   await page.keyboard.press('Enter');
   await idle(page);
   const t = await decided(id);

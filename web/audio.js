@@ -14,7 +14,7 @@ export const AUDIO_KEYS = [['Alt+P', 'play / pause the audio'], ['Alt+B', 'audio
 export function audioView(name, url) {
   if (!AUDIO.test(url)) return el('p', {class: 'warn', text: 'not an http(s) audio URL: ' + url});
   const audio = el('audio', {controls: true, preload: 'metadata', src: url, 'aria-label': `Audio of field ${name}`});
-  const kb = (k) => el('kbd', {'aria-hidden': 'true', text: k});
+  const kb = (k) => el('kbd', {class: 'fixed', 'aria-hidden': 'true', text: k}); // Shown whatever the keys setting.
   const rate = el('span', {class: 'rate', role: 'status', text: 'Speed 1×'});
   const play = el('button', {type: 'button', 'aria-keyshortcuts': 'Alt+P', onclick: () => toggle(audio)}, 'Play', kb('Alt+P'));
   const box = el('div', {class: 'audiobox', 'data-field': name}, audio,

@@ -167,7 +167,7 @@ export function boxes(q, task, st, changed) {
   return {el: el('section', {}, legend, left ? el('p', {class: 'warn', text: `${left} suggested boxes do not fit this question and were left out.`}) : null,
                  el('div', {class: 'row'}, acceptAll), list,
                  el('details', {class: 'hint'}, el('summary', {text: 'Keys on the image'}),
-                    el('ul', {}, KEYS.map(([k, v]) => el('li', {}, kbd(k), ' ' + v))))),
+                    el('ul', {}, KEYS.map(([k, v]) => el('li', {}, el('kbd', {text: k}), ' ' + v))))),
     box: el('div', {}, stage, status), st, digits: true,
     focus: () => stage.focus(),
     digit: (i) => labels[i - 1] !== undefined && (pick(labels[i - 1]), true),

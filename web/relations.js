@@ -53,10 +53,13 @@ export function relations(q, task, st, changed, mates) {
       labels.map((l, i) => el('button', {type: 'button', onclick: () => link(i)}, l,
                              i < 9 ? el('kbd', {'aria-hidden': 'true', text: String(i + 1)}) : null))),
     msg, list);
-  // A number pressed in a select links too (the workspace leaves keys in form controls alone).
+  // A number pressed in a select links too (the workspace leaves keys in form controls alone),
+  // as the single-character keys setting says: with Alt held, or not at all (review.js).
   node.addEventListener('keydown', (e) => {
-    if (e.target.tagName === 'SELECT' && /^[1-9]$/.test(e.key) && !e.ctrlKey && !e.altKey && !e.metaKey &&
-        link(Number(e.key) - 1)) e.preventDefault();
+    const mode = document.documentElement.dataset.keys || 'on';
+    const n = mode === 'alt' ? /^Digit([1-9])$/.exec(e.code)?.[1] : /^[1-9]$/.test(e.key) && e.key;
+    if (e.target.tagName === 'SELECT' && n && mode !== 'off' && (mode === 'alt') === e.altKey && !e.ctrlKey &&
+        !e.metaKey && link(Number(n) - 1)) e.preventDefault();
   });
   queueMicrotask(paint); // The spans question may come later in the schema.
   return {el: node, st, digits: true, focus: () => from.focus(), digit: (n) => link(n - 1),

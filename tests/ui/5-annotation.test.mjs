@@ -31,6 +31,13 @@ async function queueWith(name, config, tasks) {
 // Waits for the workspace to have nothing more to show (the queue's one task was answered).
 const idle = (page) => page.getByText('Nothing to review right now').waitFor();
 
+// Sets the single-character keys setting (on, alt, off) in the Keys dialog.
+async function keysSetting(page, value) {
+  await page.getByRole('button', {name: /^Keys/}).click();
+  await page.getByLabel('Single-character keys').selectOption(value);
+  await page.getByRole('button', {name: 'Close'}).click();
+}
+
 // Waits for the image of the boxes question; resolves to its box on the page.
 async function image(page) {
   const img = page.locator('.bframe img');
@@ -136,6 +143,11 @@ test('transcription: the audio keys play, pause, go back 5 s and change the spee
   await page.waitForFunction(() => document.querySelector('.audiobox audio').readyState >= 1);
   const editor = page.getByLabel('Transcript of recording');
   assert.equal(await editor.inputValue(), said.text);
+  // The audio keys are Alt+ keys: with the single letters off they still work, and show as they are.
+  await keysSetting(page, 'off');
+  const hint = page.locator('.audiobox kbd').first();
+  assert.equal(await hint.isVisible(), true);
+  assert.equal(await hint.evaluate((k) => k.textContent + getComputedStyle(k, '::before').content), 'Alt+Pnone');
   await editor.focus();                                 // the keys work while typing
   await page.keyboard.press('Alt+p');
   await page.waitForFunction(() => { const a = document.querySelector('.audiobox audio'); return !a.paused && a.currentTime > 0.2; });
@@ -161,6 +173,7 @@ test('transcription: the audio keys play, pause, go back 5 s and change the spee
   await page.locator('.q-transcription .livediff ins', {hasText: 'leaps'}).waitFor();
   await page.getByLabel('End of segment 2, seconds').fill('3.4');
   await page.getByLabel('Text of segment 2').fill('brown fox leaps');
+  await keysSetting(page, 'on');
   await shot(page, 'workspace-transcription');
   await page.keyboard.press('Control+Enter');
   await idle(page);
@@ -214,7 +227,12 @@ test('relations: link two entities with a label; deleting a span drops its links
                    ['“Ann Lee” (PER) → knows → “Bob Stone” (PER)']);
   assert.equal(await to.locator('option').count(), 2);
   await mark('Acme Corp', '2');                         // back, as entity 2 of 3: digits go to the text again
+  // With the single letters behind Alt, a number in a select links only with Alt held.
+  await keysSetting(page, 'alt');
   await link(0, 1, '1');
+  assert.equal(await page.locator('.linklist li').count(), 1);
+  await page.keyboard.press('Alt+1');
+  await keysSetting(page, 'on');
   await shot(page, 'workspace-relations');
   await page.keyboard.press('Control+Enter');         // the focus is in a select
   await idle(page);

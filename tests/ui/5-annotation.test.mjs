@@ -38,6 +38,15 @@ async function keysSetting(page, value) {
   await page.getByRole('button', {name: 'Close'}).click();
 }
 
+// Marks word (its first place in text) with the keyboard and gives it label number key.
+async function markSpan(page, text, word, key) {
+  await page.locator('.spantext').focus();
+  await page.keyboard.press('Home');
+  for (let i = 0; i < text.indexOf(word); i++) await page.keyboard.press('ArrowRight');
+  for (let i = 0; i < word.length; i++) await page.keyboard.press('Shift+ArrowRight');
+  await page.keyboard.press(key);
+}
+
 // Waits for the image of the boxes question; resolves to its box on the page.
 async function image(page) {
   const img = page.locator('.bframe img');
@@ -193,13 +202,7 @@ test('relations: link two entities with a label; deleting a span drops its links
   const page = await newPage(browser);
   await signIn(page, T.alice, '#/review/links');
   const id = await shownTask(page);
-  const mark = async (word, key) => {
-    await page.locator('.spantext').focus();
-    await page.keyboard.press('Home');
-    for (let i = 0; i < text.indexOf(word); i++) await page.keyboard.press('ArrowRight');
-    for (let i = 0; i < word.length; i++) await page.keyboard.press('Shift+ArrowRight');
-    await page.keyboard.press(key);
-  };
+  const mark = (word, key) => markSpan(page, text, word, key);
   const from = page.getByLabel('From entity'), to = page.getByLabel('To entity');
   const link = async (a, b, key) => {
     await from.focus();
@@ -240,6 +243,44 @@ test('relations: link two entities with a label; deleting a span drops its links
   assert.deepEqual(a.entities.value, [{start: 0, end: 7, label: 'PER'}, {start: 18, end: 27, label: 'ORG'},
                                       {start: 38, end: 47, label: 'PER'}]);
   assert.deepEqual(a.rel, {kind: 'relations', value: [{from: 0, to: 2, label: 'knows'}, {from: 0, to: 1, label: 'works_for'}]});
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
+});
+
+test('all four in one task (the example schema of docs/queues.md): one body, suggestions read from output[question]', async () => {
+  const text = 'Ann works at Acme.';
+  await queueWith('annotate-all', {schema: {
+    fields: [{name: 'text', type: 'text'}, {name: 'photo', type: 'image_url'}, {name: 'recording', type: 'audio_url'}],
+    questions: [{name: 'entities', type: 'spans', labels: ['PER', 'ORG'], field: 'text'},
+                {name: 'links', type: 'relations', spans: 'entities', labels: ['works_for']},
+                {name: 'objects', type: 'boxes', field: 'photo', labels: ['car', 'person']},
+                {name: 'said', type: 'transcription', field: 'recording'}]}, assignment: annotate},
+  [{input: {text, photo, recording: clip},
+    output: {objects: {boxes: [pct(SCENE.person, 'person')], image_width: 640, image_height: 400}, said: 'Ann works at Acme'}}]);
+  const page = await newPage(browser);
+  await signIn(page, T.alice, '#/review/annotate-all');
+  const id = await shownTask(page);
+  await image(page);
+  assert.equal(await page.locator('.bbox.sugg').count(), 1);
+  assert.equal(await page.getByLabel('Transcript of recording').inputValue(), 'Ann works at Acme');
+  await markSpan(page, text, 'Ann', '1');
+  await markSpan(page, text, 'Acme', '2');
+  await page.getByLabel('From entity').focus();
+  await page.keyboard.press('1');                       // Ann works_for Acme (the lists start at 1 and 2)
+  await page.locator('.bstage').focus();
+  await page.keyboard.press('Space');
+  await page.keyboard.press('y');                       // the suggested person is right
+  const editor = page.getByLabel('Transcript of recording');
+  await editor.focus();
+  await page.keyboard.press('End');
+  await page.keyboard.type('.');
+  await page.keyboard.press('Control+Enter');
+  await idle(page);
+  const a = (await decided(id)).decision.answers;
+  assert.deepEqual(a.entities.value, [{start: 0, end: 3, label: 'PER'}, {start: 13, end: 17, label: 'ORG'}]);
+  assert.deepEqual(a.links.value, [{from: 0, to: 1, label: 'works_for'}]);
+  assert.deepEqual(a.objects.value, {boxes: [pct(SCENE.person, 'person')], image_width: 640, image_height: 400});
+  assert.deepEqual(a.said.value, {text: 'Ann works at Acme.'});
   assert.deepEqual(page.errors, []);
   await page.context().close();
 });

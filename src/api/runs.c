@@ -148,11 +148,11 @@ void hitl__h_run_create(hitl_request *req) {
   enqueue(req, j);
 }
 
-/* The heartbeat of a live run before its due time, the frequent case: answered from a read, and
- * stored by the writer with the others of the next second (api/heartbeats.c), so the request
- * is neither suspended nor a job of its own. Returns false when the heartbeat takes the
- * transaction path instead (a lost or overdue run, a full table, a stopping server); true when
- * req was answered. */
+/* The heartbeat of a live run before its due time, the frequent case: checked and answered
+ * from a read, stored by the writer with the others of the next moments in one operation
+ * (api/heartbeats.c), so it is not a job of its own; the answer waits until that write is
+ * durable. Returns false when the heartbeat takes the transaction path instead (a lost or
+ * overdue run, a stopping server); true when req was answered or is held until it is. */
 static bool quick_heartbeat(hitl_request *req, run_job *j) {
   hitl_server *s = req->server;
   if (__atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE)) return false;
@@ -168,10 +168,14 @@ static bool quick_heartbeat(hitl_request *req, run_job *j) {
   hitl_run_touch t = {.run_seq = j->run.seq,
                       .at = j->run.last_heartbeat_at,
                       .due_at = j->run.heartbeat_due_at};
-  if (!hitl__heartbeats_add(s->heartbeats, &t)) return false;
   hitl_buf b = HITL_BUF_INIT;
   hitl__run_to_json(&b, &j->run);
-  hitl__reply_buf(req, 200, &b);
+  /* Suspended before the table holds it: the writer may answer it at once. */
+  hitl__request_suspend(req);
+  if (hitl__heartbeats_add(s->heartbeats, &t, req, &b)) return true;
+  hitl_buf_free(&b);
+  /* The table is full or the writer stopping: a transaction of its own (already suspended). */
+  hitl__committer_enqueue(s->committer, &j->job);
   return true;
 }
 

@@ -411,6 +411,7 @@ test('annotation widgets (boxes with suggestions, audio and transcription with s
   await page.getByLabel('Transcript of recording').fill('Ann Lee works for Acme.');
   await page.locator('.q-transcription .livediff ins').first().waitFor();
   await page.locator('.q-boxes details summary').click();
+  await page.getByText('The output as the model gave it').click();   // the Suggestion panel's JSON
   await page.locator('.bstage').focus();
   await page.keyboard.press('Space');
   found.push(...(await sweep(page, 'annotation workspace, box selected, link made, transcript changed')));
@@ -420,7 +421,7 @@ test('annotation widgets (boxes with suggestions, audio and transcription with s
   // focus indicator (outline) of at least 3:1 against what is around it.
   await page.locator('#taskhead').focus();
   const want = await page.evaluate(() => {
-    const all = [...document.querySelectorAll('.audiobox :is(audio, button), .bstage, .q-boxes button, .q-boxes summary, ' +
+    const all = [...document.querySelectorAll('.audiobox :is(audio, button), .bstage, .q-boxes button, main summary, ' +
       '.q-transcription :is(textarea, input, button), .q-relations :is(select, button)')];
     return all.filter((n) => n.getClientRects().length).map((n, i) => (n.dataset.tabcheck = String(i)));
   });

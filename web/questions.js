@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The answer widgets, one per question type of a queue schema, each with its keyboard handling.
 import {el, pretty, diffView} from './util.js';
-import {boxes, suggestedBoxes} from './boxes.js';
+import {boxes, suggestedBoxes, fits} from './boxes.js';
 import {transcription, suggestedTranscript} from './transcription.js';
 import {relations} from './relations.js';
 
@@ -17,7 +17,7 @@ export function suggestionText(output, name) {
 }
 
 // One line for each suggestion in output that a widget shows in place (boxes on the image, a
-// transcript in its editor), or null when some of output is shown nowhere else.
+// transcript in its editor), or null when some of output (or a box left out) is shown nowhere else.
 export function shownSuggestions(output, questions) {
   const lines = [], used = new Set();
   for (const q of questions) {
@@ -25,6 +25,7 @@ export function shownSuggestions(output, questions) {
     if (q.type === 'boxes') {
       const b = suggestedBoxes(output, q.name), n = {};
       if (!b.length) continue;
+      if (!b.every((x) => fits(x, q.labels || []))) return null;   // Some are left out: the JSON shows them.
       for (const x of b) n[x.label] = (n[x.label] || 0) + 1;
       lines.push(`${b.length} suggested box${b.length > 1 ? 'es' : ''} on the image of ${q.field}: ` +
                  Object.entries(n).map(([l, c]) => `${l} ${c}`).join(', '));

@@ -279,10 +279,12 @@ test('all four in one task (the example schema of docs/queues.md): one body, sug
                                                                  'A transcript of recording in the editor of said.']});
   // Output the widgets do not all show in place stays in view as it is.
   const shown = (output) => page.evaluate(([o, qs]) => import('/assets/questions.js').then((m) => m.shownSuggestions(o, qs)),
-    [output, [{name: 'objects', type: 'boxes', field: 'photo'}, {name: 'said', type: 'transcription', field: 'recording'}]]);
+    [output, [{name: 'objects', type: 'boxes', field: 'photo', labels: ['car', 'person']}, {name: 'said', type: 'transcription', field: 'recording'}]]);
   assert.equal(await shown({said: 'Ann', notes: 'checked twice'}), null);
   assert.equal(await shown({boxes: [pct(SCENE.person, 'person')], image_width: 640, source: 'detector-2'}), null);
   assert.equal(await shown({objects: {boxes: []}, said: 'Ann'}), null, 'no boxes: nothing on the image');
+  assert.equal(await shown({boxes: [pct(SCENE.person, 'person'), pct(SCENE.person, 'bike')]}), null, 'a box left out');
+  assert.deepEqual(await shown({boxes: [pct(SCENE.person, 'person')]}), ['1 suggested box on the image of photo: person 1']);
   assert.deepEqual(await shown('Ann works'), ['A transcript of recording in the editor of said']);
   await markSpan(page, text, 'Ann', '1');
   await markSpan(page, text, 'Acme', '2');

@@ -17,12 +17,15 @@ export function suggestedBoxes(output, name) {
   return o && Array.isArray(o.boxes) ? o.boxes : [];
 }
 
+// Whether box b, a suggestion, can be shown: one of labels, inside the image, not empty.
+export const fits = (b, labels) => b && labels.includes(b.label) && [b.x, b.y, b.width, b.height].every(Number.isFinite) &&
+  b.x >= 0 && b.y >= 0 && b.width > 0 && b.height > 0 && b.x + b.width <= 100.01 && b.y + b.height <= 100.01;
+
 // Builds the widget (the contract of questions.js). w.box, the image with its boxes, goes into
 // the field's place in the task; w.el holds the labels, the list of boxes and the keys.
 export function boxes(q, task, st, changed) {
   const labels = q.labels || [];
-  const fine = (b) => b && labels.includes(b.label) && [b.x, b.y, b.width, b.height].every(Number.isFinite) &&
-    b.x >= 0 && b.y >= 0 && b.width > 0 && b.height > 0 && b.x + b.width <= 100.01 && b.y + b.height <= 100.01;
+  const fine = (b) => fits(b, labels);
   const sugg = suggestedBoxes(task.output, q.name);
   if (!st.boxes) {
     st.boxes = sugg.filter(fine).map(({label, x, y, width, height}) => ({label, x, y, width, height, s: 1}));

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The answer widgets, one per question type of a queue schema, each with its keyboard handling.
 import {el, pretty, diffView} from './util.js';
-import {boxes} from './boxes.js';
-import {transcription} from './transcription.js';
+import {boxes, suggestedBoxes, fits} from './boxes.js';
+import {transcription, suggestedTranscript} from './transcription.js';
 import {relations} from './relations.js';
 
 // The text a reviewer corrects: the output itself when it is a string, else output[name] or
@@ -14,6 +14,32 @@ export function suggestionText(output, name) {
     if (typeof output.text === 'string') return output.text;
   }
   return null;
+}
+
+// One line for each suggestion in output that a widget shows in place (boxes on the image, a
+// transcript in its editor), or null when some of output (or a box left out) is shown nowhere else.
+export function shownSuggestions(output, questions) {
+  const lines = [], used = new Set();
+  for (const q of questions) {
+    let whole;
+    if (q.type === 'boxes') {
+      const b = suggestedBoxes(output, q.name), n = {};
+      if (!b.length) continue;
+      if (!b.every((x) => fits(x, q.labels || []))) return null;   // Some are left out: the JSON shows them.
+      for (const x of b) n[x.label] = (n[x.label] || 0) + 1;
+      lines.push(`${b.length} suggested box${b.length > 1 ? 'es' : ''} on the image of ${q.field}: ` +
+                 Object.entries(n).map(([l, c]) => `${l} ${c}`).join(', '));
+      whole = ['boxes', 'image_width', 'image_height'];
+    } else if (q.type === 'transcription') {
+      const t = suggestedTranscript(output, q.name), k = t?.segments?.length;
+      if (!t) continue;
+      lines.push(`A transcript of ${q.field} in the editor of ${q.name}${k ? `, with ${k} segment${k > 1 ? 's' : ''}` : ''}`);
+      whole = ['text', 'segments'];
+    } else continue;
+    for (const k of output && typeof output === 'object' && output[q.name] !== undefined ? [q.name] : whole) used.add(k);
+  }
+  const all = typeof output === 'string' || Object.keys(output || {}).every((k) => used.has(k));
+  return lines.length && all ? lines : null;
 }
 
 // The candidates of a preference question: the members of output[q.name] or of output when it

@@ -2,7 +2,7 @@
 // The review workspace: queue picker, task view, answer widgets, prefetch, leases and keys.
 import {api, seg} from './api.js';
 import {el, pretty, markdown, diffView, when, toast, scrollBox} from './util.js';
-import {makeQuestion, suggestionText} from './questions.js';
+import {makeQuestion, suggestionText, shownSuggestions} from './questions.js';
 import {audioView, AUDIO_KEYS} from './audio.js';
 import {BOX_KEYS} from './boxes.js';
 
@@ -89,6 +89,14 @@ function valueView(v, label) {
   return scrollBox(label, pretty(v), 'pre');
 }
 
+// The model's output; when the widgets show all of it in place, a line for each and the JSON
+// folded away.
+function suggestionView(v, questions) {
+  const lines = shownSuggestions(v, questions);
+  return lines ? [lines.map((x) => el('p', {text: x + '.'})),
+    el('details', {}, el('summary', {text: 'The output as the model gave it'}), valueView(v, 'Suggestion'))] : valueView(v, 'Suggestion');
+}
+
 function fieldView(f, task, spanFields) {
   const v = (task.input || {})[f.name];
   let body;
@@ -160,7 +168,7 @@ function taskView(t, schema) {
       el('span', {text: 'submitted ' + when(t.created_at)}),
       t.deadline_at ? el('span', {text: 'due ' + when(t.deadline_at)}) : null),
     fields,
-    t.output !== undefined ? section('Suggestion', valueView(t.output, 'Suggestion'), confidenceView(t))
+    t.output !== undefined ? section('Suggestion', suggestionView(t.output, schema.questions), confidenceView(t))
                            : confidenceView(t) && section('Model', confidenceView(t)),
     t.context !== undefined ? section('Evidence', valueView(t.context, 'Evidence')) : null,
     routeView(t.route));

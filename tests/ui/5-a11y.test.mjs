@@ -5,8 +5,9 @@
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
 import {ADMIN, BASE, ok, tokens, launch, newPage, signIn, shot, shownTask, nextTask, decided, axe} from './lib.mjs';
+import {SCENE, street, wav, mediaServer} from './media.mjs';
 
-let browser, T, ally;
+let browser, T, ally, media;
 const Q = 'a11y';
 const DESK = {width: 1280, height: 800}, PHONE = {width: 390, height: 844};
 
@@ -40,7 +41,7 @@ before(async () => {
   const roles = [...new Set(queues.flatMap((q) => q.config.assignment.roles))];
   ally = (await ok(ADMIN, 'POST', '/v1/tokens', {name: 'ally', roles})).token;
 });
-after(async () => { await browser?.close(); });
+after(async () => { await browser?.close(); await media?.close(); });
 
 // The serious violations of the screen now shown, at both widths, as "screen @ width: ...".
 async function sweep(page, name, ready) {
@@ -53,6 +54,14 @@ async function sweep(page, name, ready) {
   await page.setViewportSize(DESK);
   return out;
 }
+
+// The contrast ratio of two CSS colours (rgb/rgba strings), as WCAG defines it.
+const contrast = (a, b) => {
+  const lum = (c) => c.match(/[\d.]+/g).slice(0, 3).map((x) => x / 255).map((x) => (x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4))
+    .reduce((s, x, i) => s + x * [0.2126, 0.7152, 0.0722][i], 0);
+  const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
+  return (x + 0.05) / (y + 0.05);
+};
 
 test('axe-core finds no serious or critical violation on any screen, at desktop and phone width', async () => {
   const found = [];
@@ -317,10 +326,7 @@ test('non-text contrast: focus ring, confidence bar and track, stars, captions, 
   await signIn(admin, ADMIN, '#/config/' + Q);
   await admin.locator('.gutter div').first().waitFor();
   const gutter = await admin.locator('.gutter div').first().evaluate((n) => [getComputedStyle(n).color, getComputedStyle(n.parentElement).backgroundColor]);
-  const lum = (c) => c.match(/\d+/g).slice(0, 3).map((x) => x / 255).map((x) => (x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4))
-    .reduce((s, x, i) => s + x * [0.2126, 0.7152, 0.0722][i], 0);
-  const [a, b] = gutter.map(lum).sort((p, q) => q - p);
-  assert.ok((a + 0.05) / (b + 0.05) >= 4.5, `editor gutter ${((a + 0.05) / (b + 0.05)).toFixed(2)}:1`);
+  assert.ok(contrast(...gutter) >= 4.5, `editor gutter ${contrast(...gutter).toFixed(2)}:1`);
   await admin.context().close();
 });
 
@@ -365,5 +371,86 @@ test('on a phone and at 200 % zoom the answer bar never covers the focused contr
   await box.focus();
   await page.keyboard.press('ArrowRight');
   await page.waitForFunction(() => document.querySelector('.scroll').scrollLeft > 0);
+  await page.context().close();
+});
+
+test('annotation widgets (boxes with suggestions, audio and transcription with segments, relations): axe at both widths, every control by Tab with a visible focus', async () => {
+  media = await mediaServer({'/street.png': ['image/png', street()], '/clip.wav': ['audio/wav', wav(4)]});
+  const pct = ([x1, y1, x2, y2], label) => ({label, x: x1 / 6.4, y: y1 / 4, width: (x2 - x1) / 6.4, height: (y2 - y1) / 4});
+  const text = 'Ann Lee works for Acme Corp.';
+  await ok(ADMIN, 'PUT', '/v1/queues/a11y-annotate', {assignment: {roles: ['validator']}, schema: {
+    fields: [{name: 'text', type: 'text'}, {name: 'photo', type: 'image_url'}, {name: 'recording', type: 'audio_url'}],
+    questions: [{name: 'entities', type: 'spans', labels: ['PER', 'ORG'], field: 'text'},
+                {name: 'links', type: 'relations', spans: 'entities', labels: ['works_for', 'knows']},
+                {name: 'objects', type: 'boxes', field: 'photo', labels: ['car', 'person']},
+                {name: 'said', type: 'transcription', field: 'recording'}]}});
+  await ok(ADMIN, 'POST', '/v1/queues/a11y-annotate/tasks', {
+    input: {text, photo: media.url + '/street.png', recording: media.url + '/clip.wav'},
+    output: {objects: {boxes: [pct(SCENE.cars[0], 'car'), pct(SCENE.cars[1], 'car'), pct(SCENE.person, 'person')], image_width: 640, image_height: 400},
+             said: {text: 'ann lee works for acme', segments: [{start: 0, end: 1.5, text: 'ann lee'}, {start: 1.5, end: 3, text: 'works for acme'}]}}});
+  const page = await newPage(browser);
+  await signIn(page, ally, '#/review/a11y-annotate');
+  await shownTask(page);
+  await page.waitForFunction(() => document.querySelector('.bframe img')?.naturalWidth > 0 &&
+                             document.querySelector('.audiobox audio').readyState >= 1);
+  const found = [...(await sweep(page, 'annotation workspace'))];
+  // A box selected (handles, a moved tag), spans marked and a link made (the link list).
+  await page.locator('.bstage').focus();
+  await page.keyboard.press('Space');
+  assert.equal(await page.locator('.bbox.sel .bh').count(), 4);
+  for (const [word, key] of [['Ann Lee', '1'], ['Acme Corp', '2']]) {
+    await page.locator('.spantext').focus();
+    await page.keyboard.press('Home');
+    for (let i = 0; i < text.indexOf(word); i++) await page.keyboard.press('ArrowRight');
+    for (let i = 0; i < word.length; i++) await page.keyboard.press('Shift+ArrowRight');
+    await page.keyboard.press(key);
+  }
+  await page.getByLabel('From entity').focus();
+  await page.keyboard.press('1');
+  await page.locator('.linklist li').first().waitFor();
+  await page.getByLabel('Transcript of recording').fill('Ann Lee works for Acme.');
+  await page.locator('.q-transcription .livediff ins').first().waitFor();
+  await page.locator('.q-boxes details summary').click();
+  await page.getByText('The output as the model gave it').click();   // the Suggestion panel's JSON
+  await page.locator('.bstage').focus();
+  await page.keyboard.press('Space');
+  found.push(...(await sweep(page, 'annotation workspace, box selected, link made, transcript changed')));
+  assert.deepEqual(found, [], `${found.length} serious or critical axe-core violations:\n${found.join('\n')}`);
+
+  // Tab from the top of the page: every control of the new widgets is reached, and each has a
+  // focus indicator (outline) of at least 3:1 against what is around it.
+  await page.locator('#taskhead').focus();
+  const want = await page.evaluate(() => {
+    const all = [...document.querySelectorAll('.audiobox :is(audio, button), .bstage, .q-boxes button, main summary, ' +
+      '.q-transcription :is(textarea, input, button), .q-relations :is(select, button)')];
+    return all.filter((n) => n.getClientRects().length).map((n, i) => (n.dataset.tabcheck = String(i)));
+  });
+  const seen = new Map();
+  for (let i = 0; i < 200 && seen.size < want.length; i++) {
+    await page.keyboard.press('Tab');
+    const f = await page.evaluate(() => {
+      const n = document.activeElement;
+      if (!n || n.dataset.tabcheck === undefined) return null;
+      const rgb = (c) => c.match(/[\d.]+/g).map(Number);
+      const bg = (x) => { for (; x; x = x.parentElement) { const c = getComputedStyle(x).backgroundColor; if (rgb(c)[3] !== 0) return c; } return 'rgb(255, 255, 255)'; };
+      const cs = getComputedStyle(n);
+      return {id: n.dataset.tabcheck, what: n.outerHTML.slice(0, 70), visible: n.matches(':focus-visible') && cs.outlineStyle !== 'none',
+              width: parseFloat(cs.outlineWidth), offset: parseFloat(cs.outlineOffset), ring: cs.outlineColor,
+              around: bg(n.parentElement), self: bg(n)};
+    });
+    if (f && !seen.has(f.id)) seen.set(f.id, f);
+  }
+  const missed = await page.evaluate((ids) => [...document.querySelectorAll('[data-tabcheck]')]
+    .filter((n) => !ids.includes(n.dataset.tabcheck)).map((n) => n.outerHTML.slice(0, 70)), [...seen.keys()]);
+  assert.deepEqual(missed, [], 'controls Tab never reached');
+  assert.ok(seen.size >= 20, `only ${seen.size} controls checked`);
+  // The ring is drawn outside the control: against what is around it, and against the control's
+  // own colour too unless a gap of at least 2 px parts them. The native audio element draws its
+  // own focus inside its controls.
+  const weak = [...seen.values()].filter((f) => !f.what.startsWith('<audio') &&
+    !(f.visible && f.width >= 2 && contrast(f.ring, f.around) >= 3 && (f.offset >= 2 || contrast(f.ring, f.self) >= 3)))
+    .map((f) => `${f.what}: ring ${f.ring} ${f.width}px, ${contrast(f.ring, f.around).toFixed(2)}:1 around, ${contrast(f.ring, f.self).toFixed(2)}:1 on itself`);
+  assert.deepEqual(weak, [], 'focus indicators under 3:1 or not shown');
+  assert.deepEqual(page.errors, []);
   await page.context().close();
 });

@@ -54,6 +54,12 @@ async function image(page) {
   return img.boundingBox();
 }
 
+// The Suggestion panel: its lines, and whether the model's JSON is shown (not folded away).
+const suggestion = async (page) => {
+  const panel = page.locator('section.block', {has: page.locator('h2', {hasText: /^Suggestion$/})});
+  return {lines: await panel.locator(':scope > p').allInnerTexts(), json: await panel.locator('pre').isVisible()};
+};
+
 const close = (got, want, what) => {
   for (const k of Object.keys(want)) {
     if (typeof want[k] === 'number') assert.ok(Math.abs(got[k] - want[k]) <= 0.5, `${what}.${k}: ${got[k]}, want ${want[k]}`);
@@ -120,7 +126,12 @@ test('boxes: the model\'s boxes are suggestions to adjust, accept or delete with
   await page.keyboard.press('y');
   assert.equal(await page.locator('.bbox.sugg').count(), 1);
   await page.keyboard.press('Shift+Space');             // back to box 2
+  // The boxes are on the image: the panel says what they are, the JSON is folded away.
+  assert.deepEqual(await suggestion(page), {lines: ['3 suggested boxes on the image of photo: car 2, person 1.'], json: false});
   await shot(page, 'workspace-boxes');
+  await page.getByText('The output as the model gave it').click();
+  assert.equal((await suggestion(page)).json, true);
+  await page.locator('.bstage').focus();
   await page.keyboard.press('Delete');
   assert.equal(await page.locator('.bbox').count(), 2);
   await page.keyboard.press('b');                       // a new box in the middle, labelled car
@@ -152,6 +163,7 @@ test('transcription: the audio keys play, pause, go back 5 s and change the spee
   await page.waitForFunction(() => document.querySelector('.audiobox audio').readyState >= 1);
   const editor = page.getByLabel('Transcript of recording');
   assert.equal(await editor.inputValue(), said.text);
+  assert.deepEqual(await suggestion(page), {lines: ['A transcript of recording in the editor of said, with 2 segments.'], json: false});
   // The audio keys are Alt+ keys: with the single letters off they still work, and show as they are.
   await keysSetting(page, 'off');
   const hint = page.locator('.audiobox kbd').first();
@@ -263,6 +275,17 @@ test('all four in one task (the example schema of docs/queues.md): one body, sug
   await image(page);
   assert.equal(await page.locator('.bbox.sugg').count(), 1);
   assert.equal(await page.getByLabel('Transcript of recording').inputValue(), 'Ann works at Acme');
+  assert.deepEqual(await suggestion(page), {json: false, lines: ['1 suggested box on the image of photo: person 1.',
+                                                                 'A transcript of recording in the editor of said.']});
+  // Output the widgets do not all show in place stays in view as it is.
+  const shown = (output) => page.evaluate(([o, qs]) => import('/assets/questions.js').then((m) => m.shownSuggestions(o, qs)),
+    [output, [{name: 'objects', type: 'boxes', field: 'photo', labels: ['car', 'person']}, {name: 'said', type: 'transcription', field: 'recording'}]]);
+  assert.equal(await shown({said: 'Ann', notes: 'checked twice'}), null);
+  assert.equal(await shown({boxes: [pct(SCENE.person, 'person')], image_width: 640, source: 'detector-2'}), null);
+  assert.equal(await shown({objects: {boxes: []}, said: 'Ann'}), null, 'no boxes: nothing on the image');
+  assert.equal(await shown({boxes: [pct(SCENE.person, 'person'), pct(SCENE.person, 'bike')]}), null, 'a box left out');
+  assert.deepEqual(await shown({boxes: [pct(SCENE.person, 'person')]}), ['1 suggested box on the image of photo: person 1']);
+  assert.deepEqual(await shown('Ann works'), ['A transcript of recording in the editor of said']);
   await markSpan(page, text, 'Ann', '1');
   await markSpan(page, text, 'Acme', '2');
   await page.getByLabel('From entity').focus();
@@ -340,6 +363,7 @@ test('speed: answer to next task interactive with 50 suggested boxes', async () 
   for (let i = 0; i < 6; i++) {
     await image(page);
     assert.equal(await page.locator('.bbox').count(), 50);
+    assert.deepEqual(await suggestion(page), {lines: ['50 suggested boxes on the image of photo: person 17, car 33.'], json: false});
     // Waits for the next task to be claimed ahead, as a reviewer's few seconds per task would.
     await page.waitForFunction(() => performance.getEntriesByType('resource').filter((e) => e.name.endsWith('/claim')).length >= 2 + (window.hitlT || []).length);
     await page.keyboard.press('Enter');

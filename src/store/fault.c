@@ -177,7 +177,9 @@ WRAP(calib_list,
      (int64_t queue_id, int64_t after, size_t limit, hitl_calib_row **out, size_t *n), queue_id,
      after, limit, out, n)
 
-#define FAULT_FUNCTIONS 61 /* Every member of the vtable but version. */
+WRAP(pipeline, (bool on), on)
+
+#define FAULT_FUNCTIONS 62 /* Every member of the vtable but version. */
 _Static_assert(sizeof(hitl_store_vtable) ==
                    offsetof(hitl_store_vtable, close) + FAULT_FUNCTIONS * sizeof(void (*)(void)),
                "a store function was added: give it a wrapper in store/fault.c");
@@ -245,6 +247,7 @@ static const hitl_store_vtable fault_vtable = {
     .calib_put = f_calib_put,
     .calib_get = f_calib_get,
     .calib_list = f_calib_list,
+    .pipeline = f_pipeline,
 };
 
 hitl_store *hitl__store_fault_wrap(hitl_store *backend) {

@@ -83,6 +83,12 @@ typedef enum hitl__pg_stmt_id {
   "t.lease_expires_at, t.decision, t.decided_by, t.decided_at, t.submitted_by, "            \
   "t.timeout_action"
 
+/* A statement sent in pipeline mode whose result is read later. */
+typedef struct hitl__pg_pending {
+  const char *what;  /* For the log (static string). */
+  bool must_change;  /* Changing (or returning) no row is a failure, as hitl__pg_change says. */
+} hitl__pg_pending;
+
 /* A PostgreSQL store handle: the base first, then one connection. */
 typedef struct hitl__pg {
   hitl_store base;
@@ -93,6 +99,12 @@ typedef struct hitl__pg {
   bool release_due;  /* op_end was called: the savepoint is released with the next op_begin. */
   bool listening;    /* LISTEN was sent on this connection (changes_wait). */
   bool listened;     /* LISTEN was sent on an earlier connection of this handle too. */
+  bool pipeline_on;  /* The owner allows deferred writes (pipeline(true)). */
+  bool piped;        /* The connection is in libpq's pipeline mode (inside a transaction). */
+  bool no_pipe_once; /* A deferred write failed: the next transaction runs without deferring. */
+  int deferred_rc;   /* The first failure among the deferred writes of the transaction, or 0. */
+  size_t n_pending, cap_pending;
+  struct hitl__pg_pending *pending; /* Statements sent whose results are not read yet. */
   hitl_buf scratch;  /* Reused for per-call text (the claim's role list). */
 } hitl__pg;
 
@@ -122,6 +134,15 @@ void hitl__pg_double(hitl__pg_params *p, double v, bool present);
  * else HITL_ESTORE, logged under the name what. On failure *res is NULL. */
 int hitl__pg_exec(hitl__pg *s, hitl__pg_stmt_id id, const hitl__pg_params *p, const char *what,
                   PGresult **res);
+
+/* Runs statement id with p as a write whose answer the caller does not read. In a transaction
+ * of a handle whose owner allowed it (pipeline(true)) it is only sent: its answer is read with
+ * the next statement that waits for one, and its failure (or, with must_change, changing no
+ * row) dooms the transaction (commit() answers HITL_ERETRY, the next transaction runs without
+ * deferring, so the failure is then reported where it happens). Otherwise it runs at once and
+ * returns as hitl__pg_change (must_change) or hitl__pg_exec does. */
+int hitl__pg_write(hitl__pg *s, hitl__pg_stmt_id id, const hitl__pg_params *p, bool must_change,
+                   const char *what);
 
 /* Reads row i of r into row (zeroed beforehand). */
 typedef void (*hitl__pg_row_fn)(const PGresult *r, int i, void *row);

@@ -175,7 +175,7 @@ int hitl__pg_event_insert(hitl_store *store, const hitl_event *e) {
   hitl__pg_bytes(&p, e->prev_hash, HITL_HASH_LEN);
   hitl__pg_bytes(&p, e->hash, HITL_HASH_LEN);
   /* No row back: the seq is taken (the event was not inserted, the head did not move). */
-  int rc = hitl__pg_change((hitl__pg *)store, HITL__PG_EVENT_INSERT, &p, "event_insert");
+  int rc = hitl__pg_write((hitl__pg *)store, HITL__PG_EVENT_INSERT, &p, true, "event_insert");
   return rc == HITL_ENOT_FOUND ? HITL_ECONFLICT : rc;
 }
 

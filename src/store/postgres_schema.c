@@ -209,10 +209,22 @@ static const char migration_003_calibration[] =
     "  aps double precision);"
     "CREATE INDEX calibration_decided ON calibration(queue_id, decided_seq) WHERE correct >= 0;";
 
+/* Task counts at commit time: the trigger that keeps task_counts (and takes the chain's lock
+ * first, see migration 001) becomes a constraint trigger deferred to the commit. A transaction
+ * then takes the chain's lock at its end only (the writer links its events last, see
+ * core/chain.h), so the writers of several nodes run their operations side by side and wait for
+ * each other only around their commits. The counts a transaction reads of its own changes are
+ * the ones from before it began, which no statement does. */
+static const char migration_004_counts_at_commit[] =
+    "DROP TRIGGER tasks_count ON tasks;"
+    "CREATE CONSTRAINT TRIGGER tasks_count AFTER INSERT OR UPDATE OF queue_id, state, decided_by"
+    "  ON tasks DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION hitl_task_counts();";
+
 const char *const hitl__pg_migrations[] = {
     migration_001_initial,
     migration_002_runs,
     migration_003_calibration,
+    migration_004_counts_at_commit,
 };
 
 const size_t hitl__pg_migrations_count =

@@ -104,7 +104,7 @@ int hitl__pg_task_update(hitl_store *store, const hitl_task *t) {
   hitl__pg_text(&p, t->decided_by, 0);
   hitl__pg_int(&p, t->decided_at);
   hitl__pg_int(&p, t->updated_at);
-  return hitl__pg_change((hitl__pg *)store, HITL__PG_TASK_UPDATE, &p, "task_update");
+  return hitl__pg_write((hitl__pg *)store, HITL__PG_TASK_UPDATE, &p, true, "task_update");
 }
 
 int hitl__pg_task_get(hitl_store *store, const char *id, hitl_task *out) {

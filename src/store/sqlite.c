@@ -366,6 +366,13 @@ static int sq_op_abort(hitl_store *store) {
   return ret;
 }
 
+/* Each statement is a function call on SQLite: there is no round trip to save. */
+static int sq_pipeline(hitl_store *store, bool on) {
+  (void)store;
+  (void)on;
+  return 0;
+}
+
 /* ---- Queues ---- */
 
 static void read_queue(sqlite3_stmt *st, hitl_queue_row *q) {
@@ -552,6 +559,7 @@ static const hitl_store_vtable sqlite_vtable = {
     .calib_put = hitl__sqlite_calib_put,
     .calib_get = hitl__sqlite_calib_get,
     .calib_list = hitl__sqlite_calib_list,
+    .pipeline = sq_pipeline,
     .response_list_by_reviewer = hitl__sqlite_response_list_by_reviewer,
     .response_count_by_reviewer = hitl__sqlite_response_count_by_reviewer,
     .reviewer_activity = hitl__sqlite_reviewer_activity,

@@ -146,6 +146,8 @@ typedef struct hitl_store_vtable {
   int (*queue_get)(hitl_store *s, const char *name, hitl_queue_row *out);
   /* All queues ordered by name. */
   int (*queue_list)(hitl_store *s, hitl_queue_row **out, size_t *n);
+  /* Counts as of the last commit: inside a write transaction, its own changes may not show
+   * (PostgreSQL counts them when it commits). */
   int (*queue_stats)(hitl_store *s, int64_t queue_id, hitl_queue_stats *out);
   /* created_at of the queue's oldest pending task (0 when none), from an index: unlike
    * queue_stats it does not count, so it stays cheap with millions of tasks. */
@@ -306,9 +308,20 @@ typedef struct hitl_store_vtable {
   int (*calib_get)(hitl_store *s, int64_t task_seq, hitl_calib_row *out);
   int (*calib_list)(hitl_store *s, int64_t queue_id, int64_t after, size_t limit,
                     hitl_calib_row **out, size_t *n);
+
+  /* Whether the transactions begun from now on may defer writes: a write whose caller reads no
+   * result but its return code (task_update, run_update, event_insert, changes_publish, and the
+   * savepoints of op_begin/op_end/op_abort) may then return 0 before the database answered
+   * (PostgreSQL sends it and reads the answer with the next statement that waits, libpq's
+   * pipeline mode). Such a write that fails, or that finds no row to change, dooms the
+   * transaction: later calls and commit() return HITL_ERETRY, and the next transaction of the
+   * handle defers nothing, so that running the same writes again reports the failure where it
+   * happens. For a committer that runs a batch again on HITL_ERETRY (api/commit.c). Off when a
+   * handle opens; SQLite, whose every statement is a function call, ignores it. */
+  int (*pipeline)(hitl_store *s, bool on);
 } hitl_store_vtable;
 
-#define HITL_STORE_VERSION 5
+#define HITL_STORE_VERSION 6
 #define HITL_CHANGES_MAX 7900 /* PostgreSQL's NOTIFY takes payloads under 8,000 bytes. */
 
 /* The base every backend embeds first. */

@@ -2076,6 +2076,112 @@ static void test_chain_head_after_op_abort(void **state) {
   hitl_store_close(other);
 }
 
+/* A transaction of a chain that defers (hitl_chain_defer, as the server's writer) holds no lock
+ * that another writer's events wait for until it links: neither its held events nor its task
+ * changes (the counts are kept at commit). The other writer's session gives up on a lock after
+ * 3 s, so a lock taken too early fails the test instead of hanging it. */
+static void test_chain_deferred_lock_at_link(void **state) {
+  fixture *f = *state;
+  if (pg_server == NULL) skip();
+  char url[700];
+  /* lock_timeout is not a connection keyword: libpq passes it through "options". */
+  snprintf(url, sizeof url, "%s%coptions=-c%%20lock_timeout%%3D3000", f->path,
+           strchr(f->path, '?') ? '&' : '?');
+  hitl_store *s = f->s, *other = open_store(url);
+  hitl_chain mine, theirs;
+  hitl_chain_init(&mine);
+  hitl_chain_init(&theirs);
+  hitl_chain_defer(&mine, true);
+  hitl_event_spec spec = {.type = "test.event", .actor = "test", .from_state = -1, .to_state = -1};
+  hitl_task t;
+  make_task(&t, f->q1, 0, 1);
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->task_insert(s, &t), 0);
+  assert_int_equal(hitl_chain_append(&mine, s, 1, &spec), 0);
+  assert_int_equal(mine.changes[0].seq, 0); /* Held, not linked yet. */
+
+  assert_int_equal(other->vt->begin(other), 0);
+  assert_int_equal(hitl_chain_append(&theirs, other, 2, &spec), 0);
+  assert_int_equal(other->vt->commit(other), 0);
+  hitl_chain_committed(&theirs);
+
+  assert_int_equal(hitl_chain_link(&mine, s), 0);
+  assert_int_equal(mine.changes[0].seq, 2); /* After theirs. */
+  assert_int_equal(hitl_chain_append(&mine, s, 3, &spec), 0); /* Linked: stored at once. */
+  assert_int_equal(mine.changes[1].seq, 3);
+  assert_int_equal(s->vt->commit(s), 0);
+  hitl_chain_committed(&mine);
+
+  hitl_chain_report report;
+  assert_int_equal(hitl_chain_verify(s, &report), 0);
+  assert_int_equal(report.broken_seq, 0);
+  assert_int_equal(report.events, 3);
+  hitl_queue_stats st;
+  assert_int_equal(other->vt->queue_stats(other, f->q1, &st), 0);
+  assert_int_equal(st.by_state[HITL_TASK_PENDING], 1);
+  hitl_task_clear(&t);
+  hitl_chain_free(&mine);
+  hitl_chain_free(&theirs);
+  hitl_store_close(other);
+}
+
+/* With pipeline(true), a write may return before the database answered; its failure then dooms
+ * the transaction (HITL_ERETRY), and the next transaction reports it where it happens. */
+static void test_pipeline_failure_dooms_then_reports(void **state) {
+  fixture *f = *state;
+  hitl_store *s = f->s;
+  assert_int_equal(s->vt->pipeline(s, true), 0);
+  hitl_event e = {.seq = 1, .at = 1, .type = "test.event", .actor = "test", .data = "{}"};
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->event_insert(s, &e), 0);
+  assert_int_equal(s->vt->commit(s), 0);
+
+  /* The seq is taken: reported at once (SQLite) or by commit() (a deferred write). */
+  assert_int_equal(s->vt->begin(s), 0);
+  int rc = s->vt->event_insert(s, &e);
+  if (rc == 0) {
+    assert_int_equal(s->vt->commit(s), HITL_ERETRY);
+    assert_int_equal(s->vt->begin(s), 0);
+    rc = s->vt->event_insert(s, &e);
+  }
+  assert_int_equal(rc, HITL_ECONFLICT);
+  assert_int_equal(s->vt->rollback(s), 0);
+
+  /* An update of no row: the same, as HITL_ENOT_FOUND. */
+  hitl_task ghost;
+  make_task(&ghost, f->q1, 0, 1);
+  ghost.seq = 987654;
+  assert_int_equal(s->vt->begin(s), 0);
+  rc = s->vt->task_update(s, &ghost);
+  if (rc == 0) {
+    assert_int_equal(s->vt->commit(s), HITL_ERETRY);
+    assert_int_equal(s->vt->begin(s), 0);
+    rc = s->vt->task_update(s, &ghost);
+  }
+  assert_int_equal(rc, HITL_ENOT_FOUND);
+  assert_int_equal(s->vt->rollback(s), 0);
+  hitl_task_clear(&ghost);
+
+  /* An operation undone inside a deferring transaction: the rest commits. */
+  hitl_task t;
+  make_task(&t, f->q1, 0, 1);
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->op_begin(s), 0);
+  assert_int_equal(s->vt->task_insert(s, &t), 0);
+  assert_int_equal(s->vt->op_end(s), 0);
+  assert_int_equal(s->vt->op_begin(s), 0);
+  t.priority = 7;
+  assert_int_equal(s->vt->task_update(s, &t), 0);
+  assert_int_equal(s->vt->op_abort(s), 0);
+  assert_int_equal(s->vt->commit(s), 0);
+  hitl_task got;
+  assert_int_equal(s->vt->task_get(s, t.id, &got), 0);
+  assert_int_equal(got.priority, 0);
+  hitl_task_clear(&got);
+  hitl_task_clear(&t);
+  assert_int_equal(s->vt->pipeline(s, false), 0);
+}
+
 /* A database whose defaults print bytea as escapes and floats rounded to 15 digits: the
  * backend sets its own formats, so hashes and confidences still read back exactly. */
 static void test_server_formats_do_not_matter(void **state) {
@@ -2225,6 +2331,8 @@ int main(int argc, char **argv) {
       T(test_chain_concurrent_writers),
       T(test_deadlock_is_retry),
       T(test_chain_head_after_op_abort),
+      T(test_chain_deferred_lock_at_link),
+      T(test_pipeline_failure_dooms_then_reports),
       T(test_server_formats_do_not_matter),
       T(test_delivery_take),
       T(test_due_tasks_skip_what_another_writer_holds),

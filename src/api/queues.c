@@ -9,6 +9,7 @@
 #include "api/server_internal.h"
 #include "api/sync.h"
 #include "api/task_json.h"
+#include "core/admin.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
@@ -88,22 +89,9 @@ static void put_job_free(void *p) {
 
 static int put_run(hitl_job *job, hitl_txn *x) {
   put_job *j = (put_job *)job;
-  hitl_store *s = x->store;
-  int rc = s->vt->queue_put(s, j->name, j->config->json, x->now, &j->id, &j->created);
-  if (rc) return hitl_err_set(&job->err, rc, NULL, "could not store the queue");
-  hitl_event_spec spec = {
-      .type = j->created ? "queue.created" : "queue.updated",
-      .queue = j->name,
-      .queue_id = j->id,
-      .actor = j->req->who.name,
-      /* Events reach webhook receivers and streams: no receiver learns another's credentials. */
-      .data = hitl__queue_config_json(j->config, false),
-      .from_state = -1,
-      .to_state = -1,
-  };
-  rc = hitl_chain_append(x->chain, s, x->now, &spec);
-  if (rc) return hitl_err_set(&job->err, rc, NULL, "could not append the event");
-  return 0;
+  /* Events reach webhook receivers and streams: no receiver learns another's credentials. */
+  return hitl_queue_store(x, j->name, j->config->json, hitl__queue_config_json(j->config, false),
+                          &j->req->actor, &j->id, &j->created, &job->err);
 }
 
 /* Adds "webhook_secrets": the secrets this PUT generated, shown here once and never again, to

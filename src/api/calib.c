@@ -49,6 +49,9 @@ struct hitl_calib_set {
     double score;
   } *conf_adds;
   size_t n_conf_adds, cap_conf_adds;
+  struct decided *prepared; /* Writer only: the open transaction's decisions (prepare). */
+  size_t n_prepared;
+  bool is_prepared;
 };
 
 hitl_calib_set *hitl__calib_new(void) {
@@ -56,6 +59,8 @@ hitl_calib_set *hitl__calib_new(void) {
   pthread_mutex_init(&c->lock, NULL);
   return c;
 }
+
+static void drop_prepared(hitl_calib_set *c);
 
 void hitl__calib_free(hitl_calib_set *c) {
   if (c == NULL) return;
@@ -69,6 +74,7 @@ void hitl__calib_free(hitl_calib_set *c) {
   free(c->entries);
   free(c->pending);
   free(c->conf_adds);
+  drop_prepared(c);
   pthread_mutex_destroy(&c->lock);
   free(c);
 }
@@ -473,9 +479,12 @@ static void put_cert(hitl_buf *b, const hitl_calib_certificate *cert) {
 /* One task people decided in the open transaction. */
 typedef struct decided {
   char task_id[HITL_ID_LEN];
-  int64_t seq;       /* The event that decided it. */
+  size_t change;     /* Index of the deciding change in the transaction's chain. */
+  int64_t seq;       /* The event that decided it (known once the chain is linked). */
   int64_t queue_id;  /* Set once its pair is stored (0: it has none). */
   char *queue;
+  bool has_row;      /* hitl__calib_prepare found its pair: row, but for decided_seq. */
+  hitl_calib_row row;
 } decided;
 
 /* Adds one stored pair of queue (store id queue_id) to its state. When own is not NULL (the
@@ -542,9 +551,10 @@ static int add_pair(hitl_calib_set *c, hitl_txn *x, calib_entry *e, const decide
   return rc;
 }
 
-/* Stores the verified pair of a task people decided; sets d->queue_id and d->queue when it has
- * one. */
-static int record_decision(hitl_registry *reg, hitl_txn *x, decided *d) {
+/* Reads what the verified pair of a task people decided will be (d->row, all but its
+ * decided_seq; d->has_row) and the task's queue (d->queue). No write: for before the chain is
+ * linked, so that these reads do not hold the chain's lock (see hitl__calib_prepare). */
+static int read_decision(hitl_registry *reg, hitl_txn *x, decided *d) {
   hitl_task t = {0};
   json_t *decision = NULL, *payload = NULL;
   int rc = x->store->vt->task_get(x->store, d->task_id, &t);
@@ -567,19 +577,25 @@ static int record_decision(hitl_registry *reg, hitl_txn *x, decided *d) {
   }
   if (rc) goto done;
   row.correct = v;
-  row.decided_seq = d->seq;
   conformal_scores(payload, decided_label(q, decision), &row);
-  rc = x->store->vt->calib_put(x->store, &row);
-  if (rc == 0) {
-    d->queue_id = t.queue_id;
-    d->queue = t.queue;
-    t.queue = NULL;
-  }
+  d->row = row;
+  d->has_row = true;
+  d->queue = t.queue;
+  t.queue = NULL;
 done:
   json_decref(decision);
   json_decref(payload);
   hitl_task_clear(&t);
   return rc == HITL_ENOT_FOUND ? 0 : rc;
+}
+
+/* Stores the pair read_decision found, now that d->seq is known; sets d->queue_id. */
+static int record_decision(hitl_txn *x, decided *d) {
+  if (!d->has_row) return 0;
+  d->row.decided_seq = d->seq;
+  int rc = x->store->vt->calib_put(x->store, &d->row);
+  if (rc == 0) d->queue_id = d->row.queue_id;
+  return rc;
 }
 
 typedef struct backfill_row {
@@ -689,9 +705,17 @@ static int catch_up(hitl_calib_set *c, hitl_txn *x, const decided *list, size_t 
   }
 }
 
-int hitl__calib_precommit(hitl_calib_set *c, hitl_registry *reg, hitl_txn *x) {
-  undo_pending(c); /* What the last transaction added did not commit. */
-  /* Appending events moves the chain's change array: copy what is needed from it first. */
+/* Forgets the prepared decisions. */
+static void drop_prepared(hitl_calib_set *c) {
+  for (size_t i = 0; i < c->n_prepared; i++) free(c->prepared[i].queue);
+  free(c->prepared);
+  c->prepared = NULL;
+  c->n_prepared = 0;
+  c->is_prepared = false;
+}
+
+int hitl__calib_prepare(hitl_calib_set *c, hitl_registry *reg, hitl_txn *x) {
+  drop_prepared(c);
   size_t n = 0, total = x->chain->n_changes;
   decided *list = NULL;
   for (size_t i = 0; i < total; i++) {
@@ -702,18 +726,31 @@ int hitl__calib_precommit(hitl_calib_set *c, hitl_registry *reg, hitl_txn *x) {
       continue;
     if (list == NULL) list = hitl_xcalloc(total, sizeof *list);
     memcpy(list[n].task_id, ch->task_id, HITL_ID_LEN);
-    list[n++].seq = ch->seq;
+    list[n++].change = i;
   }
+  c->prepared = list;
+  c->n_prepared = n;
+  c->is_prepared = true;
   int rc = 0;
-  for (size_t i = 0; i < n && rc == 0; i++) rc = record_decision(reg, x, &list[i]);
+  for (size_t i = 0; i < n && rc == 0; i++) rc = read_decision(reg, x, &list[i]);
+  return rc;
+}
+
+int hitl__calib_precommit(hitl_calib_set *c, hitl_registry *reg, hitl_txn *x) {
+  undo_pending(c); /* What the last transaction added did not commit. */
+  int rc = c->is_prepared ? 0 : hitl__calib_prepare(c, reg, x);
+  /* Appending events moves the chain's change array: take the seqs from it first. */
+  decided *list = c->prepared;
+  size_t n = c->n_prepared;
+  for (size_t i = 0; i < n; i++) list[i].seq = x->chain->changes[list[i].change].seq;
+  for (size_t i = 0; i < n && rc == 0; i++) rc = record_decision(x, &list[i]);
   /* Then each queue touched catches up once. */
   for (size_t i = 0; i < n && rc == 0; i++) {
     bool first = list[i].queue_id != 0;
     for (size_t k = 0; k < i && first; k++) first = list[k].queue_id != list[i].queue_id;
     if (first) rc = catch_up(c, x, list, n, &list[i]);
   }
-  for (size_t i = 0; i < n; i++) free(list[i].queue);
-  free(list);
+  drop_prepared(c);
   return rc;
 }
 

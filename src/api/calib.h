@@ -65,7 +65,13 @@ void hitl__calib_row_for(const hitl_policy_calib *pc, int64_t queue_id, hitl_cal
  * Thread-safe. */
 void hitl__calib_count(hitl_calib_set *c, int64_t queue_id, bool accepted, int64_t now);
 
-/* Inside the writer's transaction, before it commits: for every task people decided in it,
+/* Inside the writer's transaction, before its events are linked (hitl_chain_link): reads what
+ * hitl__calib_precommit will store for every task people decided in it, so that those reads are
+ * made before the transaction takes the chain's lock. Writer thread only. Returns 0 or a store
+ * error. */
+int hitl__calib_prepare(hitl_calib_set *c, hitl_registry *reg, hitl_txn *x);
+/* Inside the writer's transaction, once its events are linked, before it commits (after
+ * hitl__calib_prepare, which it calls itself when it was not): for every task people decided in it,
  * stores the verified pair (score, model was right) with the task, adds it to the queue's state,
  * and appends calibration.withdrawn (or calibration.certified) when the certificate was
  * withdrawn (or issued). Changes to the in-memory state are undone at the next call unless

@@ -22,14 +22,18 @@ typedef enum hitl__pg_stmt_id {
   HITL__PG_TASK_GET_LOCK,
   HITL__PG_TASK_IDEMPOTENT,
   HITL__PG_TASK_CLAIM,
-  HITL__PG_TASK_LIST,
-  HITL__PG_TASK_LIST_STATE,
+  HITL__PG_TASK_SCAN,          /* task_scan: the six forms, in the order its code picks. */
+  HITL__PG_TASK_SCAN_STATE,
+  HITL__PG_TASK_SCAN_DECIDED,
+  HITL__PG_TASK_SCAN_SUMMARY,
+  HITL__PG_TASK_SCAN_STATE_SUMMARY,
+  HITL__PG_TASK_SCAN_DECIDED_SUMMARY,
   HITL__PG_TASK_DUE_LEASE,
   HITL__PG_TASK_DUE_DEADLINE,
   HITL__PG_TASK_NEXT_DUE,
-  HITL__PG_TASK_DECISIONS,
   HITL__PG_RESPONSE_INSERT,
   HITL__PG_RESPONSE_LIST,
+  HITL__PG_RESPONSE_LIST_MANY,
   HITL__PG_RESPONSE_EXISTS,
   HITL__PG_RESPONSE_BY_REVIEWER,
   HITL__PG_RESPONSE_COUNT_REVIEWER,
@@ -88,6 +92,16 @@ typedef struct hitl__pg_pending {
   const char *what;  /* For the log (static string). */
   bool must_change;  /* Changing (or returning) no row is a failure, as hitl__pg_change says. */
 } hitl__pg_pending;
+
+/* The same columns without the task's contents (payload, route, decision: NULL), for
+ * task_scan's summaries. */
+#define HITL__PG_TASK_SUMMARY_COLUMNS                                                            \
+  "t.seq, t.id, t.queue_id, (SELECT q.name FROM queues q WHERE q.id = t.queue_id), t.state, "    \
+  "t.role, t.priority, t.created_at, t.updated_at, t.deadline_at, t.idempotency_key, "           \
+  "t.body_hash, t.external_id, t.model_version, t.inference_id, t.run_id, t.confidence, "        \
+  "NULL, NULL, t.stage, t.needed, t.answers, t.lease_id, t.lease_owner, "                        \
+  "t.lease_expires_at, NULL, t.decided_by, t.decided_at, t.submitted_by, "                       \
+  "t.timeout_action"
 
 /* A PostgreSQL store handle: the base first, then one connection. */
 typedef struct hitl__pg {
@@ -179,16 +193,16 @@ int hitl__pg_task_get(hitl_store *store, const char *id, hitl_task *out);
 int hitl__pg_task_get_idempotent(hitl_store *store, int64_t queue_id, const char *submitter,
                                  const char *key, hitl_task *out);
 int hitl__pg_task_claim_next(hitl_store *store, const hitl_claim_filter *f, hitl_task *out);
-int hitl__pg_task_list(hitl_store *store, int64_t queue_id, int state, int64_t before_seq,
-                       size_t limit, hitl_task **out, size_t *n);
+int hitl__pg_task_scan(hitl_store *store, const hitl_task_scan *f, size_t limit, hitl_task **out,
+                       size_t *n);
 int hitl__pg_task_due(hitl_store *store, int64_t now, size_t limit, hitl_task **out, size_t *n);
 int hitl__pg_task_next_due(hitl_store *store, int64_t *at);
-int hitl__pg_task_decisions(hitl_store *store, int64_t queue_id, int64_t since,
-                            hitl_decision_time **out, size_t *n);
 
 /* The response, event, token and delivery functions of the vtable (postgres_records.c). */
 int hitl__pg_response_insert(hitl_store *store, hitl_response *r);
 int hitl__pg_response_list(hitl_store *store, int64_t task_seq, hitl_response **out, size_t *n);
+int hitl__pg_response_list_many(hitl_store *store, const int64_t *task_seqs, size_t n_tasks,
+                                hitl_response **out, size_t *n);
 int hitl__pg_response_exists(hitl_store *store, int64_t task_seq, const char *reviewer,
                              bool *exists);
 int hitl__pg_response_list_by_reviewer(hitl_store *store, const char *reviewer,

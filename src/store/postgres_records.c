@@ -123,6 +123,23 @@ int hitl__pg_reviewer_activity(hitl_store *store, int64_t since, hitl_reviewer_c
   return rc;
 }
 
+int hitl__pg_response_list_many(hitl_store *store, const int64_t *task_seqs, size_t n_tasks,
+                                hitl_response **out, size_t *n) {
+  hitl__pg *s = (hitl__pg *)store;
+  *out = NULL;
+  *n = 0;
+  if (n_tasks == 0) return 0;
+  if (n_tasks > HITL_STORE_MANY) return HITL_EVALIDATION;
+  hitl__store_seq_list(&s->scratch, task_seqs, n_tasks, '{', '}');
+  hitl__pg_params p = {0};
+  hitl__pg_text(&p, hitl_buf_cstr(&s->scratch), 0);
+  void *rows = NULL;
+  int rc = hitl__pg_collect(s, HITL__PG_RESPONSE_LIST_MANY, &p, sizeof **out, read_response,
+                            "response_list_many", &rows, n);
+  *out = rows;
+  return rc;
+}
+
 int hitl__pg_response_exists(hitl_store *store, int64_t task_seq, const char *reviewer,
                              bool *exists) {
   hitl__pg_params p = {0};

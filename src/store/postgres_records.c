@@ -93,6 +93,9 @@ int hitl__pg_response_count_by_reviewer(hitl_store *store, const char *reviewer,
                                         int64_t *n) {
   hitl__pg_params p = {0};
   hitl__pg_text(&p, reviewer, 0);
+  if (since <= 0)
+    return one_int((hitl__pg *)store, HITL__PG_RESPONSE_TOTAL_REVIEWER, &p,
+                   "response_count_by_reviewer", n);
   hitl__pg_int(&p, since);
   return one_int((hitl__pg *)store, HITL__PG_RESPONSE_COUNT_REVIEWER, &p,
                  "response_count_by_reviewer", n);

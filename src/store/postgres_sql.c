@@ -107,6 +107,9 @@ static const char *const stmt_sql[HITL__PG_COUNT] = {
         "WHERE r.reviewer = $1 AND r.seq < $2 ORDER BY r.seq DESC LIMIT $3",
     [HITL__PG_RESPONSE_COUNT_REVIEWER] =
         "SELECT count(*) FROM responses WHERE reviewer = $1 AND created_at >= $2",
+    /* All time: the counter migration 5 keeps, not a count. */
+    [HITL__PG_RESPONSE_TOTAL_REVIEWER] =
+        "SELECT coalesce((SELECT n FROM reviewer_counts WHERE reviewer = $1), 0)",
     [HITL__PG_TASK_COUNT_REVIEWER] =
         "SELECT count(DISTINCT task_seq) FROM responses WHERE reviewer = $1 AND created_at >= $2",
     [HITL__PG_REVIEWER_ACTIVITY] =

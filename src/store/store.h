@@ -201,7 +201,9 @@ typedef struct hitl_store_vtable {
    * limit; task_id and queue are filled. */
   int (*response_list_by_reviewer)(hitl_store *s, const char *reviewer, int64_t before_seq,
                                    size_t limit, hitl_response **out, size_t *n);
-  /* How many responses the reviewer gave at or after since. */
+  /* How many responses the reviewer gave at or after since. since <= 0 (all time) reads a
+   * counter on PostgreSQL, kept as responses are stored, never a count of them; SQLite counts
+   * the reviewer's entries of an index. */
   int (*response_count_by_reviewer)(hitl_store *s, const char *reviewer, int64_t since,
                                     int64_t *n);
   /* Every reviewer who responded at or after since, with their count, most active first. */

@@ -970,6 +970,15 @@ static void test_reviewer_reports(void **state) {
   assert_int_equal(count, 2);
   assert_int_equal(s->vt->response_count_by_reviewer(s, "alice", 0, &count), 0);
   assert_int_equal(count, 3);
+  if (pg_server) {
+    /* All time is the counter kept with the responses, not a count of them. */
+    assert_int_equal(pg_test_admin(f->path, "UPDATE reviewer_counts SET n = 42 "
+                                            "WHERE reviewer = 'alice'"), 0);
+    assert_int_equal(s->vt->response_count_by_reviewer(s, "alice", 0, &count), 0);
+    assert_int_equal(count, 42);
+    assert_int_equal(pg_test_admin(f->path, "UPDATE reviewer_counts SET n = 3 "
+                                            "WHERE reviewer = 'alice'"), 0);
+  }
 
   hitl_reviewer_count *act = NULL;
   assert_int_equal(s->vt->reviewer_activity(s, 150, &act, &n), 0);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The audit view: the hash-chained event log with filters, and one task's full history.
 import {api, seg} from './api.js';
-import {el, brief, pretty, when, dur, toast} from './util.js';
+import {el, brief, pretty, when, dur, toast, scrollBox} from './util.js';
 
 const TYPES = ['', 'task.submitted', 'task.leased', 'task.responded', 'task.decided', 'task.escalated',
   'task.released', 'task.lease_expired', 'task.skipped', 'task.cancelled', 'task.expired',
@@ -45,7 +45,7 @@ function log(root) {
     el('button', {type: 'reset', text: 'Clear'}));
   root.replaceChildren(el('section', {class: 'page wide'}, el('h1', {text: 'Audit log'}),
     el('p', {class: 'hint', text: 'Every change, newest first, each hash covering the one before it (verify with hitl audit verify).'}),
-    form, el('div', {class: 'scroll'}, t.table), status, more));
+    form, scrollBox('Audit events', t.table), status, more));
   let before = null; // The next_before of the last page; null: start at the newest event.
   const load = async (reset) => {
     if (reset) { before = null; t.body.replaceChildren(); }
@@ -73,7 +73,7 @@ function task(root, id) {
   const t = eventTable('taskevents');
   root.replaceChildren(el('section', {class: 'page wide'},
     el('h1', {}, el('a', {href: '#/audit', text: 'Audit'}), ' / task ', el('code', {text: id})), box,
-    el('h2', {text: 'Events'}), el('div', {class: 'scroll'}, t.table)));
+    el('h2', {text: 'Events'}), scrollBox('Events of the task', t.table)));
   api('GET', '/v1/tasks/' + seg(id)).then((x) => {
     const d = x.decision;
     const kv = (k, v) => [el('dt', {text: k}), el('dd', {}, v)];
@@ -85,10 +85,10 @@ function task(root, id) {
         kv('Confidence', x.confidence ?? '–'), kv('Model', x.model_version || '–'),
         kv('Submitted', when(x.created_at))),
       el('div', {class: 'two'},
-        el('div', {}, el('h2', {text: 'Input'}), el('pre', {class: 'json', text: pretty(x.input)})),
-        el('div', {}, el('h2', {text: 'Output'}), el('pre', {class: 'json', text: x.output === undefined ? '–' : pretty(x.output)}))),
+        el('div', {}, el('h2', {text: 'Input'}), scrollBox('Input', pretty(x.input), 'pre')),
+        el('div', {}, el('h2', {text: 'Output'}), scrollBox('Output', x.output === undefined ? '–' : pretty(x.output), 'pre'))),
       el('h2', {text: 'Responses'}),
-      el('div', {class: 'scroll'}, el('table', {class: 'grid', id: 'responses'},
+      scrollBox('Responses', el('table', {class: 'grid', id: 'responses'},
         el('thead', {}, el('tr', {}, ['When', 'Reviewer', 'Question', 'Answer', 'Comment', 'Time spent'].map((h) => el('th', {scope: 'col', text: h})))),
         el('tbody', {}, (x.responses || []).map((r) => el('tr', {},
           el('td', {text: when(r.created_at)}), el('td', {text: r.reviewer}), el('td', {text: r.question || '–'}),

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The operations dashboard: per-queue counts and timings, reviewers, charts, live from SSE.
 import {api} from './api.js';
-import {el, dur, when, toast} from './util.js';
+import {el, dur, when, toast, scrollBox} from './util.js';
 
 const COLORS = ['#2563eb', '#d97706', '#059669', '#db2777', '#7c3aed', '#0891b2', '#65a30d', '#dc2626'];
 const TYPES = ['task.submitted', 'task.leased', 'task.responded', 'task.decided', 'task.escalated',
@@ -53,7 +53,7 @@ export function mount(root) {
     el('div', {class: 'pagehead'}, el('h1', {text: 'Operations'}), select, live),
     tiles,
     el('h2', {text: 'Queues'}),
-    el('div', {class: 'scroll'}, el('table', {class: 'grid', id: 'queues'},
+    scrollBox('Queues', el('table', {class: 'grid', id: 'queues'},
       head('Queue', 'Pending', 'Leased', 'Decided', 'Expired', 'Oldest pending', 'By policy', 'By people',
            'Decision p50', 'p95', 'SLA breaches'), qbody)),
     el('div', {class: 'charts'},

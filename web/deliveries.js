@@ -2,7 +2,7 @@
 // A queue's webhook deliveries, newest first, with what went wrong; Redeliver sends one again.
 // shown: the webhook_secrets of a PUT's answer, the only time they are shown.
 import {api, seg} from './api.js';
-import {el, toast, when} from './util.js';
+import {el, toast, when, scrollBox} from './util.js';
 
 export function deliveriesPanel(name, shown) {
   const path = `/v1/queues/${seg(name)}/webhook-deliveries`;
@@ -41,5 +41,5 @@ export function deliveriesPanel(name, shown) {
     ...(shown || []).map((s) => el('p', {class: 'banner secret'}, `Secret of ${s.url} (shown once): `,
       el('code', {class: 'whsec', text: s.secret}))),
     el('div', {class: 'row'}, state, refresh),
-    el('div', {class: 'scroll'}, table), empty);
+    scrollBox('Webhook deliveries', table), empty);
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // A reviewer's own history: counts today and in all, and the answers given, newest first.
 import {api} from './api.js';
-import {el, brief, when, dur, toast} from './util.js';
+import {el, brief, when, dur, toast, scrollBox} from './util.js';
 
 // A task's text: its input, its first text field (schema order first) or its JSON.
 function taskText({input}, fields) {
@@ -33,7 +33,7 @@ export function mount(root, ctx) {
   const more = el('button', {type: 'button', class: 'link', hidden: true, text: 'Show older answers'});
   root.replaceChildren(el('section', {class: 'page'},
     el('h1', {text: 'My history'}), counts,
-    el('div', {class: 'scroll'}, el('table', {class: 'grid', id: 'history'},
+    scrollBox('Your answers', el('table', {class: 'grid', id: 'history'},
       el('caption', {class: 'sr', text: 'Your answers, newest first'}),
       el('thead', {}, el('tr', {}, ['When', 'Task', 'Queue', 'Question', 'Answer', 'Comment', 'Time spent']
         .map((h) => el('th', {scope: 'col', text: h})))), body)),

@@ -36,6 +36,8 @@ export function makeQuestion(q, task, saved, changed) {
   w.q = q;
   w.el.classList.add('q', 'q-' + q.type);
   w.el.dataset.question = q.name;
+  w.el.setAttribute('role', 'group');
+  w.el.setAttribute('aria-label', `Question ${q.name} (${q.type})`);
   w.el.prepend(el('div', {class: 'qhead'}, el('span', {class: 'qname', text: q.name}),
                   el('span', {class: 'qtype', text: q.type})));
   return w;
@@ -159,7 +161,7 @@ function rating(q, task, st, changed) {
   const node = el('section', {}, c.group);
   const paint = () => {
     const v = st.sel && st.sel.length ? st.sel[0] : -1;
-    node.querySelectorAll('.star').forEach((s, i) => s.classList.toggle('on', i <= v));
+    node.querySelectorAll('.star').forEach((s, i) => { s.classList.toggle('on', i <= v); s.textContent = i <= v ? '★' : '☆'; });
   };
   node.addEventListener('change', paint);
   paint();
@@ -174,8 +176,8 @@ function preference(q, task, st, changed) {
   st.ranking = (st.ranking || []).filter((n) => cands.some((c) => c.name === n));
   const cards = cands.map((c, i) => el('button', {type: 'button', class: 'cand', 'aria-pressed': 'false',
                                                   onclick: () => pick(i)},
-    el('div', {class: 'candhead'}, i < 9 ? keyHint(String(i + 1)) : null, el('span', {text: c.name}),
-       el('span', {class: 'rank'})),
+    el('div', {class: 'candhead'}, i < 9 ? keyHint(String(i + 1)) : null, el('span', {class: 'sr', text: 'Candidate '}),
+       el('span', {text: c.name}), el('span', {class: 'rank'})),
     typeof c.content === 'string' ? el('div', {class: 'text', text: c.content})
                                   : el('pre', {class: 'json', text: pretty(c.content)})));
   const reset = el('button', {type: 'button', class: 'link', text: 'Reset ranking',
@@ -185,8 +187,8 @@ function preference(q, task, st, changed) {
       const r = st.ranking.indexOf(cands[i].name);
       card.setAttribute('aria-pressed', String(r === 0));
       card.classList.toggle('ranked', r >= 0);
+      // The card's text is its accessible name: "Candidate model-a best <its text>".
       card.querySelector('.rank').textContent = r < 0 ? '' : r === 0 ? 'best' : `#${r + 1}`;
-      card.setAttribute('aria-label', `Candidate ${cands[i].name}${r < 0 ? '' : r === 0 ? ', chosen as best' : `, ranked ${r + 1}`}`);
     });
   };
   const pick = (i) => {
@@ -233,6 +235,9 @@ function spans(q, task, st, changed) {
                          'aria-multiline': 'true',
                          'aria-label': `Text of ${q.field}: select a range (Shift+arrows or the mouse), then press 1 to ${Math.min(9, labels.length)} for its label`});
   const list = el('ul', {class: 'spanlist', 'aria-label': 'Marked spans'});
+  // What is selected, or the span under the caret, told to screen readers as it changes.
+  const said = el('p', {class: 'sr', id: 'said-' + Math.random().toString(36).slice(2, 8), 'aria-live': 'polite'});
+  box.setAttribute('aria-describedby', said.id);
   const legend = el('div', {class: 'legend'}, labels.map((l, i) => el('span', {class: 'chip c' + (i % 8)},
     i < 9 ? keyHint(String(i + 1)) : null, l)));
   const lo = () => Math.min(st.a, st.f), hi = () => Math.max(st.a, st.f);
@@ -256,6 +261,9 @@ function spans(q, task, st, changed) {
     }
     if (lo() === hi() && st.f === cps.length) nodes.push(el('span', {class: 'caret', 'aria-hidden': 'true'}));
     box.replaceChildren(...nodes);
+    const under = st.spans.find((s) => s.start <= st.f && st.f < s.end), txt = (a, b) => `“${cps.slice(a, b).join('')}”`;
+    said.textContent = lo() < hi() ? `Selected ${txt(lo(), hi())}, characters ${lo()} to ${hi()}.`
+      : under ? `In ${under.label} span ${txt(under.start, under.end)}.` : '';
     list.replaceChildren(...st.spans.map((s) => el('li', {class: 'chip c' + (labels.indexOf(s.label) % 8)},
       `${s.label}: “${cps.slice(s.start, s.end).join('')}”`,
       el('button', {type: 'button', class: 'x', 'aria-label': `Remove ${s.label} span ${s.start}-${s.end}`, text: '×',
@@ -305,7 +313,7 @@ function spans(q, task, st, changed) {
     paint();
   });
   paint();
-  return {el: el('section', {}, legend, box, list), st, digits: true, box,
+  return {el: el('section', {}, legend, box, said, list), st, digits: true, box,
     focus: () => box.focus(),
     digit(n) {
       const lab = labels[n - 1];

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The review workspace: queue picker, task view, answer widgets, prefetch, leases and keys.
 import {api, seg} from './api.js';
-import {el, pretty, markdown, diffView, when, toast} from './util.js';
+import {el, pretty, markdown, diffView, when, toast, scrollBox} from './util.js';
 import {makeQuestion, suggestionText} from './questions.js';
 
 const LOST = 'Your lease on this task was lost (it ran out, was given back, or the task was ' +
@@ -43,17 +43,38 @@ function picker(root, ctx) {
     if (!names.length) list.replaceChildren(el('li', {class: 'empty', text: 'No queue takes your roles (' + ctx.session.roles.join(', ') + ').'}));
   }).catch((e) => toast(e.message, 'error'));
   const key = (e) => {
-    if (e.ctrlKey || e.metaKey || e.altKey || e.target.closest('input, textarea')) return;
-    const n = Number(e.key);
+    if (e.target.closest('input, textarea, select')) return;
+    const n = Number(shortcut(e));
     if (n >= 1 && names[n - 1]) location.hash = '#/review/' + encodeURIComponent(names[n - 1]);
   };
   document.addEventListener('keydown', key);
   return () => document.removeEventListener('keydown', key);
 }
 
+// Single-character shortcuts (WCAG 2.1.4), as the reviewer set them in the Keys dialog: 'on',
+// 'alt' (only with Alt held) or 'off'; kept in this browser.
+const KEYMODE = 'hitl.keys';
+const keyMode = () => { try { return localStorage.getItem(KEYMODE) || 'on'; } catch { return 'on'; } };
+// The key hints on the buttons follow the setting (style.css: hidden when off, "Alt+" before them).
+const showKeyMode = () => { document.documentElement.dataset.keys = keyMode(); };
+showKeyMode();
+
+// The key e stands for, lower case ('a', '1', '?', 'Enter', ...), or null when it is no shortcut:
+// a character key with Ctrl or Meta, or one the reviewer's setting turns off.
+function shortcut(e) {
+  if (e.ctrlKey || e.metaKey) return null;
+  if (e.key.length !== 1) return e.altKey ? null : e.key;
+  const mode = keyMode();
+  if (mode === 'off' || (mode === 'alt') !== e.altKey) return null;
+  if (mode !== 'alt') return e.key.toLowerCase();
+  const m = /^(?:Key([A-Z])|Digit([0-9]))$/.exec(e.code); // Alt changes e.key on some layouts
+  return m ? (m[1] || m[2]).toLowerCase() : e.code === 'Slash' && e.shiftKey ? '?' : null;
+}
+
 const IMG = /^(https?:\/\/|data:image\/)/i;
 const keyStore = (id) => 'hitl.answer.' + id;
 const kbd = (k) => el('kbd', {'aria-hidden': 'true', text: k});
+const UNDO_MS = 5000;          // How long a skip or escalate can be taken back.
 
 // ---- how a task looks ----
 
@@ -61,9 +82,9 @@ function section(title, ...body) {
   return el('section', {class: 'block'}, el('h2', {text: title}), ...body);
 }
 
-function valueView(v) {
+function valueView(v, label) {
   if (typeof v === 'string') return v.length > 200 || v.includes('\n') ? markdown(v) : el('div', {class: 'text', text: v});
-  return el('pre', {class: 'json', text: pretty(v)});
+  return scrollBox(label, pretty(v), 'pre');
 }
 
 function fieldView(f, task, spanFields) {
@@ -72,7 +93,7 @@ function fieldView(f, task, spanFields) {
   if (spanFields.has(f.name)) body = el('div', {class: 'spanslot', 'data-field': f.name});
   else if (v === undefined || v === null) body = el('p', {class: 'hint', text: 'absent from the input'});
   else if (f.type === 'markdown') body = markdown(String(v));
-  else if (f.type === 'json') body = el('pre', {class: 'json', text: pretty(v)});
+  else if (f.type === 'json') body = scrollBox(f.name, pretty(v), 'pre');
   else if (f.type === 'image_url') {
     body = IMG.test(String(v))
       ? el('div', {class: 'imgbox'}, el('img', {src: String(v), alt: `Image of field ${f.name}`, loading: 'eager'}))
@@ -84,19 +105,27 @@ function fieldView(f, task, spanFields) {
   return el('section', {class: 'block field'}, el('h2', {}, f.name, el('span', {class: 'ftype', text: f.type})), body);
 }
 
+// A bar of p (0..1) named label; level colours it (low, mid, high), else it is blue.
+function bar(p, label, level) {
+  const fill = el('span', {class: 'fill' + (level ? ' ' + level : '')});
+  fill.style.width = (Math.max(0, Math.min(1, p)) * 100).toFixed(1) + '%';
+  return el('span', {class: 'bar', role: 'meter', 'aria-label': label, 'aria-valuemin': '0', 'aria-valuemax': '100',
+                     'aria-valuenow': (p * 100).toFixed(1), 'aria-valuetext': (p * 100).toFixed(1) + ' %'}, fill);
+}
+
 function confidenceView(t) {
   const rows = [], ps = t.prediction_set;
   if (ps) rows.push(el('div', {class: 'conf', id: 'pset'}, el('span', {text: 'Prediction set'}), el('b', {text: ps.labels.join(', ') || '–'})));
   if (typeof t.confidence === 'number') {
     rows.push(el('div', {class: 'conf'}, el('span', {text: 'Confidence'}),
-      el('meter', {min: 0, max: 1, low: 0.5, high: 0.8, optimum: 1, value: t.confidence, 'aria-label': 'Model confidence'}),
+      bar(t.confidence, 'Model confidence', t.confidence < 0.5 ? 'low' : t.confidence < 0.8 ? 'mid' : 'high'),
       el('b', {text: (t.confidence * 100).toFixed(1) + ' %'})));
   }
   if (t.probabilities && typeof t.probabilities === 'object') {
     const top = Object.entries(t.probabilities).sort((a, b) => b[1] - a[1]).slice(0, 5);
     for (const [k, p] of top) {
       rows.push(el('div', {class: 'conf'}, el('span', {text: k}),
-        el('meter', {min: 0, max: 1, value: p, 'aria-label': `Probability of ${k}`}), el('b', {text: (p * 100).toFixed(1) + ' %'})));
+        bar(p, `Probability of ${k}`), el('b', {text: (p * 100).toFixed(1) + ' %'})));
     }
   }
   return rows.length ? el('div', {class: 'confs'}, rows) : null;
@@ -118,19 +147,19 @@ function taskView(t, schema) {
   const spanFields = new Set(schema.questions.filter((q) => q.type === 'spans').map((q) => q.field));
   const fields = schema.fields.length
     ? schema.fields.map((f) => fieldView(f, t, spanFields))
-    : [section('Input', valueView(t.input))];
+    : [section('Input', valueView(t.input, 'Input'))];
   return el('article', {class: 'taskview', 'data-task-id': t.id},
     el('div', {class: 'meta'},
-      el('span', {class: 'tid', text: t.id}),
+      el('h2', {class: 'tid', id: 'taskhead', tabindex: '-1'}, el('span', {class: 'sr', text: 'Task '}), t.id),
       t.stage ? el('span', {class: 'badge warn', text: 'arbitration'}) : null,
       t.priority ? el('span', {class: 'badge', text: 'priority ' + t.priority}) : null,
       t.model_version ? el('span', {class: 'badge', text: t.model_version}) : null,
       el('span', {text: 'submitted ' + when(t.created_at)}),
       t.deadline_at ? el('span', {text: 'due ' + when(t.deadline_at)}) : null),
     fields,
-    t.output !== undefined ? section('Suggestion', valueView(t.output), confidenceView(t))
+    t.output !== undefined ? section('Suggestion', valueView(t.output, 'Suggestion'), confidenceView(t))
                            : confidenceView(t) && section('Model', confidenceView(t)),
-    t.context !== undefined ? section('Evidence', valueView(t.context)) : null,
+    t.context !== undefined ? section('Evidence', valueView(t.context, 'Evidence')) : null,
     routeView(t.route));
 }
 
@@ -147,11 +176,13 @@ function preload(t, schema) {
 function workspace(root, ctx, queue) {
   let schema = null, leaseSeconds = 600, cur = null, claiming = false, stopped = false;
   let pollTimer = 0, today = null;
+  let held = null;               // A skip or escalate in its Undo window: {s, body, timer, box}.
   const ahead = [];              // Prefetched slots (leases held).
   const perf = (window.hitlPerf = window.hitlPerf || []);
 
   const banner = el('div', {class: 'banner', id: 'banner', role: 'alert', hidden: true});
   const note = el('div', {class: 'note', role: 'status', 'aria-live': 'polite'});
+  const announce = el('div', {class: 'sr', id: 'announce', role: 'status', 'aria-live': 'polite'});
   const item = el('div', {class: 'item'});
   const qs = el('div', {class: 'questions'});
   const comment = el('textarea', {id: 'comment', rows: 2, 'aria-label': 'Comment (C)', placeholder: 'Comment (C)'});
@@ -169,13 +200,13 @@ function workspace(root, ctx, queue) {
   const quickRow = el('div', {class: 'row quick', hidden: true}, quickApprove, quickReject);
   const counter = el('span', {class: 'counter', 'aria-live': 'polite'});
   const help = helpDialog();
-  root.replaceChildren(el('div', {class: 'workspace'},
+  const actionbar = el('div', {class: 'actionbar'}, note, quickRow, comment, el('div', {class: 'row'}, bSkip, bEsc, bSubmit));
+  root.replaceChildren(el('div', {class: 'workspace'}, announce,
     el('div', {class: 'wshead'}, el('h1', {}, el('a', {href: '#/review', text: 'Queues'}), ' / ', queue), counter,
        el('button', {type: 'button', class: 'link', onclick: () => help.showModal(), 'aria-keyshortcuts': '?'}, 'Keys ', kbd('?'))),
     banner,
     el('div', {class: 'cols'}, item,
-      el('div', {class: 'side'}, qs, el('div', {class: 'actionbar'}, note, quickRow, comment,
-        el('div', {class: 'row'}, bSkip, bEsc, bSubmit)))),
+      el('div', {class: 'side'}, qs, actionbar)),
     help));
   comment.addEventListener('input', () => { if (cur) { cur.state.comment = comment.value; save(cur); } });
   item.replaceChildren(el('p', {class: 'hint', text: 'Loading…'}));
@@ -304,6 +335,10 @@ function workspace(root, ctx, queue) {
     root.dataset.taskId = s.task.id;
     paintState();
     window.scrollTo(0, 0);
+    // Told to screen readers, and the focus on the task's heading (not the body, where a typed
+    // word would run shortcuts).
+    announce.textContent = `New task ${s.task.id} in ${queue}.`;
+    item.querySelector('#taskhead').focus({preventScroll: true});
   }
 
   function paintState() {
@@ -311,7 +346,10 @@ function workspace(root, ctx, queue) {
     banner.hidden = !cur.msg;
     banner.textContent = cur.msg || '';
     banner.className = 'banner' + (cur.lost ? ' lost' : '');
-    cur.widgets.forEach((w, i) => w.el.classList.toggle('active', i === cur.active));
+    cur.widgets.forEach((w, i) => {
+      w.el.classList.toggle('active', i === cur.active);
+      if (i === cur.active) w.el.setAttribute('aria-current', 'true'); else w.el.removeAttribute('aria-current');
+    });
     bSubmit.firstChild.textContent = cur.lost ? 'Next task' : 'Submit';
     for (const b of [bSkip, bEsc]) b.disabled = cur.lost;
     bSubmit.disabled = false;
@@ -331,8 +369,11 @@ function workspace(root, ctx, queue) {
   }
   function quick(key) { approveWidget()?.key(key); }
 
+  // No answer goes for cur: none shown, sent, or a skip or escalate of it waits out its Undo.
+  const busy = () => !cur || cur.done || held?.s === cur;
+
   function submit() {
-    if (!cur || cur.done) return;
+    if (busy()) return;
     if (cur.lost) { drop(cur); return; }
     const answers = [];
     for (const w of cur.widgets) {
@@ -348,10 +389,43 @@ function workspace(root, ctx, queue) {
     send({lease_id: cur.lease.id, answers});
   }
 
+  // Skip and escalate wait UNDO_MS with an Undo button (and U, Ctrl+Z) before they are sent; the
+  // next task is shown at once.
   function act(kind) {
-    if (!cur || cur.done) return;
+    if (busy()) return;
     if (cur.lost) { drop(cur); return; }
-    send({lease_id: cur.lease.id, kind});
+    flush();
+    const s = cur, body = stamp(s, {lease_id: s.lease.id, kind});
+    const box = el('div', {class: 'toastmsg undo', role: 'status'}, `${kind === 'skip' ? 'Skipped' : 'Escalated'} task ${s.task.id}. `,
+      el('button', {type: 'button', id: 'undo', 'aria-keyshortcuts': 'U Control+Z', onclick: () => undo()}, `Undo ${kind}`, kbd('U')));
+    document.getElementById('toast').append(box);
+    held = {s, body, box, timer: setTimeout(flush, UNDO_MS)};
+    if (ahead.length) next(performance.now());
+    else advance();
+  }
+
+  // Sends the skip or escalate waiting for its Undo, if any, now.
+  function flush(keepalive) {
+    const h = held;
+    if (!h) return;
+    held = null;
+    clearTimeout(h.timer);
+    h.box.remove();
+    post(h.s, h.body, keepalive);
+  }
+
+  // Takes the waiting skip or escalate back: its task is shown again as it was left.
+  function undo() {
+    const h = held;
+    if (!h) return false;
+    held = null;
+    clearTimeout(h.timer);
+    h.box.remove();
+    if (cur && cur !== h.s) ahead.unshift(cur);
+    while (ahead.length > 1) release(ahead.pop());
+    show(h.s);
+    announce.textContent = `Undone: task ${h.s.task.id} is back.`;
+    return true;
   }
 
   function drop(s) {
@@ -359,14 +433,22 @@ function workspace(root, ctx, queue) {
     advance();
   }
 
+  // Adds the comment and the time spent on s to the response body b.
+  function stamp(s, b) {
+    if (comment.value.trim()) b.comment = comment.value;
+    b.time_spent_ms = Math.round(performance.now() - s.first);
+    return b;
+  }
+
   // Sends an answer and shows the prefetched task at once; a failed send brings the task back.
   function send(body) {
-    const s = cur, t0 = performance.now();
-    if (comment.value.trim()) body.comment = comment.value;
-    body.time_spent_ms = Math.round(t0 - s.first);
-    s.done = true;
-    clearTimeout(s.timer);
-    const p = api('POST', `/v1/tasks/${seg(s.task.id)}/responses`, body);
+    const t0 = performance.now();
+    post(cur, stamp(cur, body));
+    next(t0);
+  }
+
+  // Shows the prefetched task (t0: when the reviewer answered), or waits for one.
+  function next(t0) {
     if (ahead.length) {
       show(ahead.shift());
       perf.push({ms: performance.now() - t0, prefetched: true});
@@ -376,7 +458,12 @@ function workspace(root, ctx, queue) {
       paintQuick();
       note.textContent = 'Saving…';
     }
-    p.then(() => {
+  }
+
+  function post(s, body, keepalive) {
+    s.done = true;
+    clearTimeout(s.timer);
+    api('POST', `/v1/tasks/${seg(s.task.id)}/responses`, body, keepalive ? {keepalive: true} : undefined).then(() => {
       forget(s);
       if (today !== null) { today++; setCount(); }
       if (cur === s) { advance(); }
@@ -405,17 +492,25 @@ function workspace(root, ctx, queue) {
 
   function onKey(e) {
     const t = e.target;
+    const typing = t.matches && t.matches('textarea, select, input:not([type=radio]):not([type=checkbox])');
     if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); submit(); return; }
-    if (t.matches && t.matches('textarea, select, input:not([type=radio]):not([type=checkbox])')) {
+    if (e.key.toLowerCase() === 'z' && (e.ctrlKey || e.metaKey) && !typing && held) { e.preventDefault(); undo(); return; }
+    if (typing) {
       if (e.key === 'Escape') { t.blur(); e.preventDefault(); }
       return;
     }
-    if (e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented || help.open) return;
-    if (e.key === '?') { help.showModal(); return; }
+    const k = shortcut(e);
+    if (!k || e.defaultPrevented || help.open) return;
+    if (k === '?') { help.showModal(); return; }
+    if (k === 'u' && undo()) { e.preventDefault(); return; }
     if (!cur) return;
-    const k = e.key.length === 1 ? e.key.toLowerCase() : e.key;
     let done = true;
-    if (k === 'Enter') { if (t.tagName === 'A') return; submit(); }
+    if (k === 'Enter') {
+      // Enter presses the focused button, link or toggle (the browser does that); it submits
+      // from anywhere else.
+      if (t.closest('button, a[href], summary, [role=button], [role=link]')) return;
+      if (t.matches('input[type=checkbox], input[type=radio]')) t.click(); else submit();
+    }
     else if (/^[0-9]$/.test(k)) done = !!cur.widgets[cur.active]?.digit(Number(k));
     else if (k === 'a' || k === 'r' || k === 'e') {
       const w = cur.widgets.find((x) => x.key);
@@ -440,7 +535,15 @@ function workspace(root, ctx, queue) {
   };
   root.addEventListener('focusin', follow);
   root.addEventListener('pointerdown', follow);
-  const onHide = () => { for (const s of [cur, ...ahead]) release(s); };
+  const onHide = () => { flush(true); for (const s of [cur, ...ahead]) release(s); };
+  // On a phone the answer bar is fixed at the bottom: a control focused under it is scrolled up.
+  const unhide = (e) => requestAnimationFrame(() => {
+    const t = e.target;
+    if (t !== document.activeElement || actionbar.contains(t) || getComputedStyle(actionbar).position !== 'fixed') return;
+    const over = t.getBoundingClientRect().bottom - actionbar.getBoundingClientRect().top + 8;
+    if (over > 0) window.scrollBy(0, over);
+  });
+  root.addEventListener('focusin', unhide);
   const onVis = () => {
     if (document.visibilityState === 'hidden') { while (ahead.length) release(ahead.pop()); }
     else prefetch();
@@ -464,6 +567,7 @@ function workspace(root, ctx, queue) {
     ahead.length = 0;
     document.removeEventListener('keydown', onKey);
     root.removeEventListener('focusin', follow);
+    root.removeEventListener('focusin', unhide);
     root.removeEventListener('pointerdown', follow);
     document.removeEventListener('visibilitychange', onVis);
     window.removeEventListener('pagehide', onHide);
@@ -474,10 +578,19 @@ function workspace(root, ctx, queue) {
 function helpDialog() {
   const rows = [['A', 'approve'], ['R', 'reject'], ['E', 'edit the suggestion (modify)'], ['1–9', 'choose a label, stars, the better candidate, or a span label'],
     ['J / K', 'next / previous question for 1–9'], ['Shift+arrows', 'select text in a span question'],
-    ['S', 'skip'], ['X', 'escalate to an arbiter'], ['C', 'comment'], ['Enter', 'submit (Ctrl+Enter inside a text box)'],
+    ['S', 'skip (with a few seconds to undo)'], ['X', 'escalate to an arbiter (with a few seconds to undo)'],
+    ['U, Ctrl+Z', 'undo the skip or escalate just made'], ['C', 'comment'],
+    ['Enter', 'press the focused button, link or toggle; elsewhere, submit'], ['Ctrl+Enter', 'submit from anywhere, text boxes too'],
     ['Esc', 'leave a text box'], ['N', 'next task after a lost lease'], ['Q', 'back to the queues']];
-  const d = el('dialog', {class: 'help', 'aria-label': 'Keyboard shortcuts'},
-    el('h2', {text: 'Keys'}),
+  const mode = el('select', {id: 'keymode', onchange: () => {
+    try { localStorage.setItem(KEYMODE, mode.value); } catch { /* private mode */ }
+    showKeyMode();
+  }},
+    el('option', {value: 'on', text: 'On'}), el('option', {value: 'alt', text: 'Only with Alt held'}), el('option', {value: 'off', text: 'Off'}));
+  mode.value = keyMode();
+  const d = el('dialog', {class: 'help', 'aria-labelledby': 'keysh'},
+    el('h2', {id: 'keysh', text: 'Keys'}),
+    el('p', {class: 'row'}, el('label', {for: 'keymode', text: 'Single-character keys (letters, digits, ?)'}), mode),
     el('table', {}, rows.map(([k, v]) => el('tr', {}, el('th', {}, el('kbd', {text: k})), el('td', {text: v})))),
     el('form', {method: 'dialog'}, el('button', {class: 'primary', text: 'Close'})));
   return d;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Runs: every agent run live, the approvals it waits on, and (orchestrators) its commands.
 import {api, seg} from './api.js';
-import {el, toast, when} from './util.js';
+import {el, toast, when, scrollBox} from './util.js';
 
 const LIVE = ['running', 'waiting', 'paused', 'lost'];
 
@@ -10,7 +10,7 @@ export function mount(root, ctx) {
   const empty = el('p', {class: 'hint', id: 'rempty', hidden: true, text: 'No runs yet: agents register them with POST /v1/runs.'});
   const heads = ['State', 'Agent', 'Goal', 'Last heartbeat', 'Steps', 'Waiting on people'].concat(ctx.isOrch ? ['Commands'] : []);
   root.replaceChildren(el('div', {class: 'page wide'}, el('h1', {text: 'Runs'}),
-    el('div', {class: 'scroll'}, el('table', {class: 'grid', id: 'runs'},
+    scrollBox('Runs', el('table', {class: 'grid', id: 'runs'},
       el('thead', {}, el('tr', {}, heads.map((h) => el('th', {text: h})))), body)), empty));
 
   async function command(r, type, goal) {

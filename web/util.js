@@ -26,6 +26,13 @@ function add(n, kids) {
   }
 }
 
+// A box whose content may scroll (a wide table, long JSON): focusable, so the keyboard can scroll
+// it (WCAG 2.1.1), and named for screen readers. tag is 'div' (class scroll) or 'pre' (class json).
+export function scrollBox(label, kid, tag = 'div') {
+  return el(tag, {class: tag === 'pre' ? 'json' : 'scroll', tabindex: '0', role: 'region', 'aria-label': label,
+                  text: tag === 'pre' ? kid : undefined}, tag === 'pre' ? null : kid);
+}
+
 // Pretty JSON text of any value.
 export const pretty = (v) => (typeof v === 'string' ? v : JSON.stringify(v, null, 2));
 

@@ -164,12 +164,16 @@ test('rating with stars', async () => {
   await page.getByRole('button', {name: /Submit/}).click();
   await nextTask(page, id2);
   assert.deepEqual((await decided(id2)).decision.answers.quality, {kind: 'rating', value: 2});
-  // S skips the last one: it goes back to pending, and alice is not offered it again.
+  // S skips the last one (sent when its few seconds of Undo are over): it goes back to pending,
+  // and alice is not offered it again.
   const id3 = await shownTask(page);
   await page.keyboard.press('s');
   await page.getByText('Nothing to review right now').waitFor();
-  const t3 = await ok(ADMIN, 'GET', `/v1/tasks/${id3}`);
-  assert.equal(t3.state, 'pending');
+  let t3;
+  for (const end = Date.now() + 10000; (t3 = await ok(ADMIN, 'GET', `/v1/tasks/${id3}`)).state !== 'pending';) {
+    assert.ok(Date.now() < end, 'the skip is sent after its Undo window');
+    await new Promise((r) => setTimeout(r, 100));
+  }
   assert.deepEqual(t3.responses.map((r) => [r.reviewer, r.kind]), [['alice', 'skip']]);
   await page.context().close();
 });

@@ -3,7 +3,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import assert from 'node:assert/strict';
+import {createRequire} from 'node:module';
 import {chromium} from 'playwright-core';
+
+// axe-core's source, evaluated in the page through the debugging protocol (the page's CSP
+// allows no inline script).
+const AXE = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 export const BASE = process.env.HITL_URL;
 export const ADMIN = process.env.HITL_ADMIN_TOKEN;
@@ -55,10 +60,26 @@ export async function signIn(page, token, hash = '') {
   await page.locator('#signout').waitFor();
 }
 
-// Checks that every visible control of the screen has an accessible name, then saves a
-// screenshot of the page as NAME.png in $HITL_SCREENSHOTS.
+// The serious and critical WCAG 2.1 A/AA violations axe-core finds on the page, one line each:
+// "rule-id: target (summary)".
+export async function axe(page) {
+  if (!(await page.evaluate(() => !!window.axe))) await page.evaluate(AXE);
+  const r = await page.evaluate(() => window.axe.run(document, {
+    runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}, resultTypes: ['violations']}));
+  return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .flatMap((v) => v.nodes.map((n) => `${v.id}: ${n.target.join(' ')} (${n.failureSummary.replace(/\s+/g, ' ').slice(0, 160)})`));
+}
+
+// Fails on any serious or critical axe-core violation of the screen called name.
+export async function accessible(page, name) {
+  assert.deepEqual(await axe(page), [], `axe-core (WCAG 2.1 A/AA) on screen ${name}`);
+}
+
+// Checks that every visible control of the screen has an accessible name and that axe-core finds
+// no serious violation, then saves a screenshot of the page as NAME.png in $HITL_SCREENSHOTS.
 export async function shot(page, name, opts = {}) {
   assert.deepEqual(await unlabeled(page), [], `controls without an accessible name on screen ${name}`);
+  await accessible(page, name);
   const dir = process.env.HITL_SCREENSHOTS;
   if (!dir) return;
   await page.evaluate(() => document.fonts && document.fonts.ready);

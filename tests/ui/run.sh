@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Browser tests of the web UI: starts `hitl serve` ($HITL_BIN) on a free port with a fresh
 # database, seeds it over the API, runs tests/ui/*.test.mjs (node --test, playwright-core driving
-# Debian's chromium), and stops the server. Needs: node >= 18, npm, /usr/bin/chromium.
+# Debian's chromium; axe-core checks WCAG 2.1 A/AA), and stops the server. Needs: node >= 18, npm,
+# /usr/bin/chromium.
 #   HITL_BIN=build/hitl bash tests/ui/run.sh
 # HITL_CHROMIUM overrides the browser; HITL_SCREENSHOTS=DIR keeps the screenshots there
 # (docs/screenshots to refresh the committed ones); HITL_UI_BENCH=FILE appends the timings;
@@ -18,7 +19,8 @@ chromium=${HITL_CHROMIUM:-/usr/bin/chromium}
 [[ -x "$bin" ]] || { echo "tests/ui: HITL_BIN ($bin) is not an executable hitl" >&2; exit 1; }
 command -v node >/dev/null || { echo "tests/ui: node is missing (apt-get install nodejs npm)" >&2; exit 1; }
 [[ -x "$chromium" ]] || { echo "tests/ui: $chromium is missing (apt-get install chromium)" >&2; exit 1; }
-if [[ ! -d "$here/node_modules/playwright-core" ]]; then
+# npm ci when a package of package.json (playwright-core, axe-core) is missing from node_modules.
+if [[ ! -d "$here/node_modules/playwright-core" || ! -d "$here/node_modules/axe-core" ]]; then
   (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 

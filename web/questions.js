@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
 // The answer widgets, one per question type of a queue schema, each with its keyboard handling.
 import {el, pretty, diffView} from './util.js';
+import {boxes} from './boxes.js';
+import {transcription} from './transcription.js';
+import {relations} from './relations.js';
 
 // The text a reviewer corrects: the output itself when it is a string, else output[name] or
 // output.text when those are strings.
@@ -30,9 +33,17 @@ const keyHint = (k) => el('kbd', {'aria-hidden': 'true', text: k});
 // Builds the widget of question q for task; saved is its state from an earlier visit (or
 // undefined) and changed() is called after every change. Returns {q, el, st, answer(), digit(n),
 // key(k), focus()}; answer() gives null (unanswered), {error} or {question, kind, value}.
+// The widgets of one task by question name, so that a relations question reads its spans and
+// every widget's sync() hears of a change in another.
+const mates = new WeakMap();
+
 export function makeQuestion(q, task, saved, changed) {
-  const make = {approve, label, labels: multi, rating, preference, text, spans}[q.type] || unknown;
-  const w = make(q, task, saved || {}, changed);
+  const make = {approve, label, labels: multi, rating, preference, text, spans, boxes, transcription,
+                relations}[q.type] || unknown;
+  if (!mates.has(task)) mates.set(task, new Map());
+  const m = mates.get(task);
+  const w = make(q, task, saved || {}, () => { changed(); for (const x of m.values()) x.sync?.(); }, m);
+  m.set(q.name, w);
   w.q = q;
   w.el.classList.add('q', 'q-' + q.type);
   w.el.dataset.question = q.name;

@@ -3,6 +3,8 @@
 import {api, seg} from './api.js';
 import {el, pretty, markdown, diffView, when, toast, scrollBox} from './util.js';
 import {makeQuestion, suggestionText} from './questions.js';
+import {audioView, AUDIO_KEYS} from './audio.js';
+import {BOX_KEYS} from './boxes.js';
 
 const LOST = 'Your lease on this task was lost (it ran out, was given back, or the task was ' +
   'cancelled or decided elsewhere), so this answer cannot be saved. What you typed is kept below ' +
@@ -98,7 +100,8 @@ function fieldView(f, task, spanFields) {
     body = IMG.test(String(v))
       ? el('div', {class: 'imgbox'}, el('img', {src: String(v), alt: `Image of field ${f.name}`, loading: 'eager'}))
       : el('p', {class: 'warn', text: 'not an http(s) image URL: ' + String(v)});
-  } else if (f.type === 'diff') {
+  } else if (f.type === 'audio_url') body = audioView(f.name, String(v));
+  else if (f.type === 'diff') {
     const s = suggestionText(task.output, f.name);
     body = diffView(typeof v === 'string' ? v : pretty(v), s ?? pretty(task.output ?? ''), 'Input', 'Suggestion');
   } else body = el('div', {class: 'text', text: typeof v === 'string' ? v : pretty(v)});
@@ -144,7 +147,7 @@ function routeView(r) {
 }
 
 function taskView(t, schema) {
-  const spanFields = new Set(schema.questions.filter((q) => q.type === 'spans').map((q) => q.field));
+  const spanFields = new Set(schema.questions.filter((q) => q.type === 'spans' || q.type === 'boxes').map((q) => q.field));
   const fields = schema.fields.length
     ? schema.fields.map((f) => fieldView(f, t, spanFields))
     : [section('Input', valueView(t.input, 'Input'))];
@@ -530,7 +533,7 @@ function workspace(root, ctx, queue) {
   // The digits go to the question focused or clicked (anywhere in it).
   const follow = (e) => {
     if (!cur) return;
-    const i = cur.widgets.findIndex((w) => w.el.contains(e.target));
+    const i = cur.widgets.findIndex((w) => w.el.contains(e.target) || w.box?.contains(e.target));
     if (i >= 0 && cur.widgets[i].digits && i !== cur.active) { cur.active = i; paintState(); }
   };
   root.addEventListener('focusin', follow);
@@ -593,5 +596,7 @@ function helpDialog() {
     el('p', {class: 'row'}, el('label', {for: 'keymode', text: 'Single-character keys (letters, digits, ?)'}), mode),
     el('table', {}, rows.map(([k, v]) => el('tr', {}, el('th', {}, el('kbd', {text: k})), el('td', {text: v})))),
     el('form', {method: 'dialog'}, el('button', {class: 'primary', text: 'Close'})));
+  // The keys of the audio player and of the image of a boxes question.
+  d.querySelector('table').append(...[...AUDIO_KEYS, ...BOX_KEYS].map(([k, v]) => el('tr', {}, el('th', {}, el('kbd', {text: k})), el('td', {text: v}))));
   return d;
 }

@@ -44,9 +44,14 @@ void hitl__h_queue_calibration(hitl_request *req) {
   hitl_buf_puts(&b, "{\"queue\":");
   hitl_buf_json_cstr(&b, q->name);
   hitl_buf_putc(&b, ',');
-  hitl__calib_view(req->server->calib, q->id, hitl_now_ms(), &b);
+  /* The last day's share from the tallies every submit stores: right after a restart, and
+   * across the servers sharing a database. */
+  int64_t day[HITL__TALLY_KINDS];
+  int64_t since = hitl_calib_hour(hitl_now_ms()) - HITL_CALIB_DAY_HOURS + 1;
+  int rc = st->vt->calib_tally_sum(st, q->id, since, day, HITL__TALLY_KINDS);
+  hitl__calib_view(req->server->calib, q->id, day, &b);
   hitl_buf_puts(&b, ",\"withdrawals\":");
-  int rc = put_history(st, q->name, "calibration.withdrawn", &b);
+  if (rc == 0) rc = put_history(st, q->name, "calibration.withdrawn", &b);
   if (rc == 0) {
     hitl_buf_puts(&b, ",\"certifications\":");
     rc = put_history(st, q->name, "calibration.certified", &b);

@@ -90,8 +90,19 @@ static void put_job_free(void *p) {
 static int put_run(hitl_job *job, hitl_txn *x) {
   put_job *j = (put_job *)job;
   /* Events reach webhook receivers and streams: no receiver learns another's credentials. */
-  return hitl_queue_store(x, j->name, j->config->json, hitl__queue_config_json(j->config, false),
-                          &j->req->actor, &j->id, &j->created, &job->err);
+  int rc = hitl_queue_store(x, j->name, j->config->json, hitl__queue_config_json(j->config, false),
+                            &j->req->actor, &j->id, &j->created, &job->err);
+  if (rc) return rc;
+  /* A queue that starts keeping calibration evidence gets the pairs of the tasks people already
+   * decided, with this change (decisions on a queue that keeps none store nothing). */
+  hitl_server *server = j->req->server;
+  const hitl_queue_config *old = hitl__registry_config_by_id(server->registry, j->id);
+  if (!j->created && hitl_calib_wanted(j->config) && (old == NULL || !hitl_calib_wanted(old))) {
+    rc = hitl__calib_backfill(x->store, j->id, j->config);
+    if (rc) return hitl_err_set(&job->err, rc, NULL, "could not rebuild the calibration evidence");
+    hitl__calib_gained(server->calib, j->id);
+  }
+  return 0;
 }
 
 /* Adds "webhook_secrets": the secrets this PUT generated, shown here once and never again, to

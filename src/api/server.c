@@ -491,7 +491,7 @@ int hitl_server_start(const hitl_server_config *cfg, hitl_server **out, hitl_err
   pthread_mutex_init(&s->inflight_lock, NULL);
   pthread_cond_init(&s->inflight_done, NULL);
   s->registry = hitl__registry_new();
-  s->calib = hitl__calib_new();
+  s->calib = hitl__calib_new(s->cfg.calib_snapshot_every);
   s->auth = hitl__auth_new(cfg->admin_token);
   s->waiters = hitl__waiters_new();
   s->sessions = hitl__sessions_new();

@@ -27,6 +27,8 @@ typedef struct hitl_server_config {
   unsigned max_waits;       /* Long-polls and event streams per token at once; 0: no cap. */
   const char *tls_cert;     /* PEM certificate file: serve HTTPS; NULL: plain HTTP. */
   const char *tls_key;      /* Its PEM private key file (needed with tls_cert). */
+  unsigned calib_snapshot_every; /* Verified pairs between snapshots of a queue's calibration
+                                    state; 0: the default (5,000). */
 } hitl_server_config;
 
 #define HITL_DEFAULT_MAX_BODY (1024 * 1024)

@@ -66,9 +66,11 @@ void hitl__h_static(hitl_request *req) {
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
     MHD_add_response_header(resp, "X-Frame-Options", "DENY");
-    /* The UI loads only its own code; images of image_url fields may come from anywhere. */
+    /* The UI loads only its own code; images and audio of image_url and audio_url fields may come
+     * from anywhere. */
     MHD_add_response_header(resp, "Content-Security-Policy",
                             "default-src 'self'; img-src 'self' data: http: https:; "
+                            "media-src 'self' data: http: https:; "
                             "style-src 'self'; script-src 'self'; connect-src 'self'; "
                             "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
                             "form-action 'self'");

@@ -41,11 +41,10 @@ int hitl__sync_before_commit(void *ctx, hitl_txn *x, const hitl_change *changes,
   hitl_server *s = ctx;
   (void)changes;
   (void)n;
-  /* Calibration reads what it needs before the events are linked, which takes the chain's lock
-   * until the commit; what it stores needs the events' seqs. It may append events (a
-   * withdrawal): the outbox and the feed read the changes anew. */
-  int rc = hitl__calib_prepare(s->calib, s->registry, x);
-  if (rc == 0) rc = hitl_chain_link(x->chain, x->store);
+  /* What follows needs the events' seqs: link them (which takes the chain's lock until the
+   * commit). Calibration may append events (a withdrawal): the outbox and the feed read the
+   * changes anew. */
+  int rc = hitl_chain_link(x->chain, x->store);
   if (rc == 0) rc = hitl__calib_precommit(s->calib, s->registry, x);
   if (rc == 0) rc = hitl__webhooks_outbox(s->webhooks, x, x->chain->changes, x->chain->n_changes);
   if (rc == 0) rc = hitl__feed_publish(s->feed, x, x->chain->changes, x->chain->n_changes);
@@ -79,7 +78,7 @@ int hitl__sync_load_queues(hitl_server *s, hitl_store *st, int64_t only_id, bool
     } else {
       /* Before the writer starts, a database from before calibration gets its evidence. */
       if (s->committer == NULL && stats.decided_human + stats.decided_consensus > 0)
-        rc = hitl__calib_backfill(st, rows[i].id, config);
+        rc = hitl__calib_backfill_at_start(st, rows[i].id, config);
       if (rc == 0) rc = hitl__calib_configure(s->calib, st, rows[i].id, config);
       if (rc) hitl_err_set(err, rc, NULL, "cannot read the calibration evidence of queue \"%s\"",
                            rows[i].name);

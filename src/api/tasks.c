@@ -88,6 +88,10 @@ static int submit_run(hitl_job *job, hitl_txn *x) {
       }
       return rc;
     }
+    /* For the view's last day, written with the transaction's other submissions. */
+    if (!j->replayed[i])
+      hitl__calib_note_submit(j->req->server->calib, j->tasks[i].id, j->tasks[i].queue_id, j->calib_on[i],
+                              j->calib[i].fired, j->calib[i].set_size);
   }
   return 0;
 }
@@ -104,9 +108,6 @@ static void submit_done(hitl_job *job, int rc) {
   if (rc) {
     hitl__reply_err(req, &job->err);
   } else {
-    for (size_t i = 0; i < j->n; i++)
-      if (j->calib_on[i] && !j->replayed[i])
-        hitl__calib_count(req->server->calib, j->tasks[i].queue_id, j->calib[i].fired, j->now);
     hitl_buf b = HITL_BUF_INIT;
     bool all_replayed = true;
     if (j->batch) hitl_buf_puts(&b, "{\"tasks\":[");
@@ -146,6 +147,7 @@ int hitl__task_prepare(hitl_request *req, const hitl_queue_ref *q, const json_t 
       .has_confidence = t->has_confidence,
       .confidence = t->confidence,
   };
+  if (calib) calib->set_size = -2;
   if (calib_on) {
     *calib_on = hitl__calib_route(req->server->calib, q->id, hitl__calib_score_of_body(body),
                                   t->id, calib);
@@ -154,7 +156,9 @@ int hitl__task_prepare(hitl_request *req, const hitl_queue_ref *q, const json_t 
   if (q->config->conformal) {
     /* The prediction set is stored with the task, in its payload (docs/calibration.md). */
     hitl_buf set = HITL_BUF_INIT;
-    if (hitl__calib_prediction_set(req->server->calib, q->id, body, &set, &in.prediction_set_size)) {
+    int size = -2;
+    if (hitl__calib_prediction_set(req->server->calib, q->id, body, &set, &size)) {
+      in.prediction_set_size = size;
       in.has_prediction_set = true;
       size_t plen = strlen(t->payload);
       hitl_buf payload = HITL_BUF_INIT;
@@ -165,6 +169,7 @@ int hitl__task_prepare(hitl_request *req, const hitl_queue_ref *q, const json_t 
       free(t->payload);
       t->payload = hitl_buf_detach(&payload);
     }
+    if (calib) calib->set_size = size; /* Counted for the view when the task is stored. */
     hitl_buf_free(&set);
   }
   rc = hitl_task_route(q->config, &in, t, now);

@@ -105,6 +105,25 @@ void hitl_conformal_add_score(hitl_conformal *c, double score) {
   c->n++;
 }
 
+static int by_value(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+void hitl_conformal_add_scores(hitl_conformal *c, const double *scores, size_t n) {
+  if (c->window > 0) { /* The ring keeps arrival order: one at a time. */
+    for (size_t i = 0; i < n; i++) hitl_conformal_add_score(c, scores[i]);
+    return;
+  }
+  if (c->n + n > c->cap) {
+    c->cap = c->n + n;
+    c->sorted = hitl_xrealloc(c->sorted, c->cap * sizeof *c->sorted);
+  }
+  for (size_t i = 0; i < n; i++)
+    if (!isnan(scores[i])) c->sorted[c->n++] = scores[i];
+  if (c->n > 1) qsort(c->sorted, c->n, sizeof *c->sorted, by_value);
+}
+
 void hitl_conformal_add(hitl_conformal *c, const double *probs, size_t n, size_t label) {
   hitl_conformal_add_score(c, hitl_conformal_score_of(c->kind, probs, n, label));
 }

@@ -52,6 +52,9 @@ int hitl_conformal_parse(const char *score, double coverage, hitl_conformal_scor
 void hitl_conformal_add(hitl_conformal *c, const double *probs, size_t n, size_t label);
 /* Adds a nonconformity score directly. */
 void hitl_conformal_add_score(hitl_conformal *c, double score);
+/* Adds scores[0..n) as n calls of hitl_conformal_add_score would (NaN ignored), in O((c's count
+ * + n) log) without a window instead of a memmove each: for loading stored scores. */
+void hitl_conformal_add_scores(hitl_conformal *c, const double *scores, size_t n);
 
 /* Returns the number of calibration scores held. */
 size_t hitl_conformal_count(const hitl_conformal *c);

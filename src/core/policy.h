@@ -50,6 +50,9 @@ typedef struct hitl_policy_calib {
   hitl_calib_certificate cert; /* The certificate in force when it was routed. */
   bool fired;                  /* Set by the evaluation: the rule that fired holds a calibrated
                                   leaf that held. */
+  int set_size;                /* The conformal prediction set given to the task: its size, -1
+                                  when the queue asks for sets but had none to give yet, -2 when
+                                  it asks for none or the task has no probabilities. */
 } hitl_policy_calib;
 
 /* What the policy is evaluated against. */

@@ -177,9 +177,17 @@ WRAP(calib_list,
      (int64_t queue_id, int64_t after, size_t limit, hitl_calib_row **out, size_t *n), queue_id,
      after, limit, out, n)
 
+WRAP(calib_tally_add, (int64_t queue_id, int64_t hour, int kind, int64_t n), queue_id, hour, kind,
+     n)
+WRAP(calib_tally_sum, (int64_t queue_id, int64_t since_hour, int64_t *sums, int n_kinds), queue_id,
+     since_hour, sums, n_kinds)
+
+WRAP(calib_snapshot_put, (const hitl_calib_snapshot *snap), snap)
+WRAP(calib_snapshot_get, (int64_t queue_id, hitl_calib_snapshot *out), queue_id, out)
+
 WRAP(pipeline, (bool on), on)
 
-#define FAULT_FUNCTIONS 62 /* Every member of the vtable but version. */
+#define FAULT_FUNCTIONS 66 /* Every member of the vtable but version. */
 _Static_assert(sizeof(hitl_store_vtable) ==
                    offsetof(hitl_store_vtable, close) + FAULT_FUNCTIONS * sizeof(void (*)(void)),
                "a store function was added: give it a wrapper in store/fault.c");
@@ -247,6 +255,10 @@ static const hitl_store_vtable fault_vtable = {
     .calib_put = f_calib_put,
     .calib_get = f_calib_get,
     .calib_list = f_calib_list,
+    .calib_tally_add = f_calib_tally_add,
+    .calib_tally_sum = f_calib_tally_sum,
+    .calib_snapshot_put = f_calib_snapshot_put,
+    .calib_snapshot_get = f_calib_snapshot_get,
     .pipeline = f_pipeline,
 };
 

@@ -200,12 +200,32 @@ static const char migration_005_calibration[] =
     "  aps REAL);"
     "CREATE INDEX calibration_decided ON calibration(queue_id, decided_seq) WHERE correct >= 0;";
 
+/* Routing tallies per queue and hour, written with each submit, for the share of traffic the
+ * calibrated leaf auto-accepted over the last day (docs/calibration.md): exact across restarts
+ * and, on PostgreSQL, across the servers that share the database. And snapshots of each queue's
+ * calibration state, so that a start does not replay every verified pair. */
+static const char migration_006_calibration_tally[] =
+    "CREATE TABLE calibration_tally ("
+    "  queue_id INTEGER NOT NULL REFERENCES queues(id),"
+    "  hour INTEGER NOT NULL,"
+    "  kind INTEGER NOT NULL,"
+    "  n INTEGER NOT NULL,"
+    "  PRIMARY KEY (queue_id, hour, kind)) WITHOUT ROWID;"
+    /* A queue's calibration state every few thousand pairs: a start replays only the pairs
+     * after it (api/calib.c). */
+    "CREATE TABLE calibration_snapshot ("
+    "  queue_id INTEGER PRIMARY KEY REFERENCES queues(id),"
+    "  last_seq INTEGER NOT NULL,"
+    "  params TEXT NOT NULL,"
+    "  state TEXT NOT NULL);";
+
 const char *const hitl__sqlite_migrations[] = {
     migration_001_initial,
     migration_002_webhook_deliveries,
     migration_003_idempotency_per_submitter,
     migration_004_runs,
     migration_005_calibration,
+    migration_006_calibration_tally,
 };
 
 const size_t hitl__sqlite_migrations_count =

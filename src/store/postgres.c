@@ -788,6 +788,10 @@ static const hitl_store_vtable postgres_vtable = {
     .calib_put = hitl__pg_calib_put,
     .calib_get = hitl__pg_calib_get,
     .calib_list = hitl__pg_calib_list,
+    .calib_tally_add = hitl__pg_calib_tally_add,
+    .calib_tally_sum = hitl__pg_calib_tally_sum,
+    .calib_snapshot_put = hitl__pg_calib_snapshot_put,
+    .calib_snapshot_get = hitl__pg_calib_snapshot_get,
 };
 
 /* Runs sql (no parameters) and returns its first value as an integer in *value (0 when it gives

@@ -76,6 +76,11 @@ typedef enum hitl__pg_stmt_id {
   HITL__PG_CALIB_PUT,
   HITL__PG_CALIB_GET,
   HITL__PG_CALIB_LIST,
+  HITL__PG_CALIB_TALLY_ADD,
+  HITL__PG_CALIB_TALLY_SUM,
+  HITL__PG_CALIB_SNAPSHOT_PUT,
+  HITL__PG_CALIB_SNAPSHOT_DELETE,
+  HITL__PG_CALIB_SNAPSHOT_GET,
   HITL__PG_COUNT
 } hitl__pg_stmt_id;
 
@@ -231,6 +236,12 @@ int hitl__pg_token_list(hitl_store *store, hitl_token_row **out, size_t *n);
 int hitl__pg_delivery_insert(hitl_store *store, hitl_delivery *d);
 int hitl__pg_calib_put(hitl_store *store, const hitl_calib_row *r);
 int hitl__pg_calib_get(hitl_store *store, int64_t task_seq, hitl_calib_row *out);
+int hitl__pg_calib_tally_add(hitl_store *store, int64_t queue_id, int64_t hour, int kind,
+                             int64_t n);
+int hitl__pg_calib_tally_sum(hitl_store *store, int64_t queue_id, int64_t since_hour,
+                             int64_t *sums, int n_kinds);
+int hitl__pg_calib_snapshot_put(hitl_store *store, const hitl_calib_snapshot *snap);
+int hitl__pg_calib_snapshot_get(hitl_store *store, int64_t queue_id, hitl_calib_snapshot *out);
 int hitl__pg_calib_list(hitl_store *store, int64_t queue_id, int64_t after, size_t limit,
                         hitl_calib_row **out, size_t *n);
 int hitl__pg_delivery_due(hitl_store *store, int64_t now, size_t limit, hitl_delivery **out,

@@ -209,6 +209,20 @@ static const char migration_003_calibration[] =
     "  aps double precision);"
     "CREATE INDEX calibration_decided ON calibration(queue_id, decided_seq) WHERE correct >= 0;";
 
+/* Routing tallies per queue and hour, and calibration snapshots: SQLite's migration 006. */
+static const char migration_004_calibration_tally[] =
+    "CREATE TABLE calibration_tally ("
+    "  queue_id bigint NOT NULL REFERENCES queues(id),"
+    "  hour bigint NOT NULL,"
+    "  kind integer NOT NULL,"
+    "  n bigint NOT NULL,"
+    "  PRIMARY KEY (queue_id, hour, kind));"
+    "CREATE TABLE calibration_snapshot ("
+    "  queue_id bigint PRIMARY KEY REFERENCES queues(id),"
+    "  last_seq bigint NOT NULL,"
+    "  params text NOT NULL,"
+    "  state text NOT NULL);";
+
 /* Less waiting and less WAL for several nodes on one database (bench/README.md, "PostgreSQL"):
  * - The trigger that keeps task_counts becomes a constraint trigger deferred to the commit. A
  *   transaction then takes the chain's lock at its end only (the writer links its events last,
@@ -217,7 +231,7 @@ static const char migration_003_calibration[] =
  *   changes are those from before it began, which no statement needs.
  * - A counter that exists is moved by a plain UPDATE: INSERT ... ON CONFLICT DO UPDATE writes a
  *   row lock and a speculative insertion to the WAL first, for every task row changed. */
-static const char migration_004_counts_at_commit[] =
+static const char migration_005_counts_at_commit[] =
     "CREATE OR REPLACE FUNCTION hitl_count_add(q bigint, st integer, by text, d integer)"
     "  RETURNS void LANGUAGE plpgsql AS $$"
     "BEGIN"
@@ -236,7 +250,7 @@ static const char migration_004_counts_at_commit[] =
  * task counts, so that the writers of several nodes do not wait on a counter row while they run
  * their requests): GET /v1/me's total reads a row instead of counting every response the
  * reviewer ever gave. Counted once here for the responses already stored. */
-static const char migration_005_reviewer_counts[] =
+static const char migration_006_reviewer_counts[] =
     "CREATE TABLE reviewer_counts ("
     "  reviewer text PRIMARY KEY,"
     "  n bigint NOT NULL);"
@@ -257,8 +271,9 @@ const char *const hitl__pg_migrations[] = {
     migration_001_initial,
     migration_002_runs,
     migration_003_calibration,
-    migration_004_counts_at_commit,
-    migration_005_reviewer_counts,
+    migration_004_calibration_tally,
+    migration_005_counts_at_commit,
+    migration_006_reviewer_counts,
 };
 
 const size_t hitl__pg_migrations_count =

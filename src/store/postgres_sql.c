@@ -107,7 +107,7 @@ static const char *const stmt_sql[HITL__PG_COUNT] = {
         "WHERE r.reviewer = $1 AND r.seq < $2 ORDER BY r.seq DESC LIMIT $3",
     [HITL__PG_RESPONSE_COUNT_REVIEWER] =
         "SELECT count(*) FROM responses WHERE reviewer = $1 AND created_at >= $2",
-    /* All time: the counter migration 5 keeps, not a count. */
+    /* All time: the counter migration 6 keeps, not a count. */
     [HITL__PG_RESPONSE_TOTAL_REVIEWER] =
         "SELECT coalesce((SELECT n FROM reviewer_counts WHERE reviewer = $1), 0)",
     [HITL__PG_TASK_COUNT_REVIEWER] =
@@ -226,6 +226,18 @@ static const char *const stmt_sql[HITL__PG_COUNT] = {
     [HITL__PG_CALIB_LIST] = "SELECT " CALIB_COLUMNS " FROM calibration "
                             "WHERE queue_id = $1 AND correct >= 0 AND decided_seq > $2 "
                             "ORDER BY decided_seq LIMIT $3",
+    [HITL__PG_CALIB_TALLY_ADD] =
+        "INSERT INTO calibration_tally (queue_id, hour, kind, n) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (queue_id, hour, kind) DO UPDATE SET n = calibration_tally.n + EXCLUDED.n",
+    [HITL__PG_CALIB_TALLY_SUM] = "SELECT kind, sum(n) FROM calibration_tally "
+                                 "WHERE queue_id = $1 AND hour >= $2 GROUP BY kind",
+    [HITL__PG_CALIB_SNAPSHOT_PUT] =
+        "INSERT INTO calibration_snapshot (queue_id, last_seq, params, state) "
+        "VALUES ($1, $2, $3, $4) ON CONFLICT (queue_id) DO UPDATE SET last_seq = $2, "
+        "params = $3, state = $4",
+    [HITL__PG_CALIB_SNAPSHOT_DELETE] = "DELETE FROM calibration_snapshot WHERE queue_id = $1",
+    [HITL__PG_CALIB_SNAPSHOT_GET] = "SELECT queue_id, last_seq, params, state "
+                                    "FROM calibration_snapshot WHERE queue_id = $1",
 };
 
 const char *hitl__pg_sql(hitl__pg_stmt_id id) { return stmt_sql[id]; }

@@ -226,6 +226,17 @@ static const char *const stmt_sql[HITL__ST_COUNT] = {
     [HITL__ST_CALIB_LIST] = "SELECT " CALIB_COLUMNS " FROM calibration "
                             "WHERE queue_id = ?1 AND correct >= 0 AND decided_seq > ?2 "
                             "ORDER BY decided_seq LIMIT ?3",
+    [HITL__ST_CALIB_TALLY_ADD] =
+        "INSERT INTO calibration_tally (queue_id, hour, kind, n) VALUES (?1, ?2, ?3, ?4) "
+        "ON CONFLICT (queue_id, hour, kind) DO UPDATE SET n = n + ?4",
+    [HITL__ST_CALIB_TALLY_SUM] = "SELECT kind, sum(n) FROM calibration_tally "
+                                 "WHERE queue_id = ?1 AND hour >= ?2 GROUP BY kind",
+    [HITL__ST_CALIB_SNAPSHOT_PUT] =
+        "INSERT OR REPLACE INTO calibration_snapshot (queue_id, last_seq, params, state) "
+        "VALUES (?1, ?2, ?3, ?4)",
+    [HITL__ST_CALIB_SNAPSHOT_DELETE] = "DELETE FROM calibration_snapshot WHERE queue_id = ?1",
+    [HITL__ST_CALIB_SNAPSHOT_GET] = "SELECT queue_id, last_seq, params, state "
+                                    "FROM calibration_snapshot WHERE queue_id = ?1",
 };
 
 const char *hitl__sqlite_sql(hitl__sqlite_stmt_id id) { return stmt_sql[id]; }
@@ -573,6 +584,10 @@ static const hitl_store_vtable sqlite_vtable = {
     .calib_put = hitl__sqlite_calib_put,
     .calib_get = hitl__sqlite_calib_get,
     .calib_list = hitl__sqlite_calib_list,
+    .calib_tally_add = hitl__sqlite_calib_tally_add,
+    .calib_tally_sum = hitl__sqlite_calib_tally_sum,
+    .calib_snapshot_put = hitl__sqlite_calib_snapshot_put,
+    .calib_snapshot_get = hitl__sqlite_calib_snapshot_get,
     .pipeline = sq_pipeline,
     .response_list_by_reviewer = hitl__sqlite_response_list_by_reviewer,
     .response_count_by_reviewer = hitl__sqlite_response_count_by_reviewer,

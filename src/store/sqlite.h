@@ -80,6 +80,11 @@ typedef enum hitl__sqlite_stmt_id {
   HITL__ST_CALIB_PUT,
   HITL__ST_CALIB_GET,
   HITL__ST_CALIB_LIST,
+  HITL__ST_CALIB_TALLY_ADD,
+  HITL__ST_CALIB_TALLY_SUM,
+  HITL__ST_CALIB_SNAPSHOT_PUT,
+  HITL__ST_CALIB_SNAPSHOT_DELETE,
+  HITL__ST_CALIB_SNAPSHOT_GET,
   HITL__ST_COUNT
 } hitl__sqlite_stmt_id;
 
@@ -199,6 +204,12 @@ int hitl__sqlite_token_revoke(hitl_store *store, const char *name);
 int hitl__sqlite_token_list(hitl_store *store, hitl_token_row **out, size_t *n);
 int hitl__sqlite_calib_put(hitl_store *store, const hitl_calib_row *r);
 int hitl__sqlite_calib_get(hitl_store *store, int64_t task_seq, hitl_calib_row *out);
+int hitl__sqlite_calib_tally_add(hitl_store *store, int64_t queue_id, int64_t hour, int kind,
+                                 int64_t n);
+int hitl__sqlite_calib_tally_sum(hitl_store *store, int64_t queue_id, int64_t since_hour,
+                                 int64_t *sums, int n_kinds);
+int hitl__sqlite_calib_snapshot_put(hitl_store *store, const hitl_calib_snapshot *snap);
+int hitl__sqlite_calib_snapshot_get(hitl_store *store, int64_t queue_id, hitl_calib_snapshot *out);
 int hitl__sqlite_calib_list(hitl_store *store, int64_t queue_id, int64_t after, size_t limit,
                             hitl_calib_row **out, size_t *n);
 int hitl__sqlite_delivery_insert(hitl_store *store, hitl_delivery *d);

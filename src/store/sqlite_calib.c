@@ -71,3 +71,66 @@ int hitl__sqlite_calib_list(hitl_store *store, int64_t queue_id, int64_t after, 
   *out = rows;
   return rc;
 }
+
+int hitl__sqlite_calib_tally_add(hitl_store *store, int64_t queue_id, int64_t hour, int kind,
+                                 int64_t n) {
+  hitl__sqlite *s = (hitl__sqlite *)store;
+  sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_CALIB_TALLY_ADD);
+  sqlite3_bind_int64(st, 1, queue_id);
+  sqlite3_bind_int64(st, 2, hour);
+  sqlite3_bind_int(st, 3, kind);
+  sqlite3_bind_int64(st, 4, n);
+  int rc = sqlite3_step(st);
+  int ret = rc == SQLITE_DONE ? 0 : hitl__sqlite_fail(s, rc, "calib_tally_add");
+  hitl__sqlite_done(st);
+  return ret;
+}
+
+int hitl__sqlite_calib_tally_sum(hitl_store *store, int64_t queue_id, int64_t since_hour,
+                                 int64_t *sums, int n_kinds) {
+  hitl__sqlite *s = (hitl__sqlite *)store;
+  sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_CALIB_TALLY_SUM);
+  sqlite3_bind_int64(st, 1, queue_id);
+  sqlite3_bind_int64(st, 2, since_hour);
+  for (int k = 0; k < n_kinds; k++) sums[k] = 0;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int kind = sqlite3_column_int(st, 0);
+    if (kind >= 0 && kind < n_kinds) sums[kind] = sqlite3_column_int64(st, 1);
+  }
+  int ret = rc == SQLITE_DONE ? 0 : hitl__sqlite_fail(s, rc, "calib_tally_sum");
+  hitl__sqlite_done(st);
+  return ret;
+}
+
+int hitl__sqlite_calib_snapshot_put(hitl_store *store, const hitl_calib_snapshot *snap) {
+  hitl__sqlite *s = (hitl__sqlite *)store;
+  bool drop = snap->state == NULL;
+  sqlite3_stmt *st =
+      hitl__sqlite_stmt(s, drop ? HITL__ST_CALIB_SNAPSHOT_DELETE : HITL__ST_CALIB_SNAPSHOT_PUT);
+  sqlite3_bind_int64(st, 1, snap->queue_id);
+  if (!drop) {
+    sqlite3_bind_int64(st, 2, snap->last_seq);
+    hitl__sqlite_bind_text(st, 3, snap->params ? snap->params : "", 0);
+    hitl__sqlite_bind_text(st, 4, snap->state, 0);
+  }
+  int rc = sqlite3_step(st);
+  int ret = rc == SQLITE_DONE ? 0 : hitl__sqlite_fail(s, rc, "calib_snapshot_put");
+  hitl__sqlite_done(st);
+  return ret;
+}
+
+static void read_snapshot(sqlite3_stmt *st, void *row) {
+  hitl_calib_snapshot *snap = row;
+  snap->queue_id = sqlite3_column_int64(st, 0);
+  snap->last_seq = sqlite3_column_int64(st, 1);
+  snap->params = hitl__sqlite_col_text(st, 2);
+  snap->state = hitl__sqlite_col_text(st, 3);
+}
+
+int hitl__sqlite_calib_snapshot_get(hitl_store *store, int64_t queue_id, hitl_calib_snapshot *out) {
+  hitl__sqlite *s = (hitl__sqlite *)store;
+  sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_CALIB_SNAPSHOT_GET);
+  sqlite3_bind_int64(st, 1, queue_id);
+  return hitl__sqlite_one(s, st, sizeof *out, read_snapshot, "calib_snapshot_get", out);
+}

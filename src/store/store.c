@@ -42,6 +42,13 @@ void hitl_store_location_shown(const char *location, char *out, size_t size) {
   if (colon) memmove(colon, at, strlen(at) + 1); /* "user:secret@host" becomes "user@host". */
 }
 
+void hitl_calib_snapshot_clear(hitl_calib_snapshot *s) {
+  if (s == NULL) return;
+  free(s->params);
+  free(s->state);
+  memset(s, 0, sizeof *s);
+}
+
 void hitl_queue_row_clear(hitl_queue_row *q) {
   if (q == NULL) return;
   free(q->name);

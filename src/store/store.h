@@ -132,6 +132,16 @@ typedef struct hitl_calib_row {
                           NaN when there are none (stored as NULL). */
 } hitl_calib_row;
 
+/* A queue's calibration state as of one point of its evidence, so that a start resumes from it
+ * instead of replaying every pair (api/calib.c writes one every few thousand pairs, in the
+ * transaction that adds them). The store keeps the texts as they are. */
+typedef struct hitl_calib_snapshot {
+  int64_t queue_id;
+  int64_t last_seq; /* decided_seq of the newest pair in it. */
+  char *params;     /* The parameters it was taken under, as text. */
+  char *state;      /* The state, as text. */
+} hitl_calib_snapshot;
+
 typedef struct hitl_store_vtable {
   int version; /* HITL_STORE_VERSION of the header the backend was built against. */
 
@@ -319,10 +329,25 @@ typedef struct hitl_store_vtable {
   int (*calib_get)(hitl_store *s, int64_t task_seq, hitl_calib_row *out);
   int (*calib_list)(hitl_store *s, int64_t queue_id, int64_t after, size_t limit,
                     hitl_calib_row **out, size_t *n);
+  /* Calibration's counters per queue, hour (wall-clock ms / 3,600,000) and kind (a small
+   * non-negative number the caller gives a meaning: api/calib.h), for the view's
+   * last day. calib_tally_add adds n to the queue's counter of that hour and kind (0 when it has
+   * none yet) inside the caller's transaction, so that the counts are exactly what committed.
+   * calib_tally_sum sets sums[k] for every k < n_kinds to the sum of kind k over the queue's
+   * hours >= since_hour (0 when none); it reads rows by primary key, never the tasks. */
+  int (*calib_tally_add)(hitl_store *s, int64_t queue_id, int64_t hour, int kind, int64_t n);
+  int (*calib_tally_sum)(hitl_store *s, int64_t queue_id, int64_t since_hour, int64_t *sums,
+                         int n_kinds);
+  /* calib_snapshot_put stores snap as its queue's snapshot, replacing the one it had; with
+   * snap->state NULL it deletes it. calib_snapshot_get reads the queue's snapshot into *out (the
+   * caller clears it with hitl_calib_snapshot_clear); HITL_ENOT_FOUND when there is none. */
+  int (*calib_snapshot_put)(hitl_store *s, const hitl_calib_snapshot *snap);
+  int (*calib_snapshot_get)(hitl_store *s, int64_t queue_id, hitl_calib_snapshot *out);
 
   /* Whether the transactions begun from now on may defer writes: a write whose caller reads no
-   * result but its return code (task_update, run_update, event_insert, changes_publish, and the
-   * savepoints of op_begin/op_end/op_abort) may then return 0 before the database answered
+   * result but its return code (task_update, run_update, event_insert, changes_publish,
+   * calib_put, calib_tally_add, and the savepoints of op_begin/op_end/op_abort) may then
+   * return 0 before the database answered
    * (PostgreSQL sends it and reads the answer with the next statement that waits, libpq's
    * pipeline mode). Such a write that fails, or that finds no row to change, dooms the
    * transaction: later calls and commit() return HITL_ERETRY, and the next transaction of the
@@ -332,7 +357,7 @@ typedef struct hitl_store_vtable {
   int (*pipeline)(hitl_store *s, bool on);
 } hitl_store_vtable;
 
-#define HITL_STORE_VERSION 7
+#define HITL_STORE_VERSION 8
 #define HITL_STORE_MANY 1000 /* Most task seqs response_list_many takes at once. */
 #define HITL_CHANGES_MAX 7900 /* PostgreSQL's NOTIFY takes payloads under 8,000 bytes. */
 
@@ -394,6 +419,7 @@ void hitl__store_fault_disarm(hitl_store_fault_report *out);
 void hitl_queue_row_clear(hitl_queue_row *q);
 void hitl_token_row_clear(hitl_token_row *t);
 void hitl_delivery_clear(hitl_delivery *d);
+void hitl_calib_snapshot_clear(hitl_calib_snapshot *s);
 
 static inline void hitl_store_close(hitl_store *s) {
   if (s) s->vt->close(s);

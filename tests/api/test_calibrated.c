@@ -175,11 +175,17 @@ static void test_certify_accept_audit_drift_restart(void **state) {
   for (int i = 0; i < 3; i++) before[i] = json_number_value(json_object_get(r.json, keys[i]));
   tr_free(&r);
 
-  /* A restart keeps the certificate: it is rebuilt from the stored evidence. */
+  /* A restart keeps the certificate: it is rebuilt from the stored evidence. The last day's
+   * auto-accepted share is stored with the submits, so it is still there too. */
   ts_stop(&srv, SIGKILL);
   ts_start(&srv, NULL);
   get_calibration("cal", &r);
   assert_true(certified(&r));
+  json_t *day = json_object_get(r.json, "last_day");
+  assert_int_equal(json_integer_value(json_object_get(day, "auto_accepted")), accepted);
+  assert_int_equal(json_integer_value(json_object_get(day, "routed")), 1 + 300 + 100 + 5);
+  assert_true(json_number_value(json_object_get(day, "share")) ==
+              (double)accepted / (1 + 300 + 100 + 5));
   for (int i = 0; i < 3; i++)
     assert_true(json_number_value(json_object_get(r.json, keys[i])) == before[i]);
   tr_free(&r);
@@ -373,23 +379,43 @@ static void test_conformal_prediction_sets(void **state) {
   assert_int_equal(json_integer_value(json_object_get(json_object_get(conf, "set_sizes"), "1")), 1);
   assert_int_equal(json_integer_value(json_object_get(json_object_get(conf, "set_sizes"), "none")), 9);
   tr_free(&r);
-  /* A restart rebuilds the calibration scores from the stored evidence. */
+  /* A restart rebuilds the calibration scores from the stored evidence; the set sizes of the
+   * last day are stored with the submits. */
   ts_stop(&srv, SIGKILL);
   ts_start(&srv, NULL);
   get_calibration("conf", &r);
   conf = json_object_get(r.json, "conformal");
   assert_int_equal(json_integer_value(json_object_get(conf, "n_calibration")), 9);
+  assert_int_equal(json_integer_value(json_object_get(json_object_get(conf, "set_sizes"), "1")), 1);
+  assert_int_equal(json_integer_value(json_object_get(json_object_get(conf, "set_sizes"), "none")), 9);
   tr_free(&r);
 }
 
-/* A database from before calibration: tasks people decided, no evidence stored. The server
- * derives the evidence from the decided tasks when it starts. */
+/* Expects the queue's calibration view to count pairs verified pairs, wrong of them wrong. */
+static void expect_evidence(const char *queue, long pairs, long wrong) {
+  test_resp r;
+  get_calibration(queue, &r);
+  json_t *evidence = json_object_get(r.json, "evidence");
+  assert_int_equal(json_integer_value(json_object_get(evidence, "pairs")), pairs);
+  assert_int_equal(json_integer_value(json_object_get(evidence, "wrong")), wrong);
+  tr_free(&r);
+}
+
+/* A queue people decide without calibration, and the same queue with a calibrated leaf. */
+static const char plain_queue[] =
+    "{\"schema\":{\"questions\":[{\"name\":\"verdict\",\"type\":\"approve\"}]},"
+    "\"assignment\":{\"overlap\":1,\"roles\":[\"validator\"]}}";
+static const char plain_calibrated[] =
+    "{\"schema\":{\"questions\":[{\"name\":\"verdict\",\"type\":\"approve\"}]},"
+    "\"assignment\":{\"overlap\":1,\"roles\":[\"validator\"]},"
+    "\"policy\":{\"rules\":[{\"name\":\"auto\",\"when\":{\"calibrated\":{}},"
+    "\"then\":{\"action\":\"accept\"}}]}}";
+
+/* A database from before calibration's evidence table: a calibrated queue's tasks people decided,
+ * no evidence stored. The server derives it from the decided tasks when it starts. */
 static void test_evidence_rebuilt_from_decided_tasks(void **state) {
   (void)state;
-  const char *plain =
-      "{\"schema\":{\"questions\":[{\"name\":\"verdict\",\"type\":\"approve\"}]},"
-      "\"assignment\":{\"overlap\":1,\"roles\":[\"validator\"]}}";
-  put_queue("old", plain, 201, NULL);
+  put_queue("old", plain_calibrated, 201, NULL);
   assert_int_equal(submit_batch("old", 30, 0.9), 0);
   assert_int_equal(answer_all("old", "approve"), 30);
   ts_stop(&srv, SIGTERM);
@@ -398,17 +424,153 @@ static void test_evidence_rebuilt_from_decided_tasks(void **state) {
   assert_int_equal(sqlite3_exec(db, "DELETE FROM calibration", NULL, NULL, NULL), SQLITE_OK);
   sqlite3_close(db);
   ts_start(&srv, NULL);
-  char body[1024];
-  snprintf(body, sizeof body, "%.*s,\"policy\":{\"rules\":[{\"name\":\"auto\",\"when\":"
-           "{\"calibrated\":{}},\"then\":{\"action\":\"accept\"}}]}}",
-           (int)strlen(plain) - 1, plain);
-  put_queue("old", body, 200, NULL);
+  expect_evidence("old", 30, 0);
+}
+
+/* Rows of the calibration table of queue name (the server stopped or not: SQLite reads it). */
+static int stored_pairs(const char *name) {
+  sqlite3 *db = NULL;
+  sqlite3_stmt *st = NULL;
+  assert_int_equal(sqlite3_open(srv.db, &db), SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  assert_int_equal(sqlite3_prepare_v2(db,
+                                      "SELECT count(*) FROM calibration c JOIN queues q "
+                                      "ON q.id = c.queue_id WHERE q.name = ?1",
+                                      -1, &st, NULL),
+                   SQLITE_OK);
+  sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  int n = sqlite3_column_int(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return n;
+}
+
+/* Decisions on a queue without calibration store nothing (they cost nothing more); when its
+ * policy gains a calibrated leaf, the tasks people decided before count at once, and again
+ * after the leaf was taken away and given back. */
+static void test_gaining_calibration_counts_earlier_decisions(void **state) {
+  (void)state;
+  put_queue("late", plain_queue, 201, NULL);
+  assert_int_equal(submit_batch("late", 20, 0.9), 0);
+  assert_int_equal(answer_all("late", "approve"), 20);
+  assert_int_equal(submit_batch("late", 5, 0.3), 0);
+  assert_int_equal(answer_all("late", "reject"), 5);
+  assert_int_equal(stored_pairs("late"), 0);
+
+  put_queue("late", plain_calibrated, 200, NULL);
+  expect_evidence("late", 25, 5);
+  /* New decisions add to them. */
+  assert_int_equal(submit_batch("late", 3, 0.9), 0);
+  assert_int_equal(answer_all("late", "approve"), 3);
+  expect_evidence("late", 28, 5);
+
+  /* Taken away: decisions store nothing; given back: they count too, once each. */
+  put_queue("late", plain_queue, 200, NULL);
+  assert_int_equal(submit_batch("late", 4, 0.6), 0);
+  assert_int_equal(answer_all("late", "reject"), 4);
+  assert_int_equal(stored_pairs("late"), 28);
+  put_queue("late", plain_calibrated, 200, NULL);
+  expect_evidence("late", 32, 9);
+  /* And a restart rebuilds the same state from them. */
+  ts_stop(&srv, SIGKILL);
+  ts_start(&srv, NULL);
+  expect_evidence("late", 32, 9);
+}
+
+/* Tasks routed while a threshold was in force, then decided while the queue had no calibrated
+ * condition, keep the routing tags stored when they were routed once the condition comes back:
+ * those below the threshold outside the audit draw are not uniform pairs. */
+static void test_gain_keeps_routing_tags(void **state) {
+  (void)state;
+  char plain[1024];
+  snprintf(plain, sizeof plain, "%.*s}", (int)(strstr(cal_queue, ",\"policy\"") - cal_queue),
+           cal_queue);
+  put_queue("tag", cal_queue, 201, NULL);
+  assert_int_equal(submit_batch("tag", 300, 0.95), 0);
+  assert_int_equal(answer_all("tag", "approve"), 300);
   test_resp r;
-  get_calibration("old", &r);
-  json_t *evidence = json_object_get(r.json, "evidence");
-  assert_int_equal(json_integer_value(json_object_get(evidence, "pairs")), 30);
-  assert_int_equal(json_integer_value(json_object_get(evidence, "wrong")), 0);
+  get_calibration("tag", &r);
+  assert_true(certified(&r));
   tr_free(&r);
+  /* Below the threshold: reviewed, in the uniform sample only as their audit draw says. */
+  assert_int_equal(submit_batch("tag", 30, 0.2), 0);
+  put_queue("tag", plain, 200, NULL);
+  assert_int_equal(answer_all("tag", "approve"), 30);
+  put_queue("tag", cal_queue, 200, NULL);
+  get_calibration("tag", &r);
+  json_t *evidence = json_object_get(r.json, "evidence");
+  long pairs = (long)json_integer_value(json_object_get(evidence, "pairs"));
+  long uniform = (long)json_integer_value(json_object_get(evidence, "uniform"));
+  assert_int_equal(pairs, 330);
+  assert_true(uniform >= 300 && uniform < 320); /* About 20% of the 30 are uniform. */
+  tr_free(&r);
+}
+
+/* One integer from the stopped server's database (SQLite). */
+static long long db_integer(const char *sql) {
+  sqlite3 *db = NULL;
+  sqlite3_stmt *st = NULL;
+  assert_int_equal(sqlite3_open(srv.db, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  long long v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return v;
+}
+
+/* A start resumes from the stored snapshot of the calibration state: with the pairs it holds
+ * deleted from the evidence, the restarted server still counts them (it did not replay them);
+ * under other parameters the snapshot is not used. */
+static void test_start_resumes_from_snapshot(void **state) {
+  (void)state;
+  static const char *const every10[] = {"--calibration-snapshot-every", "10", NULL};
+  ts_stop(&srv, SIGTERM);
+  ts_start(&srv, every10);
+  put_queue("snap", plain_calibrated, 201, NULL);
+  assert_int_equal(submit_batch("snap", 25, 0.9), 0);
+  assert_int_equal(answer_all("snap", "approve"), 25);
+  assert_int_equal(submit_batch("snap", 3, 0.4), 0);
+  assert_int_equal(answer_all("snap", "reject"), 3);
+  expect_evidence("snap", 28, 3);
+  test_resp r;
+  get_calibration("snap", &r);
+  char *before = json_dumps(json_object_get(r.json, "reliability"), JSON_COMPACT | JSON_SORT_KEYS);
+  tr_free(&r);
+  ts_stop(&srv, SIGKILL);
+  long long upto = db_integer("SELECT s.last_seq FROM calibration_snapshot s JOIN queues q "
+                              "ON q.id = s.queue_id WHERE q.name = 'snap'");
+  assert_true(upto > 0);
+  char sql[256];
+  snprintf(sql, sizeof sql, "SELECT count(*) FROM calibration c JOIN queues q ON q.id = c.queue_id "
+           "WHERE q.name = 'snap' AND c.correct >= 0 AND c.decided_seq <= %lld", upto);
+  long long in_snapshot = db_integer(sql);
+  assert_true(in_snapshot >= 20);
+  sqlite3 *db = NULL;
+  assert_int_equal(sqlite3_open(srv.db, &db), SQLITE_OK);
+  snprintf(sql, sizeof sql, "DELETE FROM calibration WHERE decided_seq <= %lld AND queue_id = "
+           "(SELECT id FROM queues WHERE name = 'snap')", upto);
+  assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+
+  ts_start(&srv, every10);
+  expect_evidence("snap", 28, 3);
+  get_calibration("snap", &r);
+  char *after = json_dumps(json_object_get(r.json, "reliability"), JSON_COMPACT | JSON_SORT_KEYS);
+  assert_string_equal(after, before);
+  tr_free(&r);
+  free(before);
+  free(after);
+  /* Other parameters: rebuilt from the stored pairs alone. */
+  char other[1024];
+  snprintf(other, sizeof other, "%.*s\"max_error\":0.05}},\"then\":{\"action\":\"accept\"}}]}}",
+           (int)(strstr(plain_calibrated, "{}}") - plain_calibrated) + 1, plain_calibrated);
+  put_queue("snap", other, 200, NULL);
+  long wrong_after = 3 - (in_snapshot > 25 ? (long)in_snapshot - 25 : 0);
+  expect_evidence("snap", 28 - (long)in_snapshot, wrong_after);
+  ts_stop(&srv, SIGTERM);
+  ts_start(&srv, NULL);
 }
 
 int main(void) {
@@ -417,6 +579,9 @@ int main(void) {
       cmocka_unit_test(test_certify_accept_audit_drift_restart),
       cmocka_unit_test(test_evidence_rebuilt_from_decided_tasks),
       cmocka_unit_test(test_conformal_prediction_sets),
+      cmocka_unit_test(test_gaining_calibration_counts_earlier_decisions),
+      cmocka_unit_test(test_start_resumes_from_snapshot),
+      cmocka_unit_test(test_gain_keeps_routing_tags),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

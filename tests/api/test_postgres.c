@@ -691,9 +691,12 @@ static void test_two_nodes_share_calibration_evidence(void **state) {
   assert_int_equal(tr(&a, "GET", "/v1/queues/cal/calibration", ADMIN_TOKEN, NULL, &r), 200);
   assert_int_equal(tj_int(&r, "evidence.pairs"), n);
   assert_true(json_is_true(json_object_get(r.json, "certified")));
+  /* The last day's routing is counted in the database: each node sees both nodes' submits. */
+  assert_int_equal(tj_int(&r, "last_day.routed"), n);
   tr_free(&r);
   assert_int_equal(tr(&b, "GET", "/v1/queues/cal/calibration", ADMIN_TOKEN, NULL, &r), 200);
   assert_int_equal(tj_int(&r, "evidence.pairs"), n - 1); /* b has not decided since a's last. */
+  assert_int_equal(tj_int(&r, "last_day.routed"), n);
   tr_free(&r);
   free(agent);
   free(alice);

@@ -2,7 +2,7 @@
 // The review workspace in a real browser: sign-in, claim, every question type, lost lease, speed.
 import {test, before, after} from 'node:test';
 import assert from 'node:assert/strict';
-import {ADMIN, BASE, call, ok, tokens, launch, newPage, signIn, shot, shownTask, nextTask, decided, report} from './lib.mjs';
+import {ADMIN, BASE, call, ok, tokens, launch, newPage, signIn, shot, shownTask, nextTask, decided, report, timeAnswers} from './lib.mjs';
 
 let browser, T;
 before(async () => { browser = await launch(); T = tokens(); });
@@ -63,14 +63,7 @@ test('claim, approve with the keyboard (prefetched next task), modify with the e
   await shot(page, 'workspace-approve');
 
   // Approve with A then Enter; measure the time until the next task is interactive.
-  await page.evaluate(() => {
-    window.hitlT = [];
-    addEventListener('keydown', (e) => { if (e.key === 'Enter') window.hitlT0 = performance.now(); }, true);
-    new MutationObserver(() => {
-      const b = document.getElementById('submit');
-      if (window.hitlT0 && b && !b.disabled) { window.hitlT.push(performance.now() - window.hitlT0); window.hitlT0 = 0; }
-    }).observe(document.querySelector('main'), {attributes: true, attributeFilter: ['data-task-id']});
-  });
+  await timeAnswers(page);
   await page.keyboard.press('a');
   assert.equal(await page.locator('.q-approve button.choice.approve').getAttribute('aria-pressed'), 'true');
   const boxes = async () => [await page.locator('#submit').boundingBox(), await page.locator('.side').boundingBox()];

@@ -41,8 +41,9 @@ export function launch() {
 }
 
 // A new page of its own context (own cookies); page errors are collected in page.errors.
-export async function newPage(browser, viewport = {width: 1280, height: 800}) {
-  const context = await browser.newContext({viewport, deviceScaleFactor: 1});
+// options go to the context too (e.g. {hasTouch: true}).
+export async function newPage(browser, viewport = {width: 1280, height: 800}, options = {}) {
+  const context = await browser.newContext({viewport, deviceScaleFactor: 1, ...options});
   const page = await context.newPage();
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push(e.message));
@@ -107,6 +108,19 @@ export async function decided(id) {
   const t = await ok(ADMIN, 'GET', `/v1/tasks/${id}?wait=5`);
   assert.equal(t.state, 'decided', `task ${id} should be decided`);
   return t;
+}
+
+// From now on, notes in window.hitlT the milliseconds from each Enter (capture phase) to the
+// next task shown with its Submit button enabled.
+export function timeAnswers(page) {
+  return page.evaluate(() => {
+    window.hitlT = [];
+    addEventListener('keydown', (e) => { if (e.key === 'Enter') window.hitlT0 = performance.now(); }, true);
+    new MutationObserver(() => {
+      const b = document.getElementById('submit');
+      if (window.hitlT0 && b && !b.disabled) { window.hitlT.push(performance.now() - window.hitlT0); window.hitlT0 = 0; }
+    }).observe(document.querySelector('main'), {attributes: true, attributeFilter: ['data-task-id']});
+  });
 }
 
 // Appends a line to the bench file given by HITL_UI_BENCH, and prints it.

@@ -132,6 +132,40 @@ static void test_window_keeps_the_latest(void **state) {
   hitl_conformal_free(c);
 }
 
+/* Adding many scores at once gives the same calibrator as adding them one by one, with a window
+ * and without. */
+static void test_add_scores_in_bulk(void **state) {
+  (void)state;
+  double in[500];
+  unsigned x = 12345;
+  for (size_t i = 0; i < N(in); i++) {
+    x = x * 1103515245u + 12345u;
+    in[i] = i % 50 == 7 ? NAN : (double)(x >> 8 & 0xffff) / 65536.0;
+  }
+  for (size_t window = 0; window <= 40; window += 40) {
+    hitl_conformal *one = hitl_conformal_new(HITL_CONFORMAL_APS, 0.9, window);
+    hitl_conformal *bulk = hitl_conformal_new(HITL_CONFORMAL_APS, 0.9, window);
+    for (size_t i = 0; i < N(in); i++) hitl_conformal_add_score(one, in[i]);
+    hitl_conformal_add_scores(bulk, NULL, 0); /* Nothing, into an empty calibrator. */
+    hitl_conformal_add_scores(bulk, in, 300);
+    hitl_conformal_add_scores(bulk, in + 300, N(in) - 300);
+    assert_int_equal(hitl_conformal_count(bulk), hitl_conformal_count(one));
+    for (double cov = 0.05; cov < 1; cov += 0.05) {
+      hitl_conformal *a = hitl_conformal_new(HITL_CONFORMAL_APS, cov, window);
+      hitl_conformal *b = hitl_conformal_new(HITL_CONFORMAL_APS, cov, window);
+      for (size_t i = 0; i < N(in); i++) hitl_conformal_add_score(a, in[i]);
+      hitl_conformal_add_scores(b, in, N(in));
+      double qa = -1, qb = -2;
+      assert_int_equal(hitl_conformal_quantile(a, &qa), hitl_conformal_quantile(b, &qb));
+      assert_true(qa == qb);
+      hitl_conformal_free(a);
+      hitl_conformal_free(b);
+    }
+    hitl_conformal_free(one);
+    hitl_conformal_free(bulk);
+  }
+}
+
 static void test_parse(void **state) {
   (void)state;
   hitl_conformal_score k;
@@ -214,6 +248,7 @@ int main(void) {
       cmocka_unit_test(test_scores_by_hand),
       cmocka_unit_test(test_sets_by_hand),
       cmocka_unit_test(test_window_keeps_the_latest),
+      cmocka_unit_test(test_add_scores_in_bulk),
       cmocka_unit_test(test_parse),
       cmocka_unit_test(test_property_coverage),
   };

@@ -1738,6 +1738,88 @@ static void test_calibration_rows(void **state) {
   hitl_task_clear(&t4);
 }
 
+/* A queue's calibration snapshot: none, stored, replaced, rolled back with its transaction,
+ * deleted; another queue's is its own. */
+static void test_calibration_snapshots(void **state) {
+  fixture *f = *state;
+  hitl_store *s = f->s;
+  hitl_calib_snapshot got;
+  memset(&got, 0xab, sizeof got);
+  assert_int_equal(s->vt->calib_snapshot_get(s, f->q1, &got), HITL_ENOT_FOUND);
+  hitl_calib_snapshot a = {.queue_id = f->q1, .last_seq = 42, .params = "0.02 0.95 5",
+                           .state = "1 2 3.5"};
+  hitl_calib_snapshot b = {.queue_id = f->q2, .last_seq = 7, .params = "p", .state = "s"};
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->calib_snapshot_put(s, &a), 0);
+  assert_int_equal(s->vt->calib_snapshot_put(s, &b), 0);
+  assert_int_equal(s->vt->commit(s), 0);
+  memset(&got, 0xab, sizeof got);
+  assert_int_equal(s->vt->calib_snapshot_get(s, f->q1, &got), 0);
+  assert_int_equal(got.queue_id, f->q1);
+  assert_int_equal(got.last_seq, 42);
+  assert_string_equal(got.params, "0.02 0.95 5");
+  assert_string_equal(got.state, "1 2 3.5");
+  hitl_calib_snapshot_clear(&got);
+  /* Replaced; a rolled-back replacement leaves it. */
+  a.last_seq = 99;
+  a.state = "4 5 6";
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->calib_snapshot_put(s, &a), 0);
+  assert_int_equal(s->vt->commit(s), 0);
+  hitl_calib_snapshot lost = {.queue_id = f->q1, .last_seq = 100, .params = "x", .state = "y"};
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->calib_snapshot_put(s, &lost), 0);
+  assert_int_equal(s->vt->rollback(s), 0);
+  assert_int_equal(s->vt->calib_snapshot_get(s, f->q1, &got), 0);
+  assert_int_equal(got.last_seq, 99);
+  assert_string_equal(got.state, "4 5 6");
+  hitl_calib_snapshot_clear(&got);
+  /* Deleted: the other queue's stays. */
+  hitl_calib_snapshot drop = {.queue_id = f->q1};
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->calib_snapshot_put(s, &drop), 0);
+  assert_int_equal(s->vt->commit(s), 0);
+  assert_int_equal(s->vt->calib_snapshot_get(s, f->q1, &got), HITL_ENOT_FOUND);
+  assert_int_equal(s->vt->calib_snapshot_get(s, f->q2, &got), 0);
+  assert_int_equal(got.last_seq, 7);
+  assert_string_equal(got.params, "p");
+  hitl_calib_snapshot_clear(&got);
+}
+
+/* Calibration tallies add up per queue, hour and kind, roll back with their transaction, and sum
+ * over the hours asked for only, by kind. */
+static void test_calibration_tallies(void **state) {
+  fixture *f = *state;
+  hitl_store *s = f->s;
+  int64_t sums[4];
+  memset(sums, 0xab, sizeof sums);
+  assert_int_equal(s->vt->calib_tally_sum(s, f->q1, 0, sums, 4), 0);
+  for (int k = 0; k < 4; k++) assert_int_equal(sums[k], 0);
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->calib_tally_add(s, f->q1, 100, 0, 3), 0);
+  assert_int_equal(s->vt->calib_tally_add(s, f->q1, 100, 1, 1), 0);
+  assert_int_equal(s->vt->calib_tally_add(s, f->q1, 100, 0, 2), 0);
+  assert_int_equal(s->vt->calib_tally_add(s, f->q1, 101, 0, 10), 0);
+  assert_int_equal(s->vt->calib_tally_add(s, f->q1, 101, 3, 4), 0);
+  assert_int_equal(s->vt->calib_tally_add(s, f->q1, 101, 9, 5), 0); /* Beyond what is asked. */
+  assert_int_equal(s->vt->calib_tally_add(s, f->q1, 76, 0, 1000), 0);
+  assert_int_equal(s->vt->calib_tally_add(s, f->q2, 100, 0, 7), 0);
+  assert_int_equal(s->vt->commit(s), 0);
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->calib_tally_add(s, f->q1, 101, 0, 50), 0);
+  assert_int_equal(s->vt->rollback(s), 0);
+  memset(sums, 0xab, sizeof sums);
+  assert_int_equal(s->vt->calib_tally_sum(s, f->q1, 78, sums, 4), 0);
+  assert_int_equal(sums[0], 15);
+  assert_int_equal(sums[1], 1);
+  assert_int_equal(sums[2], 0);
+  assert_int_equal(sums[3], 4);
+  assert_int_equal(s->vt->calib_tally_sum(s, f->q1, 0, sums, 4), 0);
+  assert_int_equal(sums[0], 1015);
+  assert_int_equal(s->vt->calib_tally_sum(s, f->q2, 101, sums, 4), 0);
+  assert_int_equal(sums[0], 0);
+}
+
 /* ---- Transactions ---- */
 
 static void test_rollback_undoes(void **state) {
@@ -2367,6 +2449,8 @@ int main(int argc, char **argv) {
       T(test_idempotency_key_per_submitter),
       T(test_claim_order),
       T(test_calibration_rows),
+      T(test_calibration_tallies),
+      T(test_calibration_snapshots),
       T(test_claim_roles),
       T(test_claim_excludes_reviewer),
       T(test_task_list_paging),

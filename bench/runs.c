@@ -34,8 +34,9 @@ static double now_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* The server's CPU time so far (user + system), in seconds; -1 when unreadable. */
-static double cpu_seconds(pid_t pid) {
+/* The server's CPU time so far (user + system), in seconds; -1 when unreadable. *sys (when not
+ * NULL) gets the system part. */
+static double cpu_split(pid_t pid, double *sys) {
   char path[64], buf[2048];
   snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
   FILE *f = fopen(path, "r");
@@ -49,8 +50,12 @@ static double cpu_seconds(pid_t pid) {
   /* Fields 3.. after the name: state, ppid, ..., utime is field 14, stime 15. */
   if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
     return -1;
-  return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+  double tick = (double)sysconf(_SC_CLK_TCK);
+  if (sys) *sys = (double)stime / tick;
+  return (double)(utime + stime) / tick;
 }
+
+static double cpu_seconds(pid_t pid) { return cpu_split(pid, NULL); }
 
 /* Starts `hitl serve` on 127.0.0.1 with a new database in dir; sets *port. */
 static pid_t start_server(const config *c, const char *dir, int *port) {
@@ -322,25 +327,28 @@ int main(int argc, char **argv) {
   long total = (long)(rate * c.duration);
   load hb = {.port = port, .token = token, .connections = c.connections, .want = 200,
              .rate = rate, .ids = ids, .n_ids = c.runs};
-  double cpu0 = cpu_seconds(pid), l0 = now_s();
+  double sys0, sys1, cpu0 = cpu_split(pid, &sys0), l0 = now_s();
   run_load(&hb, total, lat, &bad);
-  double wall = now_s() - l0, cpu = cpu_seconds(pid) - cpu0;
+  double wall = now_s() - l0, cpu = cpu_split(pid, &sys1) - cpu0;
+  double sys_pct = (sys1 - sys0) / wall * 100;
   qsort(lat, (size_t)total, sizeof *lat, cmp_double);
   double pct = cpu / wall * 100, p50 = lat[total / 2], p99 = lat[(long)(total * 0.99)];
   printf("heartbeats: %ld in %.1f s (%.0f/s, target %.0f/s), %ld failed; p50 %.2f ms, p99 %.2f ms\n",
          total, wall, total / wall, rate, bad, p50, p99);
-  printf("server CPU under load: %.2f s of %.1f s = %.2f%% of one core (target under 5%%)\n", cpu,
-         wall, pct);
+  printf("server CPU under load: %.2f s of %.1f s = %.2f%% of one core (target under 5%%), "
+         "%.2f%% of it in the kernel\n", cpu, wall, pct, sys_pct);
   double ref_pct = -1;
   if (c.reference) {
     /* The floor: the same rate of the cheapest request there is, on the same connections. */
     load ref = {.port = port, .token = token, .connections = c.connections, .want = 200,
                 .rate = rate, .healthz = true};
-    double r0 = cpu_seconds(pid), rt = now_s();
+    double rs0, rs1, r0 = cpu_split(pid, &rs0), rt = now_s();
     long rbad = 0;
     run_load(&ref, total, lat, &rbad);
-    ref_pct = (cpu_seconds(pid) - r0) / (now_s() - rt) * 100;
-    printf("reference, GET /healthz at the same rate: server CPU %.2f%% of one core\n", ref_pct);
+    double rwall = now_s() - rt;
+    ref_pct = (cpu_split(pid, &rs1) - r0) / rwall * 100;
+    printf("reference, GET /healthz at the same rate: server CPU %.2f%% of one core, %.2f%% of it "
+           "in the kernel\n", ref_pct, (rs1 - rs0) / rwall * 100);
   }
   long lost_status = request(port, token, "GET", "/v1/runs?state=lost&limit=1", NULL, resp, sizeof resp);
   bool none_lost = lost_status == 200 && strstr(resp, "\"runs\":[]") != NULL;

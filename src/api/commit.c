@@ -82,8 +82,9 @@ static int sweep(hitl_committer *c, hitl_txn *x) {
   int64_t next = 0, next_run = 0;
   if (n < SWEEP_LIMIT) {
     if (s->vt->task_next_due(s, &next) != 0) next = 0;
-    if (s->vt->run_next_due(s, &next_run) == 0 && next_run > 0 && (next == 0 || next_run < next))
-      next = next_run;
+    if (s->vt->run_next_due(s, &next_run) == 0 && next_run > 0)
+      next_run += HITL_RUN_LOST_GRACE_MS; /* When hitl_run_sweep marks it lost. */
+    if (next_run > 0 && (next == 0 || next_run < next)) next = next_run;
   }
   if (n == SWEEP_LIMIT) {
     c->next_sweep_at = x->now; /* More is due: go on at once. */
@@ -251,8 +252,8 @@ void hitl__committer_enqueue(hitl_committer *c, hitl_job *job) {
   pthread_mutex_unlock(&c->lock);
 }
 
-void hitl__committer_enqueue_lazy(hitl_committer *c, hitl_job *job, int max_delay_ms) {
-  if (!lock_to_queue(c, job)) return;
+bool hitl__committer_enqueue_lazy(hitl_committer *c, hitl_job *job, int max_delay_ms) {
+  if (!lock_to_queue(c, job)) return false;
   bool first = c->lazy_head == NULL;
   if (c->lazy_tail)
     c->lazy_tail->next = job;
@@ -264,6 +265,7 @@ void hitl__committer_enqueue_lazy(hitl_committer *c, hitl_job *job, int max_dela
   /* The writer may sleep until the next sweep: it must learn of the earlier deadline. */
   if (first || c->n_lazy >= LAZY_MAX) pthread_cond_signal(&c->wake);
   pthread_mutex_unlock(&c->lock);
+  return true;
 }
 
 void hitl__committer_stop(hitl_committer *c) {

@@ -3,6 +3,7 @@
 #ifndef HITL_API_COMMIT_H
 #define HITL_API_COMMIT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/chain.h"
@@ -47,8 +48,9 @@ void hitl__committer_enqueue(hitl_committer *c, hitl_job *job);
 /* Queues a job that may wait up to max_delay_ms for company: it runs with the next transaction
  * that other jobs start, or on its own once the oldest lazy job has waited max_delay_ms. For
  * frequent small writes whose caller can wait a little (heartbeats): many share one durable
- * commit instead of each paying for its own. Still answered only once durable. Thread-safe. */
-void hitl__committer_enqueue_lazy(hitl_committer *c, hitl_job *job, int max_delay_ms);
+ * commit instead of each paying for its own. Still answered only once durable. Returns false
+ * when the committer is stopping (done() has then run, in the caller). Thread-safe. */
+bool hitl__committer_enqueue_lazy(hitl_committer *c, hitl_job *job, int max_delay_ms);
 /* Runs the remaining jobs, stops the thread and closes the store. Jobs queued afterwards fail
  * at once with HITL_EUNAVAILABLE (their done() runs in the caller). NULL is a no-op. */
 void hitl__committer_stop(hitl_committer *c);

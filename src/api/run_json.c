@@ -117,31 +117,48 @@ int hitl__run_command_from_json(const json_t *body, hitl_run_command_type *type,
 }
 
 /* Appends ,"key":<s as a JSON string> or ,"key":null. */
-static void put_str(hitl_buf *b, const char *key, const char *s) {
-  hitl_buf_printf(b, ",\"%s\":", key);
-  if (s)
-    hitl_buf_json_cstr(b, s);
-  else
-    hitl_buf_puts(b, "null");
+/* Appends ,"key": (key a literal without escapes). */
+static void put_key(hitl_buf *b, const char *key) {
+  hitl_buf_puts(b, ",\"");
+  hitl_buf_puts(b, key);
+  hitl_buf_puts(b, "\":");
 }
 
+static void put_str(hitl_buf *b, const char *key, const char *s) {
+  put_key(b, key);
+  hitl_buf_json_cstr(b, s); /* null when s is NULL. */
+}
+
+static void put_int(hitl_buf *b, const char *key, long long v) {
+  put_key(b, key);
+  hitl_buf_int(b, v);
+}
+
+/* Every heartbeat answers with this, so it is built from puts, not printf. */
 void hitl__run_to_json(hitl_buf *b, const hitl_run *r) {
-  hitl_buf_printf(b, "{\"id\":\"%s\"", r->id);
+  hitl_buf_puts(b, "{\"id\":\"");
+  hitl_buf_puts(b, r->id);
+  hitl_buf_putc(b, '"');
   put_str(b, "agent", r->agent);
   put_str(b, "goal", r->goal);
-  hitl_buf_printf(b, ",\"metadata\":%s", r->metadata ? r->metadata : "{}");
-  hitl_buf_printf(b, ",\"state\":\"%s\"", hitl_run_state_name(hitl_run_shown_state(r)));
+  put_key(b, "metadata");
+  hitl_buf_puts(b, r->metadata ? r->metadata : "{}");
+  put_key(b, "state");
+  hitl_buf_putc(b, '"');
+  hitl_buf_puts(b, hitl_run_state_name(hitl_run_shown_state(r)));
+  hitl_buf_putc(b, '"');
   put_str(b, "owner", r->owner);
-  hitl_buf_printf(b, ",\"heartbeat_seconds\":%d", r->heartbeat_seconds);
+  put_int(b, "heartbeat_seconds", r->heartbeat_seconds);
   hitl__json_time_member(b, "created_at", r->created_at);
   hitl__json_time_member(b, "updated_at", r->updated_at);
   hitl__json_time_member(b, "last_heartbeat_at", r->last_heartbeat_at);
   hitl__json_time_member(b, "heartbeat_due_at", r->heartbeat_due_at);
   hitl__json_time_member(b, "ended_at", r->ended_at);
-  hitl_buf_printf(b, ",\"step_count\":%lld,\"command_count\":%lld,\"pending_commands\":%lld,"
-                     "\"open_tasks\":%lld}",
-                  (long long)r->steps, (long long)r->commands, (long long)(r->commands - r->acked),
-                  (long long)r->open_tasks);
+  put_int(b, "step_count", (long long)r->steps);
+  put_int(b, "command_count", (long long)r->commands);
+  put_int(b, "pending_commands", (long long)(r->commands - r->acked));
+  put_int(b, "open_tasks", (long long)r->open_tasks);
+  hitl_buf_putc(b, '}');
 }
 
 void hitl__run_command_to_json(hitl_buf *b, const hitl_run_command *c) {

@@ -4,6 +4,7 @@
 
 #include "api/policy_pool.h"
 #include "api/feed.h"
+#include "api/heartbeats.h"
 #include "api/queue_json.h"
 #include "api/series.h"
 #include "api/session.h"
@@ -523,6 +524,7 @@ int hitl_server_start(const hitl_server_config *cfg, hitl_server **out, hitl_err
   s->feed = hitl__feed_start(s->db, hitl__sync_apply_remote, hitl__sync_resync, s);
   s->committer = hitl__committer_start(writer, hitl__sync_on_commit, hitl__sync_before_commit,
                                        hitl__sync_sweep_config, s);
+  s->heartbeats = hitl__heartbeats_new(s->committer);
   s->policy_pool = hitl__policy_pool_start(HITL_POLICY_WORKERS);
   s->series = hitl__series_start(s->registry);
 
@@ -603,6 +605,7 @@ void hitl_server_stop(hitl_server *s) {
   if (s->mhd) MHD_stop_daemon(s->mhd);
   hitl__waiters_free(s->waiters);
   hitl__committer_free(s->committer);
+  hitl__heartbeats_free(s->heartbeats); /* After the writer, which stored what was queued. */
   hitl__policy_pool_free(s->policy_pool);
   hitl__webhooks_free(s->webhooks);
   hitl__series_stop(s->series);

@@ -22,6 +22,7 @@ struct hitl_server {
   struct MHD_Daemon *mhd;
   int port;
   hitl_committer *committer;
+  struct hitl_heartbeats *heartbeats; /* Heartbeats answered, not yet stored (api/heartbeats.h). */
   struct hitl_policy_pool *policy_pool; /* Routes submitted tasks off the HTTP threads. */
   hitl_webhooks *webhooks;
   struct hitl_feed *feed;       /* Other servers' changes (PostgreSQL); NULL on SQLite. */

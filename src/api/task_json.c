@@ -178,13 +178,17 @@ static void put_str(hitl_buf *b, const char *key, const char *value) {
 }
 
 void hitl__json_time_member(hitl_buf *b, const char *key, int64_t ms) {
+  hitl_buf_puts(b, ",\"");
+  hitl_buf_puts(b, key);
   if (ms == 0) {
-    hitl_buf_printf(b, ",\"%s\":null", key);
+    hitl_buf_puts(b, "\":null");
     return;
   }
   char ts[HITL_TIME_LEN];
   hitl_time_format(ms, ts);
-  hitl_buf_printf(b, ",\"%s\":\"%s\"", key, ts);
+  hitl_buf_puts(b, "\":\"");
+  hitl_buf_puts(b, ts);
+  hitl_buf_putc(b, '"');
 }
 
 void hitl__task_to_json(hitl_buf *b, const hitl_task *t, const hitl_response *responses, size_t n,

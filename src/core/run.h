@@ -33,6 +33,14 @@ typedef enum hitl_run_command_type {
 #define HITL_RUN_MAX_HEARTBEAT 86400
 #define HITL_RUN_DEFAULT_HEARTBEAT 60
 
+/* An ordinary heartbeat (a live run, before its due time) is answered from memory and reaches
+ * the store within about HITL_RUN_TOUCH_FLUSH_MS, with the others of that time in one write
+ * (api/heartbeats.c). The sweeper marks a run lost only HITL_RUN_LOST_GRACE_MS after its due
+ * time: by then a heartbeat acknowledged before the due time, on any node, is stored. The grace
+ * is twice the flush delay so that a slow commit still lands inside it. */
+#define HITL_RUN_TOUCH_FLUSH_MS 1000
+#define HITL_RUN_LOST_GRACE_MS 2000
+
 /* One agent run. Strings are owned (hitl_run_clear). */
 typedef struct hitl_run {
   int64_t seq;               /* Store-assigned; the cursor of listings. */

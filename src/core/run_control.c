@@ -67,15 +67,8 @@ int hitl_run_create(hitl_txn *x, hitl_run *r, const hitl_actor *a, hitl_err *err
   return 0;
 }
 
-/* Loads the run into *r (cleared on failure) and checks that a may report for it and that it is
- * not over. */
-static int load_for_report(hitl_txn *x, const char *run_id, const hitl_actor *a, hitl_run *r,
-                           hitl_err *err) {
-  int rc = x->store->vt->run_get(x->store, run_id, r);
-  if (rc == HITL_ENOT_FOUND)
-    return hitl_err_set(err, rc, "run_id", "no run with id \"%s\": register it with POST /v1/runs",
-                        run_id);
-  if (rc) return hitl_err_set(err, rc, NULL, "could not read the store");
+/* Checks that a may report for r (read for run_id) and that it is not over; clears r when not. */
+static int check_report(const char *run_id, const hitl_actor *a, hitl_run *r, hitl_err *err) {
   if (!hitl_run_may_report(a, r)) {
     hitl_run_clear(r);
     return hitl_err_set(err, HITL_EFORBIDDEN, NULL,
@@ -90,6 +83,25 @@ static int load_for_report(hitl_txn *x, const char *run_id, const hitl_actor *a,
     return HITL_ECONFLICT;
   }
   return 0;
+}
+
+/* Reads run_id from s into *r (cleared on failure), with the error an agent gets when there is
+ * none. */
+static int read_run(hitl_store *s, const char *run_id, hitl_run *r, hitl_err *err) {
+  int rc = s->vt->run_get(s, run_id, r);
+  if (rc == HITL_ENOT_FOUND)
+    return hitl_err_set(err, rc, "run_id", "no run with id \"%s\": register it with POST /v1/runs",
+                        run_id);
+  if (rc) return hitl_err_set(err, rc, NULL, "could not read the store");
+  return 0;
+}
+
+/* Loads the run into *r (cleared on failure) and checks that a may report for it and that it is
+ * not over. */
+static int load_for_report(hitl_txn *x, const char *run_id, const hitl_actor *a, hitl_run *r,
+                           hitl_err *err) {
+  int rc = read_run(x->store, run_id, r, err);
+  return rc ? rc : check_report(run_id, a, r, err);
 }
 
 /* Notes a sign of life on r: due again a period from now; a lost run comes back. Appends
@@ -119,6 +131,27 @@ int hitl_run_heartbeat(hitl_txn *x, const char *run_id, const hitl_actor *a, boo
   if (rc == 0) rc = x->store->vt->run_update(x->store, out);
   if (rc) return hitl_err_set(err, rc, NULL, "could not store the heartbeat");
   return 0;
+}
+
+int hitl_run_heartbeat_quick(hitl_store *s, const char *run_id, const hitl_actor *a, int64_t now,
+                             hitl_run *r, hitl_err *err) {
+  int rc = read_run(s, run_id, r, err);
+  if (rc == 0) rc = check_report(run_id, a, r, err);
+  if (rc) return rc;
+  if (r->state == HITL_RUN_LOST || now >= r->heartbeat_due_at) {
+    hitl_run_clear(r);
+    return HITL_ERETRY;
+  }
+  r->last_heartbeat_at = r->updated_at = now;
+  r->heartbeat_due_at = now + (int64_t)r->heartbeat_seconds * 1000;
+  return 0;
+}
+
+int hitl_run_touch_apply(hitl_txn *x, const hitl_run_touch *v, size_t n) {
+  int rc = 0;
+  for (size_t i = 0; i < n && rc == 0; i++)
+    rc = x->store->vt->run_touch(x->store, v[i].run_seq, v[i].at, v[i].due_at);
+  return rc;
 }
 
 int hitl_run_add_step(hitl_txn *x, const char *run_id, const hitl_actor *a, const char *text,
@@ -272,7 +305,7 @@ int hitl_run_sweep(hitl_txn *x, size_t limit, size_t *n_done) {
   *n_done = 0;
   hitl_run *due = NULL;
   size_t n = 0;
-  int rc = x->store->vt->run_due(x->store, x->now, limit, &due, &n);
+  int rc = x->store->vt->run_due(x->store, x->now - HITL_RUN_LOST_GRACE_MS, limit, &due, &n);
   if (rc) return rc;
   for (size_t i = 0; i < n && rc == 0; i++) {
     hitl_run *r = &due[i];

@@ -31,6 +31,27 @@ int hitl_run_create(hitl_txn *x, hitl_run *r, const hitl_actor *a, hitl_err *err
 int hitl_run_heartbeat(hitl_txn *x, const char *run_id, const hitl_actor *a, bool finish,
                        hitl_run *out, hitl_err *err);
 
+/* A heartbeat that needs no transaction: reads run_id from s (any handle) into *r. Returns 0
+ * when it is running or paused and not yet due at now: then *r shows the heartbeat (last
+ * heartbeat and updated_at now, due heartbeat_seconds later) and the caller must have it stored
+ * within HITL_RUN_TOUCH_FLUSH_MS (a hitl_run_touch). HITL_ERETRY (r cleared, err untouched) when
+ * the heartbeat needs hitl_run_heartbeat in a transaction: a lost run comes back with an event,
+ * and an overdue one may be marked lost meanwhile. Other errors as hitl_run_heartbeat's, r
+ * cleared. */
+int hitl_run_heartbeat_quick(hitl_store *s, const char *run_id, const hitl_actor *a, int64_t now,
+                             hitl_run *r, hitl_err *err);
+
+/* A heartbeat taken by hitl_run_heartbeat_quick, to be stored. */
+typedef struct hitl_run_touch {
+  int64_t run_seq;
+  int64_t at;     /* When it came: last_heartbeat_at and updated_at. */
+  int64_t due_at; /* at + heartbeat_seconds. */
+} hitl_run_touch;
+
+/* Stores the heartbeats v[0..n): each moves its run's times forward (never back) while the run
+ * is running or paused; a run that ended or was marked lost meanwhile is left as it is. */
+int hitl_run_touch_apply(hitl_txn *x, const hitl_run_touch *v, size_t n);
+
 /* Records a step (text, and data as compact JSON or NULL); it counts as a heartbeat. Fills *step
  * and *out. Errors as hitl_run_heartbeat. */
 int hitl_run_add_step(hitl_txn *x, const char *run_id, const hitl_actor *a, const char *text,
@@ -52,8 +73,9 @@ int hitl_run_command_give(hitl_txn *x, const char *run_id, const hitl_actor *a,
 int hitl_run_command_ack(hitl_txn *x, const char *run_id, int64_t seq, const hitl_actor *a,
                          hitl_run_command *cmd, bool *again, hitl_err *err);
 
-/* Marks lost the runs whose heartbeat is overdue at x->now, at most limit ("run.lost"); sets
- * *n_done to how many. Reads only the due runs (an index), never all of them. */
+/* Marks lost the runs whose heartbeat is overdue by HITL_RUN_LOST_GRACE_MS at x->now, at most
+ * limit ("run.lost"); sets *n_done to how many. Reads only the due runs (an index), never all of
+ * them. */
 int hitl_run_sweep(hitl_txn *x, size_t limit, size_t *n_done);
 
 /* What an agent (or MCP's run_status tool) asks: the run and its commands not yet acknowledged,

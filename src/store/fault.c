@@ -150,6 +150,7 @@ WRAP(delivery_list,
      queue_id, state, before_seq, limit, out, n)
 WRAP(run_insert, (hitl_run *r), r)
 WRAP(run_update, (const hitl_run *r), r)
+WRAP(run_touch, (int64_t run_seq, int64_t at, int64_t due_at), run_seq, at, due_at)
 WRAP(run_get, (const char *id, hitl_run *out), id, out)
 WRAP(run_list, (int state, int64_t before_seq, size_t limit, hitl_run **out, size_t *n), state,
      before_seq, limit, out, n)
@@ -187,7 +188,7 @@ WRAP(calib_snapshot_get, (int64_t queue_id, hitl_calib_snapshot *out), queue_id,
 
 WRAP(pipeline, (bool on), on)
 
-#define FAULT_FUNCTIONS 66 /* Every member of the vtable but version. */
+#define FAULT_FUNCTIONS 67 /* Every member of the vtable but version. */
 _Static_assert(sizeof(hitl_store_vtable) ==
                    offsetof(hitl_store_vtable, close) + FAULT_FUNCTIONS * sizeof(void (*)(void)),
                "a store function was added: give it a wrapper in store/fault.c");
@@ -240,6 +241,7 @@ static const hitl_store_vtable fault_vtable = {
     .delivery_list = f_delivery_list,
     .run_insert = f_run_insert,
     .run_update = f_run_update,
+    .run_touch = f_run_touch,
     .run_get = f_run_get,
     .run_list = f_run_list,
     .run_due = f_run_due,

@@ -771,6 +771,7 @@ static const hitl_store_vtable postgres_vtable = {
     .delivery_list = hitl__pg_delivery_list,
     .run_insert = hitl__pg_run_insert,
     .run_update = hitl__pg_run_update,
+    .run_touch = hitl__pg_run_touch,
     .run_get = hitl__pg_run_get,
     .run_list = hitl__pg_run_list,
     .run_due = hitl__pg_run_due,

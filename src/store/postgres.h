@@ -59,6 +59,7 @@ typedef enum hitl__pg_stmt_id {
   HITL__PG_DELIVERY_LIST,
   HITL__PG_RUN_INSERT,
   HITL__PG_RUN_UPDATE,
+  HITL__PG_RUN_TOUCH,
   HITL__PG_RUN_GET,
   HITL__PG_RUN_GET_LOCK,
   HITL__PG_RUN_LIST,
@@ -260,6 +261,7 @@ void hitl__pg_read_task(const PGresult *r, int i, void *row);
 /* The run functions of the vtable (postgres_run.c). */
 int hitl__pg_run_insert(hitl_store *store, hitl_run *r);
 int hitl__pg_run_update(hitl_store *store, const hitl_run *r);
+int hitl__pg_run_touch(hitl_store *store, int64_t run_seq, int64_t at, int64_t due_at);
 int hitl__pg_run_get(hitl_store *store, const char *id, hitl_run *out);
 int hitl__pg_run_list(hitl_store *store, int state, int64_t before_seq, size_t limit,
                       hitl_run **out, size_t *n);

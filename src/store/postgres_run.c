@@ -51,6 +51,15 @@ int hitl__pg_run_update(hitl_store *store, const hitl_run *r) {
   return hitl__pg_write((hitl__pg *)store, HITL__PG_RUN_UPDATE, &p, true, "run_update");
 }
 
+int hitl__pg_run_touch(hitl_store *store, int64_t run_seq, int64_t at, int64_t due_at) {
+  hitl__pg_params p = {0};
+  hitl__pg_int(&p, run_seq);
+  hitl__pg_int(&p, at);
+  hitl__pg_int(&p, due_at);
+  int rc = hitl__pg_change((hitl__pg *)store, HITL__PG_RUN_TOUCH, &p, "run_touch");
+  return rc == HITL_ENOT_FOUND ? 0 : rc; /* A run that ended meanwhile keeps its times. */
+}
+
 /* Fills a run (zeroed) from row i (RUN_COLUMNS of postgres_sql.c, in order). */
 static void read_run(const PGresult *r, int i, void *row) {
   hitl_run *x = row;

@@ -183,6 +183,10 @@ static const char *const stmt_sql[HITL__PG_COUNT] = {
         "UPDATE runs SET goal = $2, state = $3, lost_from = $4, last_heartbeat_at = $5, "
         "heartbeat_due_at = $6, ended_at = $7, steps = $8, commands = $9, acked = $10, "
         "updated_at = $11 WHERE seq = $1",
+    [HITL__PG_RUN_TOUCH] =
+        "UPDATE runs SET last_heartbeat_at = GREATEST(last_heartbeat_at, $2), "
+        "updated_at = GREATEST(updated_at, $2), heartbeat_due_at = GREATEST(heartbeat_due_at, $3) "
+        "WHERE seq = $1 AND state IN (0, 1)",
     [HITL__PG_RUN_GET] = "SELECT " RUN_COLUMNS " FROM runs r WHERE r.id = $1",
     /* In a write transaction: a second node's change to the run waits for this one. */
     [HITL__PG_RUN_GET_LOCK] = "SELECT " RUN_COLUMNS " FROM runs r WHERE r.id = $1 FOR UPDATE OF r",

@@ -189,6 +189,10 @@ static const char *const stmt_sql[HITL__ST_COUNT] = {
         "UPDATE runs SET goal = ?2, state = ?3, lost_from = ?4, last_heartbeat_at = ?5, "
         "heartbeat_due_at = ?6, ended_at = ?7, steps = ?8, commands = ?9, acked = ?10, "
         "updated_at = ?11 WHERE seq = ?1",
+    [HITL__ST_RUN_TOUCH] =
+        "UPDATE runs SET last_heartbeat_at = max(last_heartbeat_at, ?2), "
+        "updated_at = max(updated_at, ?2), heartbeat_due_at = max(heartbeat_due_at, ?3) "
+        "WHERE seq = ?1 AND state IN (0, 1)",
     [HITL__ST_RUN_GET] = "SELECT " RUN_COLUMNS " FROM runs r WHERE r.id = ?1",
     [HITL__ST_RUN_LIST] = "SELECT " RUN_COLUMNS " FROM runs r "
                           "WHERE (?1 = 0 OR r.seq < ?1) ORDER BY r.seq DESC LIMIT ?2",
@@ -596,6 +600,7 @@ static const hitl_store_vtable sqlite_vtable = {
     .task_count_by_reviewer = hitl__sqlite_task_count_by_reviewer,
     .run_insert = hitl__sqlite_run_insert,
     .run_update = hitl__sqlite_run_update,
+    .run_touch = hitl__sqlite_run_touch,
     .run_get = hitl__sqlite_run_get,
     .run_list = hitl__sqlite_run_list,
     .run_due = hitl__sqlite_run_due,

@@ -65,6 +65,7 @@ typedef enum hitl__sqlite_stmt_id {
   HITL__ST_TASK_COUNT_REVIEWER,
   HITL__ST_RUN_INSERT,
   HITL__ST_RUN_UPDATE,
+  HITL__ST_RUN_TOUCH,
   HITL__ST_RUN_GET,
   HITL__ST_RUN_LIST,
   HITL__ST_RUN_LIST_STATE,
@@ -224,6 +225,7 @@ int hitl__sqlite_delivery_get(hitl_store *store, const char *id, hitl_delivery *
 /* The run functions of the vtable (sqlite_run.c). */
 int hitl__sqlite_run_insert(hitl_store *store, hitl_run *r);
 int hitl__sqlite_run_update(hitl_store *store, const hitl_run *r);
+int hitl__sqlite_run_touch(hitl_store *store, int64_t run_seq, int64_t at, int64_t due_at);
 int hitl__sqlite_run_get(hitl_store *store, const char *id, hitl_run *out);
 int hitl__sqlite_run_list(hitl_store *store, int state, int64_t before_seq, size_t limit,
                           hitl_run **out, size_t *n);

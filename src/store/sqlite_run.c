@@ -56,6 +56,18 @@ int hitl__sqlite_run_update(hitl_store *store, const hitl_run *r) {
   return ret;
 }
 
+int hitl__sqlite_run_touch(hitl_store *store, int64_t run_seq, int64_t at, int64_t due_at) {
+  hitl__sqlite *s = (hitl__sqlite *)store;
+  sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_RUN_TOUCH);
+  sqlite3_bind_int64(st, 1, run_seq);
+  sqlite3_bind_int64(st, 2, at);
+  sqlite3_bind_int64(st, 3, due_at);
+  int rc = sqlite3_step(st);
+  int ret = rc == SQLITE_DONE ? 0 : hitl__sqlite_fail(s, rc, "run_touch");
+  hitl__sqlite_done(st);
+  return ret;
+}
+
 /* Reads a run row (RUN_COLUMNS of sqlite.c, in order) from st. */
 static void read_run(sqlite3_stmt *st, void *row) {
   hitl_run *r = row;

@@ -277,6 +277,11 @@ typedef struct hitl_store_vtable {
    * changes to one run are serialized (PostgreSQL; SQLite has one writer anyway). */
   int (*run_insert)(hitl_store *s, hitl_run *r);
   int (*run_update)(hitl_store *s, const hitl_run *r);
+  /* A heartbeat kept in memory reaches the store: moves the run's last_heartbeat_at and
+   * updated_at to at and heartbeat_due_at to due_at, each only forward, when the run with seq
+   * run_seq is running or paused; otherwise (it ended, was marked lost, is gone) changes nothing
+   * and still returns 0. Touches no other column, so it never undoes another writer's change. */
+  int (*run_touch)(hitl_store *s, int64_t run_seq, int64_t at, int64_t due_at);
   int (*run_get)(hitl_store *s, const char *id, hitl_run *out);
   /* Runs newest first (descending seq), seq < before_seq when before_seq > 0, in the stored
    * state `state` when state >= 0; at most limit. */

@@ -99,6 +99,19 @@ void hitl_buf_json_cstr(hitl_buf *b, const char *s) {
     hitl_buf_json_string(b, s, strlen(s));
 }
 
+void hitl_buf_int(hitl_buf *b, long long v) {
+  char s[24];
+  size_t i = sizeof s;
+  /* Digits from the end; the magnitude as unsigned, so LLONG_MIN does not overflow. */
+  unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+  do {
+    s[--i] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (v < 0) s[--i] = '-';
+  hitl_buf_append(b, s + i, sizeof s - i);
+}
+
 void hitl_buf_double(hitl_buf *b, double x) {
   char s[32];
   for (int precision = 15; precision <= 17; precision++) {

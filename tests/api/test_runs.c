@@ -80,15 +80,18 @@ static long run_get(const char *id, const char *suffix, const char *token, test_
   return tr(&srv, "GET", path, token, NULL, r);
 }
 
-/* The run's shown state, as a static copy. */
-static const char *state_of(const char *id) {
-  static char out[32];
+/* The string member key of the run as GET shows it, as a static copy. */
+static const char *run_field(const char *id, const char *key) {
+  static char out[64];
   test_resp r;
   assert_int_equal(run_get(id, "", ADMIN_TOKEN, &r), 200);
-  snprintf(out, sizeof out, "%s", tj_str(&r, "state"));
+  snprintf(out, sizeof out, "%s", tj_str(&r, key));
   tr_free(&r);
   return out;
 }
+
+/* The run's shown state. */
+static const char *state_of(const char *id) { return run_field(id, "state"); }
 
 /* How many events of type about run id the log holds. */
 static int count_events(const char *id, const char *type) {
@@ -626,6 +629,43 @@ static void test_command_wakes_other_node(void **state) {
   free(id);
 }
 
+/* The stored last_heartbeat_at of run id. */
+static const char *stored_heartbeat(const char *id) { return run_field(id, "last_heartbeat_at"); }
+
+/* An ordinary heartbeat is answered before it is stored (docs/agents.md): it reaches the store
+ * within about a second, and a stop stores what the server still holds. */
+static void test_heartbeat_stored_soon_and_at_stop(void **state) {
+  (void)state;
+  char *id = start_run(agent, "{\"agent\":\"steady\",\"heartbeat_seconds\":600}");
+  char first[64], beat[64];
+  snprintf(first, sizeof first, "%s", stored_heartbeat(id));
+  struct timespec ms2 = {0, 2 * 1000000};
+  nanosleep(&ms2, NULL); /* So that the heartbeat's time differs from the registration's. */
+  test_resp r;
+  assert_int_equal(run_post(id, "/heartbeat", agent, NULL, &r), 200);
+  assert_string_equal(tj_str(&r, "state"), "running");
+  snprintf(beat, sizeof beat, "%s", tj_str(&r, "last_heartbeat_at"));
+  assert_string_not_equal(beat, first);
+  tr_free(&r);
+  long long t0 = now_ms();
+  while (strcmp(stored_heartbeat(id), beat) != 0 && now_ms() - t0 < 10000) {
+    struct timespec ts = {0, 20 * 1000000};
+    nanosleep(&ts, NULL);
+  }
+  assert_string_equal(stored_heartbeat(id), beat);
+  /* One more, and the server stops at once: the stop writes it. */
+  nanosleep(&ms2, NULL);
+  assert_int_equal(run_post(id, "/heartbeat", agent, "{}", &r), 200);
+  snprintf(beat, sizeof beat, "%s", tj_str(&r, "last_heartbeat_at"));
+  tr_free(&r);
+  ts_stop(&srv, SIGTERM);
+  static const char *const args[] = {"--max-waits-per-token", "1", NULL};
+  ts_start(&srv, args);
+  assert_string_equal(stored_heartbeat(id), beat);
+  assert_string_equal(state_of(id), "running");
+  free(id);
+}
+
 static void test_survives_restart(void **state) {
   (void)state;
   char *id = start_run(agent, "{\"agent\":\"durable\",\"heartbeat_seconds\":600}");
@@ -654,6 +694,7 @@ int main(void) {
       cmocka_unit_test(test_bad_input),
       cmocka_unit_test(test_task_deadline_fails_closed),
       cmocka_unit_test(test_command_wakes_other_node),
+      cmocka_unit_test(test_heartbeat_stored_soon_and_at_stop),
       cmocka_unit_test(test_survives_restart),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

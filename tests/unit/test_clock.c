@@ -4,7 +4,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "util/clock.h"
@@ -56,10 +58,51 @@ static void test_real_dates_accepted(void **state) {
   accepts("2016-12-31T23:59:60Z", "2017-01-01T00:00:00.000Z");
 }
 
+/* What hitl_time_format wrote when it was gmtime_r and snprintf: the reference it must match. */
+static void reference_format(int64_t ms, char out[HITL_TIME_LEN]) {
+  time_t secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+  int frac = (int)(ms - (int64_t)secs * 1000);
+  struct tm tm = {0};
+  gmtime_r(&secs, &tm);
+  snprintf(out, HITL_TIME_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, frac);
+}
+
+static void same_as_reference(int64_t ms) {
+  char got[HITL_TIME_LEN], want[HITL_TIME_LEN];
+  memset(got, 0x7f, sizeof got);
+  hitl_time_format(ms, got);
+  reference_format(ms, want);
+  if (strcmp(got, want) != 0) fail_msg("%lld ms wrote %s, not %s", (long long)ms, got, want);
+}
+
+static void test_format_matches_gmtime(void **state) {
+  (void)state;
+  /* Edges: the range RFC 3339 can write, the epoch, leap days, centuries, the last ms of a day. */
+  static const int64_t edges[] = {
+      INT64_C(-62167219200000), INT64_C(-62167219199999), INT64_C(253402300799999),
+      INT64_C(253402300799000), -1, 0, 1, 999, 1000, 86399999, 86400000,
+      INT64_C(951782400000),  /* 2000-02-29. */
+      INT64_C(951868800000),  /* 2000-03-01. */
+      INT64_C(4107456000000), /* 2100-02-28. */
+      INT64_C(-2203891200000), /* 1900-03-01. */
+      INT64_C(-62162035200000), /* 0000-03-01 ... */
+      INT64_C(-62162035200001), /* ... and the last ms of 0000-02-29: year 0 leaps. */
+      INT64_C(1798761599999), /* 2026-12-31T23:59:59.999. */
+      INT64_C(-62167219200001), INT64_C(253402300800000), /* Just outside: the old path. */
+  };
+  for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++) same_as_reference(edges[i]);
+  /* A sweep over every day of the range, each at a different time of day. */
+  for (int64_t ms = INT64_C(-62167219200000), k = 0; ms <= INT64_C(253402300799999);
+       ms += INT64_C(86400000) + 1234567, k++)
+    same_as_reference(ms + k % 1000);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_impossible_dates_refused),
       cmocka_unit_test(test_real_dates_accepted),
+      cmocka_unit_test(test_format_matches_gmtime),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

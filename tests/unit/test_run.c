@@ -119,7 +119,11 @@ static void test_lost_at_deadline_and_found(void **state) {
       0);
   hitl_run_clear(&r);
   hitl_run_command_clear(&c);
-  assert_int_equal(AT(f, due, hitl_run_sweep(&x, 100, &n)), 0);
+  /* Not yet at its due time: a heartbeat another node acknowledged just before it may still be
+   * on its way to the store (HITL_RUN_LOST_GRACE_MS). */
+  assert_int_equal(AT(f, due + HITL_RUN_LOST_GRACE_MS - 1, hitl_run_sweep(&x, 100, &n)), 0);
+  assert_int_equal(n, 0);
+  assert_int_equal(AT(f, due + HITL_RUN_LOST_GRACE_MS, hitl_run_sweep(&x, 100, &n)), 0);
   assert_int_equal(n, 1);
   char type[32];
   last_event(f, type, sizeof type);
@@ -140,6 +144,66 @@ static void test_lost_at_deadline_and_found(void **state) {
   hitl_run_clear(&r);
   last_event(f, type, sizeof type);
   assert_string_equal(type, "run.found");
+}
+
+/* The heartbeat without a transaction: answered from a read, stored later by a touch, never
+ * undoing what happened to the run meanwhile. */
+static void test_quick_heartbeat_and_touch(void **state) {
+  fixture *f = *state;
+  hitl_txn x;
+  hitl_err err = {0};
+  hitl_store *s = f->b.s;
+  int64_t due = T0 + HB_S * 1000, before = last_event(f, NULL, 0);
+  hitl_run r;
+  memset(&r, 0xab, sizeof r);
+  assert_int_equal(hitl_run_heartbeat_quick(s, f->run, &agent, T0 + 5000, &r, &err), 0);
+  assert_int_equal(r.last_heartbeat_at, T0 + 5000);
+  assert_int_equal(r.updated_at, T0 + 5000);
+  assert_int_equal(r.heartbeat_due_at, T0 + 5000 + HB_S * 1000);
+  assert_int_equal(r.state, HITL_RUN_RUNNING);
+  hitl_run_touch t = {.run_seq = r.seq, .at = r.last_heartbeat_at, .due_at = r.heartbeat_due_at};
+  hitl_run_clear(&r);
+  stored(f, &r); /* Nothing stored yet. */
+  assert_int_equal(r.heartbeat_due_at, due);
+  hitl_run_clear(&r);
+  assert_int_equal(AT(f, T0 + 5100, hitl_run_touch_apply(&x, &t, 1)), 0);
+  stored(f, &r);
+  assert_int_equal(r.last_heartbeat_at, T0 + 5000);
+  assert_int_equal(r.heartbeat_due_at, T0 + 5000 + HB_S * 1000);
+  hitl_run_clear(&r);
+  assert_int_equal(last_event(f, NULL, 0), before); /* No audit event. */
+  /* An older touch arriving late moves nothing back. */
+  hitl_run_touch old = {.run_seq = t.run_seq, .at = T0 + 1000, .due_at = T0 + 1000 + HB_S * 1000};
+  assert_int_equal(AT(f, T0 + 5200, hitl_run_touch_apply(&x, &old, 1)), 0);
+  stored(f, &r);
+  assert_int_equal(r.heartbeat_due_at, T0 + 5000 + HB_S * 1000);
+  hitl_run_clear(&r);
+  /* At or past its due time the heartbeat needs a transaction (the sweeper may be marking it). */
+  due = T0 + 5000 + HB_S * 1000;
+  assert_int_equal(hitl_run_heartbeat_quick(s, f->run, &agent, due, &r, &err), HITL_ERETRY);
+  /* Other agents, unknown runs: the same errors as the transaction path. */
+  assert_int_equal(hitl_run_heartbeat_quick(s, f->run, &intruder, T0 + 6000, &r, &err),
+                   HITL_EFORBIDDEN);
+  assert_int_equal(hitl_run_heartbeat_quick(s, "run_none", &agent, T0 + 6000, &r, &err),
+                   HITL_ENOT_FOUND);
+  assert_non_null(strstr(err.message, "POST /v1/runs"));
+  /* Marked lost meanwhile: a touch taken before leaves it lost, and so due nowhere. */
+  size_t n = 0;
+  assert_int_equal(AT(f, due + HITL_RUN_LOST_GRACE_MS, hitl_run_sweep(&x, 100, &n)), 0);
+  assert_int_equal(n, 1);
+  hitl_run_touch late = {.run_seq = t.run_seq, .at = due + 1, .due_at = due + 1 + HB_S * 1000};
+  assert_int_equal(AT(f, due + HITL_RUN_LOST_GRACE_MS + 1, hitl_run_touch_apply(&x, &late, 1)), 0);
+  stored(f, &r);
+  assert_int_equal(r.state, HITL_RUN_LOST);
+  assert_int_equal(r.heartbeat_due_at, due);
+  hitl_run_clear(&r);
+  /* A lost run comes back only through a transaction ("run.found"). */
+  assert_int_equal(hitl_run_heartbeat_quick(s, f->run, &agent, due + 5000, &r, &err), HITL_ERETRY);
+  assert_int_equal(AT(f, due + 5000, hitl_run_heartbeat(&x, f->run, &agent, true, &r, &err)), 0);
+  hitl_run_clear(&r);
+  /* A finished run takes no more reports. */
+  assert_int_equal(hitl_run_heartbeat_quick(s, f->run, &agent, due + 6000, &r, &err),
+                   HITL_ECONFLICT);
 }
 
 static void test_command_rules(void **state) {
@@ -270,6 +334,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       T(test_heartbeat_moves_due_without_event),
       T(test_lost_at_deadline_and_found),
+      T(test_quick_heartbeat_and_touch),
       T(test_command_rules),
       T(test_steps_and_finish),
       cmocka_unit_test(test_waiting_is_shown_not_stored),

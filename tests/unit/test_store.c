@@ -1483,6 +1483,75 @@ static void test_run_roundtrip(void **state) {
   hitl_run_clear(&r);
 }
 
+static void touch_run(hitl_store *s, int64_t seq, int64_t at, int64_t due) {
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->run_touch(s, seq, at, due), 0);
+  assert_int_equal(s->vt->commit(s), 0);
+}
+
+/* A heartbeat kept in memory, stored late: times only forward, live runs only, nothing else. */
+static void test_run_touch(void **state) {
+  fixture *f = *state;
+  hitl_store *s = f->s;
+  hitl_run r, got;
+  make_run(&r, "a", 1000, 31000);
+  r.goal = hitl_xstrdup("g");
+  insert_run(s, &r);
+  r.steps = 3;
+  r.commands = 2;
+  update_run(s, &r);
+  touch_run(s, r.seq, 5000, 35000);
+  memset(&got, 0xab, sizeof got);
+  assert_int_equal(s->vt->run_get(s, r.id, &got), 0);
+  assert_int_equal(got.last_heartbeat_at, 5000);
+  assert_int_equal(got.updated_at, 5000);
+  assert_int_equal(got.heartbeat_due_at, 35000);
+  assert_int_equal(got.steps, 3); /* The rest as it was. */
+  assert_int_equal(got.commands, 2);
+  assert_string_equal(got.goal, "g");
+  assert_int_equal(got.state, HITL_RUN_RUNNING);
+  hitl_run_clear(&got);
+  /* An older one never moves them back. */
+  touch_run(s, r.seq, 4000, 34000);
+  assert_int_equal(s->vt->run_get(s, r.id, &got), 0);
+  assert_int_equal(got.last_heartbeat_at, 5000);
+  assert_int_equal(got.heartbeat_due_at, 35000);
+  hitl_run_clear(&got);
+  /* The due index follows: the run is due at its new time, not its old one. */
+  hitl_run *v = NULL;
+  size_t n = 99;
+  assert_int_equal(s->vt->run_due(s, 34999, 10, &v, &n), 0);
+  assert_int_equal(n, 0);
+  free(v);
+  int64_t at = 0;
+  assert_int_equal(s->vt->run_next_due(s, &at), 0);
+  assert_int_equal(at, 35000);
+  /* Paused runs take it; lost or ended ones keep their times; an unknown seq is no error. */
+  r.state = HITL_RUN_PAUSED;
+  r.last_heartbeat_at = r.updated_at = 5000;
+  r.heartbeat_due_at = 35000;
+  update_run(s, &r);
+  touch_run(s, r.seq, 6000, 36000);
+  assert_int_equal(s->vt->run_get(s, r.id, &got), 0);
+  assert_int_equal(got.heartbeat_due_at, 36000);
+  hitl_run_clear(&got);
+  static const hitl_run_state over[] = {HITL_RUN_LOST, HITL_RUN_STOPPED, HITL_RUN_FINISHED};
+  for (size_t i = 0; i < sizeof over / sizeof over[0]; i++) {
+    r.state = over[i];
+    r.heartbeat_due_at = 36000;
+    r.last_heartbeat_at = r.updated_at = 6000;
+    update_run(s, &r);
+    touch_run(s, r.seq, 7000, 37000);
+    assert_int_equal(s->vt->run_get(s, r.id, &got), 0);
+    assert_int_equal(got.state, over[i]);
+    assert_int_equal(got.heartbeat_due_at, 36000);
+    assert_int_equal(got.last_heartbeat_at, 6000);
+    hitl_run_clear(&got);
+  }
+  touch_run(s, 999999, 7000, 37000);
+  hitl_run_clear(&r);
+}
+
 static void test_run_list_and_due(void **state) {
   fixture *f = *state;
   hitl_store *s = f->s;
@@ -2462,6 +2531,7 @@ int main(int argc, char **argv) {
       T(test_tokens),
       T(test_deliveries),
       T(test_run_roundtrip),
+      T(test_run_touch),
       T(test_run_list_and_due),
       T(test_run_steps_commands_tasks),
       T(test_rollback_undoes),

@@ -210,7 +210,7 @@ static void test_query_plans_use_indexes(void **state) {
       /* The lost-run sweep reads the first entries of its due index, never all runs. */
       HITL__ST_RUN_DUE,       HITL__ST_RUN_NEXT_DUE,    HITL__ST_RUN_GET,
       HITL__ST_RUN_LIST_STATE, HITL__ST_RUN_STEP_LIST,  HITL__ST_RUN_COMMAND_LIST,
-      HITL__ST_RUN_OPEN_TASKS,
+      HITL__ST_RUN_OPEN_TASKS, HITL__ST_RUN_TOUCH,
   };
   char sql[4096];
   for (size_t i = 0; i < sizeof hot / sizeof hot[0]; i++) {

@@ -97,8 +97,8 @@ int hitl__calib_backfill(hitl_store *st, int64_t queue_id, const hitl_queue_conf
   while (rc == 0) {
     hitl_task *tasks = NULL;
     size_t got = 0;
-    rc = st->vt->task_list(st, queue_id, HITL_TASK_DECIDED, before, HITL__CALIB_LOAD_PAGE, &tasks,
-                           &got);
+    hitl_task_scan scan = {.queue_id = queue_id, .state = HITL_TASK_DECIDED, .before_seq = before};
+    rc = st->vt->task_scan(st, &scan, HITL__CALIB_LOAD_PAGE, &tasks, &got);
     if (rc) break;
     for (size_t i = 0; i < got; i++) {
       if (n == cap) {

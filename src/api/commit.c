@@ -105,8 +105,11 @@ static int run_batch(hitl_committer *c, hitl_job *batch, size_t n) {
   if (rc == 0) {
     for (hitl_job *j = batch; j && rc == 0; j = j->next) rc = run_one(c, &x, j);
     if (rc == 0) rc = sweep(c, &x);
+    /* The hook links the chain itself once it has read what it needs (hitl_chain_defer: the
+     * chain's lock is taken there, as late as may be); a batch it did not link is linked here. */
     if (rc == 0 && c->before_commit && c->chain.n_changes)
       rc = c->before_commit(c->ctx, &x, c->chain.changes, c->chain.n_changes);
+    if (rc == 0) rc = hitl_chain_link(&c->chain, c->store);
     t1 = hitl_mono_us();
     if (rc == 0) rc = c->store->vt->commit(c->store);
     if (rc) c->store->vt->rollback(c->store);
@@ -209,6 +212,10 @@ hitl_committer *hitl__committer_start(hitl_store *store, hitl_commit_fn on_commi
   c->sweep_config = sweep_config;
   c->ctx = ctx;
   hitl_chain_init(&c->chain);
+  hitl_chain_defer(&c->chain, true);
+  /* The writer answers nothing before its commit and runs a batch again on HITL_ERETRY: what
+   * the store may then defer is for it to defer. */
+  store->vt->pipeline(store, true);
   pthread_mutex_init(&c->lock, NULL);
   pthread_condattr_t attr;
   pthread_condattr_init(&attr);

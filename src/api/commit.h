@@ -33,7 +33,9 @@ struct hitl_job {
 /* Called after each commit with the changes it made durable (writer thread). */
 typedef void (*hitl_commit_fn)(void *ctx, const hitl_change *changes, size_t n);
 /* Called inside each transaction before it commits, with its changes, to add writes that belong
- * with them (the webhook outbox). A non-zero return rolls the whole transaction back. */
+ * with them (the webhook outbox). The changes' events are held, seq 0 (hitl_chain_defer): the
+ * hook links them (hitl_chain_link) before it needs their seqs. A non-zero return rolls the
+ * whole transaction back. */
 typedef int (*hitl_precommit_fn)(void *ctx, hitl_txn *x, const hitl_change *changes, size_t n);
 
 /* Starts the writer on store (which it now owns). sweep_config looks up queue configurations

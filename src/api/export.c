@@ -40,28 +40,37 @@ static int load_page(export_cursor *c) {
   if (st == NULL) return -1;
   hitl_task *tasks = NULL;
   size_t n = 0;
-  if (st->vt->task_list(st, c->queue->id, HITL_TASK_DECIDED, c->before, PAGE, &tasks, &n) != 0)
-    return -1;
+  hitl_task_scan scan = {.queue_id = c->queue->id, .state = HITL_TASK_DECIDED,
+                         .before_seq = c->before};
+  if (st->vt->task_scan(st, &scan, PAGE, &tasks, &n) != 0) return -1;
   bool array = c->format == HITL_EXPORT_LABEL_STUDIO;
-  bool needs_responses = hitl__export_needs_responses(c->format);
+  /* The page's responses in one read: those of the tasks wanted, in the page's order. */
+  hitl_response *rs = NULL;
+  size_t nr = 0, next = 0;
   int rc = 0;
+  if (hitl__export_needs_responses(c->format) && n) {
+    int64_t *seqs = hitl_xcalloc(n, sizeof *seqs);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+      if (wanted(c, &tasks[i])) seqs[k++] = tasks[i].seq;
+    if (k && st->vt->response_list_many(st, seqs, k, &rs, &nr) != 0) rc = -1;
+    free(seqs);
+  }
   for (size_t i = 0; i < n; i++) {
-    hitl_response *rs = NULL;
-    size_t nr = 0;
     if (rc == 0 && wanted(c, &tasks[i])) {
-      if (needs_responses && st->vt->response_list(st, tasks[i].seq, &rs, &nr) != 0) rc = -1;
-      if (rc == 0) {
-        /* Each Label Studio task is an array element on its own line; every decided task
-         * yields one, so the separator can go first. */
-        if (array) hitl_buf_puts(&c->pending, c->records ? ",\n" : "\n");
-        c->records += hitl__export_append(&c->pending, c->format, c->queue->config, &tasks[i], rs, nr);
-      }
+      size_t first = next;
+      while (next < nr && rs[next].task_seq == tasks[i].seq) next++;
+      /* Each Label Studio task is an array element on its own line; every decided task
+       * yields one, so the separator can go first. */
+      if (array) hitl_buf_puts(&c->pending, c->records ? ",\n" : "\n");
+      c->records += hitl__export_append(&c->pending, c->format, c->queue->config, &tasks[i],
+                                        rs + first, next - first);
     }
-    for (size_t k = 0; k < nr; k++) hitl_response_clear(&rs[k]);
-    free(rs);
     c->before = tasks[i].seq;
     hitl_task_clear(&tasks[i]);
   }
+  for (size_t k = 0; k < nr; k++) hitl_response_clear(&rs[k]);
+  free(rs);
   free(tasks);
   if (n < PAGE) {
     c->done = true;

@@ -9,6 +9,7 @@
 #include "api/server_internal.h"
 #include "api/sync.h"
 #include "api/task_json.h"
+#include "core/admin.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
@@ -88,27 +89,16 @@ static void put_job_free(void *p) {
 
 static int put_run(hitl_job *job, hitl_txn *x) {
   put_job *j = (put_job *)job;
-  hitl_store *s = x->store;
-  int rc = s->vt->queue_put(s, j->name, j->config->json, x->now, &j->id, &j->created);
-  if (rc) return hitl_err_set(&job->err, rc, NULL, "could not store the queue");
-  hitl_event_spec spec = {
-      .type = j->created ? "queue.created" : "queue.updated",
-      .queue = j->name,
-      .queue_id = j->id,
-      .actor = j->req->who.name,
-      /* Events reach webhook receivers and streams: no receiver learns another's credentials. */
-      .data = hitl__queue_config_json(j->config, false),
-      .from_state = -1,
-      .to_state = -1,
-  };
-  rc = hitl_chain_append(x->chain, s, x->now, &spec);
-  if (rc) return hitl_err_set(&job->err, rc, NULL, "could not append the event");
+  /* Events reach webhook receivers and streams: no receiver learns another's credentials. */
+  int rc = hitl_queue_store(x, j->name, j->config->json, hitl__queue_config_json(j->config, false),
+                            &j->req->actor, &j->id, &j->created, &job->err);
+  if (rc) return rc;
   /* A queue that starts keeping calibration evidence gets the pairs of the tasks people already
    * decided, with this change (decisions on a queue that keeps none store nothing). */
   hitl_server *server = j->req->server;
   const hitl_queue_config *old = hitl__registry_config_by_id(server->registry, j->id);
   if (!j->created && hitl_calib_wanted(j->config) && (old == NULL || !hitl_calib_wanted(old))) {
-    rc = hitl__calib_backfill(s, j->id, j->config);
+    rc = hitl__calib_backfill(x->store, j->id, j->config);
     if (rc) return hitl_err_set(&job->err, rc, NULL, "could not rebuild the calibration evidence");
     hitl__calib_gained(server->calib, j->id);
   }

@@ -7,11 +7,13 @@
 #include "api/series.h"
 #include "api/server_internal.h"
 #include "util/clock.h"
+#include "util/xmalloc.h"
 
 /* Upper bounds of the time-to-decision histogram, in seconds; one bucket more holds the rest. */
 static const double bounds[] = {1, 5, 30, 60, 300, 900, 3600, 14400, 86400};
 #define NBOUNDS (sizeof bounds / sizeof bounds[0])
 #define MAX_POINTS 360
+#define STATS_PAGE 1000 /* Decided tasks read at once for the time to decision. */
 
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -35,20 +37,38 @@ static int queue_json(hitl_request *req, hitl_store *st, const hitl_queue_ref *q
   int64_t oldest_at = 0;
   int rc = st->vt->queue_oldest_pending(st, q->id, &oldest_at);
   if (rc) return rc;
-  hitl_decision_time *d = NULL;
-  size_t n = 0;
-  rc = st->vt->task_decisions(st, q->id, since, &d, &n);
-  if (rc) return rc;
-  double *secs = malloc((n ? n : 1) * sizeof *secs);
+  /* People's decisions since `since`, page by page, without the tasks' contents. */
+  double *secs = NULL;
+  size_t n = 0, cap = 0;
   int64_t buckets[NBOUNDS + 1] = {0}, breaches = 0;
-  for (size_t i = 0; i < n; i++) {
-    secs[i] = (double)(d[i].decided_at - d[i].created_at) / 1000.0;
-    size_t k = 0;
-    while (k < NBOUNDS && secs[i] > bounds[k]) k++;
-    buckets[k]++;
-    if (strcmp(d[i].decided_by, "sla") == 0) breaches++;
+  hitl_task_scan scan = {.queue_id = q->id, .state = -1, .decided_since = since, .summary = true};
+  for (;;) {
+    hitl_task *page = NULL;
+    size_t got = 0;
+    rc = st->vt->task_scan(st, &scan, STATS_PAGE, &page, &got);
+    for (size_t i = 0; i < got; i++) {
+      if (n == cap) {
+        cap = cap ? 2 * cap : 256;
+        secs = hitl_xrealloc(secs, cap * sizeof *secs);
+      }
+      secs[n] = (double)(page[i].decided_at - page[i].created_at) / 1000.0;
+      size_t k = 0;
+      while (k < NBOUNDS && secs[n] > bounds[k]) k++;
+      buckets[k]++;
+      if (page[i].decided_by && strcmp(page[i].decided_by, HITL_BY_SLA) == 0) breaches++;
+      n++;
+      scan.before_seq = page[i].seq;
+      scan.before_decided_at = page[i].decided_at;
+      hitl_task_clear(&page[i]);
+    }
+    free(page);
+    if (rc || got < STATS_PAGE) break;
   }
-  qsort(secs, n, sizeof *secs, cmp_double);
+  if (rc) {
+    free(secs);
+    return rc;
+  }
+  if (n) qsort(secs, n, sizeof *secs, cmp_double);
   hitl_buf_puts(b, "{\"name\":");
   hitl_buf_json_cstr(b, q->name);
   hitl_buf_puts(b, ",\"counts\":{");
@@ -70,7 +90,6 @@ static int queue_json(hitl_request *req, hitl_store *st, const hitl_queue_ref *q
     hitl_buf_printf(b, "%s%lld", k ? "," : "", (long long)buckets[k]);
   hitl_buf_printf(b, "]},\"sla_breaches\":%lld}", (long long)breaches);
   free(secs);
-  free(d);
   return 0;
 }
 

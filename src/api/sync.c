@@ -41,9 +41,11 @@ int hitl__sync_before_commit(void *ctx, hitl_txn *x, const hitl_change *changes,
   hitl_server *s = ctx;
   (void)changes;
   (void)n;
-  /* Calibration may append events (a withdrawal): the outbox and the feed read the changes
-   * anew. */
-  int rc = hitl__calib_precommit(s->calib, s->registry, x);
+  /* What follows needs the events' seqs: link them (which takes the chain's lock until the
+   * commit). Calibration may append events (a withdrawal): the outbox and the feed read the
+   * changes anew. */
+  int rc = hitl_chain_link(x->chain, x->store);
+  if (rc == 0) rc = hitl__calib_precommit(s->calib, s->registry, x);
   if (rc == 0) rc = hitl__webhooks_outbox(s->webhooks, x, x->chain->changes, x->chain->n_changes);
   if (rc == 0) rc = hitl__feed_publish(s->feed, x, x->chain->changes, x->chain->n_changes);
   return rc;

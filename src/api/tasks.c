@@ -343,7 +343,8 @@ void hitl__h_task_list(hitl_request *req) {
   if (!hitl__query_page(req, 50, 1000, &limit, &cursor)) goto done;
   hitl_store *st = hitl__reader(req);
   if (st == NULL) goto done;
-  if (st->vt->task_list(st, q->id, state, cursor, (size_t)limit, &tasks, &n) != 0) {
+  hitl_task_scan scan = {.queue_id = q->id, .state = state, .before_seq = cursor};
+  if (st->vt->task_scan(st, &scan, (size_t)limit, &tasks, &n) != 0) {
     hitl__reply_error(req, HITL_EUNAVAILABLE, NULL, "could not read the tasks");
     goto done;
   }

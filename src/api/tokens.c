@@ -6,6 +6,7 @@
 
 #include "api/server_internal.h"
 #include "api/session.h"
+#include "core/admin.h"
 #include "util/clock.h"
 #include "util/xmalloc.h"
 
@@ -17,39 +18,9 @@ typedef struct token_job {
   char secret[64];
 } token_job;
 
-/* Appends the members "name":..,"roles":[..] of the job's token (roles are kept comma-separated). */
-static void token_members(hitl_buf *b, const token_job *j) {
-  hitl_buf_puts(b, "\"name\":");
-  hitl_buf_json_cstr(b, j->name);
-  hitl_buf_puts(b, ",\"roles\":[");
-  const char *p = j->roles;
-  for (int i = 0; *p; i++) {
-    size_t len = strcspn(p, ",");
-    if (i) hitl_buf_putc(b, ',');
-    hitl_buf_json_string(b, p, len);
-    p += len + (p[len] == ',');
-  }
-  hitl_buf_putc(b, ']');
-}
-
 static int token_run(hitl_job *job, hitl_txn *x) {
   token_job *j = (token_job *)job;
-  uint8_t h[HITL_HASH_LEN];
-  hitl_hash(j->secret, strlen(j->secret), h);
-  int rc = x->store->vt->token_insert(x->store, j->name, h, j->roles, x->now);
-  if (rc == HITL_ECONFLICT)
-    return hitl_err_set(&job->err, rc, "name", "a token named \"%s\" already exists", j->name);
-  if (rc) return hitl_err_set(&job->err, rc, NULL, "could not store the token");
-  hitl_buf data = HITL_BUF_INIT;
-  hitl_buf_putc(&data, '{');
-  token_members(&data, j);
-  hitl_buf_putc(&data, '}');
-  hitl_event_spec spec = {.type = "token.created", .actor = j->req->who.name,
-                          .data = hitl_buf_cstr(&data), .from_state = -1, .to_state = -1};
-  rc = hitl_chain_append(x->chain, x->store, x->now, &spec);
-  hitl_buf_free(&data);
-  if (rc) return hitl_err_set(&job->err, rc, NULL, "could not append the event");
-  return 0;
+  return hitl_token_create(x, j->name, j->secret, j->roles, &j->req->actor, &job->err);
 }
 
 static void token_done(hitl_job *job, int rc) {
@@ -62,7 +33,7 @@ static void token_done(hitl_job *job, int rc) {
     hitl_buf_puts(&b, "{\"token\":");
     hitl_buf_json_cstr(&b, j->secret);
     hitl_buf_putc(&b, ',');
-    token_members(&b, j);
+    hitl_token_members(&b, j->name, j->roles);
     hitl_buf_putc(&b, '}');
     hitl__reply_buf(req, 201, &b);
   }
@@ -177,20 +148,7 @@ typedef struct revoke_job {
 
 static int revoke_run(hitl_job *job, hitl_txn *x) {
   revoke_job *j = (revoke_job *)job;
-  int rc = x->store->vt->token_revoke(x->store, j->name);
-  if (rc == HITL_ENOT_FOUND)
-    return hitl_err_set(&job->err, rc, "name", "no token named \"%s\"", j->name);
-  if (rc) return hitl_err_set(&job->err, rc, NULL, "could not store the revocation");
-  hitl_buf data = HITL_BUF_INIT;
-  hitl_buf_puts(&data, "{\"name\":");
-  hitl_buf_json_cstr(&data, j->name);
-  hitl_buf_putc(&data, '}');
-  hitl_event_spec spec = {.type = "token.revoked", .actor = j->req->who.name,
-                          .data = hitl_buf_cstr(&data), .from_state = -1, .to_state = -1};
-  rc = hitl_chain_append(x->chain, x->store, x->now, &spec);
-  hitl_buf_free(&data);
-  if (rc) return hitl_err_set(&job->err, rc, NULL, "could not append the event");
-  return 0;
+  return hitl_token_revoke(x, j->name, &j->req->actor, &job->err);
 }
 
 static void revoke_done(hitl_job *job, int rc) {
@@ -249,13 +207,10 @@ void hitl__h_token_list(hitl_request *req) {
   hitl_buf b = HITL_BUF_INIT;
   hitl_buf_puts(&b, "{\"tokens\":[");
   for (size_t i = 0; i < n; i++) {
-    token_job view = {0};
-    snprintf(view.name, sizeof view.name, "%s", rows[i].name ? rows[i].name : "");
-    snprintf(view.roles, sizeof view.roles, "%s", rows[i].roles ? rows[i].roles : "");
     char at[HITL_TIME_LEN];
     hitl_time_format(rows[i].created_at, at);
     hitl_buf_puts(&b, i ? ",{" : "{");
-    token_members(&b, &view);
+    hitl_token_members(&b, rows[i].name ? rows[i].name : "", rows[i].roles ? rows[i].roles : "");
     hitl_buf_printf(&b, ",\"created_at\":\"%s\",\"revoked\":%s}", at,
                     rows[i].revoked ? "true" : "false");
     hitl_token_row_clear(&rows[i]);

@@ -13,8 +13,12 @@ void hitl_chain_init(hitl_chain *c) { memset(c, 0, sizeof *c); }
 
 void hitl_chain_free(hitl_chain *c) {
   free(c->changes);
+  free(c->held);
+  hitl_buf_free(&c->arena);
   memset(c, 0, sizeof *c);
 }
+
+void hitl_chain_defer(hitl_chain *c, bool on) { c->defer = on; }
 
 static void put_u64(crypto_generichash_state *st, uint64_t v) {
   uint8_t b[8];
@@ -46,32 +50,68 @@ void hitl_event_hash(const hitl_event *e, uint8_t out[HITL_HASH_LEN]) {
   crypto_generichash_final(&st, out, HITL_HASH_LEN);
 }
 
-int hitl_chain_append(hitl_chain *c, hitl_store *s, int64_t now, const hitl_event_spec *spec) {
-  /* The head comes from the store, locked, at the first event of each transaction: another
-   * writer (a second node on PostgreSQL) may have moved it since our last commit, so a cached
-   * head would fork the chain. Later events of the transaction follow on from our own. */
-  if (!c->loaded) {
-    int rc = s->vt->event_head(s, &c->last_seq, c->last_hash);
-    if (rc) return rc;
-    c->loaded = true;
-    c->op_seq = c->last_seq;
-    memcpy(c->op_hash, c->last_hash, HITL_HASH_LEN);
-  }
-  hitl_event e = {
-      .seq = c->last_seq + 1,
-      .at = now,
-      .type = (char *)spec->type,
-      .queue = (char *)spec->queue,
-      .task_id = (char *)spec->task_id,
-      .actor = (char *)spec->actor,
-      .data = (char *)(spec->data ? spec->data : "{}"),
-  };
-  memcpy(e.prev_hash, c->last_hash, HITL_HASH_LEN);
-  hitl_event_hash(&e, e.hash);
-  int rc = s->vt->event_insert(s, &e);
+/* Stores e (its seq and prev_hash set) with its hash, and makes it the last link. */
+static int store_event(hitl_chain *c, hitl_store *s, hitl_event *e) {
+  memcpy(e->prev_hash, c->last_hash, HITL_HASH_LEN);
+  hitl_event_hash(e, e->hash);
+  int rc = s->vt->event_insert(s, e);
   if (rc) return rc;
-  c->last_seq = e.seq;
-  memcpy(c->last_hash, e.hash, HITL_HASH_LEN);
+  c->last_seq = e->seq;
+  memcpy(c->last_hash, e->hash, HITL_HASH_LEN);
+  return 0;
+}
+
+/* The head comes from the store, locked, at the first event of each transaction (or at the
+ * link): another writer (a second node on PostgreSQL) may have moved it since our last commit,
+ * so a cached head would fork the chain. Later events of the transaction follow on from ours. */
+static int load_head(hitl_chain *c, hitl_store *s) {
+  int rc = s->vt->event_head(s, &c->last_seq, c->last_hash);
+  if (rc) return rc;
+  c->loaded = true;
+  c->op_seq = c->last_seq;
+  memcpy(c->op_hash, c->last_hash, HITL_HASH_LEN);
+  return 0;
+}
+
+/* Keeps str in the arena; returns its offset, SIZE_MAX for NULL. */
+static size_t keep(hitl_chain *c, const char *str) {
+  if (str == NULL) return SIZE_MAX;
+  size_t at = c->arena.len;
+  hitl_buf_append(&c->arena, str, strlen(str) + 1);
+  return at;
+}
+
+static char *kept(hitl_chain *c, size_t at) { return at == SIZE_MAX ? NULL : c->arena.data + at; }
+
+int hitl_chain_append(hitl_chain *c, hitl_store *s, int64_t now, const hitl_event_spec *spec) {
+  const char *data = spec->data ? spec->data : "{}";
+  int64_t seq = 0;
+  if (c->defer && !c->loaded) {
+    if (c->n_held == c->cap_held) {
+      c->cap_held = c->cap_held ? c->cap_held * 2 : 64;
+      c->held = hitl_xrealloc(c->held, c->cap_held * sizeof *c->held);
+    }
+    c->held[c->n_held++] = (hitl_chain_held){.at = now, .queue = keep(c, spec->queue),
+                                             .task_id = keep(c, spec->task_id),
+                                             .actor = keep(c, spec->actor), .data = keep(c, data)};
+  } else {
+    if (!c->loaded) {
+      int rc = load_head(c, s);
+      if (rc) return rc;
+    }
+    hitl_event e = {
+        .seq = c->last_seq + 1,
+        .at = now,
+        .type = (char *)spec->type,
+        .queue = (char *)spec->queue,
+        .task_id = (char *)spec->task_id,
+        .actor = (char *)spec->actor,
+        .data = (char *)data,
+    };
+    int rc = store_event(c, s, &e);
+    if (rc) return rc;
+    seq = e.seq;
+  }
 
   if (c->n_changes == c->cap_changes) {
     c->cap_changes = c->cap_changes ? c->cap_changes * 2 : 64;
@@ -79,7 +119,7 @@ int hitl_chain_append(hitl_chain *c, hitl_store *s, int64_t now, const hitl_even
   }
   hitl_change *ch = &c->changes[c->n_changes++];
   memset(ch, 0, sizeof *ch);
-  ch->seq = e.seq;
+  ch->seq = seq;
   ch->type = spec->type;
   ch->queue_id = spec->queue_id;
   if (spec->task_id) snprintf(ch->task_id, sizeof ch->task_id, "%s", spec->task_id);
@@ -90,8 +130,36 @@ int hitl_chain_append(hitl_chain *c, hitl_store *s, int64_t now, const hitl_even
   return 0;
 }
 
+int hitl_chain_link(hitl_chain *c, hitl_store *s) {
+  if (c->n_held == 0) return 0;
+  int rc = load_head(c, s);
+  for (size_t i = 0; i < c->n_held && rc == 0; i++) {
+    const hitl_chain_held *h = &c->held[i];
+    hitl_event e = {
+        .seq = c->last_seq + 1,
+        .at = h->at,
+        .type = (char *)c->changes[i].type,
+        .queue = kept(c, h->queue),
+        .task_id = kept(c, h->task_id),
+        .actor = kept(c, h->actor),
+        .data = kept(c, h->data),
+    };
+    rc = store_event(c, s, &e);
+    if (rc == 0) c->changes[i].seq = e.seq;
+  }
+  c->n_held = 0;
+  hitl_buf_reset(&c->arena);
+  c->op_mark = c->n_changes; /* What is linked is no operation's to undo. */
+  c->op_seq = c->last_seq;
+  memcpy(c->op_hash, c->last_hash, HITL_HASH_LEN);
+  c->op_loaded = true;
+  c->op_arena = 0;
+  return rc;
+}
+
 void hitl_chain_op_begin(hitl_chain *c) {
   c->op_mark = c->n_changes;
+  c->op_arena = c->arena.len;
   c->op_loaded = c->loaded;
   c->op_seq = c->last_seq;
   memcpy(c->op_hash, c->last_hash, HITL_HASH_LEN);
@@ -99,6 +167,8 @@ void hitl_chain_op_begin(hitl_chain *c) {
 
 void hitl_chain_op_abort(hitl_chain *c) {
   c->n_changes = c->op_mark;
+  if (c->n_held > c->op_mark) c->n_held = c->op_mark; /* Held events are changes[0..n_held). */
+  c->arena.len = c->op_arena;
   /* Undoing the operation also undoes the lock it took on the head (a savepoint's locks go with
    * it on PostgreSQL): read it again, locked, at the next event. */
   if (!c->op_loaded) c->loaded = false;
@@ -106,13 +176,22 @@ void hitl_chain_op_abort(hitl_chain *c) {
   memcpy(c->last_hash, c->op_hash, HITL_HASH_LEN);
 }
 
+/* Forgets the held events of a transaction that ended. */
+static void drop_held(hitl_chain *c) {
+  c->n_held = 0;
+  c->op_arena = 0;
+  hitl_buf_reset(&c->arena);
+}
+
 void hitl_chain_committed(hitl_chain *c) {
+  drop_held(c);
   c->n_changes = 0;
   c->op_mark = 0;
   c->loaded = false; /* The lock on the head ended with the transaction. */
 }
 
 void hitl_chain_rolled_back(hitl_chain *c) {
+  drop_held(c);
   c->n_changes = 0;
   c->op_mark = 0;
   c->loaded = false;

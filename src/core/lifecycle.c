@@ -234,12 +234,20 @@ int hitl_task_release(hitl_txn *x, const char *task_id, const char *lease_id,
   return 0;
 }
 
+bool hitl_actor_may_cancel_task(const hitl_actor *a, const hitl_task *t) {
+  return a->orchestrator || (hitl_actor_has_role(a, "agent") && t->submitted_by &&
+                             strcmp(t->submitted_by, a->name) == 0);
+}
+
 int hitl_task_cancel(hitl_txn *x, const char *task_id, const hitl_actor *a, hitl_task *out,
                      hitl_err *err) {
   int rc = x->store->vt->task_get(x->store, task_id, out);
   if (rc == HITL_ENOT_FOUND)
     return hitl_err_set(err, rc, "task_id", "no task with id \"%s\"", task_id);
   if (rc) return hitl_err_set(err, rc, NULL, "could not read the store");
+  if (!hitl_actor_may_cancel_task(a, out))
+    return hitl_err_set(err, HITL_EFORBIDDEN, NULL,
+                        "only an orchestrator or the agent that submitted a task may cancel it");
   if (out->state != HITL_TASK_PENDING && out->state != HITL_TASK_LEASED) {
     hitl_err_set(err, HITL_ECONFLICT, NULL, "the task is %s and cannot be cancelled",
                  hitl_task_state_name(out->state));

@@ -85,7 +85,11 @@ int hitl_task_renew(hitl_txn *x, const hitl_queue_config *q, const char *task_id
 int hitl_task_release(hitl_txn *x, const char *task_id, const char *lease_id,
                       const hitl_actor *a, hitl_task *out, hitl_err *err);
 
-/* Cancels a task that is not final. HITL_ECONFLICT when it is decided, expired or cancelled. */
+/* True when a may cancel t: orchestrators, and the agent that submitted it. */
+bool hitl_actor_may_cancel_task(const hitl_actor *a, const hitl_task *t);
+
+/* Cancels a task that is not final. HITL_EFORBIDDEN unless a may cancel it
+ * (hitl_actor_may_cancel_task); HITL_ECONFLICT when it is decided, expired or cancelled. */
 int hitl_task_cancel(hitl_txn *x, const char *task_id, const hitl_actor *a, hitl_task *out,
                      hitl_err *err);
 

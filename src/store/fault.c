@@ -106,12 +106,14 @@ WRAP(task_get, (const char *id, hitl_task *out), id, out)
 WRAP(task_get_idempotent, (int64_t queue_id, const char *submitter, const char *key, hitl_task *out),
      queue_id, submitter, key, out)
 WRAP(task_claim_next, (const hitl_claim_filter *f, hitl_task *out), f, out)
-WRAP(task_list,
-     (int64_t queue_id, int state, int64_t before_seq, size_t limit, hitl_task **out, size_t *n),
-     queue_id, state, before_seq, limit, out, n)
+WRAP(task_scan, (const hitl_task_scan *f, size_t limit, hitl_task **out, size_t *n), f, limit,
+     out, n)
 WRAP(task_due, (int64_t now, size_t limit, hitl_task **out, size_t *n), now, limit, out, n)
 WRAP(task_next_due, (int64_t *at), at)
 WRAP(response_insert, (hitl_response *r), r)
+WRAP(response_list_many,
+     (const int64_t *task_seqs, size_t n_tasks, hitl_response **out, size_t *n), task_seqs,
+     n_tasks, out, n)
 WRAP(response_list, (int64_t task_seq, hitl_response **out, size_t *n), task_seq, out, n)
 WRAP(response_exists, (int64_t task_seq, const char *reviewer, bool *exists), task_seq, reviewer,
      exists)
@@ -123,8 +125,6 @@ WRAP(response_count_by_reviewer, (const char *reviewer, int64_t since, int64_t *
 WRAP(task_count_by_reviewer, (const char *reviewer, int64_t since, int64_t *n), reviewer,
      since, n)
 WRAP(reviewer_activity, (int64_t since, hitl_reviewer_count **out, size_t *n), since, out, n)
-WRAP(task_decisions, (int64_t queue_id, int64_t since, hitl_decision_time **out, size_t *n),
-     queue_id, since, out, n)
 WRAP(event_last, (int64_t *seq, uint8_t hash[HITL_HASH_LEN]), seq, hash)
 WRAP(event_head, (int64_t *seq, uint8_t hash[HITL_HASH_LEN]), seq, hash)
 WRAP(event_insert, (const hitl_event *e), e)
@@ -186,7 +186,9 @@ WRAP(calib_tally_sum, (int64_t queue_id, int64_t since_hour, int64_t *sums, int 
 WRAP(calib_snapshot_put, (const hitl_calib_snapshot *snap), snap)
 WRAP(calib_snapshot_get, (int64_t queue_id, hitl_calib_snapshot *out), queue_id, out)
 
-#define FAULT_FUNCTIONS 66 /* Every member of the vtable but version. */
+WRAP(pipeline, (bool on), on)
+
+#define FAULT_FUNCTIONS 67 /* Every member of the vtable but version. */
 _Static_assert(sizeof(hitl_store_vtable) ==
                    offsetof(hitl_store_vtable, close) + FAULT_FUNCTIONS * sizeof(void (*)(void)),
                "a store function was added: give it a wrapper in store/fault.c");
@@ -210,17 +212,17 @@ static const hitl_store_vtable fault_vtable = {
     .task_get = f_task_get,
     .task_get_idempotent = f_task_get_idempotent,
     .task_claim_next = f_task_claim_next,
-    .task_list = f_task_list,
+    .task_scan = f_task_scan,
     .task_due = f_task_due,
     .task_next_due = f_task_next_due,
     .response_insert = f_response_insert,
     .response_list = f_response_list,
+    .response_list_many = f_response_list_many,
     .response_exists = f_response_exists,
     .response_list_by_reviewer = f_response_list_by_reviewer,
     .response_count_by_reviewer = f_response_count_by_reviewer,
     .task_count_by_reviewer = f_task_count_by_reviewer,
     .reviewer_activity = f_reviewer_activity,
-    .task_decisions = f_task_decisions,
     .event_last = f_event_last,
     .event_head = f_event_head,
     .event_insert = f_event_insert,
@@ -259,6 +261,7 @@ static const hitl_store_vtable fault_vtable = {
     .calib_tally_sum = f_calib_tally_sum,
     .calib_snapshot_put = f_calib_snapshot_put,
     .calib_snapshot_get = f_calib_snapshot_get,
+    .pipeline = f_pipeline,
 };
 
 hitl_store *hitl__store_fault_wrap(hitl_store *backend) {

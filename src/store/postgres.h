@@ -22,17 +22,22 @@ typedef enum hitl__pg_stmt_id {
   HITL__PG_TASK_GET_LOCK,
   HITL__PG_TASK_IDEMPOTENT,
   HITL__PG_TASK_CLAIM,
-  HITL__PG_TASK_LIST,
-  HITL__PG_TASK_LIST_STATE,
+  HITL__PG_TASK_SCAN,          /* task_scan: the six forms, in the order its code picks. */
+  HITL__PG_TASK_SCAN_STATE,
+  HITL__PG_TASK_SCAN_DECIDED,
+  HITL__PG_TASK_SCAN_SUMMARY,
+  HITL__PG_TASK_SCAN_STATE_SUMMARY,
+  HITL__PG_TASK_SCAN_DECIDED_SUMMARY,
   HITL__PG_TASK_DUE_LEASE,
   HITL__PG_TASK_DUE_DEADLINE,
   HITL__PG_TASK_NEXT_DUE,
-  HITL__PG_TASK_DECISIONS,
   HITL__PG_RESPONSE_INSERT,
   HITL__PG_RESPONSE_LIST,
+  HITL__PG_RESPONSE_LIST_MANY,
   HITL__PG_RESPONSE_EXISTS,
   HITL__PG_RESPONSE_BY_REVIEWER,
   HITL__PG_RESPONSE_COUNT_REVIEWER,
+  HITL__PG_RESPONSE_TOTAL_REVIEWER,
   HITL__PG_TASK_COUNT_REVIEWER,
   HITL__PG_REVIEWER_ACTIVITY,
   HITL__PG_EVENT_LAST,
@@ -89,6 +94,22 @@ typedef enum hitl__pg_stmt_id {
   "t.lease_expires_at, t.decision, t.decided_by, t.decided_at, t.submitted_by, "            \
   "t.timeout_action"
 
+/* A statement sent in pipeline mode whose result is read later. */
+typedef struct hitl__pg_pending {
+  const char *what;  /* For the log (static string). */
+  bool must_change;  /* Changing (or returning) no row is a failure, as hitl__pg_change says. */
+} hitl__pg_pending;
+
+/* The same columns without the task's contents (payload, route, decision: NULL), for
+ * task_scan's summaries. */
+#define HITL__PG_TASK_SUMMARY_COLUMNS                                                            \
+  "t.seq, t.id, t.queue_id, (SELECT q.name FROM queues q WHERE q.id = t.queue_id), t.state, "    \
+  "t.role, t.priority, t.created_at, t.updated_at, t.deadline_at, t.idempotency_key, "           \
+  "t.body_hash, t.external_id, t.model_version, t.inference_id, t.run_id, t.confidence, "        \
+  "NULL, NULL, t.stage, t.needed, t.answers, t.lease_id, t.lease_owner, "                        \
+  "t.lease_expires_at, NULL, t.decided_by, t.decided_at, t.submitted_by, "                       \
+  "t.timeout_action"
+
 /* A PostgreSQL store handle: the base first, then one connection. */
 typedef struct hitl__pg {
   hitl_store base;
@@ -99,6 +120,12 @@ typedef struct hitl__pg {
   bool release_due;  /* op_end was called: the savepoint is released with the next op_begin. */
   bool listening;    /* LISTEN was sent on this connection (changes_wait). */
   bool listened;     /* LISTEN was sent on an earlier connection of this handle too. */
+  bool pipeline_on;  /* The owner allows deferred writes (pipeline(true)). */
+  bool piped;        /* The connection is in libpq's pipeline mode (inside a transaction). */
+  bool no_pipe_once; /* A deferred write failed: the next transaction runs without deferring. */
+  int deferred_rc;   /* The first failure among the deferred writes of the transaction, or 0. */
+  size_t n_pending, cap_pending;
+  struct hitl__pg_pending *pending; /* Statements sent whose results are not read yet. */
   hitl_buf scratch;  /* Reused for per-call text (the claim's role list). */
 } hitl__pg;
 
@@ -128,6 +155,15 @@ void hitl__pg_double(hitl__pg_params *p, double v, bool present);
  * else HITL_ESTORE, logged under the name what. On failure *res is NULL. */
 int hitl__pg_exec(hitl__pg *s, hitl__pg_stmt_id id, const hitl__pg_params *p, const char *what,
                   PGresult **res);
+
+/* Runs statement id with p as a write whose answer the caller does not read. In a transaction
+ * of a handle whose owner allowed it (pipeline(true)) it is only sent: its answer is read with
+ * the next statement that waits for one, and its failure (or, with must_change, changing no
+ * row) dooms the transaction (commit() answers HITL_ERETRY, the next transaction runs without
+ * deferring, so the failure is then reported where it happens). Otherwise it runs at once and
+ * returns as hitl__pg_change (must_change) or hitl__pg_exec does. */
+int hitl__pg_write(hitl__pg *s, hitl__pg_stmt_id id, const hitl__pg_params *p, bool must_change,
+                   const char *what);
 
 /* Reads row i of r into row (zeroed beforehand). */
 typedef void (*hitl__pg_row_fn)(const PGresult *r, int i, void *row);
@@ -164,16 +200,16 @@ int hitl__pg_task_get(hitl_store *store, const char *id, hitl_task *out);
 int hitl__pg_task_get_idempotent(hitl_store *store, int64_t queue_id, const char *submitter,
                                  const char *key, hitl_task *out);
 int hitl__pg_task_claim_next(hitl_store *store, const hitl_claim_filter *f, hitl_task *out);
-int hitl__pg_task_list(hitl_store *store, int64_t queue_id, int state, int64_t before_seq,
-                       size_t limit, hitl_task **out, size_t *n);
+int hitl__pg_task_scan(hitl_store *store, const hitl_task_scan *f, size_t limit, hitl_task **out,
+                       size_t *n);
 int hitl__pg_task_due(hitl_store *store, int64_t now, size_t limit, hitl_task **out, size_t *n);
 int hitl__pg_task_next_due(hitl_store *store, int64_t *at);
-int hitl__pg_task_decisions(hitl_store *store, int64_t queue_id, int64_t since,
-                            hitl_decision_time **out, size_t *n);
 
 /* The response, event, token and delivery functions of the vtable (postgres_records.c). */
 int hitl__pg_response_insert(hitl_store *store, hitl_response *r);
 int hitl__pg_response_list(hitl_store *store, int64_t task_seq, hitl_response **out, size_t *n);
+int hitl__pg_response_list_many(hitl_store *store, const int64_t *task_seqs, size_t n_tasks,
+                                hitl_response **out, size_t *n);
 int hitl__pg_response_exists(hitl_store *store, int64_t task_seq, const char *reviewer,
                              bool *exists);
 int hitl__pg_response_list_by_reviewer(hitl_store *store, const char *reviewer,

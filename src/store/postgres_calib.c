@@ -19,10 +19,7 @@ int hitl__pg_calib_put(hitl_store *store, const hitl_calib_row *r) {
   hitl__pg_int(&p, r->decided_seq);
   hitl__pg_double(&p, r->lac, !isnan(r->lac));
   hitl__pg_double(&p, r->aps, !isnan(r->aps));
-  PGresult *res = NULL;
-  int rc = hitl__pg_exec((hitl__pg *)store, HITL__PG_CALIB_PUT, &p, "calib_put", &res);
-  PQclear(res);
-  return rc;
+  return hitl__pg_write((hitl__pg *)store, HITL__PG_CALIB_PUT, &p, false, "calib_put");
 }
 
 static void read_calib(const PGresult *r, int i, void *row) {
@@ -66,10 +63,7 @@ int hitl__pg_calib_tally_add(hitl_store *store, int64_t queue_id, int64_t hour, 
   hitl__pg_int(&p, hour);
   hitl__pg_int(&p, kind);
   hitl__pg_int(&p, n);
-  PGresult *res = NULL;
-  int rc = hitl__pg_exec((hitl__pg *)store, HITL__PG_CALIB_TALLY_ADD, &p, "calib_tally_add", &res);
-  PQclear(res);
-  return rc;
+  return hitl__pg_write((hitl__pg *)store, HITL__PG_CALIB_TALLY_ADD, &p, false, "calib_tally_add");
 }
 
 int hitl__pg_calib_tally_sum(hitl_store *store, int64_t queue_id, int64_t since_hour,

@@ -12,10 +12,7 @@ int hitl__pg_changes_publish(hitl_store *store, const char *text) {
   if (strlen(text) > HITL_CHANGES_MAX) return HITL_EVALIDATION;
   hitl__pg_params p = {0};
   hitl__pg_text(&p, text, 0);
-  PGresult *r = NULL;
-  int rc = hitl__pg_exec((hitl__pg *)store, HITL__PG_CHANGES_PUBLISH, &p, "changes_publish", &r);
-  PQclear(r);
-  return rc;
+  return hitl__pg_write((hitl__pg *)store, HITL__PG_CHANGES_PUBLISH, &p, false, "changes_publish");
 }
 
 /* Moves the notifications libpq has read into *texts. */

@@ -93,6 +93,9 @@ int hitl__pg_response_count_by_reviewer(hitl_store *store, const char *reviewer,
                                         int64_t *n) {
   hitl__pg_params p = {0};
   hitl__pg_text(&p, reviewer, 0);
+  if (since <= 0)
+    return one_int((hitl__pg *)store, HITL__PG_RESPONSE_TOTAL_REVIEWER, &p,
+                   "response_count_by_reviewer", n);
   hitl__pg_int(&p, since);
   return one_int((hitl__pg *)store, HITL__PG_RESPONSE_COUNT_REVIEWER, &p,
                  "response_count_by_reviewer", n);
@@ -119,6 +122,23 @@ int hitl__pg_reviewer_activity(hitl_store *store, int64_t since, hitl_reviewer_c
   void *rows = NULL;
   int rc = hitl__pg_collect((hitl__pg *)store, HITL__PG_REVIEWER_ACTIVITY, &p, sizeof **out,
                             read_activity, "reviewer_activity", &rows, n);
+  *out = rows;
+  return rc;
+}
+
+int hitl__pg_response_list_many(hitl_store *store, const int64_t *task_seqs, size_t n_tasks,
+                                hitl_response **out, size_t *n) {
+  hitl__pg *s = (hitl__pg *)store;
+  *out = NULL;
+  *n = 0;
+  if (n_tasks == 0) return 0;
+  if (n_tasks > HITL_STORE_MANY) return HITL_EVALIDATION;
+  hitl__store_seq_list(&s->scratch, task_seqs, n_tasks, '{', '}');
+  hitl__pg_params p = {0};
+  hitl__pg_text(&p, hitl_buf_cstr(&s->scratch), 0);
+  void *rows = NULL;
+  int rc = hitl__pg_collect(s, HITL__PG_RESPONSE_LIST_MANY, &p, sizeof **out, read_response,
+                            "response_list_many", &rows, n);
   *out = rows;
   return rc;
 }
@@ -175,7 +195,7 @@ int hitl__pg_event_insert(hitl_store *store, const hitl_event *e) {
   hitl__pg_bytes(&p, e->prev_hash, HITL_HASH_LEN);
   hitl__pg_bytes(&p, e->hash, HITL_HASH_LEN);
   /* No row back: the seq is taken (the event was not inserted, the head did not move). */
-  int rc = hitl__pg_change((hitl__pg *)store, HITL__PG_EVENT_INSERT, &p, "event_insert");
+  int rc = hitl__pg_write((hitl__pg *)store, HITL__PG_EVENT_INSERT, &p, true, "event_insert");
   return rc == HITL_ENOT_FOUND ? HITL_ECONFLICT : rc;
 }
 

@@ -48,7 +48,7 @@ int hitl__pg_run_update(hitl_store *store, const hitl_run *r) {
   hitl__pg_int(&p, r->commands);
   hitl__pg_int(&p, r->acked);
   hitl__pg_int(&p, r->updated_at);
-  return hitl__pg_change((hitl__pg *)store, HITL__PG_RUN_UPDATE, &p, "run_update");
+  return hitl__pg_write((hitl__pg *)store, HITL__PG_RUN_UPDATE, &p, true, "run_update");
 }
 
 int hitl__pg_run_touch(hitl_store *store, int64_t run_seq, int64_t at, int64_t due_at) {

@@ -61,11 +61,21 @@ static const char *const stmt_sql[HITL__PG_COUNT] = {
         "AND ($2::boolean OR t.role IS NULL OR strpos($3, ',' || t.role || ',') > 0) "
         "AND NOT EXISTS (SELECT 1 FROM responses r WHERE r.task_seq = t.seq AND r.reviewer = $4) "
         "ORDER BY t.priority DESC, t.seq LIMIT 1 FOR UPDATE OF t SKIP LOCKED",
-    [HITL__PG_TASK_LIST] = "SELECT " HITL__PG_TASK_COLUMNS " FROM tasks t "
-                           "WHERE t.queue_id = $1 AND t.seq < $2 ORDER BY t.seq DESC LIMIT $3",
-    [HITL__PG_TASK_LIST_STATE] =
-        "SELECT " HITL__PG_TASK_COLUMNS " FROM tasks t "
-        "WHERE t.queue_id = $1 AND t.state = $4 AND t.seq < $2 ORDER BY t.seq DESC LIMIT $3",
+    /* task_scan: by queue and seq, by queue, state and seq, or people's decisions by time; each
+     * with all columns or the summary's. */
+#define SCAN_FROM(columns) "SELECT " columns " FROM tasks t "
+#define SCAN_ALL "WHERE t.queue_id = $1 AND t.seq < $2 ORDER BY t.seq DESC LIMIT $3"
+#define SCAN_STATE "WHERE t.queue_id = $1 AND t.state = $4 AND t.seq < $2 ORDER BY t.seq DESC LIMIT $3"
+#define SCAN_DECIDED                                                                             \
+  "WHERE t.queue_id = $1 AND t.decided_at >= $4 AND t.decided_at > 0 "                           \
+  "AND t.decided_by <> 'policy' AND (t.decided_at, t.seq) < ($5, $2) "                           \
+  "ORDER BY t.decided_at DESC, t.seq DESC LIMIT $3"
+    [HITL__PG_TASK_SCAN] = SCAN_FROM(HITL__PG_TASK_COLUMNS) SCAN_ALL,
+    [HITL__PG_TASK_SCAN_STATE] = SCAN_FROM(HITL__PG_TASK_COLUMNS) SCAN_STATE,
+    [HITL__PG_TASK_SCAN_DECIDED] = SCAN_FROM(HITL__PG_TASK_COLUMNS) SCAN_DECIDED,
+    [HITL__PG_TASK_SCAN_SUMMARY] = SCAN_FROM(HITL__PG_TASK_SUMMARY_COLUMNS) SCAN_ALL,
+    [HITL__PG_TASK_SCAN_STATE_SUMMARY] = SCAN_FROM(HITL__PG_TASK_SUMMARY_COLUMNS) SCAN_STATE,
+    [HITL__PG_TASK_SCAN_DECIDED_SUMMARY] = SCAN_FROM(HITL__PG_TASK_SUMMARY_COLUMNS) SCAN_DECIDED,
     /* Due tasks another node's sweeper holds are skipped: each is handled once. */
     [HITL__PG_TASK_DUE_LEASE] =
         "SELECT " HITL__PG_TASK_COLUMNS ", t.lease_expires_at FROM tasks t "
@@ -78,9 +88,6 @@ static const char *const stmt_sql[HITL__PG_COUNT] = {
     [HITL__PG_TASK_NEXT_DUE] =
         "SELECT (SELECT min(lease_expires_at) FROM tasks WHERE state = 1), "
         "(SELECT min(deadline_at) FROM tasks WHERE state IN (0, 1) AND deadline_at > 0)",
-    [HITL__PG_TASK_DECISIONS] =
-        "SELECT created_at, decided_at, decided_by FROM tasks "
-        "WHERE queue_id = $1 AND decided_at >= $2 AND decided_at > 0 AND decided_by <> 'policy'",
 
     [HITL__PG_RESPONSE_INSERT] =
         "INSERT INTO responses (id, task_seq, reviewer, stage, question, kind, value, comment, "
@@ -88,6 +95,10 @@ static const char *const stmt_sql[HITL__PG_COUNT] = {
         "RETURNING seq",
     [HITL__PG_RESPONSE_LIST] =
         "SELECT " RESPONSE_COLUMNS " FROM responses r WHERE r.task_seq = $1 ORDER BY r.seq",
+    /* $1 is an array of task seqs, kept in its order. */
+    [HITL__PG_RESPONSE_LIST_MANY] =
+        "SELECT " RESPONSE_COLUMNS " FROM unnest($1::bigint[]) WITH ORDINALITY j(seq, k) "
+        "JOIN responses r ON r.task_seq = j.seq ORDER BY j.k, r.seq",
     [HITL__PG_RESPONSE_EXISTS] =
         "SELECT 1 FROM responses WHERE task_seq = $1 AND reviewer = $2 LIMIT 1",
     [HITL__PG_RESPONSE_BY_REVIEWER] =
@@ -96,6 +107,9 @@ static const char *const stmt_sql[HITL__PG_COUNT] = {
         "WHERE r.reviewer = $1 AND r.seq < $2 ORDER BY r.seq DESC LIMIT $3",
     [HITL__PG_RESPONSE_COUNT_REVIEWER] =
         "SELECT count(*) FROM responses WHERE reviewer = $1 AND created_at >= $2",
+    /* All time: the counter migration 6 keeps, not a count. */
+    [HITL__PG_RESPONSE_TOTAL_REVIEWER] =
+        "SELECT coalesce((SELECT n FROM reviewer_counts WHERE reviewer = $1), 0)",
     [HITL__PG_TASK_COUNT_REVIEWER] =
         "SELECT count(DISTINCT task_seq) FROM responses WHERE reviewer = $1 AND created_at >= $2",
     [HITL__PG_REVIEWER_ACTIVITY] =

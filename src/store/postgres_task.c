@@ -104,7 +104,7 @@ int hitl__pg_task_update(hitl_store *store, const hitl_task *t) {
   hitl__pg_text(&p, t->decided_by, 0);
   hitl__pg_int(&p, t->decided_at);
   hitl__pg_int(&p, t->updated_at);
-  return hitl__pg_change((hitl__pg *)store, HITL__PG_TASK_UPDATE, &p, "task_update");
+  return hitl__pg_write((hitl__pg *)store, HITL__PG_TASK_UPDATE, &p, true, "task_update");
 }
 
 int hitl__pg_task_get(hitl_store *store, const char *id, hitl_task *out) {
@@ -136,17 +136,22 @@ int hitl__pg_task_claim_next(hitl_store *store, const hitl_claim_filter *f, hitl
   return hitl__pg_one(s, HITL__PG_TASK_CLAIM, &p, sizeof *out, hitl__pg_read_task, "task_claim_next", out);
 }
 
-int hitl__pg_task_list(hitl_store *store, int64_t queue_id, int state, int64_t before_seq,
-                       size_t limit, hitl_task **out, size_t *n) {
+int hitl__pg_task_scan(hitl_store *store, const hitl_task_scan *f, size_t limit, hitl_task **out,
+                       size_t *n) {
   hitl__pg_params p = {0};
-  hitl__pg_int(&p, queue_id);
-  hitl__pg_int(&p, before_seq > 0 ? before_seq : INT64_MAX);
+  hitl__pg_int(&p, f->queue_id);
+  hitl__pg_int(&p, f->before_seq > 0 ? f->before_seq : INT64_MAX);
   hitl__pg_int(&p, clamp_limit(limit));
-  if (state >= 0) hitl__pg_int(&p, state);
+  int form = f->decided_since > 0 ? 2 : f->state >= 0 ? 1 : 0;
+  if (form == 1) hitl__pg_int(&p, f->state);
+  if (form == 2) {
+    hitl__pg_int(&p, f->decided_since);
+    hitl__pg_int(&p, f->before_seq > 0 ? f->before_decided_at : INT64_MAX);
+  }
   void *rows = NULL;
-  int rc = hitl__pg_collect((hitl__pg *)store, state >= 0 ? HITL__PG_TASK_LIST_STATE
-                                                          : HITL__PG_TASK_LIST,
-                            &p, sizeof **out, hitl__pg_read_task, "task_list", &rows, n);
+  int rc = hitl__pg_collect((hitl__pg *)store,
+                            (hitl__pg_stmt_id)(HITL__PG_TASK_SCAN + form + (f->summary ? 3 : 0)),
+                            &p, sizeof **out, hitl__pg_read_task, "task_scan", &rows, n);
   *out = rows;
   return rc;
 }
@@ -223,21 +228,3 @@ int hitl__pg_task_next_due(hitl_store *store, int64_t *at) {
   return 0;
 }
 
-static void read_decision(const PGresult *r, int i, void *row) {
-  hitl_decision_time *d = row;
-  d->created_at = hitl__pg_col_int(r, i, 0);
-  d->decided_at = hitl__pg_col_int(r, i, 1);
-  snprintf(d->decided_by, sizeof d->decided_by, "%s", PQgetvalue(r, i, 2));
-}
-
-int hitl__pg_task_decisions(hitl_store *store, int64_t queue_id, int64_t since,
-                            hitl_decision_time **out, size_t *n) {
-  hitl__pg_params p = {0};
-  hitl__pg_int(&p, queue_id);
-  hitl__pg_int(&p, since);
-  void *rows = NULL;
-  int rc = hitl__pg_collect((hitl__pg *)store, HITL__PG_TASK_DECISIONS, &p, sizeof **out,
-                            read_decision, "task_decisions", &rows, n);
-  *out = rows;
-  return rc;
-}

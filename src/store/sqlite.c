@@ -64,11 +64,22 @@ static const char *const stmt_sql[HITL__ST_COUNT] = {
         "AND (?2 OR t.role IS NULL OR instr(?3, ',' || t.role || ',') > 0) "
         "AND NOT EXISTS (SELECT 1 FROM responses r WHERE r.task_seq = t.seq AND r.reviewer = ?4) "
         "ORDER BY t.priority DESC, t.seq LIMIT 1",
-    [HITL__ST_TASK_LIST] = "SELECT " HITL__SQLITE_TASK_COLUMNS " FROM tasks t "
-                           "WHERE t.queue_id = ?1 AND t.seq < ?2 ORDER BY t.seq DESC LIMIT ?3",
-    [HITL__ST_TASK_LIST_STATE] =
-        "SELECT " HITL__SQLITE_TASK_COLUMNS " FROM tasks t "
-        "WHERE t.queue_id = ?1 AND t.state = ?4 AND t.seq < ?2 ORDER BY t.seq DESC LIMIT ?3",
+    /* task_scan: by queue and seq, by queue, state and seq, or people's decisions by time; each
+     * with all columns or the summary's. */
+#define SCAN_FROM(columns) "SELECT " columns " FROM tasks t "
+#define SCAN_ALL "WHERE t.queue_id = ?1 AND t.seq < ?2 ORDER BY t.seq DESC LIMIT ?3"
+#define SCAN_STATE "WHERE t.queue_id = ?1 AND t.state = ?4 AND t.seq < ?2 ORDER BY t.seq DESC LIMIT ?3"
+#define SCAN_DECIDED                                                                             \
+  "INDEXED BY tasks_people_decided WHERE t.queue_id = ?1 AND t.decided_at >= ?4 "                \
+  "AND t.decided_at > 0 AND t.decided_by <> 'policy' AND (t.decided_at, t.seq) < (?5, ?2) "      \
+  "ORDER BY t.decided_at DESC, t.seq DESC LIMIT ?3"
+    [HITL__ST_TASK_SCAN] = SCAN_FROM(HITL__SQLITE_TASK_COLUMNS) SCAN_ALL,
+    [HITL__ST_TASK_SCAN_STATE] = SCAN_FROM(HITL__SQLITE_TASK_COLUMNS) SCAN_STATE,
+    [HITL__ST_TASK_SCAN_DECIDED] = SCAN_FROM(HITL__SQLITE_TASK_COLUMNS) SCAN_DECIDED,
+    [HITL__ST_TASK_SCAN_SUMMARY] = SCAN_FROM(HITL__SQLITE_TASK_SUMMARY_COLUMNS) SCAN_ALL,
+    [HITL__ST_TASK_SCAN_STATE_SUMMARY] = SCAN_FROM(HITL__SQLITE_TASK_SUMMARY_COLUMNS) SCAN_STATE,
+    [HITL__ST_TASK_SCAN_DECIDED_SUMMARY] =
+        SCAN_FROM(HITL__SQLITE_TASK_SUMMARY_COLUMNS) SCAN_DECIDED,
     [HITL__ST_TASK_DUE_LEASE] =
         "SELECT " HITL__SQLITE_TASK_COLUMNS ", t.lease_expires_at FROM tasks t "
         "WHERE t.state = 1 AND t.lease_expires_at <= ?1 ORDER BY t.lease_expires_at LIMIT ?2",
@@ -86,6 +97,11 @@ static const char *const stmt_sql[HITL__ST_COUNT] = {
     [HITL__ST_RESPONSE_LIST] =
         "SELECT seq, id, task_seq, reviewer, stage, question, kind, value, comment, "
         "time_spent_ms, created_at FROM responses WHERE task_seq = ?1 ORDER BY seq",
+    /* ?1 is a JSON array of task seqs: each is looked up in the (task_seq, reviewer) index. */
+    [HITL__ST_RESPONSE_LIST_MANY] =
+        "SELECT r.seq, r.id, r.task_seq, r.reviewer, r.stage, r.question, r.kind, r.value, "
+        "r.comment, r.time_spent_ms, r.created_at FROM json_each(?1) j "
+        "JOIN responses r ON r.task_seq = j.value ORDER BY j.key, r.seq",
     [HITL__ST_RESPONSE_EXISTS] =
         "SELECT 1 FROM responses WHERE task_seq = ?1 AND reviewer = ?2 LIMIT 1",
     [HITL__ST_RESPONSE_BY_REVIEWER] =
@@ -104,9 +120,6 @@ static const char *const stmt_sql[HITL__ST_COUNT] = {
     [HITL__ST_REVIEWER_ACTIVITY] =
         "SELECT reviewer, count(*) FROM responses INDEXED BY responses_created "
         "WHERE created_at >= ?1 GROUP BY reviewer ORDER BY 2 DESC, 1",
-    [HITL__ST_TASK_DECISIONS] =
-        "SELECT created_at, decided_at, decided_by FROM tasks INDEXED BY tasks_people_decided "
-        "WHERE queue_id = ?1 AND decided_at >= ?2 AND decided_at > 0 AND decided_by <> 'policy'",
 
     [HITL__ST_EVENT_LAST] =
         "SELECT seq, hash FROM events WHERE seq = (SELECT max(seq) FROM events)",
@@ -381,6 +394,13 @@ static int sq_op_abort(hitl_store *store) {
   return ret;
 }
 
+/* Each statement is a function call on SQLite: there is no round trip to save. */
+static int sq_pipeline(hitl_store *store, bool on) {
+  (void)store;
+  (void)on;
+  return 0;
+}
+
 /* ---- Queues ---- */
 
 static void read_queue(sqlite3_stmt *st, hitl_queue_row *q) {
@@ -543,11 +563,12 @@ static const hitl_store_vtable sqlite_vtable = {
     .task_get = hitl__sqlite_task_get,
     .task_get_idempotent = hitl__sqlite_task_get_idempotent,
     .task_claim_next = hitl__sqlite_task_claim_next,
-    .task_list = hitl__sqlite_task_list,
+    .task_scan = hitl__sqlite_task_scan,
     .task_due = hitl__sqlite_task_due,
     .task_next_due = hitl__sqlite_task_next_due,
     .response_insert = hitl__sqlite_response_insert,
     .response_list = hitl__sqlite_response_list,
+    .response_list_many = hitl__sqlite_response_list_many,
     .response_exists = hitl__sqlite_response_exists,
     .event_last = hitl__sqlite_event_last,
     /* The write transaction holds SQLite's one write lock, so the head cannot move under it. */
@@ -571,10 +592,10 @@ static const hitl_store_vtable sqlite_vtable = {
     .calib_tally_sum = hitl__sqlite_calib_tally_sum,
     .calib_snapshot_put = hitl__sqlite_calib_snapshot_put,
     .calib_snapshot_get = hitl__sqlite_calib_snapshot_get,
+    .pipeline = sq_pipeline,
     .response_list_by_reviewer = hitl__sqlite_response_list_by_reviewer,
     .response_count_by_reviewer = hitl__sqlite_response_count_by_reviewer,
     .reviewer_activity = hitl__sqlite_reviewer_activity,
-    .task_decisions = hitl__sqlite_task_decisions,
     .event_find = hitl__sqlite_event_find,
     .task_count_by_reviewer = hitl__sqlite_task_count_by_reviewer,
     .run_insert = hitl__sqlite_run_insert,

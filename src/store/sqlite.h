@@ -30,18 +30,22 @@ typedef enum hitl__sqlite_stmt_id {
   HITL__ST_TASK_GET,
   HITL__ST_TASK_IDEMPOTENT,
   HITL__ST_TASK_CLAIM,
-  HITL__ST_TASK_LIST,
-  HITL__ST_TASK_LIST_STATE,
+  HITL__ST_TASK_SCAN,          /* task_scan: the six forms, in the order scan_stmt picks. */
+  HITL__ST_TASK_SCAN_STATE,
+  HITL__ST_TASK_SCAN_DECIDED,
+  HITL__ST_TASK_SCAN_SUMMARY,
+  HITL__ST_TASK_SCAN_STATE_SUMMARY,
+  HITL__ST_TASK_SCAN_DECIDED_SUMMARY,
   HITL__ST_TASK_DUE_LEASE,
   HITL__ST_TASK_DUE_DEADLINE,
   HITL__ST_TASK_NEXT_DUE,
   HITL__ST_RESPONSE_INSERT,
   HITL__ST_RESPONSE_LIST,
+  HITL__ST_RESPONSE_LIST_MANY,
   HITL__ST_RESPONSE_EXISTS,
   HITL__ST_RESPONSE_BY_REVIEWER,
   HITL__ST_RESPONSE_COUNT_REVIEWER,
   HITL__ST_REVIEWER_ACTIVITY,
-  HITL__ST_TASK_DECISIONS,
   HITL__ST_EVENT_LAST,
   HITL__ST_EVENT_INSERT,
   HITL__ST_EVENT_LIST,
@@ -87,6 +91,16 @@ typedef enum hitl__sqlite_stmt_id {
 
 /* The columns every task query selects, in the order hitl__sqlite_read_task reads them. The queue
  * name comes from a primary-key look-up rather than a copy in every task row. */
+/* The same columns without the task's contents (payload, route, decision read as NULL), for
+ * task_scan's summaries. */
+#define HITL__SQLITE_TASK_SUMMARY_COLUMNS                                                        \
+  "t.seq, t.id, t.queue_id, (SELECT q.name FROM queues q WHERE q.id = t.queue_id), t.state, "    \
+  "t.role, t.priority, t.created_at, t.updated_at, t.deadline_at, t.idempotency_key, "           \
+  "t.body_hash, t.external_id, t.model_version, t.inference_id, t.run_id, t.confidence, "        \
+  "NULL, NULL, t.stage, t.needed, t.answers, t.lease_id, t.lease_owner, "                        \
+  "t.lease_expires_at, NULL, t.decided_by, t.decided_at, t.submitted_by, "                       \
+  "t.timeout_action"
+
 #define HITL__SQLITE_TASK_COLUMNS                                                                \
   "t.seq, t.id, t.queue_id, (SELECT q.name FROM queues q WHERE q.id = t.queue_id), t.state, "    \
   "t.role, t.priority, t.created_at, t.updated_at, t.deadline_at, t.idempotency_key, "           \
@@ -155,13 +169,15 @@ int hitl__sqlite_task_get(hitl_store *store, const char *id, hitl_task *out);
 int hitl__sqlite_task_get_idempotent(hitl_store *store, int64_t queue_id, const char *submitter,
                                      const char *key, hitl_task *out);
 int hitl__sqlite_task_claim_next(hitl_store *store, const hitl_claim_filter *f, hitl_task *out);
-int hitl__sqlite_task_list(hitl_store *store, int64_t queue_id, int state, int64_t before_seq,
-                           size_t limit, hitl_task **out, size_t *n);
+int hitl__sqlite_task_scan(hitl_store *store, const hitl_task_scan *f, size_t limit,
+                           hitl_task **out, size_t *n);
 int hitl__sqlite_task_due(hitl_store *store, int64_t now, size_t limit, hitl_task **out, size_t *n);
 int hitl__sqlite_task_next_due(hitl_store *store, int64_t *at);
 
 /* The response, event and token functions of the vtable (sqlite_records.c). */
 int hitl__sqlite_response_insert(hitl_store *store, hitl_response *r);
+int hitl__sqlite_response_list_many(hitl_store *store, const int64_t *task_seqs, size_t n_tasks,
+                                    hitl_response **out, size_t *n);
 int hitl__sqlite_response_list(hitl_store *store, int64_t task_seq, hitl_response **out,
                                size_t *n);
 int hitl__sqlite_response_exists(hitl_store *store, int64_t task_seq, const char *reviewer,
@@ -175,8 +191,6 @@ int hitl__sqlite_task_count_by_reviewer(hitl_store *store, const char *reviewer,
                                         int64_t *n);
 int hitl__sqlite_reviewer_activity(hitl_store *store, int64_t since, hitl_reviewer_count **out,
                                    size_t *n);
-int hitl__sqlite_task_decisions(hitl_store *store, int64_t queue_id, int64_t since,
-                                hitl_decision_time **out, size_t *n);
 int hitl__sqlite_event_find(hitl_store *store, int64_t after, const hitl_event_filter *f,
                             size_t limit, hitl_event **out, size_t *n);
 int hitl__sqlite_event_last(hitl_store *store, int64_t *seq, uint8_t hash[HITL_HASH_LEN]);

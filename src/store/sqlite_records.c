@@ -67,6 +67,23 @@ int hitl__sqlite_response_list(hitl_store *store, int64_t task_seq, hitl_respons
   return rc;
 }
 
+int hitl__sqlite_response_list_many(hitl_store *store, const int64_t *task_seqs, size_t n_tasks,
+                                    hitl_response **out, size_t *n) {
+  hitl__sqlite *s = (hitl__sqlite *)store;
+  *out = NULL;
+  *n = 0;
+  if (n_tasks == 0) return 0;
+  if (n_tasks > HITL_STORE_MANY) return HITL_EVALIDATION;
+  hitl__store_seq_list(&s->scratch, task_seqs, n_tasks, '[', ']');
+  sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_RESPONSE_LIST_MANY);
+  sqlite3_bind_text(st, 1, hitl_buf_cstr(&s->scratch), (int)s->scratch.len, SQLITE_STATIC);
+  void *rows = NULL;
+  int rc = hitl__sqlite_collect(s, st, sizeof **out, read_response, clear_response,
+                                "response_list_many", &rows, n);
+  *out = rows;
+  return rc;
+}
+
 int hitl__sqlite_response_list_by_reviewer(hitl_store *store, const char *reviewer,
                                            int64_t before_seq, size_t limit, hitl_response **out,
                                            size_t *n) {

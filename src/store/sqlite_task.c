@@ -175,17 +175,21 @@ int hitl__sqlite_task_claim_next(hitl_store *store, const hitl_claim_filter *f, 
   return one_task(s, st, out, "task_claim_next");
 }
 
-int hitl__sqlite_task_list(hitl_store *store, int64_t queue_id, int state, int64_t before_seq,
-                           size_t limit, hitl_task **out, size_t *n) {
+int hitl__sqlite_task_scan(hitl_store *store, const hitl_task_scan *f, size_t limit,
+                           hitl_task **out, size_t *n) {
   hitl__sqlite *s = (hitl__sqlite *)store;
   task_vec tv = {0};
-  sqlite3_stmt *st =
-      hitl__sqlite_stmt(s, state >= 0 ? HITL__ST_TASK_LIST_STATE : HITL__ST_TASK_LIST);
-  sqlite3_bind_int64(st, 1, queue_id);
-  sqlite3_bind_int64(st, 2, before_seq > 0 ? before_seq : INT64_MAX);
+  int form = f->decided_since > 0 ? 2 : f->state >= 0 ? 1 : 0;
+  sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_TASK_SCAN + form + (f->summary ? 3 : 0));
+  sqlite3_bind_int64(st, 1, f->queue_id);
+  sqlite3_bind_int64(st, 2, f->before_seq > 0 ? f->before_seq : INT64_MAX);
   sqlite3_bind_int64(st, 3, clamp_limit(limit));
-  if (state >= 0) sqlite3_bind_int(st, 4, state);
-  int ret = read_tasks(s, st, &tv, "task_list");
+  if (form == 1) sqlite3_bind_int(st, 4, f->state);
+  if (form == 2) {
+    sqlite3_bind_int64(st, 4, f->decided_since);
+    sqlite3_bind_int64(st, 5, f->before_seq > 0 ? f->before_decided_at : INT64_MAX);
+  }
+  int ret = read_tasks(s, st, &tv, "task_scan");
   if (ret != 0) task_vec_free(&tv);
   *out = tv.v;
   *n = tv.len;
@@ -268,23 +272,3 @@ int hitl__sqlite_task_next_due(hitl_store *store, int64_t *at) {
   return ret;
 }
 
-static void read_decision(sqlite3_stmt *st, void *row) {
-  hitl_decision_time *d = row;
-  d->created_at = sqlite3_column_int64(st, 0);
-  d->decided_at = sqlite3_column_int64(st, 1);
-  const unsigned char *by = sqlite3_column_text(st, 2);
-  snprintf(d->decided_by, sizeof d->decided_by, "%s", by ? (const char *)by : "");
-}
-
-int hitl__sqlite_task_decisions(hitl_store *store, int64_t queue_id, int64_t since,
-                                hitl_decision_time **out, size_t *n) {
-  hitl__sqlite *s = (hitl__sqlite *)store;
-  sqlite3_stmt *st = hitl__sqlite_stmt(s, HITL__ST_TASK_DECISIONS);
-  sqlite3_bind_int64(st, 1, queue_id);
-  sqlite3_bind_int64(st, 2, since);
-  void *rows = NULL;
-  int rc = hitl__sqlite_collect(s, st, sizeof **out, read_decision, NULL, "task_decisions",
-                              &rows, n);
-  *out = rows;
-  return rc;
-}

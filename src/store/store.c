@@ -72,3 +72,10 @@ void hitl_delivery_clear(hitl_delivery *d) {
   free(d->last_error);
   memset(d, 0, sizeof *d);
 }
+
+void hitl__store_seq_list(hitl_buf *b, const int64_t *seqs, size_t n, char open, char close) {
+  hitl_buf_reset(b);
+  hitl_buf_putc(b, open);
+  for (size_t i = 0; i < n; i++) hitl_buf_printf(b, "%s%lld", i ? "," : "", (long long)seqs[i]);
+  hitl_buf_putc(b, close);
+}

@@ -61,6 +61,20 @@ typedef struct hitl_claim_filter {
   bool any_role;             /* True for orchestrators: the task's role is not checked. */
 } hitl_claim_filter;
 
+/* What task_scan returns: tasks of one queue, newest first (descending seq), page by page. */
+typedef struct hitl_task_scan {
+  int64_t queue_id;
+  int state;             /* >= 0: only tasks in that state; -1: any. */
+  int64_t before_seq;    /* > 0: only seq < before_seq (the cursor: the last seq of a page). */
+  int64_t decided_since; /* > 0: only tasks people decided (decided_by not "policy") at or after
+                            this time, newest decision first (descending decided_at, then seq),
+                            from an index on (queue_id, decided_at); the cursor is then the last
+                            task's decided_at and seq: before_decided_at with before_seq. */
+  int64_t before_decided_at;
+  bool summary;          /* Leave payload, route and decision out (NULL): for counting and
+                            timing many tasks without reading their contents. */
+} hitl_task_scan;
+
 /* Filters of event_find; a NULL member matches every event. */
 typedef struct hitl_event_filter {
   const char *task_id;
@@ -101,13 +115,6 @@ typedef struct hitl_reviewer_count {
   char *reviewer;
   int64_t responses;
 } hitl_reviewer_count;
-
-/* When a task people decided was created and decided, and by whom. */
-typedef struct hitl_decision_time {
-  int64_t created_at;
-  int64_t decided_at;
-  char decided_by[16];
-} hitl_decision_time;
 
 /* One task's calibration evidence (docs/calibration.md): how the task was routed, fixed when it
  * was, and once people decided it, whether the model was right. Stored with the task. */
@@ -156,6 +163,8 @@ typedef struct hitl_store_vtable {
   int (*queue_get)(hitl_store *s, const char *name, hitl_queue_row *out);
   /* All queues ordered by name. */
   int (*queue_list)(hitl_store *s, hitl_queue_row **out, size_t *n);
+  /* Counts as of the last commit: inside a write transaction, its own changes may not show
+   * (PostgreSQL counts them when it commits). */
   int (*queue_stats)(hitl_store *s, int64_t queue_id, hitl_queue_stats *out);
   /* created_at of the queue's oldest pending task (0 when none), from an index: unlike
    * queue_stats it does not count, so it stays cheap with millions of tasks. */
@@ -178,10 +187,11 @@ typedef struct hitl_store_vtable {
    * write transaction the task returned is locked until it ends, and a task another open
    * transaction has locked is skipped, so two writers never claim the same task. */
   int (*task_claim_next)(hitl_store *s, const hitl_claim_filter *f, hitl_task *out);
-  /* Tasks of a queue, newest first (descending seq), with seq < before_seq when before_seq > 0,
-   * and in that state when state >= 0; at most limit. */
-  int (*task_list)(hitl_store *s, int64_t queue_id, int state, int64_t before_seq, size_t limit,
-                   hitl_task **out, size_t *n);
+  /* The tasks f selects, newest first (descending seq; see decided_since), at most limit: a
+   * caller pages with before_seq = the last seq it got. Each filter is served by an index (queue and seq; queue,
+   * state and seq; people's decisions by time), never by a scan of the whole table. */
+  int (*task_scan)(hitl_store *s, const hitl_task_scan *f, size_t limit, hitl_task **out,
+                   size_t *n);
   /* Tasks due at now: leased with lease_expires_at <= now, or pending/leased with
    * 0 < deadline_at <= now; at most limit, earliest first. */
   int (*task_due)(hitl_store *s, int64_t now, size_t limit, hitl_task **out, size_t *n);
@@ -192,19 +202,22 @@ typedef struct hitl_store_vtable {
   int (*response_insert)(hitl_store *s, hitl_response *r);
   /* All responses of a task, in seq order. */
   int (*response_list)(hitl_store *s, int64_t task_seq, hitl_response **out, size_t *n);
+  /* All responses of the n_tasks tasks task_seqs (at most HITL_STORE_MANY of them), ordered by
+   * task (as in task_seqs) and then seq: one read for a page of tasks instead of one a task. */
+  int (*response_list_many)(hitl_store *s, const int64_t *task_seqs, size_t n_tasks,
+                            hitl_response **out, size_t *n);
   int (*response_exists)(hitl_store *s, int64_t task_seq, const char *reviewer, bool *exists);
   /* The reviewer's responses with seq < before_seq (0: from the newest), newest first, at most
    * limit; task_id and queue are filled. */
   int (*response_list_by_reviewer)(hitl_store *s, const char *reviewer, int64_t before_seq,
                                    size_t limit, hitl_response **out, size_t *n);
-  /* How many responses the reviewer gave at or after since. */
+  /* How many responses the reviewer gave at or after since. since <= 0 (all time) reads a
+   * counter on PostgreSQL, kept as responses are stored, never a count of them; SQLite counts
+   * the reviewer's entries of an index. */
   int (*response_count_by_reviewer)(hitl_store *s, const char *reviewer, int64_t since,
                                     int64_t *n);
   /* Every reviewer who responded at or after since, with their count, most active first. */
   int (*reviewer_activity)(hitl_store *s, int64_t since, hitl_reviewer_count **out, size_t *n);
-  /* Tasks of the queue decided at or after since by anyone but the policy. */
-  int (*task_decisions)(hitl_store *s, int64_t queue_id, int64_t since, hitl_decision_time **out,
-                        size_t *n);
 
   /* Events. event_last gives the newest event's seq and hash (seq 0 and zero hash when the log
    * is empty), as any reader sees it. event_head, in a write transaction, gives the same but
@@ -335,9 +348,22 @@ typedef struct hitl_store_vtable {
    * caller clears it with hitl_calib_snapshot_clear); HITL_ENOT_FOUND when there is none. */
   int (*calib_snapshot_put)(hitl_store *s, const hitl_calib_snapshot *snap);
   int (*calib_snapshot_get)(hitl_store *s, int64_t queue_id, hitl_calib_snapshot *out);
+
+  /* Whether the transactions begun from now on may defer writes: a write whose caller reads no
+   * result but its return code (task_update, run_update, event_insert, changes_publish,
+   * calib_put, calib_tally_add, and the savepoints of op_begin/op_end/op_abort) may then
+   * return 0 before the database answered
+   * (PostgreSQL sends it and reads the answer with the next statement that waits, libpq's
+   * pipeline mode). Such a write that fails, or that finds no row to change, dooms the
+   * transaction: later calls and commit() return HITL_ERETRY, and the next transaction of the
+   * handle defers nothing, so that running the same writes again reports the failure where it
+   * happens. For a committer that runs a batch again on HITL_ERETRY (api/commit.c). Off when a
+   * handle opens; SQLite, whose every statement is a function call, ignores it. */
+  int (*pipeline)(hitl_store *s, bool on);
 } hitl_store_vtable;
 
-#define HITL_STORE_VERSION 6
+#define HITL_STORE_VERSION 8
+#define HITL_STORE_MANY 1000 /* Most task seqs response_list_many takes at once. */
 #define HITL_CHANGES_MAX 7900 /* PostgreSQL's NOTIFY takes payloads under 8,000 bytes. */
 
 /* The base every backend embeds first. */
@@ -358,6 +384,10 @@ int hitl__store_postgres_open(const char *url, hitl_store **out, hitl_err *err);
  * number of roles as ",<role>,". A role that itself holds a comma could match a part of another,
  * so such (invalid) roles are left out. */
 void hitl__store_claim_roles(const hitl_claim_filter *f, hitl_buf *b);
+
+/* Writes n seqs into b (reset first) as a list between open and close, comma-separated: a JSON
+ * array ('[', ']') for SQLite's json_each, an array literal ('{', '}') for PostgreSQL. */
+void hitl__store_seq_list(hitl_buf *b, const int64_t *seqs, size_t n, char open, char close);
 
 /* Copies location into out (size bytes, truncated) without the password a URL may hold, so that
  * it can be shown and logged. */

@@ -186,6 +186,55 @@ static void test_chain_continues_after_rollback_and_reopen(void **state) {
   bench_close(&b);
 }
 
+/* A deferring chain (the server's writer) keeps events until hitl_chain_link: an undone
+ * operation's events are dropped with it, the others are stored in order with their strings
+ * (copied: the caller's buffers are gone by then) and their changes get their seqs. */
+static void test_deferred_events_link_in_order(void **state) {
+  (void)state;
+  core_bench b;
+  bench_open(&b, "{}");
+  hitl_chain_defer(&b.chain, true);
+  char data[32], actor[16];
+  assert_int_equal(b.s->vt->begin(b.s), 0);
+  for (int i = 0; i < 3; i++) {
+    hitl_chain_op_begin(&b.chain);
+    snprintf(data, sizeof data, "{\"n\":%d}", i);
+    snprintf(actor, sizeof actor, "actor%d", i);
+    hitl_event_spec spec = {.type = "test.event", .queue = i == 2 ? NULL : "q", .actor = actor,
+                            .data = data, .from_state = -1, .to_state = -1};
+    assert_int_equal(hitl_chain_append(&b.chain, b.s, 1000 + i, &spec), 0);
+    if (i == 1) hitl_chain_op_abort(&b.chain);
+    memset(data, 'x', sizeof data - 1); /* The chain must hold its own copy. */
+    memset(actor, 'y', sizeof actor - 1);
+  }
+  int64_t last = -1;
+  uint8_t hash[HITL_HASH_LEN];
+  assert_int_equal(b.s->vt->event_last(b.s, &last, hash), 0);
+  assert_int_equal(last, 0); /* Nothing stored before the link. */
+  assert_int_equal(b.chain.n_changes, 2);
+  assert_int_equal(hitl_chain_link(&b.chain, b.s), 0);
+  assert_int_equal(b.chain.changes[0].seq, 1);
+  assert_int_equal(b.chain.changes[1].seq, 2);
+  assert_int_equal(bench_end(&b, 0), 0);
+  hitl_event *evs = NULL;
+  size_t n = 0;
+  assert_int_equal(b.s->vt->event_list(b.s, 0, 10, &evs, &n), 0);
+  assert_int_equal(n, 2);
+  assert_string_equal(evs[0].data, "{\"n\":0}");
+  assert_string_equal(evs[0].actor, "actor0");
+  assert_string_equal(evs[0].queue, "q");
+  assert_string_equal(evs[1].data, "{\"n\":2}");
+  assert_null(evs[1].queue);
+  assert_int_equal(evs[1].at, 1002);
+  for (size_t i = 0; i < n; i++) hitl_event_clear(&evs[i]);
+  free(evs);
+  hitl_chain_report rep;
+  assert_int_equal(hitl_chain_verify(b.s, &rep), 0);
+  assert_int_equal(rep.broken_seq, 0);
+  assert_int_equal(rep.events, 2);
+  bench_close(&b);
+}
+
 int main(void) {
   if (hitl_id_init() != 0) return 1;
   const struct CMUnitTest tests[] = {
@@ -193,6 +242,7 @@ int main(void) {
       cmocka_unit_test(test_every_field_is_hashed),
       cmocka_unit_test(test_verify_finds_each_altered_column),
       cmocka_unit_test(test_chain_continues_after_rollback_and_reopen),
+      cmocka_unit_test(test_deferred_events_link_in_order),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

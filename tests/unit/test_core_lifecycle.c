@@ -269,6 +269,37 @@ static void test_chain_intact_after_lifecycle(void **state) {
   assert_int_equal(rep.events, 4); /* submitted, leased, lease_renewed, decided. */
 }
 
+/* Who may cancel is core's rule, checked on the task the transaction reads: a reviewer or
+ * another agent may not (every protocol gets the same answer), an orchestrator may. */
+static void test_cancel_rule(void **state) {
+  fixture *f = *state;
+  static const char *const agent_roles[] = {"agent"};
+  static const char *const orch_roles[] = {"orchestrator"};
+  const hitl_actor bot = {.name = "bot", .roles = agent_roles, .n_roles = 1};
+  const hitl_actor boss = {.name = "boss", .roles = orch_roles, .n_roles = 1, .orchestrator = true};
+  const hitl_actor *refused[] = {&rev, &bot};
+  for (size_t i = 0; i < 2; i++) {
+    hitl_task out = {0};
+    hitl_err err = {0};
+    hitl_txn x = bench_txn(&f->b, T0 + 10);
+    assert_int_equal(f->b.s->vt->begin(f->b.s), 0);
+    assert_int_equal(bench_end(&f->b, hitl_task_cancel(&x, f->task, refused[i], &out, &err)),
+                     HITL_EFORBIDDEN);
+    hitl_task_clear(&out);
+  }
+  hitl_task t;
+  stored(f, &t);
+  assert_int_equal(t.state, HITL_TASK_LEASED);
+  hitl_task_clear(&t);
+  hitl_task out = {0};
+  hitl_err err = {0};
+  hitl_txn x = bench_txn(&f->b, T0 + 20);
+  assert_int_equal(f->b.s->vt->begin(f->b.s), 0);
+  assert_int_equal(bench_end(&f->b, hitl_task_cancel(&x, f->task, &boss, &out, &err)), 0);
+  assert_int_equal(out.state, HITL_TASK_CANCELLED);
+  hitl_task_clear(&out);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void) {
@@ -284,6 +315,7 @@ int main(void) {
       T(test_release_after_the_lease_is_lost),
       T(test_sweep_returns_the_task_at_the_expiry),
       T(test_chain_intact_after_lifecycle),
+      T(test_cancel_rule),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

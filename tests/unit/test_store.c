@@ -105,6 +105,13 @@ static int64_t insert_task(hitl_store *s, hitl_task *t) {
   return t->seq;
 }
 
+/* task_scan with the filters of a plain list: a queue, a state (-1: any), a cursor. */
+static int scan(hitl_store *s, int64_t queue_id, int state, int64_t before_seq, size_t limit,
+                hitl_task **out, size_t *n) {
+  hitl_task_scan f = {.queue_id = queue_id, .state = state, .before_seq = before_seq};
+  return s->vt->task_scan(s, &f, limit, out, n);
+}
+
 static void update_task(hitl_store *s, const hitl_task *t) {
   assert_int_equal(s->vt->begin(s), 0);
   assert_int_equal(s->vt->task_update(s, t), 0);
@@ -270,7 +277,7 @@ static void test_queue_stats(void **state) {
    * change of priority alone moves nothing. */
   hitl_task *pending = NULL;
   size_t n = 0;
-  assert_int_equal(s->vt->task_list(s, f->q1, HITL_TASK_PENDING, 0, 10, &pending, &n), 0);
+  assert_int_equal(scan(s, f->q1, HITL_TASK_PENDING, 0, 10, &pending, &n), 0);
   assert_int_equal(n, 2);
   hitl_task *t = &pending[1]; /* Newest first: [1] is the oldest. */
   assert_int_equal(t->created_at, 500);
@@ -707,7 +714,7 @@ static void test_task_list_paging(void **state) {
   }
   hitl_task *v = NULL;
   size_t n = 99;
-  assert_int_equal(s->vt->task_list(s, f->q1, -1, 0, 4, &v, &n), 0);
+  assert_int_equal(scan(s, f->q1, -1, 0, 4, &v, &n), 0);
   assert_int_equal(n, 4);
   for (int i = 0; i < 4; i++) {
     assert_int_equal(v[i].seq, seq[5 - i]);
@@ -715,33 +722,33 @@ static void test_task_list_paging(void **state) {
   }
   int64_t cursor = v[3].seq;
   free_tasks(v, n);
-  assert_int_equal(s->vt->task_list(s, f->q1, -1, cursor, 4, &v, &n), 0);
+  assert_int_equal(scan(s, f->q1, -1, cursor, 4, &v, &n), 0);
   assert_int_equal(n, 2);
   assert_int_equal(v[0].seq, seq[1]);
   assert_int_equal(v[1].seq, seq[0]);
   free_tasks(v, n);
-  assert_int_equal(s->vt->task_list(s, f->q1, -1, seq[0], 4, &v, &n), 0);
+  assert_int_equal(scan(s, f->q1, -1, seq[0], 4, &v, &n), 0);
   assert_int_equal(n, 0);
   free_tasks(v, n);
 
-  assert_int_equal(s->vt->task_list(s, f->q1, HITL_TASK_PENDING, 0, 10, &v, &n), 0);
+  assert_int_equal(scan(s, f->q1, HITL_TASK_PENDING, 0, 10, &v, &n), 0);
   assert_int_equal(n, 3);
   assert_int_equal(v[0].seq, seq[4]);
   assert_int_equal(v[1].seq, seq[2]);
   assert_int_equal(v[2].seq, seq[0]);
   for (size_t i = 0; i < n; i++) assert_int_equal(v[i].state, HITL_TASK_PENDING);
   free_tasks(v, n);
-  assert_int_equal(s->vt->task_list(s, f->q1, HITL_TASK_DECIDED, seq[5], 1, &v, &n), 0);
+  assert_int_equal(scan(s, f->q1, HITL_TASK_DECIDED, seq[5], 1, &v, &n), 0);
   assert_int_equal(n, 1);
   assert_int_equal(v[0].seq, seq[3]);
   free_tasks(v, n);
-  assert_int_equal(s->vt->task_list(s, f->q1, HITL_TASK_CANCELLED, 0, 10, &v, &n), 0);
+  assert_int_equal(scan(s, f->q1, HITL_TASK_CANCELLED, 0, 10, &v, &n), 0);
   assert_int_equal(n, 0);
   free_tasks(v, n);
-  assert_int_equal(s->vt->task_list(s, f->q1, -1, 0, 0, &v, &n), 0);
+  assert_int_equal(scan(s, f->q1, -1, 0, 0, &v, &n), 0);
   assert_int_equal(n, 0);
   free_tasks(v, n);
-  assert_int_equal(s->vt->task_list(s, 555555, -1, 0, 10, &v, &n), 0);
+  assert_int_equal(scan(s, 555555, -1, 0, 10, &v, &n), 0);
   assert_int_equal(n, 0);
   free_tasks(v, n);
 }
@@ -881,6 +888,27 @@ static void test_responses(void **state) {
   assert_int_equal(n, 0);
   free(v);
 
+  /* The batched read: by task in the order asked (b first), then seq; unknown tasks give
+   * nothing, an empty list reads nothing, and more than HITL_STORE_MANY is refused. */
+  int64_t seqs[] = {b.seq, 777777, a.seq};
+  assert_int_equal(s->vt->response_list_many(s, seqs, 3, &v, &n), 0);
+  assert_int_equal(n, 4);
+  assert_int_equal(v[0].task_seq, b.seq);
+  assert_int_equal(v[1].task_seq, b.seq);
+  assert_true(v[0].seq < v[1].seq);
+  assert_int_equal(v[2].seq, r1.seq);
+  assert_int_equal(v[3].seq, r3.seq);
+  assert_string_equal(v[3].value, "\"fixed\"");
+  for (size_t i = 0; i < n; i++) hitl_response_clear(&v[i]);
+  free(v);
+  assert_int_equal(s->vt->response_list_many(s, seqs, 0, &v, &n), 0);
+  assert_int_equal(n, 0);
+  assert_null(v);
+  int64_t *many = hitl_xcalloc(HITL_STORE_MANY + 1, sizeof *many);
+  assert_int_equal(s->vt->response_list_many(s, many, HITL_STORE_MANY + 1, &v, &n),
+                   HITL_EVALIDATION);
+  free(many);
+
   bool exists = true;
   assert_int_equal(s->vt->response_exists(s, b.seq, "alice", &exists), 0);
   assert_false(exists);
@@ -942,6 +970,15 @@ static void test_reviewer_reports(void **state) {
   assert_int_equal(count, 2);
   assert_int_equal(s->vt->response_count_by_reviewer(s, "alice", 0, &count), 0);
   assert_int_equal(count, 3);
+  if (pg_server) {
+    /* All time is the counter kept with the responses, not a count of them. */
+    assert_int_equal(pg_test_admin(f->path, "UPDATE reviewer_counts SET n = 42 "
+                                            "WHERE reviewer = 'alice'"), 0);
+    assert_int_equal(s->vt->response_count_by_reviewer(s, "alice", 0, &count), 0);
+    assert_int_equal(count, 42);
+    assert_int_equal(pg_test_admin(f->path, "UPDATE reviewer_counts SET n = 3 "
+                                            "WHERE reviewer = 'alice'"), 0);
+  }
 
   hitl_reviewer_count *act = NULL;
   assert_int_equal(s->vt->reviewer_activity(s, 150, &act, &n), 0);
@@ -977,20 +1014,41 @@ static void test_reviewer_reports(void **state) {
   update_task(s, &a);
   update_task(s, &b);
   update_task(s, &c);
-  hitl_decision_time *d = NULL;
-  assert_int_equal(s->vt->task_decisions(s, f->q1, 0, &d, &n), 0);
+  /* task_scan of people's decisions: summaries (no contents), newest first, paged. */
+  hitl_task_scan decided = {.queue_id = f->q1, .state = -1, .decided_since = 1, .summary = true};
+  hitl_task *d = NULL;
+  assert_int_equal(s->vt->task_scan(s, &decided, 10, &d, &n), 0);
   assert_int_equal(n, 2);
+  assert_int_equal(d[0].seq, c.seq); /* Decided at 900, */
+  assert_int_equal(d[1].seq, a.seq); /* at 500. */
   int64_t total = 0;
-  for (size_t i = 0; i < n; i++) total += d[i].decided_at - d[i].created_at;
+  for (size_t i = 0; i < n; i++) {
+    total += d[i].decided_at - d[i].created_at;
+    assert_null(d[i].payload); /* A summary. */
+    assert_non_null(d[i].id);
+  }
   assert_int_equal(total, (500 - 1) + (900 - 3));
-  free(d);
-  assert_int_equal(s->vt->task_decisions(s, f->q1, 600, &d, &n), 0);
+  free_tasks(d, n);
+  decided.before_seq = c.seq; /* The next page. */
+  decided.before_decided_at = 900;
+  assert_int_equal(s->vt->task_scan(s, &decided, 10, &d, &n), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(d[0].seq, a.seq);
+  free_tasks(d, n);
+  decided.before_seq = 0;
+  decided.before_decided_at = 0;
+  decided.decided_since = 600;
+  decided.summary = false;
+  assert_int_equal(s->vt->task_scan(s, &decided, 10, &d, &n), 0);
   assert_int_equal(n, 1);
   assert_string_equal(d[0].decided_by, "sla");
-  free(d);
-  assert_int_equal(s->vt->task_decisions(s, f->q2, 0, &d, &n), 0);
+  assert_non_null(d[0].payload); /* Not a summary. */
+  free_tasks(d, n);
+  decided.queue_id = f->q2;
+  decided.decided_since = 1;
+  assert_int_equal(s->vt->task_scan(s, &decided, 10, &d, &n), 0);
   assert_int_equal(n, 0); /* The policy's decision is not a time to decision. */
-  free(d);
+  free_tasks(d, n);
   for (int i = 0; i < 4; i++) hitl_response_clear(&r[i]);
   hitl_task_clear(&a);
   hitl_task_clear(&b);
@@ -2227,6 +2285,112 @@ static void test_chain_head_after_op_abort(void **state) {
   hitl_store_close(other);
 }
 
+/* A transaction of a chain that defers (hitl_chain_defer, as the server's writer) holds no lock
+ * that another writer's events wait for until it links: neither its held events nor its task
+ * changes (the counts are kept at commit). The other writer's session gives up on a lock after
+ * 3 s, so a lock taken too early fails the test instead of hanging it. */
+static void test_chain_deferred_lock_at_link(void **state) {
+  fixture *f = *state;
+  if (pg_server == NULL) skip();
+  char url[700];
+  /* lock_timeout is not a connection keyword: libpq passes it through "options". */
+  snprintf(url, sizeof url, "%s%coptions=-c%%20lock_timeout%%3D3000", f->path,
+           strchr(f->path, '?') ? '&' : '?');
+  hitl_store *s = f->s, *other = open_store(url);
+  hitl_chain mine, theirs;
+  hitl_chain_init(&mine);
+  hitl_chain_init(&theirs);
+  hitl_chain_defer(&mine, true);
+  hitl_event_spec spec = {.type = "test.event", .actor = "test", .from_state = -1, .to_state = -1};
+  hitl_task t;
+  make_task(&t, f->q1, 0, 1);
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->task_insert(s, &t), 0);
+  assert_int_equal(hitl_chain_append(&mine, s, 1, &spec), 0);
+  assert_int_equal(mine.changes[0].seq, 0); /* Held, not linked yet. */
+
+  assert_int_equal(other->vt->begin(other), 0);
+  assert_int_equal(hitl_chain_append(&theirs, other, 2, &spec), 0);
+  assert_int_equal(other->vt->commit(other), 0);
+  hitl_chain_committed(&theirs);
+
+  assert_int_equal(hitl_chain_link(&mine, s), 0);
+  assert_int_equal(mine.changes[0].seq, 2); /* After theirs. */
+  assert_int_equal(hitl_chain_append(&mine, s, 3, &spec), 0); /* Linked: stored at once. */
+  assert_int_equal(mine.changes[1].seq, 3);
+  assert_int_equal(s->vt->commit(s), 0);
+  hitl_chain_committed(&mine);
+
+  hitl_chain_report report;
+  assert_int_equal(hitl_chain_verify(s, &report), 0);
+  assert_int_equal(report.broken_seq, 0);
+  assert_int_equal(report.events, 3);
+  hitl_queue_stats st;
+  assert_int_equal(other->vt->queue_stats(other, f->q1, &st), 0);
+  assert_int_equal(st.by_state[HITL_TASK_PENDING], 1);
+  hitl_task_clear(&t);
+  hitl_chain_free(&mine);
+  hitl_chain_free(&theirs);
+  hitl_store_close(other);
+}
+
+/* With pipeline(true), a write may return before the database answered; its failure then dooms
+ * the transaction (HITL_ERETRY), and the next transaction reports it where it happens. */
+static void test_pipeline_failure_dooms_then_reports(void **state) {
+  fixture *f = *state;
+  hitl_store *s = f->s;
+  assert_int_equal(s->vt->pipeline(s, true), 0);
+  hitl_event e = {.seq = 1, .at = 1, .type = "test.event", .actor = "test", .data = "{}"};
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->event_insert(s, &e), 0);
+  assert_int_equal(s->vt->commit(s), 0);
+
+  /* The seq is taken: reported at once (SQLite) or by commit() (a deferred write). */
+  assert_int_equal(s->vt->begin(s), 0);
+  int rc = s->vt->event_insert(s, &e);
+  if (rc == 0) {
+    assert_int_equal(s->vt->commit(s), HITL_ERETRY);
+    assert_int_equal(s->vt->begin(s), 0);
+    rc = s->vt->event_insert(s, &e);
+  }
+  assert_int_equal(rc, HITL_ECONFLICT);
+  assert_int_equal(s->vt->rollback(s), 0);
+
+  /* An update of no row: the same, as HITL_ENOT_FOUND. */
+  hitl_task ghost;
+  make_task(&ghost, f->q1, 0, 1);
+  ghost.seq = 987654;
+  assert_int_equal(s->vt->begin(s), 0);
+  rc = s->vt->task_update(s, &ghost);
+  if (rc == 0) {
+    assert_int_equal(s->vt->commit(s), HITL_ERETRY);
+    assert_int_equal(s->vt->begin(s), 0);
+    rc = s->vt->task_update(s, &ghost);
+  }
+  assert_int_equal(rc, HITL_ENOT_FOUND);
+  assert_int_equal(s->vt->rollback(s), 0);
+  hitl_task_clear(&ghost);
+
+  /* An operation undone inside a deferring transaction: the rest commits. */
+  hitl_task t;
+  make_task(&t, f->q1, 0, 1);
+  assert_int_equal(s->vt->begin(s), 0);
+  assert_int_equal(s->vt->op_begin(s), 0);
+  assert_int_equal(s->vt->task_insert(s, &t), 0);
+  assert_int_equal(s->vt->op_end(s), 0);
+  assert_int_equal(s->vt->op_begin(s), 0);
+  t.priority = 7;
+  assert_int_equal(s->vt->task_update(s, &t), 0);
+  assert_int_equal(s->vt->op_abort(s), 0);
+  assert_int_equal(s->vt->commit(s), 0);
+  hitl_task got;
+  assert_int_equal(s->vt->task_get(s, t.id, &got), 0);
+  assert_int_equal(got.priority, 0);
+  hitl_task_clear(&got);
+  hitl_task_clear(&t);
+  assert_int_equal(s->vt->pipeline(s, false), 0);
+}
+
 /* A database whose defaults print bytea as escapes and floats rounded to 15 digits: the
  * backend sets its own formats, so hashes and confidences still read back exactly. */
 static void test_server_formats_do_not_matter(void **state) {
@@ -2379,6 +2543,8 @@ int main(int argc, char **argv) {
       T(test_chain_concurrent_writers),
       T(test_deadlock_is_retry),
       T(test_chain_head_after_op_abort),
+      T(test_chain_deferred_lock_at_link),
+      T(test_pipeline_failure_dooms_then_reports),
       T(test_server_formats_do_not_matter),
       T(test_delivery_take),
       T(test_due_tasks_skip_what_another_writer_holds),

@@ -978,6 +978,18 @@ static void test_reviewer_reports(void **state) {
     assert_int_equal(count, 42);
     assert_int_equal(pg_test_admin(f->path, "UPDATE reviewer_counts SET n = 3 "
                                             "WHERE reviewer = 'alice'"), 0);
+    /* A database from before the counter (schema version 5): the migration counts the
+     * responses already stored, once. */
+    assert_int_equal(pg_test_admin(f->path, "DROP FUNCTION hitl_reviewer_count() CASCADE; "
+                                            "DROP TABLE reviewer_counts; "
+                                            "UPDATE hitl_schema SET version = 5"), 0);
+    hitl_store_close(f->s);
+    f->s = open_store(f->path);
+    s = f->s;
+    assert_int_equal(s->vt->response_count_by_reviewer(s, "alice", 0, &count), 0);
+    assert_int_equal(count, 3);
+    assert_int_equal(s->vt->response_count_by_reviewer(s, "bob", 0, &count), 0);
+    assert_int_equal(count, 1);
   }
 
   hitl_reviewer_count *act = NULL;

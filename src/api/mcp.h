@@ -19,6 +19,7 @@ typedef enum hitl_mcp_tool {
 
 /* Most seconds a tool waits for people (wait_seconds), and tasks/result for a task to end. */
 #define HITL_MCP_MAX_WAIT_SECONDS 300
+#define HITL_MCP_ASK_QUEUE "ask_human" /* ask_human's queue when the call names none. */
 
 /* One JSON-RPC request in progress: the request's state (req->state) from parse to answer. */
 typedef struct hitl_mcp_call {
@@ -41,5 +42,31 @@ void hitl__mcp_tools_call(hitl_request *req, hitl_mcp_call *call, const json_t *
 /* tasks/get and tasks/result of the MCP Tasks utility; an MCP task id is the hitl task id. */
 void hitl__mcp_tasks_get(hitl_request *req, hitl_mcp_call *call, const json_t *params);
 void hitl__mcp_tasks_result(hitl_request *req, hitl_mcp_call *call, const json_t *params);
+
+/* The tools' parts shared across their files (mcp_tools.c, mcp_result.c, mcp_submit.c). */
+/* Reads arguments.wait_seconds (0 to HITL_MCP_MAX_WAIT_SECONDS; absent: 0) into *out; false when
+ * it is out of range, the request then answered -32602 (mcp_tools.c). */
+bool hitl__mcp_wait_arg(hitl_request *req, hitl_mcp_call *call, const json_t *args, int *out);
+/* Answers with a tool failure: a wrong argument (HITL_EVALIDATION) is the caller's -32602;
+ * anything else is a result with isError (mcp_result.c). */
+void hitl__mcp_reply_tool_error(hitl_request *req, hitl_mcp_call *call, const hitl_err *err);
+/* Appends t as an MCP task (its taskId, status and poll interval) (mcp_result.c). */
+void hitl__mcp_put_task(hitl_buf *b, const hitl_task *t);
+/* Answers call with t: the MCP task when call runs as one, else the tool's result
+ * (mcp_result.c). */
+void hitl__mcp_reply_task(hitl_request *req, hitl_mcp_call *call, const hitl_task *t);
+/* The wait's answer (hitl_task_wait.answer): call's task as it is now (mcp_result.c). */
+void hitl__mcp_answer_waited(hitl_request *req);
+/* The request's on_resume: starts the wait in req->state's call (mcp_result.c). */
+void hitl__mcp_start_wait(hitl_request *req);
+/* Reads task_id for the caller and answers it, or waits up to wait seconds while it is open
+ * (mcp_result.c). */
+void hitl__mcp_answer_or_wait(hitl_request *req, hitl_mcp_call *call, const char *task_id,
+                              int wait);
+/* The tools, with their arguments checked against the schema: get_decision (mcp_result.c),
+ * request_review and ask_human (mcp_submit.c). */
+void hitl__mcp_get_decision(hitl_request *req, hitl_mcp_call *call, const json_t *args);
+void hitl__mcp_request_review(hitl_request *req, hitl_mcp_call *call, const json_t *args);
+void hitl__mcp_ask_human(hitl_request *req, hitl_mcp_call *call, const json_t *args);
 
 #endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The MCP tools (request_review, get_decision, ask_human, run_status) and the MCP Tasks methods:
- * arguments checked against each tool's schema, then the REST routes' own paths and core's rules. */
+ * arguments checked against each tool's schema, then the REST routes' own paths and core's rules
+ * (tool results and get_decision in mcp_result.c, the submitting tools in mcp_submit.c). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,8 +14,6 @@
 #include "util/clock.h"
 #include "util/xmalloc.h"
 
-#define POLL_INTERVAL_MS 2000 /* What an MCP task's poller is told to wait between tasks/get. */
-#define ASK_QUEUE "ask_human" /* ask_human's queue when the call names none. */
 
 /* ---- the tools' schemas -------------------------------------------------------------------- */
 
@@ -97,11 +96,12 @@ static const tool_def tools[] = {
          "question, queue, choices, wait_seconds",
          "{\"name\":\"ask_human\",\"title\":\"Ask a person\",\"description\":\"Asks a person a "
          "free-text question, or a multiple-choice one with choices (labels of the queue's "
-         "label question). The queue (default \\\"" ASK_QUEUE "\\\") needs a text or label "
-         "question. Waits up to wait_seconds and returns the answer (null while unanswered).\","
+         "label question). The queue (default \\\"" HITL_MCP_ASK_QUEUE "\\\") needs a text or "
+         "label question. Waits up to wait_seconds and returns the answer (null while "
+         "unanswered).\","
          "\"inputSchema\":{\"type\":\"object\",\"properties\":{"
          "\"question\":{\"type\":\"string\"},"
-         "\"queue\":{\"type\":\"string\",\"default\":\"" ASK_QUEUE "\"},"
+         "\"queue\":{\"type\":\"string\",\"default\":\"" HITL_MCP_ASK_QUEUE "\"},"
          "\"choices\":{\"type\":\"array\",\"items\":{\"type\":\"string\"},\"minItems\":1},"
          WAIT_SCHEMA "},\"required\":[\"question\"],\"additionalProperties\":false},"
          "\"outputSchema\":{\"type\":\"object\",\"properties\":{\"task_id\":{\"type\":\"string\"},"
@@ -190,7 +190,8 @@ static bool check_args(hitl_request *req, hitl_mcp_call *call, const tool_def *t
 
 /* Reads wait_seconds (0 to HITL_MCP_MAX_WAIT_SECONDS) into *out; answers -32602 when out of
  * range. */
-static bool wait_arg(hitl_request *req, hitl_mcp_call *call, const json_t *args, int *out) {
+bool hitl__mcp_wait_arg(hitl_request *req, hitl_mcp_call *call, const json_t *args,
+                        int *out) {
   const json_t *v = json_object_get(args, "wait_seconds");
   *out = 0;
   if (v == NULL || json_is_null(v)) return true;
@@ -205,328 +206,6 @@ static bool wait_arg(hitl_request *req, hitl_mcp_call *call, const json_t *args,
   return true;
 }
 
-/* ---- results ------------------------------------------------------------------------------- */
-
-/* Appends a tool's failure as MCP has it: a result with isError and the message as text. */
-static void put_tool_error(hitl_buf *b, const hitl_err *err) {
-  hitl_buf b_text = HITL_BUF_INIT;
-  hitl_buf_printf(&b_text, "%s: %s", hitl_err_code(err->code),
-                  err->message[0] ? err->message : "internal error");
-  hitl__utf8_scrub(b_text.data); /* The message may echo input cut short. */
-  hitl_buf_puts(b, "{\"content\":[{\"type\":\"text\",\"text\":");
-  hitl_buf_json_cstr(b, hitl_buf_cstr(&b_text));
-  hitl_buf_puts(b, "}],\"isError\":true}");
-  hitl_buf_free(&b_text);
-}
-
-/* Answers with a tool failure: a wrong argument is the caller's (-32602); anything else is the
- * tool's own failure (a result with isError). */
-static void reply_tool_error(hitl_request *req, hitl_mcp_call *call, const hitl_err *err) {
-  if (err->code == HITL_EVALIDATION) {
-    hitl__reply_rpc_error(req, call->id, HITL_RPC_INVALID_PARAMS, err->code, err->field, "%s",
-                          err->message);
-    return;
-  }
-  hitl_buf b = HITL_BUF_INIT;
-  put_tool_error(&b, err);
-  hitl__mcp_reply_result(req, call, &b);
-}
-
-/* The MCP task status of a hitl task state. */
-static const char *task_status(hitl_task_state s) {
-  switch (s) {
-  case HITL_TASK_DECIDED:
-  case HITL_TASK_EXPIRED: return "completed";
-  case HITL_TASK_CANCELLED: return "cancelled";
-  default: return "working";
-  }
-}
-
-/* The one-line summary of a task for people and models. */
-static void put_summary(hitl_buf *b, const hitl_task *t, const json_t *decision) {
-  hitl_buf_printf(b, "task %s in queue %s is %s", t->id, t->queue, hitl_task_state_name(t->state));
-  const char *by = json_string_value(json_object_get(decision, "by"));
-  const char *outcome = json_string_value(json_object_get(decision, "outcome"));
-  if (by && outcome) hitl_buf_printf(b, ": %s by %s", outcome, by);
-  const char *rule = json_string_value(json_object_get(decision, "rule"));
-  if (rule) hitl_buf_printf(b, " (rule %s)", rule);
-  if (!hitl__task_state_final(t->state)) hitl_buf_puts(b, ": waiting for people");
-}
-
-/* The question whose answer ask_human returns, as its call recorded it in the task. */
-static const char *asked_question(const json_t *payload) {
-  const json_t *md = json_object_get(payload, "metadata");
-  const char *tool = json_string_value(json_object_get(md, "mcp_tool"));
-  if (tool == NULL || strcmp(tool, "ask_human") != 0) return NULL;
-  return json_string_value(json_object_get(md, "question"));
-}
-
-/* Appends the result of tool for task t: structured content and a one-line text. With meta,
- * the related-task _meta that tasks/result adds. */
-static void put_task_result(hitl_buf *b, hitl_mcp_tool tool, const hitl_task *t, bool meta) {
-  json_t *decision = t->decision ? json_loads(t->decision, 0, NULL) : NULL;
-  hitl_buf text = HITL_BUF_INIT;
-  put_summary(&text, t, decision);
-  hitl_buf_puts(b, "{\"structuredContent\":{\"task_id\":");
-  hitl_buf_json_cstr(b, t->id);
-  hitl_buf_puts(b, ",\"queue\":");
-  hitl_buf_json_cstr(b, t->queue);
-  hitl_buf_puts(b, ",\"state\":");
-  hitl_buf_json_cstr(b, hitl_task_state_name(t->state));
-  if (tool == HITL_MCP_ASK_HUMAN) {
-    json_t *payload = t->payload ? json_loads(t->payload, 0, NULL) : NULL;
-    const char *question = asked_question(payload);
-    const json_t *answers = json_object_get(decision, "answers");
-    const json_t *answer =
-        json_object_get(json_object_get(answers, question ? question : ""), "value");
-    hitl_buf_puts(b, ",\"question\":");
-    if (question) hitl_buf_json_cstr(b, question);
-    else hitl_buf_puts(b, "null");
-    char *a = answer ? json_dumps(answer, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
-    hitl_buf_puts(b, ",\"answer\":");
-    hitl_buf_puts(b, a ? a : "null");
-    if (answer && json_is_string(answer))
-      hitl_buf_printf(&text, "; answer: %s", json_string_value(answer));
-    free(a);
-    json_decref(payload);
-  } else {
-    hitl_buf_puts(b, ",\"route\":");
-    hitl_buf_puts(b, t->route ? t->route : "null");
-  }
-  hitl_buf_puts(b, ",\"decision\":");
-  hitl_buf_puts(b, t->decision ? t->decision : "null");
-  hitl_buf_puts(b, "},\"content\":[{\"type\":\"text\",\"text\":");
-  hitl_buf_json_cstr(b, hitl_buf_cstr(&text));
-  hitl_buf_puts(b, "}],\"isError\":false");
-  if (meta) {
-    hitl_buf_puts(b, ",\"_meta\":{\"io.modelcontextprotocol/related-task\":{\"taskId\":");
-    hitl_buf_json_cstr(b, t->id);
-    hitl_buf_puts(b, "}}");
-  }
-  hitl_buf_putc(b, '}');
-  hitl_buf_free(&text);
-  json_decref(decision);
-}
-
-/* Appends the MCP Task object of t. */
-static void put_task(hitl_buf *b, const hitl_task *t) {
-  hitl_buf_puts(b, "{\"taskId\":");
-  hitl_buf_json_cstr(b, t->id);
-  hitl_buf_printf(b, ",\"status\":\"%s\",\"statusMessage\":\"hitl task %s\"",
-                  task_status(t->state), hitl_task_state_name(t->state));
-  hitl__json_time_member(b, "createdAt", t->created_at);
-  hitl__json_time_member(b, "lastUpdatedAt", t->updated_at ? t->updated_at : t->created_at);
-  hitl_buf_printf(b, ",\"ttl\":null,\"pollInterval\":%d}", POLL_INTERVAL_MS);
-}
-
-/* The tool whose result shape a task's result takes (an ask_human task keeps its own). */
-static hitl_mcp_tool tool_of(const hitl_task *t) {
-  json_t *payload = t->payload ? json_loads(t->payload, 0, NULL) : NULL;
-  bool asked = asked_question(payload) != NULL;
-  json_decref(payload);
-  return asked ? HITL_MCP_ASK_HUMAN : HITL_MCP_REQUEST_REVIEW;
-}
-
-/* Answers call with task t as its tool (or task method) answers. */
-static void reply_task(hitl_request *req, hitl_mcp_call *call, const hitl_task *t) {
-  hitl_buf b = HITL_BUF_INIT;
-  if (call->as_task) {
-    hitl_buf_puts(&b, "{\"task\":");
-    put_task(&b, t);
-    hitl_buf_putc(&b, '}');
-  } else {
-    put_task_result(&b, call->tool, t, call->task_result);
-  }
-  hitl__mcp_reply_result(req, call, &b);
-}
-
-/* ---- waiting ------------------------------------------------------------------------------- */
-
-/* Answers a wait that ended (decided, deadline, stop) with the task as it is now. */
-static void answer_waited(hitl_request *req) {
-  hitl_mcp_call *call = req->state;
-  hitl_task t = {0};
-  hitl_err err = {0};
-  if (hitl__task_read(req, call->wait.task_id, &t, NULL, NULL, &err) != 0) {
-    reply_tool_error(req, call, &err);
-    return;
-  }
-  if (call->task_result && !hitl__task_state_final(t.state))
-    hitl__reply_rpc_error(req, call->id, 0, HITL_EUNAVAILABLE, NULL,
-                          "task %s is still %s after %d s: call tasks/result again", t.id,
-                          hitl_task_state_name(t.state), HITL_MCP_MAX_WAIT_SECONDS);
-  else
-    reply_task(req, call, &t);
-  hitl_task_clear(&t);
-}
-
-/* Waits (the request suspended) until call's task is final or seconds pass. The caller holds a
- * wait slot. */
-static void wait_for(hitl_request *req, hitl_mcp_call *call, const char *task_id, int seconds) {
-  snprintf(call->wait.task_id, sizeof call->wait.task_id, "%s", task_id);
-  call->wait.deadline = hitl_now_ms() + (int64_t)seconds * 1000;
-  call->wait.answer = answer_waited;
-  hitl__task_wait(req, &call->wait);
-}
-
-static void start_wait(hitl_request *req) {
-  hitl_mcp_call *call = req->state;
-  hitl__task_wait(req, &call->wait);
-}
-
-/* ---- request_review and ask_human: a submission ------------------------------------------- */
-
-/* Told the outcome of a submission (any thread: does not block). */
-static void submitted(hitl_request *req, void *ctx, int rc, const hitl_err *err,
-                      const hitl_task *t) {
-  hitl_mcp_call *call = ctx;
-  if (rc) {
-    reply_tool_error(req, call, err);
-  } else if (call->as_task || hitl__task_state_final(t->state) || call->wait.deadline == 0) {
-    reply_task(req, call, t);
-  } else {
-    /* Undecided and asked to wait: the wait begins on an HTTP thread. */
-    snprintf(call->wait.task_id, sizeof call->wait.task_id, "%s", t->id);
-    call->wait.answer = answer_waited;
-    req->on_resume = start_wait;
-  }
-}
-
-/* Looks up the queue a submitting tool names and checks that the caller may submit to it (the
- * agent role, as POST /v1/queues/{queue}/tasks). NULL with err set when not. */
-static hitl_queue_ref *submit_queue(hitl_request *req, const char *name, hitl_err *err) {
-  if (!hitl_actor_has_role(&req->actor, "agent")) {
-    hitl_err_set(err, HITL_EFORBIDDEN, NULL, "submitting needs the agent role, which token \"%s\" "
-                 "lacks", req->who.name);
-    return NULL;
-  }
-  hitl_queue_ref *q = hitl__queue_name_valid(name) ? hitl__registry_get(req->server->registry, name)
-                                                   : NULL;
-  if (q == NULL)
-    hitl_err_set(err, HITL_ENOT_FOUND, "arguments.queue",
-                 "no queue named \"%.64s\": create it with PUT /v1/queues/{queue} first", name);
-  return q;
-}
-
-/* Submits body (taken) to q (taken) for call, waiting up to wait seconds for the decision. */
-static void submit(hitl_request *req, hitl_mcp_call *call, hitl_queue_ref *q, json_t *body,
-                   int wait) {
-  /* The wait slot is taken before anything is stored, so that a refusal (429) stores nothing. */
-  if (wait > 0 && !call->as_task && !hitl__limits_wait_begin(req)) {
-    json_decref(body);
-    hitl__queue_ref_release(q);
-    return;
-  }
-  call->wait.deadline = wait > 0 ? hitl_now_ms() + (int64_t)wait * 1000 : 0;
-  hitl__task_submit_one(req, q, body, "arguments.", submitted, call);
-}
-
-static void request_review(hitl_request *req, hitl_mcp_call *call, const json_t *args) {
-  int wait;
-  if (!wait_arg(req, call, args, &wait)) return;
-  hitl_err err = {0};
-  hitl_queue_ref *q = submit_queue(req, json_string_value(json_object_get(args, "queue")), &err);
-  if (q == NULL) {
-    reply_tool_error(req, call, &err);
-    return;
-  }
-  /* The task body as POST /v1/queues/{queue}/tasks takes it: the arguments but queue and wait. */
-  json_t *body = json_object();
-  const char *key;
-  const json_t *v;
-  json_object_foreach((json_t *)args, key, v) {
-    if (strcmp(key, "queue") != 0 && strcmp(key, "wait_seconds") != 0)
-      json_object_set_new(body, key, json_deep_copy(v));
-  }
-  submit(req, call, q, body, wait);
-}
-
-/* The question of q that ask_human asks: with choices, a label question holding every choice;
- * without, the first text question, else the first label question. NULL with err when none. */
-static bool holds_choices(const hitl_question *qu, const json_t *choices) {
-  size_t k;
-  const json_t *choice;
-  json_array_foreach(choices, k, choice) {
-    bool found = false;
-    for (size_t l = 0; l < qu->n_labels && !found; l++)
-      found = json_is_string(choice) && strcmp(json_string_value(choice), qu->labels[l]) == 0;
-    if (!found) return false;
-  }
-  return true;
-}
-
-static const hitl_question *ask_question(const hitl_queue_ref *q, const json_t *choices,
-                                         hitl_err *err) {
-  const hitl_queue_config *c = q->config;
-  const hitl_question *label = NULL;
-  for (size_t i = 0; i < c->n_questions; i++) {
-    const hitl_question *qu = &c->questions[i];
-    if (choices == NULL && qu->type == HITL_QUESTION_TEXT) return qu;
-    if (qu->type != HITL_QUESTION_LABEL || label) continue;
-    if (choices == NULL || holds_choices(qu, choices)) label = qu;
-  }
-  if (label) return label;
-  if (choices)
-    hitl_err_set(err, HITL_EVALIDATION, "arguments.choices",
-                 "choices must be strings and labels of one label question of queue \"%s\"",
-                 q->name);
-  else
-    hitl_err_set(err, HITL_EVALIDATION, "arguments.queue",
-                 "queue \"%s\" has no text or label question for ask_human to ask", q->name);
-  return NULL;
-}
-
-static void ask_human(hitl_request *req, hitl_mcp_call *call, const json_t *args) {
-  int wait;
-  if (!wait_arg(req, call, args, &wait)) return;
-  const json_t *choices = json_object_get(args, "choices");
-  if (json_is_null(choices)) choices = NULL;
-  const json_t *queue = json_object_get(args, "queue");
-  const char *name = json_is_string(queue) ? json_string_value(queue) : ASK_QUEUE;
-  hitl_err err = {0};
-  hitl_queue_ref *q = submit_queue(req, name, &err);
-  const hitl_question *question = q ? ask_question(q, choices, &err) : NULL;
-  if (question == NULL) {
-    hitl__queue_ref_release(q);
-    reply_tool_error(req, call, &err);
-    return;
-  }
-  json_t *input =
-      json_pack("{ss}", "question", json_string_value(json_object_get(args, "question")));
-  if (choices) json_object_set_new(input, "choices", json_deep_copy(choices));
-  json_t *body = json_pack("{so s{ssss}}", "input", input, "metadata", "mcp_tool", "ask_human",
-                           "question", question->name);
-  submit(req, call, q, body, wait);
-}
-
-/* ---- get_decision -------------------------------------------------------------------------- */
-
-/* Reads task_id for the caller and answers it, or waits up to wait seconds when it is open. */
-static void answer_or_wait(hitl_request *req, hitl_mcp_call *call, const char *task_id, int wait) {
-  hitl_task t = {0};
-  hitl_err err = {0};
-  if (hitl__task_read(req, task_id, &t, NULL, NULL, &err) != 0) {
-    if (call->task_result)
-      hitl__reply_rpc_error(req, call->id, 0, err.code, "params.taskId", "%s", err.message);
-    else
-      reply_tool_error(req, call, &err);
-    return;
-  }
-  if (call->task_result) call->tool = tool_of(&t);
-  if (wait == 0 || hitl__task_state_final(t.state)) {
-    reply_task(req, call, &t);
-  } else if (hitl__limits_wait_begin(req)) { /* Else answered 429. */
-    wait_for(req, call, t.id, wait);
-  }
-  hitl_task_clear(&t);
-}
-
-static void get_decision(hitl_request *req, hitl_mcp_call *call, const json_t *args) {
-  int wait;
-  if (!wait_arg(req, call, args, &wait)) return;
-  answer_or_wait(req, call, json_string_value(json_object_get(args, "task_id")), wait);
-}
-
 /* ---- run_status ---------------------------------------------------------------------------- */
 
 static void run_status(hitl_request *req, hitl_mcp_call *call, const json_t *args) {
@@ -539,7 +218,7 @@ static void run_status(hitl_request *req, hitl_mcp_call *call, const json_t *arg
                                 &req->actor, &run, &pending, &n, &err)
               : hitl_err_set(&err, HITL_EUNAVAILABLE, NULL, "the database is not available");
   if (rc) {
-    reply_tool_error(req, call, &err);
+    hitl__mcp_reply_tool_error(req, call, &err);
     return;
   }
   hitl_buf b = HITL_BUF_INIT, text = HITL_BUF_INIT;
@@ -613,9 +292,9 @@ void hitl__mcp_tools_call(hitl_request *req, hitl_mcp_call *call, const json_t *
   }
   if (check_args(req, call, &tools[i], args)) {
     switch (call->tool) {
-    case HITL_MCP_REQUEST_REVIEW: request_review(req, call, args); break;
-    case HITL_MCP_GET_DECISION: get_decision(req, call, args); break;
-    case HITL_MCP_ASK_HUMAN: ask_human(req, call, args); break;
+    case HITL_MCP_REQUEST_REVIEW: hitl__mcp_request_review(req, call, args); break;
+    case HITL_MCP_GET_DECISION: hitl__mcp_get_decision(req, call, args); break;
+    case HITL_MCP_ASK_HUMAN: hitl__mcp_ask_human(req, call, args); break;
     case HITL_MCP_RUN_STATUS: run_status(req, call, args); break;
     }
   }
@@ -641,7 +320,7 @@ void hitl__mcp_tasks_get(hitl_request *req, hitl_mcp_call *call, const json_t *p
     return;
   }
   hitl_buf b = HITL_BUF_INIT;
-  put_task(&b, &t);
+  hitl__mcp_put_task(&b, &t);
   hitl__mcp_reply_result(req, call, &b);
   hitl_task_clear(&t);
 }
@@ -650,5 +329,5 @@ void hitl__mcp_tasks_result(hitl_request *req, hitl_mcp_call *call, const json_t
   const char *id = task_id_param(req, call, params);
   if (id == NULL) return;
   call->task_result = true;
-  answer_or_wait(req, call, id, HITL_MCP_MAX_WAIT_SECONDS);
+  hitl__mcp_answer_or_wait(req, call, id, HITL_MCP_MAX_WAIT_SECONDS);
 }

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* The PostgreSQL backend of the store (libpq): connection set-up, migrations, transactions,
- * queues, and the helpers its other files share (tasks in postgres_task.c, the rest in
- * postgres_records.c). */
+/* The PostgreSQL backend of the store (libpq): the handle's connection, migrations, queues, and
+ * opening and closing (statements in postgres_exec.c, transactions in postgres_txn.c, tasks in
+ * postgres_task.c, the rest in postgres_records.c, postgres_run.c, postgres_calib.c and
+ * postgres_feed.c). */
 #include "store/postgres.h"
 
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,44 +16,7 @@
  * Any constant does; this one is "hitl" in ASCII. */
 #define MIGRATION_LOCK_KEY 0x6869746cLL
 
-/* ---- Parameters ---- */
-
-static const char *param_slot(hitl__pg_params *p) {
-  if (p->n >= HITL__PG_MAX_PARAMS) abort(); /* A statement table bug, not an input. */
-  return p->numbers[p->n];
-}
-
-void hitl__pg_text(hitl__pg_params *p, const char *s, int empty_is_null) {
-  (void)param_slot(p);
-  p->values[p->n] = (s == NULL || (empty_is_null && s[0] == '\0')) ? NULL : s;
-  p->lengths[p->n] = 0;
-  p->formats[p->n] = 0;
-  p->n++;
-}
-
-void hitl__pg_int(hitl__pg_params *p, int64_t v) {
-  char *slot = (char *)param_slot(p);
-  snprintf(slot, sizeof p->numbers[0], "%" PRId64, v);
-  hitl__pg_text(p, slot, 0);
-}
-
-void hitl__pg_bool(hitl__pg_params *p, bool v) { hitl__pg_text(p, v ? "t" : "f", 0); }
-
-void hitl__pg_bytes(hitl__pg_params *p, const uint8_t *v, int n) {
-  (void)param_slot(p);
-  p->values[p->n] = (const char *)v;
-  p->lengths[p->n] = n;
-  p->formats[p->n] = 1;
-  p->n++;
-}
-
-void hitl__pg_double(hitl__pg_params *p, double v, bool present) {
-  char *slot = (char *)param_slot(p);
-  snprintf(slot, sizeof p->numbers[0], "%.17g", v); /* Enough digits to read back exactly. */
-  hitl__pg_text(p, present ? slot : NULL, 0);
-}
-
-/* ---- Running statements ---- */
+/* ---- Connection ---- */
 
 /* Quiet: NOTICEs (such as "relation already exists, skipping") are not errors. */
 static void ignore_notice(void *arg, const char *message) {
@@ -129,7 +92,7 @@ static void one_line(char *out, size_t n, const char *msg) {
 /* A handle whose connection broke (the server restarted or went away) reconnects before its
  * next statement outside a transaction; inside one, the transaction is lost and its statements
  * fail. Returns 0, or HITL_EUNAVAILABLE while the database cannot be reached. */
-static int ensure_connected(hitl__pg *s) {
+int hitl__pg_ensure_connected(hitl__pg *s) {
   if (PQstatus(s->conn) == CONNECTION_OK || s->in_txn) return 0;
   PQreset(s->conn);
   s->listening = false; /* A new session listens to nothing yet. */
@@ -156,12 +119,12 @@ static int ensure_connected(hitl__pg *s) {
  * broke (PQstatus says so only once a call has read the break) and no transaction was open, so
  * nothing else of the caller's was lost with it. Outside transactions hitl runs reads and the
  * webhook worker's take and update, which are harmless to repeat. */
-static bool may_rerun(const hitl__pg *s) {
+bool hitl__pg_may_rerun(const hitl__pg *s) {
   return PQstatus(s->conn) != CONNECTION_OK && !s->in_txn;
 }
 
 /* Maps a failed result: see hitl__pg_exec. */
-static int fail(hitl__pg *s, const PGresult *r, const char *what) {
+int hitl__pg_fail(hitl__pg *s, const PGresult *r, const char *what) {
   if (PQstatus(s->conn) != CONNECTION_OK) {
     /* The connection is gone (the server stopped or restarted, the session was ended): with it
      * any open transaction. The caller answers 503; the next statement connects again. */
@@ -185,451 +148,6 @@ static int fail(hitl__pg *s, const PGresult *r, const char *what) {
   hitl_log(HITL_LOG_ERROR, "store=postgres op=%s sqlstate=%s message=\"%s\"", what,
            state ? state : "-", msg ? msg : PQerrorMessage(s->conn));
   return HITL_ESTORE;
-}
-
-/* True when s is well-formed UTF-8 (no overlong forms, surrogates or code points past
- * U+10FFFF), which is all a UTF-8 database accepts. */
-static bool valid_utf8(const unsigned char *s) {
-  while (*s) {
-    unsigned c = *s, n = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2
-                                      : (c & 0xf8) == 0xf0 ? 3 : 4;
-    if (n == 4 || (n == 1 && c < 0xc2) || (n == 3 && c > 0xf4)) return false;
-    unsigned cp = n == 0 ? c : c & (0x3fu >> n);
-    for (unsigned i = 1; i <= n; i++) {
-      if ((s[i] & 0xc0) != 0x80) return false;
-      cp = cp << 6 | (s[i] & 0x3fu);
-    }
-    if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-      return false;
-    s += n + 1;
-  }
-  return true;
-}
-
-/* True when a text parameter of p is not UTF-8: it cannot be in the database, so it matches
- * nothing (a task id from a request path, say). Sending it would be an error that aborts the
- * whole transaction. */
-static bool bad_text(const hitl__pg_params *p) {
-  for (int i = 0; p && i < p->n; i++)
-    if (p->values[i] && p->formats[i] == 0 && !valid_utf8((const unsigned char *)p->values[i]))
-      return true;
-  return false;
-}
-
-/* ---- Pipeline mode ----
- * A batch of the writer runs a few statements per operation, most of them writes whose answer
- * nobody reads (BEGIN, savepoints, a task's update, an event, the feed's NOTIFY). In libpq's
- * pipeline mode those are only sent; their answers are read, in order, with the next statement
- * that needs its own (a claim, a read to decide), so a batch waits for the server a few times
- * per operation rather than once per statement. A deferred statement that fails aborts the
- * pipeline, and with it the transaction: commit() answers HITL_ERETRY and the committer runs the
- * batch again, this time one statement at a time, so that the failure lands on its operation. */
-
-static void pending_push(hitl__pg *s, const char *what, bool must_change) {
-  if (s->n_pending == s->cap_pending) {
-    s->cap_pending = s->cap_pending ? s->cap_pending * 2 : 64;
-    s->pending = hitl_xrealloc(s->pending, s->cap_pending * sizeof *s->pending);
-  }
-  s->pending[s->n_pending++] = (hitl__pg_pending){.what = what, .must_change = must_change};
-}
-
-/* The next result of the pipeline: a statement's (the NULL that ends it consumed) or a sync
- * marker. A broken connection gives NULL or an error result. */
-static PGresult *next_result(hitl__pg *s) {
-  PGresult *r = PQgetResult(s->conn);
-  if (r && PQresultStatus(r) != PGRES_PIPELINE_SYNC) PQclear(PQgetResult(s->conn));
-  return r;
-}
-
-/* Records the first failure of the transaction's deferred statements: the transaction is lost. */
-static void doom(hitl__pg *s, int rc) {
-  if (s->deferred_rc == 0) s->deferred_rc = rc ? rc : HITL_ESTORE;
-  s->doomed = true;
-  s->no_pipe_once = true;
-}
-
-/* Reads the answers of the deferred statements sent so far. */
-static void drain_pending(hitl__pg *s) {
-  for (size_t i = 0; i < s->n_pending; i++) {
-    PGresult *r = next_result(s);
-    ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-      const char *tuples = PQcmdTuples(r);
-      if (s->pending[i].must_change && (tuples[0] == '\0' || strcmp(tuples, "0") == 0)) {
-        hitl_log(HITL_LOG_INFO, "store=postgres op=%s msg=\"deferred write changed nothing\"",
-                 s->pending[i].what);
-        doom(s, HITL_ENOT_FOUND);
-      }
-    } else if (st != PGRES_PIPELINE_ABORTED && s->deferred_rc == 0) {
-      doom(s, fail(s, r, s->pending[i].what));
-    }
-    PQclear(r);
-  }
-  s->n_pending = 0;
-}
-
-/* After a failure in the pipeline: a sync point ends its aborted stretch (the transaction stays
- * open, failed, for a ROLLBACK TO SAVEPOINT or a ROLLBACK). */
-static void resync(hitl__pg *s) {
-  if (PQstatus(s->conn) != CONNECTION_OK || !PQpipelineSync(s->conn)) return;
-  for (int nulls = 0; nulls < 2;) {
-    PGresult *r = PQgetResult(s->conn);
-    if (r == NULL) {
-      if (PQstatus(s->conn) != CONNECTION_OK) return;
-      nulls++;
-      continue;
-    }
-    nulls = 0;
-    ExecStatusType st = PQresultStatus(r);
-    PQclear(r);
-    if (st == PGRES_PIPELINE_SYNC) return;
-  }
-}
-
-/* Leaves pipeline mode once every answer was read (commit and rollback). */
-static void leave_pipeline(hitl__pg *s) {
-  if (!s->piped) return;
-  if (s->n_pending) drain_pending(s);
-  if (PQstatus(s->conn) == CONNECTION_OK && PQpipelineStatus(s->conn) != PQ_PIPELINE_OFF &&
-      !PQexitPipelineMode(s->conn)) {
-    resync(s);
-    PQexitPipelineMode(s->conn);
-  }
-  s->piped = false;
-  s->n_pending = 0;
-}
-
-/* Sends a statement in pipeline mode: a prepared one (name) or plain SQL without parameters.
- * Returns 0, or the failure when it could not be sent (the connection broke). */
-static int pipe_send(hitl__pg *s, const char *name, const char *sql, const hitl__pg_params *p,
-                     const char *what) {
-  int ok = name ? PQsendQueryPrepared(s->conn, name, p ? p->n : 0, p ? p->values : NULL,
-                                      p ? p->lengths : NULL, p ? p->formats : NULL, 0)
-                : PQsendQueryParams(s->conn, sql, 0, NULL, NULL, NULL, NULL, 0);
-  if (ok) return 0;
-  doom(s, fail(s, NULL, what));
-  return HITL_ERETRY;
-}
-
-/* Runs a statement in pipeline mode and waits for its answer (and those sent before it). */
-static int pipe_exec(hitl__pg *s, const char *name, const char *sql, const hitl__pg_params *p,
-                     const char *what, PGresult **res) {
-  *res = NULL;
-  if (s->deferred_rc) return HITL_ERETRY;
-  int rc = pipe_send(s, name, sql, p, what);
-  if (rc) return rc;
-  PQsendFlushRequest(s->conn);
-  PQflush(s->conn);
-  drain_pending(s);
-  PGresult *r = next_result(s);
-  ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-  if ((st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) && s->deferred_rc == 0) {
-    *res = r;
-    return 0;
-  }
-  rc = s->deferred_rc ? HITL_ERETRY : fail(s, r, what);
-  PQclear(r);
-  resync(s);
-  return rc;
-}
-
-/* A plain statement of transaction control whose answer waits: sent in pipeline mode. */
-static void pipe_defer_plain(hitl__pg *s, const char *sql, const char *what) {
-  if (s->deferred_rc == 0 && pipe_send(s, NULL, sql, NULL, what) == 0)
-    pending_push(s, what, false);
-}
-
-int hitl__pg_exec(hitl__pg *s, hitl__pg_stmt_id id, const hitl__pg_params *p, const char *what,
-                  PGresult **res) {
-  *res = NULL;
-  if (bad_text(p)) return HITL_ENOT_FOUND;
-  char name[16];
-  snprintf(name, sizeof name, "h%d", (int)id);
-  if (s->piped) return pipe_exec(s, name, NULL, p, what, res);
-  PGresult *r = NULL;
-  ExecStatusType st = PGRES_FATAL_ERROR;
-  /* A connection found broken by the statement (the server restarted since the last one) is
-   * made again and the statement run once more, so the first request after a restart succeeds. */
-  for (int attempt = 0; attempt < 2; attempt++) {
-    int rc = ensure_connected(s);
-    PQclear(r);
-    if (rc) return rc;
-    r = PQexecPrepared(s->conn, name, p ? p->n : 0, p ? p->values : NULL, p ? p->lengths : NULL,
-                       p ? p->formats : NULL, 0);
-    st = PQresultStatus(r);
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || !may_rerun(s)) break;
-  }
-  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-    int rc = fail(s, r, what);
-    PQclear(r);
-    return rc;
-  }
-  *res = r;
-  return 0;
-}
-
-int hitl__pg_write(hitl__pg *s, hitl__pg_stmt_id id, const hitl__pg_params *p, bool must_change,
-                   const char *what) {
-  if (!s->piped) {
-    if (must_change) return hitl__pg_change(s, id, p, what);
-    PGresult *r = NULL;
-    int rc = hitl__pg_exec(s, id, p, what, &r);
-    PQclear(r);
-    return rc;
-  }
-  if (bad_text(p)) return HITL_ENOT_FOUND;
-  if (s->deferred_rc) return HITL_ERETRY;
-  char name[16];
-  snprintf(name, sizeof name, "h%d", (int)id);
-  int rc = pipe_send(s, name, NULL, p, what);
-  if (rc == 0) pending_push(s, what, must_change);
-  return rc;
-}
-
-int hitl__pg_collect(hitl__pg *s, hitl__pg_stmt_id id, const hitl__pg_params *p, size_t size,
-                     hitl__pg_row_fn read, const char *what, void **out, size_t *n) {
-  *out = NULL;
-  *n = 0;
-  PGresult *r = NULL;
-  int rc = hitl__pg_exec(s, id, p, what, &r);
-  if (rc) return rc;
-  size_t rows = (size_t)PQntuples(r);
-  if (rows) {
-    char *v = hitl_xcalloc(rows, size);
-    for (size_t i = 0; i < rows; i++) read(r, (int)i, v + i * size);
-    *out = v;
-    *n = rows;
-  }
-  PQclear(r);
-  return 0;
-}
-
-int hitl__pg_one(hitl__pg *s, hitl__pg_stmt_id id, const hitl__pg_params *p, size_t size,
-                 hitl__pg_row_fn read, const char *what, void *out) {
-  memset(out, 0, size);
-  PGresult *r = NULL;
-  int rc = hitl__pg_exec(s, id, p, what, &r);
-  if (rc) return rc;
-  if (PQntuples(r) > 0)
-    read(r, 0, out);
-  else
-    rc = HITL_ENOT_FOUND;
-  PQclear(r);
-  return rc;
-}
-
-int hitl__pg_change(hitl__pg *s, hitl__pg_stmt_id id, const hitl__pg_params *p, const char *what) {
-  PGresult *r = NULL;
-  int rc = hitl__pg_exec(s, id, p, what, &r);
-  if (rc) return rc;
-  const char *tuples = PQcmdTuples(r);
-  if (tuples[0] == '\0' || strcmp(tuples, "0") == 0) rc = HITL_ENOT_FOUND;
-  PQclear(r);
-  return rc;
-}
-
-/* ---- Columns ---- */
-
-char *hitl__pg_col_text(const PGresult *r, int row, int col) {
-  if (PQgetisnull(r, row, col)) return NULL;
-  return hitl_xstrndup(PQgetvalue(r, row, col), (size_t)PQgetlength(r, row, col));
-}
-
-int64_t hitl__pg_col_int(const PGresult *r, int row, int col) {
-  if (PQgetisnull(r, row, col)) return 0;
-  return strtoll(PQgetvalue(r, row, col), NULL, 10);
-}
-
-void hitl__pg_col_id(const PGresult *r, int row, int col, char out[HITL_ID_LEN]) {
-  size_t n = PQgetisnull(r, row, col) ? 0 : (size_t)PQgetlength(r, row, col);
-  if (n >= HITL_ID_LEN) n = HITL_ID_LEN - 1;
-  if (n) memcpy(out, PQgetvalue(r, row, col), n);
-  out[n] = '\0';
-}
-
-static int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-void hitl__pg_col_hash(const PGresult *r, int row, int col, uint8_t out[HITL_HASH_LEN]) {
-  memset(out, 0, HITL_HASH_LEN);
-  /* Text results carry bytea in hex: "\x" and two digits a byte. */
-  const char *v = PQgetvalue(r, row, col);
-  if (PQgetisnull(r, row, col) || PQgetlength(r, row, col) != 2 + 2 * HITL_HASH_LEN ||
-      v[0] != '\\' || v[1] != 'x')
-    return;
-  for (int i = 0; i < HITL_HASH_LEN; i++) {
-    int hi = hex_digit(v[2 + 2 * i]), lo = hex_digit(v[3 + 2 * i]);
-    if (hi < 0 || lo < 0) {
-      memset(out, 0, HITL_HASH_LEN);
-      return;
-    }
-    out[i] = (uint8_t)(hi << 4 | lo);
-  }
-}
-
-/* ---- Transactions ---- */
-
-/* Runs SQL that returns nothing (transaction control), logging failures under what. */
-static int exec_plain(hitl__pg *s, const char *sql, const char *what) {
-  if (s->piped) {
-    PGresult *r = NULL;
-    int rc = pipe_exec(s, NULL, sql, NULL, what, &r);
-    PQclear(r);
-    return rc;
-  }
-  PGresult *r = PQexec(s->conn, sql);
-  int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : fail(s, r, what);
-  PQclear(r);
-  return rc;
-}
-
-static int pg_begin(hitl_store *store) {
-  hitl__pg *s = (hitl__pg *)store;
-  s->doomed = false;
-  s->release_due = false;
-  s->deferred_rc = 0;
-  bool pipe = s->pipeline_on && !s->no_pipe_once;
-  s->no_pipe_once = false;
-  if (pipe) {
-    /* BEGIN travels with the transaction's first statement that waits. A connection that broke
-     * while idle fails that one: the committer runs the batch again, on a new connection. */
-    int rc = ensure_connected(s);
-    if (rc) return rc;
-    if (PQenterPipelineMode(s->conn)) {
-      s->piped = true;
-      s->in_txn = true;
-      pipe_defer_plain(s, "BEGIN", "begin");
-      return 0;
-    }
-  }
-  PGresult *r = NULL;
-  /* As in hitl__pg_exec: a connection that broke while idle is made again once. */
-  for (int attempt = 0; attempt < 2; attempt++) {
-    int rc = ensure_connected(s);
-    PQclear(r);
-    if (rc) return rc;
-    r = PQexec(s->conn, "BEGIN");
-    if (PQresultStatus(r) == PGRES_COMMAND_OK || !may_rerun(s)) break;
-  }
-  int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : fail(s, r, "begin");
-  PQclear(r);
-  s->in_txn = rc == 0;
-  return rc;
-}
-
-static int pg_rollback(hitl_store *store) {
-  hitl__pg *s = (hitl__pg *)store;
-  s->release_due = false;
-  if (s->piped) {
-    if (PQstatus(s->conn) == CONNECTION_OK) resync(s); /* Reads every answer still due. */
-    s->n_pending = 0;
-    leave_pipeline(s);
-  }
-  if (!s->in_txn) return 0;
-  s->in_txn = false;
-  s->doomed = false;
-  s->deferred_rc = 0;
-  if (PQstatus(s->conn) != CONNECTION_OK) return 0; /* Gone with the connection. */
-  return exec_plain(s, "ROLLBACK", "rollback");
-}
-
-/* COMMIT in pipeline mode: sent with a sync point, after which every answer has come. */
-static int pipe_commit(hitl__pg *s) {
-  int rc = pipe_send(s, NULL, "COMMIT", NULL, "commit");
-  if (rc == 0 && !PQpipelineSync(s->conn)) doom(s, fail(s, NULL, "commit"));
-  if (s->deferred_rc) return HITL_ERETRY;
-  drain_pending(s);
-  PGresult *r = next_result(s);
-  ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
-  if (st != PGRES_COMMAND_OK)
-    rc = s->deferred_rc ? HITL_ERETRY : fail(s, r, "commit");
-  else if (strcmp(PQcmdStatus(r), "COMMIT") != 0)
-    rc = HITL_ESTORE;
-  else if (s->deferred_rc)
-    rc = HITL_ERETRY;
-  PQclear(r);
-  /* The sync point's own answer. */
-  PGresult *sync = next_result(s);
-  bool synced = sync && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
-  PQclear(sync);
-  if (!synced) resync(s);
-  if (rc == 0) {
-    leave_pipeline(s);
-    s->in_txn = false;
-  }
-  return rc;
-}
-
-static int pg_commit(hitl_store *store) {
-  hitl__pg *s = (hitl__pg *)store;
-  if (s->doomed) {
-    pg_rollback(store);
-    return HITL_ERETRY;
-  }
-  s->release_due = false; /* COMMIT releases every savepoint. */
-  int rc = 0;
-  if (s->piped) {
-    rc = pipe_commit(s);
-  } else {
-    PGresult *r = PQexec(s->conn, "COMMIT");
-    if (PQresultStatus(r) != PGRES_COMMAND_OK)
-      rc = fail(s, r, "commit");
-    else if (strcmp(PQcmdStatus(r), "COMMIT") != 0)
-      rc = HITL_ESTORE; /* COMMIT of a failed transaction rolls it back and says ROLLBACK. */
-    PQclear(r);
-  }
-  if (rc) {
-    bool retry = s->doomed || rc == HITL_ERETRY;
-    pg_rollback(store);
-    return retry ? HITL_ERETRY : rc;
-  }
-  s->in_txn = false;
-  return 0;
-}
-
-/* Every statement is a round trip to the server, and a batch runs a few per operation: the
- * release of an operation's savepoint travels with the next operation's SAVEPOINT (COMMIT
- * releases the last one). Statements in between run inside the released-to-be savepoint, which
- * changes nothing: a failure there fails the whole transaction either way. In pipeline mode both
- * are only sent. */
-static int pg_op_begin(hitl_store *store) {
-  hitl__pg *s = (hitl__pg *)store;
-  bool release = s->release_due;
-  s->release_due = false;
-  if (s->piped) {
-    if (release) pipe_defer_plain(s, "RELEASE SAVEPOINT op", "op_begin");
-    pipe_defer_plain(s, "SAVEPOINT op", "op_begin");
-    return s->deferred_rc ? HITL_ERETRY : 0;
-  }
-  return exec_plain(s, release ? "RELEASE SAVEPOINT op; SAVEPOINT op" : "SAVEPOINT op", "op_begin");
-}
-
-static int pg_op_end(hitl_store *store) {
-  ((hitl__pg *)store)->release_due = true;
-  return 0;
-}
-
-/* Undoes the operation; a race it lost still dooms the transaction (s->doomed stays): the locks
- * of the operations before it may be what the other writer waits for. */
-static int pg_op_abort(hitl_store *store) {
-  hitl__pg *s = (hitl__pg *)store;
-  if (s->piped) {
-    if (s->deferred_rc) return 0; /* The transaction is lost anyway; commit() says so. */
-    pipe_defer_plain(s, "ROLLBACK TO SAVEPOINT op", "op_abort");
-    pipe_defer_plain(s, "RELEASE SAVEPOINT op", "op_abort");
-    return 0;
-  }
-  return exec_plain(s, "ROLLBACK TO SAVEPOINT op; RELEASE SAVEPOINT op", "op_abort");
-}
-
-static int pg_pipeline(hitl_store *store, bool on) {
-  ((hitl__pg *)store)->pipeline_on = on;
-  return 0;
 }
 
 /* ---- Queues ---- */
@@ -727,13 +245,13 @@ static void pg_close(hitl_store *store) {
 static const hitl_store_vtable postgres_vtable = {
     .version = HITL_STORE_VERSION,
     .close = pg_close,
-    .begin = pg_begin,
-    .commit = pg_commit,
-    .rollback = pg_rollback,
-    .op_begin = pg_op_begin,
-    .op_end = pg_op_end,
-    .op_abort = pg_op_abort,
-    .pipeline = pg_pipeline,
+    .begin = hitl__pg_begin,
+    .commit = hitl__pg_commit,
+    .rollback = hitl__pg_rollback,
+    .op_begin = hitl__pg_op_begin,
+    .op_end = hitl__pg_op_end,
+    .op_abort = hitl__pg_op_abort,
+    .pipeline = hitl__pg_pipeline,
     .queue_put = pg_queue_put,
     .queue_get = pg_queue_get,
     .queue_list = pg_queue_list,

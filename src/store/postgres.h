@@ -186,6 +186,38 @@ int64_t hitl__pg_col_int(const PGresult *r, int row, int col);
 void hitl__pg_col_id(const PGresult *r, int row, int col, char out[HITL_ID_LEN]);
 void hitl__pg_col_hash(const PGresult *r, int row, int col, uint8_t out[HITL_HASH_LEN]);
 
+/* The connection (postgres.c). hitl__pg_ensure_connected reconnects a broken connection
+ * outside a transaction: 0, or HITL_EUNAVAILABLE while the database cannot be reached.
+ * hitl__pg_may_rerun is true when a statement that just failed may run again on a new
+ * connection (the connection broke and no transaction was open). hitl__pg_fail maps the failed
+ * result r (NULL: none) of the statement named what to the code hitl__pg_exec documents, and
+ * logs it. */
+int hitl__pg_ensure_connected(hitl__pg *s);
+bool hitl__pg_may_rerun(const hitl__pg *s);
+int hitl__pg_fail(hitl__pg *s, const PGresult *r, const char *what);
+
+/* Pipeline mode (postgres_txn.c), for hitl__pg_exec and hitl__pg_write while s->piped.
+ * hitl__pg_pipe_send sends a prepared statement (name) or plain SQL without parameters (sql):
+ * 0, or HITL_ERETRY when it could not be sent (the transaction is then doomed).
+ * hitl__pg_pending_push records a sent statement whose answer is read later.
+ * hitl__pg_pipe_exec sends a statement and waits for its answer (and those sent before it):
+ * on success *res is the result (the caller PQclear's it), else NULL and the failure. */
+int hitl__pg_pipe_send(hitl__pg *s, const char *name, const char *sql, const hitl__pg_params *p,
+                       const char *what);
+void hitl__pg_pending_push(hitl__pg *s, const char *what, bool must_change);
+int hitl__pg_pipe_exec(hitl__pg *s, const char *name, const char *sql, const hitl__pg_params *p,
+                       const char *what, PGresult **res);
+
+/* The transaction functions of the vtable (postgres_txn.c): begin, commit, rollback, the
+ * operation savepoints and allowing deferred writes, as store.h documents them. */
+int hitl__pg_begin(hitl_store *store);
+int hitl__pg_commit(hitl_store *store);
+int hitl__pg_rollback(hitl_store *store);
+int hitl__pg_op_begin(hitl_store *store);
+int hitl__pg_op_end(hitl_store *store);
+int hitl__pg_op_abort(hitl_store *store);
+int hitl__pg_pipeline(hitl_store *store, bool on);
+
 /* The SQL of a statement id (postgres_sql.c). */
 const char *hitl__pg_sql(hitl__pg_stmt_id id);
 

@@ -118,7 +118,7 @@ typedef struct hitl__sqlite {
   bool writes;      /* Has begun a write transaction (and set temp_store = MEMORY). */
 } hitl__sqlite;
 
-/* The SQL text of a statement id. */
+/* The SQL text of a statement id (sqlite_sql.c, with the helpers below). */
 const char *hitl__sqlite_sql(hitl__sqlite_stmt_id id);
 
 /* Returns the prepared statement, reset and unbound; the caller resets it again when done

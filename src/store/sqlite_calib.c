@@ -36,7 +36,7 @@ int hitl__sqlite_calib_put(hitl_store *store, const hitl_calib_row *r) {
   return ret;
 }
 
-/* Reads a row (CALIB_COLUMNS of sqlite.c, in order) from st. */
+/* Reads a row (CALIB_COLUMNS of sqlite_sql.c, in order) from st. */
 static void read_calib(sqlite3_stmt *st, void *row) {
   hitl_calib_row *r = row;
   r->task_seq = sqlite3_column_int64(st, 0);

@@ -27,7 +27,7 @@ int hitl__sqlite_delivery_insert(hitl_store *store, hitl_delivery *d) {
   return ret;
 }
 
-/* Reads a delivery row (the DELIVERY_COLUMNS of sqlite.c, in order) from st. */
+/* Reads a delivery row (the DELIVERY_COLUMNS of sqlite_sql.c, in order) from st. */
 static void read_delivery(sqlite3_stmt *st, void *row) {
   hitl_delivery *d = row;
   d->seq = sqlite3_column_int64(st, 0);

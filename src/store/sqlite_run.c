@@ -68,7 +68,7 @@ int hitl__sqlite_run_touch(hitl_store *store, int64_t run_seq, int64_t at, int64
   return ret;
 }
 
-/* Reads a run row (RUN_COLUMNS of sqlite.c, in order) from st. */
+/* Reads a run row (RUN_COLUMNS of sqlite_sql.c, in order) from st. */
 static void read_run(sqlite3_stmt *st, void *row) {
   hitl_run *r = row;
   r->seq = sqlite3_column_int64(st, 0);

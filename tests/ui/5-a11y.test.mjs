@@ -372,6 +372,15 @@ test('on a phone and at 200 % zoom the answer bar never covers the focused contr
   await page.keyboard.press('ArrowRight');
   await page.waitForFunction(() => document.querySelector('.scroll').scrollLeft > 0);
   await page.context().close();
+  // Every tab of the header in view on a phone, an orchestrator's seven included.
+  const top = await newPage(browser, PHONE);
+  await signIn(top, ADMIN, '#/runs');
+  await top.locator('h1').first().waitFor();
+  const outside = await top.evaluate(() => [...document.querySelectorAll('.top nav a')]
+    .filter((a) => { const r = a.getBoundingClientRect(); return r.left < 0 || r.right > innerWidth; })
+    .map((a) => a.textContent));
+  assert.deepEqual(outside, [], 'header tabs outside a phone screen');
+  await top.context().close();
 });
 
 test('annotation widgets (boxes with suggestions, audio and transcription with segments, relations): axe at both widths, every control by Tab with a visible focus', async () => {

@@ -31,6 +31,7 @@ typedef struct lane {
   hitl_store *store;
   hitl_chain chain;
   pthread_t thread;
+  bool running;        /* Counted in the committer's running (under its lock). */
 } lane;
 
 struct hitl_committer {
@@ -49,6 +50,12 @@ struct hitl_committer {
   bool stopping;
   bool stopped; /* The threads have ended: enqueue fails at once. */
   int64_t next_sweep_at; /* Wall-clock ms. Lane 0's only. */
+  /* Lanes running their batch's jobs or waiting for the chain's lock. While one does, no other
+   * lane starts a batch: the jobs that come meanwhile gather into the next batch, which runs
+   * while this one commits. Free-for-all lanes made batches of one or two jobs, each paying for
+   * its own link and COMMIT under the chain's lock, at which all writers of a database take
+   * turns (bench/README.md, "PostgreSQL"). */
+  size_t running;
   /* Held by a lane from the moment its transaction holds the chain's lock in the database (the
    * link) until its changes are applied and its jobs answered: before_commit, on_commit and
    * done() of the lanes then run one at a time, in the order of the events' seqs. It is taken
@@ -114,6 +121,18 @@ static int sweep(lane *l, hitl_txn *x) {
   return 0;
 }
 
+/* The lane is past running its jobs and holds the chain's lock: another may start a batch. */
+static void run_phase_over(lane *l) {
+  hitl_committer *c = l->c;
+  pthread_mutex_lock(&c->lock);
+  if (l->running) {
+    l->running = false;
+    c->running--;
+    pthread_cond_broadcast(&c->wake); /* Lane 0 may wait with a sweep due. */
+  }
+  pthread_mutex_unlock(&c->lock);
+}
+
 /* Runs the jobs of batch (n of them), and on lane 0 the sweeper, in one transaction and commits
  * it; once durable, applies its changes (on_commit) and answers its jobs. Returns 0 (the jobs
  * answered) or the failure, the transaction rolled back and the jobs not answered. */
@@ -137,6 +156,10 @@ static int run_batch(lane *l, hitl_job *batch, size_t n) {
         ordered = true;
       }
     }
+    /* The next batch may start now that this one holds the chain's lock: it runs while this
+     * one commits. Not before: while this one waits for the lock (other servers commit), the
+     * jobs that come gather into one batch rather than into another waiter. */
+    run_phase_over(l);
     if (rc == 0 && c->before_commit && l->chain.n_changes)
       rc = c->before_commit(c->ctx, &x, l->chain.changes, l->chain.n_changes);
     if (rc == 0) rc = hitl_chain_link(&l->chain, st);
@@ -144,6 +167,7 @@ static int run_batch(lane *l, hitl_job *batch, size_t n) {
     if (rc == 0) rc = st->vt->commit(st);
     if (rc) st->vt->rollback(st);
   }
+  run_phase_over(l); /* When begin failed. */
   hitl_log(HITL_LOG_DEBUG, "msg=\"batch\" lane=%d jobs=%zu run_us=%lld commit_us=%lld", l->index,
            n, (long long)(t1 - t0), (long long)(hitl_mono_us() - t1));
   if (rc == 0) {
@@ -167,9 +191,12 @@ static hitl_job *next_batch(lane *l, size_t *n) {
   for (;;) {
     int64_t now = hitl_now_ms();
     bool lazy_due = c->lazy_head && (now >= c->lazy_due_at || c->n_lazy >= LAZY_MAX);
-    if (c->head || c->stopping || lazy_due || (sweeper && now >= c->next_sweep_at)) break;
+    if (c->stopping) break;
+    bool due = c->head || lazy_due || (sweeper && now >= c->next_sweep_at);
+    if (due && c->running == 0) break;
     int64_t at = sweeper ? c->next_sweep_at : now + IDLE_WAKE_MS;
     if (c->lazy_head && c->lazy_due_at < at) at = c->lazy_due_at;
+    if (due || at < now) at = now + IDLE_WAKE_MS; /* Until the running lane signals. */
     struct timespec ts = {.tv_sec = at / 1000, .tv_nsec = (long)(at % 1000) * 1000000};
     pthread_cond_timedwait(&c->wake, &c->lock, &ts);
   }
@@ -195,8 +222,10 @@ static hitl_job *next_batch(lane *l, size_t *n) {
     c->n_lazy = 0;
   }
   bool end = batch == NULL && c->stopping;
-  /* Jobs left over (a full batch) go to another lane at once. */
-  if (c->head) pthread_cond_signal(&c->wake);
+  if (!end && (batch || sweeper)) {
+    l->running = true;
+    c->running++;
+  }
   pthread_mutex_unlock(&c->lock);
   if (end) *n = SIZE_MAX;
   return batch;

@@ -39,7 +39,7 @@ typedef struct hitl_server_config {
 #define HITL_DEFAULT_HEADER_TIMEOUT_MS 10000
 #define HITL_DEFAULT_RATE_LIMIT 1000
 #define HITL_DEFAULT_MAX_WAITS 64
-#define HITL_DEFAULT_WRITERS 3 /* Writer lanes on PostgreSQL (bench/README.md, "PostgreSQL"). */
+#define HITL_DEFAULT_WRITERS 2 /* Writer lanes on PostgreSQL (bench/README.md, "PostgreSQL"). */
 #define HITL_MAX_WRITERS 8
 
 /* Opens the store, loads the queues and starts serving. Sets *out; the caller stops it with

@@ -51,7 +51,7 @@ static const char serve_usage[] =
     "                     calibration state; a start replays the pairs after the last one\n"
     "                     (default 5000)\n"
     "  --writers N        PostgreSQL: writer connections, each committing its own batches of\n"
-    "                     writes (default 3, at most 8); SQLite always has one writer\n";
+    "                     writes (default 2, at most 8); SQLite always has one writer\n";
 
 /* Parses v as a whole number from min to max into *out; false (after a message) otherwise. */
 static bool parse_count(const char *option, const char *v, long long min, long long max,

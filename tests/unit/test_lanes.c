@@ -2,7 +2,8 @@
 /* The committer's writer lanes on PostgreSQL (src/api/commit.c): several lanes run transactions
  * side by side, each on its own connection; two lanes never lease one task; their commits apply
  * their changes one at a time in seq order and the chain verifies; a deadlock between two lanes
- * is answered by running a batch again, not by failing its jobs. Needs the test PostgreSQL
+ * is answered by running a batch again, not by failing its jobs; jobs that come while a lane
+ * runs its batch gather into the next one. Needs the test PostgreSQL
  * (HITL_TEST_PG, tests/pg_test.h). */
 #include <pthread.h>
 #include <setjmp.h>
@@ -36,8 +37,11 @@ static struct {
   int64_t last_seq;  /* The newest seq on_commit saw. */
   bool out_of_order; /* A commit's changes did not follow the last one's. */
   int events;        /* Changes on_commit saw. */
+  int commits;       /* Calls of on_commit. */
   bool a_holds, b_holds; /* Steps of the two-lane tests. */
-} shared = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, false, 0, false, false};
+  struct lane_job *hold; /* A's job, whose commit step waits for B. */
+} shared = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, false, 0, 0, false, false,
+              NULL};
 
 /* Waits (bounded) until *flag is set. Under shared.lock. */
 static bool wait_for(const bool *flag) {
@@ -64,6 +68,7 @@ static void on_commit(void *ctx, const hitl_change *changes, size_t n) {
     shared.last_seq = changes[i].seq;
   }
   shared.events += (int)n;
+  shared.commits++;
   pthread_mutex_unlock(&shared.lock);
 }
 
@@ -73,7 +78,7 @@ static const hitl_queue_config *no_config(void *ctx, int64_t queue_id) {
   return NULL;
 }
 
-typedef enum step { PLAIN, HOLD_A, HOLD_B, DEADLOCK_A, DEADLOCK_B } step;
+typedef enum step { PLAIN, HOLD_A, HOLD_B, DEADLOCK_A, DEADLOCK_B, HOLD_RUN } step;
 
 typedef struct lane_job {
   hitl_job job;
@@ -88,25 +93,39 @@ typedef struct lane_job {
   int done_rc;
 } lane_job;
 
+/* Waits (bounded) for *flag after setting *mine. */
+static bool meet(bool *mine, const bool *flag) {
+  set_flag(mine);
+  pthread_mutex_lock(&shared.lock);
+  bool ok = wait_for(flag);
+  pthread_mutex_unlock(&shared.lock);
+  return ok;
+}
+
 static int lane_job_run(hitl_job *job, hitl_txn *x) {
   lane_job *j = (lane_job *)job;
   j->runs++;
   j->lane = x->lane;
   hitl_task_clear(&j->task);
   int rc;
-  if (j->step == DEADLOCK_A || j->step == DEADLOCK_B) {
-    /* Each locks its first task, waits until the other holds its own, then wants the other's:
-     * PostgreSQL ends one with a deadlock error. The run again takes them in turn. */
+  if (j->step == DEADLOCK_A) {
+    /* Locks its first task and records an event; its commit step (before_commit) waits until B
+     * holds the second task, then wants it while B wants the first: PostgreSQL ends one of the
+     * two with a deadlock error. */
+    rc = x->store->vt->task_get(x->store, j->lock_first, &j->task);
+    if (rc) return rc;
+    pthread_mutex_lock(&shared.lock);
+    shared.hold = j->runs == 1 ? j : NULL;
+    pthread_mutex_unlock(&shared.lock);
+    hitl_event_spec spec = {.type = "test.locked", .actor = "test", .from_state = -1,
+                            .to_state = -1};
+    return hitl_chain_append(x->chain, x->store, x->now, &spec);
+  }
+  if (j->step == DEADLOCK_B) {
     rc = x->store->vt->task_get(x->store, j->lock_first, &j->task);
     hitl_task_clear(&j->task);
     if (rc) return rc;
-    if (j->runs == 1) {
-      set_flag(j->step == DEADLOCK_A ? &shared.a_holds : &shared.b_holds);
-      pthread_mutex_lock(&shared.lock);
-      bool other = wait_for(j->step == DEADLOCK_A ? &shared.b_holds : &shared.a_holds);
-      pthread_mutex_unlock(&shared.lock);
-      if (!other) return HITL_EINTERNAL; /* The test thread fails on done_rc. */
-    }
+    if (j->runs == 1) set_flag(&shared.b_holds);
     return x->store->vt->task_get(x->store, j->lock_second, &j->task);
   }
   if (j->submit) {
@@ -118,15 +137,33 @@ static int lane_job_run(hitl_job *job, hitl_txn *x) {
     return rc;
   }
   rc = hitl_task_claim(x, j->b->q, j->b->queue_id, &rev, &j->task, &job->err);
-  if (rc == 0 && j->step == HOLD_A) { /* Keeps its lease uncommitted until B claimed. */
-    set_flag(&shared.a_holds);
+  if (rc == 0 && j->step == HOLD_RUN && !meet(&shared.a_holds, &shared.b_holds))
+    return HITL_EINTERNAL; /* The test fails on done_rc. */
+  if (rc == 0 && j->step == HOLD_A) { /* Its commit step waits until B claimed. */
     pthread_mutex_lock(&shared.lock);
-    bool b = wait_for(&shared.b_holds);
+    shared.hold = j;
     pthread_mutex_unlock(&shared.lock);
-    if (!b) return HITL_EINTERNAL;
   }
   if (rc == 0 && j->step == HOLD_B) set_flag(&shared.b_holds);
   return rc;
+}
+
+/* The committer's before_commit: the lane of the held job (A) holds the chain's lock and its
+ * transaction is open; another lane runs the next batch meanwhile (B). A waits here until B got
+ * as far as its step needs. */
+static int before_commit(void *ctx, hitl_txn *x, const hitl_change *changes, size_t n) {
+  (void)ctx;
+  (void)changes;
+  (void)n;
+  pthread_mutex_lock(&shared.lock);
+  lane_job *a = shared.hold && shared.hold->lane == x->lane ? shared.hold : NULL;
+  shared.hold = NULL;
+  pthread_mutex_unlock(&shared.lock);
+  if (a == NULL) return 0;
+  if (!meet(&shared.a_holds, &shared.b_holds)) return HITL_EINTERNAL; /* The test fails. */
+  if (a->step != DEADLOCK_A) return 0;
+  hitl_task_clear(&a->task);
+  return x->store->vt->task_get(x->store, a->lock_second, &a->task);
 }
 
 static void lane_job_done(hitl_job *job, int rc) {
@@ -180,10 +217,11 @@ static int setup(void **state) {
   pthread_mutex_lock(&shared.lock);
   shared.last_seq = 0;
   shared.out_of_order = false;
-  shared.events = 0;
+  shared.events = shared.commits = 0;
   shared.a_holds = shared.b_holds = false;
+  shared.hold = NULL;
   pthread_mutex_unlock(&shared.lock);
-  f->c = hitl__committer_start(lanes, LANES, on_commit, NULL, no_config, NULL);
+  f->c = hitl__committer_start(lanes, LANES, on_commit, before_commit, no_config, NULL);
   *state = f;
   return 0;
 }
@@ -227,8 +265,9 @@ static void chain_intact(fixture *f, int events) {
   pthread_mutex_unlock(&shared.lock);
 }
 
-/* Runs a, then b once a's run holds what it holds (a's lane is busy: b goes to another); both
- * succeed, on two lanes. */
+/* Runs a, then b once a's batch holds the chain's lock and waits in its commit step (a's lane
+ * is busy: b goes to another, which may start its batch once a's holds the lock); both succeed,
+ * on two lanes. */
 static void run_side_by_side(fixture *f, lane_job *a, lane_job *b) {
   hitl__committer_enqueue(f->c, &a->job);
   pthread_mutex_lock(&shared.lock);
@@ -242,8 +281,8 @@ static void run_side_by_side(fixture *f, lane_job *a, lane_job *b) {
   assert_int_not_equal(a->lane, b->lane);
 }
 
-/* Lane A holds a claimed lease uncommitted while lane B claims: B runs on another lane at the
- * same time and gets another task. Then many claims at once lease every task exactly once. */
+/* Lane A holds a claimed lease uncommitted (in its commit step) while lane B claims: B runs on
+ * another lane at the same time and gets another task. Then many claims at once lease every task exactly once. */
 static void test_lanes_never_lease_one_task_twice(void **state) {
   fixture *f = *state;
   submit_tasks(f, TASKS, NULL);
@@ -282,8 +321,9 @@ static void test_lanes_never_lease_one_task_twice(void **state) {
   chain_intact(f, 2 * TASKS); /* One event per submit and per lease. */
 }
 
-/* Two lanes lock two tasks in opposite order: PostgreSQL ends one transaction with a deadlock
- * error (HITL_ERETRY), the committer runs that batch again, and both jobs succeed. */
+/* Two lanes lock two tasks in opposite order (A the second one in its commit step): PostgreSQL
+ * ends one transaction with a deadlock error (HITL_ERETRY), the committer runs that batch
+ * again, and both jobs succeed. */
 static void test_deadlock_between_lanes_runs_a_batch_again(void **state) {
   fixture *f = *state;
   char ids[2][HITL_ID_LEN];
@@ -299,7 +339,42 @@ static void test_deadlock_between_lanes_runs_a_batch_again(void **state) {
   assert_int_equal(a.runs + b.runs, 3); /* One of them ran again. */
   hitl_task_clear(&a.task);
   hitl_task_clear(&b.task);
-  chain_intact(f, 2);
+  chain_intact(f, 3); /* Two submits and A's event. */
+}
+
+/* Jobs that come while a lane runs its batch's jobs go as one batch (one transaction, one
+ * commit) once that lane holds the chain's lock. (It passes with lanes that start at once too:
+ * an idle lane woken by the first job finds all three queued; what it guards is the batching.) */
+static void test_jobs_gather_while_a_lane_runs(void **state) {
+  fixture *f = *state;
+  submit_tasks(f, 1, NULL);
+  pthread_mutex_lock(&shared.lock);
+  int commits = shared.commits;
+  pthread_mutex_unlock(&shared.lock);
+  lane_job a, more[3];
+  job_init(&a, &f->b, false, HOLD_RUN);
+  hitl__committer_enqueue(f->c, &a.job);
+  pthread_mutex_lock(&shared.lock);
+  assert_true(wait_for(&shared.a_holds)); /* A's lane is running A. */
+  pthread_mutex_unlock(&shared.lock);
+  for (int i = 0; i < 3; i++) {
+    job_init(&more[i], &f->b, true, PLAIN);
+    hitl__committer_enqueue(f->c, &more[i].job);
+  }
+  set_flag(&shared.b_holds);
+  assert_true(wait_job(&a));
+  assert_int_equal(a.done_rc, 0);
+  for (int i = 0; i < 3; i++) {
+    assert_true(wait_job(&more[i]));
+    assert_int_equal(more[i].done_rc, 0);
+    assert_int_equal(more[i].lane, more[0].lane);
+    hitl_task_clear(&more[i].task);
+  }
+  hitl_task_clear(&a.task);
+  pthread_mutex_lock(&shared.lock);
+  assert_int_equal(shared.commits - commits, 2); /* A's, and one for the three. */
+  pthread_mutex_unlock(&shared.lock);
+  chain_intact(f, 5);
 }
 
 int main(void) {
@@ -313,6 +388,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_lanes_never_lease_one_task_twice, setup, teardown),
       cmocka_unit_test_setup_teardown(test_deadlock_between_lanes_runs_a_batch_again, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_jobs_gather_while_a_lane_runs, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -27,6 +27,7 @@ typedef struct pending {
 
 struct hitl_heartbeats {
   hitl_committer *committer;
+  hitl_run_cache *runs; /* Or NULL. */
   pthread_mutex_t lock;
   pending *v; /* Not yet taken by a flush job. */
   size_t n, cap;
@@ -84,6 +85,8 @@ static int flush_run(hitl_job *job, hitl_txn *x) {
 static void answer_all(flush_job *f, int rc, const hitl_err *err) {
   for (size_t i = 0; i < f->n; i++) {
     pending *p = &f->v[i];
+    if (rc == 0 && f->h->runs) /* Durable: what heartbeats know of the run moves on too. */
+      hitl__run_cache_touch(f->h->runs, p->touch.run_id, p->touch.at, p->touch.due_at);
     if (rc == 0)
       hitl__reply_buf(p->req, 200, &p->answer);
     else
@@ -110,9 +113,10 @@ static void flush_done(hitl_job *job, int rc) {
   free(f);
 }
 
-hitl_heartbeats *hitl__heartbeats_new(hitl_committer *c) {
+hitl_heartbeats *hitl__heartbeats_new(hitl_committer *c, hitl_run_cache *runs) {
   hitl_heartbeats *h = hitl_xcalloc(1, sizeof *h);
   h->committer = c;
+  h->runs = runs;
   pthread_mutex_init(&h->lock, NULL);
   return h;
 }

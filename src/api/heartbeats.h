@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "api/commit.h"
+#include "api/run_cache.h"
 #include "core/run_control.h"
 #include "util/buf.h"
 
@@ -14,8 +15,9 @@ typedef struct hitl_request hitl_request;
 
 typedef struct hitl_heartbeats hitl_heartbeats;
 
-/* Makes an empty table whose heartbeats go to the store through c's writer. */
-hitl_heartbeats *hitl__heartbeats_new(hitl_committer *c);
+/* Makes an empty table whose heartbeats go to the store through c's writer; once stored, they
+ * move the heartbeat times that runs (NULL for none) holds. */
+hitl_heartbeats *hitl__heartbeats_new(hitl_committer *c, hitl_run_cache *runs);
 /* Keeps t until the writer stores it, within HITL_RUN_TOUCH_FLUSH_MS (with the heartbeats that
  * came meanwhile, in one operation of a shared transaction), then answers req, which the caller
  * suspended before the call: with *answer (taken; 200) once the write is durable, or with the

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/heartbeats.h"
+#include "api/run_cache.h"
 #include "api/run_json.h"
 #include "api/server_internal.h"
 #include "api/session.h"
@@ -71,6 +72,13 @@ static int run_job_run(hitl_job *job, hitl_txn *x) {
 static void run_job_done(hitl_job *job, int rc) {
   run_job *j = (run_job *)job;
   hitl_request *req = j->req;
+  hitl_run_cache *cache = req->server->run_cache;
+  /* A step or an ordinary heartbeat changes the run without an event (api/sync.c forgets the
+   * others'): heartbeats read it again from now on. A new run is known as stored: no other
+   * write can have touched it yet, for nobody else knows its id. */
+  if (cache && j->run_id) hitl__run_cache_forget(cache, j->run_id);
+  if (cache && j->kind == OP_CREATE && rc == 0)
+    hitl__run_cache_put(cache, &j->run, hitl__run_cache_version(cache, j->run.id));
   if (rc) {
     hitl__reply_err(req, &job->err);
     hitl__request_resume(req);
@@ -156,10 +164,16 @@ void hitl__h_run_create(hitl_request *req) {
 static bool quick_heartbeat(hitl_request *req, run_job *j) {
   hitl_server *s = req->server;
   if (__atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE)) return false;
-  hitl_store *st = hitl__server_reader(s);
-  if (st == NULL) return false; /* The transaction path answers for the store. */
   hitl_err err = {0};
-  int rc = hitl_run_heartbeat_quick(st, j->run_id, &req->actor, hitl_now_ms(), &j->run, &err);
+  int rc = 0;
+  if (s->run_cache == NULL || !hitl__run_cache_get(s->run_cache, j->run_id, &j->run)) {
+    hitl_store *st = hitl__server_reader(s);
+    if (st == NULL) return false; /* The transaction path answers for the store. */
+    uint64_t version = s->run_cache ? hitl__run_cache_version(s->run_cache, j->run_id) : 0;
+    rc = hitl_run_read(st, j->run_id, &j->run, &err);
+    if (rc == 0 && s->run_cache) hitl__run_cache_put(s->run_cache, &j->run, version);
+  }
+  if (rc == 0) rc = hitl_run_heartbeat_check(j->run_id, &req->actor, hitl_now_ms(), &j->run, &err);
   if (rc == HITL_ERETRY) return false;
   if (rc) {
     hitl__reply_err(req, &err);
@@ -168,6 +182,7 @@ static bool quick_heartbeat(hitl_request *req, run_job *j) {
   hitl_run_touch t = {.run_seq = j->run.seq,
                       .at = j->run.last_heartbeat_at,
                       .due_at = j->run.heartbeat_due_at};
+  snprintf(t.run_id, sizeof t.run_id, "%s", j->run.id);
   hitl_buf b = HITL_BUF_INIT;
   hitl__run_to_json(&b, &j->run);
   /* Suspended before the table holds it: the writer may answer it at once. */

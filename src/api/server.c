@@ -6,6 +6,7 @@
 #include "api/policy_pool.h"
 #include "api/feed.h"
 #include "api/heartbeats.h"
+#include "api/run_cache.h"
 #include "api/queue_json.h"
 #include "api/series.h"
 #include "api/session.h"
@@ -28,6 +29,9 @@
 #include "util/xmalloc.h"
 
 #define STOP_DRAIN_MS 5000 /* At stop, how long answers already decided may take to go out. */
+/* Memory for the live runs that heartbeats are answered from (api/run_cache.h): about 200 bytes
+ * a run plus its strings, so hundreds of thousands of runs; more are read from the store. */
+#define RUN_CACHE_BYTES ((size_t)64 << 20)
 
 /* ---- the libmicrohttpd callbacks ---------------------------------------------------------- */
 
@@ -342,8 +346,7 @@ static void fit_file_limit(hitl_server_config *cfg) {
  * database then overlap (bench/README.md, "PostgreSQL"); one on SQLite, which has one writer at a
  * time. */
 static size_t writer_lanes(const hitl_server *s) {
-  bool postgres = strncmp(s->db, "postgres://", 11) == 0 || strncmp(s->db, "postgresql://", 13) == 0;
-  if (!postgres) return 1;
+  if (!hitl_store_is_shared(s->db)) return 1;
   int n = s->cfg.writers > 0 ? s->cfg.writers : HITL_DEFAULT_WRITERS;
   return (size_t)(n < HITL_MAX_WRITERS ? n : HITL_MAX_WRITERS);
 }
@@ -400,7 +403,8 @@ int hitl_server_start(const hitl_server_config *cfg, hitl_server **out, hitl_err
   s->feed = hitl__feed_start(s->db, hitl__sync_apply_remote, hitl__sync_resync, s);
   s->committer = hitl__committer_start(writers, n_writers, hitl__sync_on_commit,
                                        hitl__sync_before_commit, hitl__sync_sweep_config, s);
-  s->heartbeats = hitl__heartbeats_new(s->committer);
+  if (!hitl_store_is_shared(s->db)) s->run_cache = hitl__run_cache_new(RUN_CACHE_BYTES);
+  s->heartbeats = hitl__heartbeats_new(s->committer, s->run_cache);
   s->policy_pool = hitl__policy_pool_start(HITL_POLICY_WORKERS);
   s->series = hitl__series_start(s->registry);
 
@@ -482,6 +486,7 @@ void hitl_server_stop(hitl_server *s) {
   hitl__waiters_free(s->waiters);
   hitl__committer_free(s->committer);
   hitl__heartbeats_free(s->heartbeats); /* After the writer, which stored what was queued. */
+  hitl__run_cache_free(s->run_cache);
   hitl__policy_pool_free(s->policy_pool);
   hitl__webhooks_free(s->webhooks);
   hitl__series_stop(s->series);

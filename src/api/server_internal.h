@@ -26,6 +26,8 @@ struct hitl_server {
   struct hitl_policy_pool *policy_pool; /* Routes submitted tasks off the HTTP threads. */
   hitl_webhooks *webhooks;
   struct hitl_feed *feed;       /* Other servers' changes (PostgreSQL); NULL on SQLite. */
+  struct hitl_run_cache *run_cache; /* Live runs for heartbeats (api/run_cache.h); NULL where
+                                     * other servers write the database too. */
   hitl_waiters *waiters;
   hitl_registry *registry;
   hitl_auth *auth;

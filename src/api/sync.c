@@ -11,6 +11,7 @@
 #include "api/calib.h"
 #include "api/feed.h"
 #include "api/queue_json.h"
+#include "api/run_cache.h"
 #include "api/server_internal.h"
 #include "util/log.h"
 
@@ -25,8 +26,12 @@ static void apply_changes(void *ctx, const hitl_change *changes, size_t n) {
     if (changes[i].task_id[0] && changes[i].from_state >= 0 &&
         (to == HITL_TASK_DECIDED || to == HITL_TASK_EXPIRED || to == HITL_TASK_CANCELLED))
       hitl__waiters_wake(s->waiters, changes[i].task_id);
-    /* A run's command long-polls wait under the run id (api/runs.c). */
-    if (changes[i].run_id[0]) hitl__waiters_wake(s->waiters, changes[i].run_id);
+    /* A run's command long-polls wait under the run id (api/runs.c); what heartbeats know of
+     * it is out of date. */
+    if (changes[i].run_id[0]) {
+      if (s->run_cache) hitl__run_cache_forget(s->run_cache, changes[i].run_id);
+      hitl__waiters_wake(s->waiters, changes[i].run_id);
+    }
   }
 }
 

@@ -21,7 +21,8 @@ typedef struct hitl_change {
   int from_state;        /* Task state before, -1 when the task is new or no task. */
   int to_state;          /* Task state after, -1 when no task. */
   const char *decided_by; /* Static string when the event decided the task, else NULL. */
-  char run_id[HITL_ID_LEN]; /* The agent run the event concerns (core/run_control.h), or empty. */
+  char run_id[HITL_ID_LEN]; /* The agent run the event concerns (core/run_control.h): its own
+                            * events and its tasks' (they change its open tasks); or empty. */
 } hitl_change;
 
 /* An event appended but not linked yet (hitl_chain_defer): its strings are in the chain's

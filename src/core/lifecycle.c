@@ -87,6 +87,7 @@ int hitl__task_event(hitl_txn *x, const hitl_task *t, const char *type, const ch
       .decided_by = t->state == HITL_TASK_DECIDED || t->state == HITL_TASK_EXPIRED
                         ? (t->decided_by ? t->decided_by : NULL)
                         : NULL,
+      .run_id = t->run_id, /* The run's open tasks, and so what it shows, may change. */
   };
   /* decided_by in the change must outlive the task: map it to a static string. */
   if (spec.decided_by) {

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/xmalloc.h"
+
 void hitl_run_clear(hitl_run *r) {
   if (r == NULL) return;
   free(r->agent);
@@ -12,6 +14,16 @@ void hitl_run_clear(hitl_run *r) {
   free(r->metadata);
   free(r->owner);
   memset(r, 0, sizeof *r);
+}
+
+static char *dup_or_null(const char *s) { return s ? hitl_xstrdup(s) : NULL; }
+
+void hitl_run_copy(hitl_run *dst, const hitl_run *src) {
+  *dst = *src;
+  dst->agent = dup_or_null(src->agent);
+  dst->goal = dup_or_null(src->goal);
+  dst->metadata = dup_or_null(src->metadata);
+  dst->owner = dup_or_null(src->owner);
 }
 
 void hitl_run_step_clear(hitl_run_step *s) {

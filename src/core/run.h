@@ -85,6 +85,8 @@ typedef struct hitl_run_command {
 } hitl_run_command;
 
 void hitl_run_clear(hitl_run *r);
+/* Makes dst a copy of src with strings of its own (dst's old contents are not freed). */
+void hitl_run_copy(hitl_run *dst, const hitl_run *src);
 void hitl_run_step_clear(hitl_run_step *s);
 void hitl_run_command_clear(hitl_run_command *c);
 

@@ -85,9 +85,7 @@ static int check_report(const char *run_id, const hitl_actor *a, hitl_run *r, hi
   return 0;
 }
 
-/* Reads run_id from s into *r (cleared on failure), with the error an agent gets when there is
- * none. */
-static int read_run(hitl_store *s, const char *run_id, hitl_run *r, hitl_err *err) {
+int hitl_run_read(hitl_store *s, const char *run_id, hitl_run *r, hitl_err *err) {
   int rc = s->vt->run_get(s, run_id, r);
   if (rc == HITL_ENOT_FOUND)
     return hitl_err_set(err, rc, "run_id", "no run with id \"%s\": register it with POST /v1/runs",
@@ -100,7 +98,7 @@ static int read_run(hitl_store *s, const char *run_id, hitl_run *r, hitl_err *er
  * not over. */
 static int load_for_report(hitl_txn *x, const char *run_id, const hitl_actor *a, hitl_run *r,
                            hitl_err *err) {
-  int rc = read_run(x->store, run_id, r, err);
+  int rc = hitl_run_read(x->store, run_id, r, err);
   return rc ? rc : check_report(run_id, a, r, err);
 }
 
@@ -135,8 +133,13 @@ int hitl_run_heartbeat(hitl_txn *x, const char *run_id, const hitl_actor *a, boo
 
 int hitl_run_heartbeat_quick(hitl_store *s, const char *run_id, const hitl_actor *a, int64_t now,
                              hitl_run *r, hitl_err *err) {
-  int rc = read_run(s, run_id, r, err);
-  if (rc == 0) rc = check_report(run_id, a, r, err);
+  int rc = hitl_run_read(s, run_id, r, err);
+  return rc ? rc : hitl_run_heartbeat_check(run_id, a, now, r, err);
+}
+
+int hitl_run_heartbeat_check(const char *run_id, const hitl_actor *a, int64_t now, hitl_run *r,
+                             hitl_err *err) {
+  int rc = check_report(run_id, a, r, err);
   if (rc) return rc;
   if (r->state == HITL_RUN_LOST || now >= r->heartbeat_due_at) {
     hitl_run_clear(r);

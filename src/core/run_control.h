@@ -41,9 +41,18 @@ int hitl_run_heartbeat(hitl_txn *x, const char *run_id, const hitl_actor *a, boo
 int hitl_run_heartbeat_quick(hitl_store *s, const char *run_id, const hitl_actor *a, int64_t now,
                              hitl_run *r, hitl_err *err);
 
+/* hitl_run_heartbeat_quick on *r, a run already read for run_id (hitl_run_read, or a copy of
+ * such a read that is known to be current). */
+int hitl_run_heartbeat_check(const char *run_id, const hitl_actor *a, int64_t now, hitl_run *r,
+                             hitl_err *err);
+/* Reads run_id from s into *r (cleared on failure); HITL_ENOT_FOUND, with the message an agent
+ * gets, when there is none. */
+int hitl_run_read(hitl_store *s, const char *run_id, hitl_run *r, hitl_err *err);
+
 /* A heartbeat taken by hitl_run_heartbeat_quick, to be stored. */
 typedef struct hitl_run_touch {
   int64_t run_seq;
+  char run_id[HITL_ID_LEN]; /* Its id, for what the server keeps in memory (the store uses seq). */
   int64_t at;     /* When it came: last_heartbeat_at and updated_at. */
   int64_t due_at; /* at + heartbeat_seconds. */
 } hitl_run_touch;

@@ -10,13 +10,16 @@ static bool starts_with(const char *s, const char *prefix) {
   return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+bool hitl_store_is_shared(const char *location) {
+  return location && (starts_with(location, "postgres://") || starts_with(location, "postgresql://"));
+}
+
 int hitl_store_open(const char *location, hitl_store **out, hitl_err *err) {
   *out = NULL;
   if (location == NULL || location[0] == '\0')
     return hitl_err_set(err, HITL_EVALIDATION, "database",
                         "no database given: pass a SQLite file path or a postgres:// URL");
-  bool postgres = starts_with(location, "postgres://") || starts_with(location, "postgresql://");
-  int rc = postgres ? hitl__store_postgres_open(location, out, err)
+  int rc = hitl_store_is_shared(location) ? hitl__store_postgres_open(location, out, err)
                     : hitl__store_sqlite_open(location, out, err);
   if (rc == 0) *out = hitl__store_fault_on_open(*out);
   return rc;

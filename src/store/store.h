@@ -375,6 +375,9 @@ struct hitl_store {
  * postgres:// or postgresql:// URL for PostgreSQL (the database must exist; its tables are
  * created and migrated). Sets *out to a handle the caller closes with hitl_store_close. */
 int hitl_store_open(const char *location, hitl_store **out, hitl_err *err);
+/* True when other servers may write the database at location too (PostgreSQL); false for a
+ * SQLite file, whose one writer is the server that opened it. */
+bool hitl_store_is_shared(const char *location);
 /* Opens a SQLite database file; see hitl_store_open. */
 int hitl__store_sqlite_open(const char *path, hitl_store **out, hitl_err *err);
 /* Opens a PostgreSQL database by its libpq URL; see hitl_store_open. */

@@ -414,6 +414,64 @@ static void test_waiting_on_people(void **state) {
   free(id);
 }
 
+/* Heartbeats are answered from what the server knows of its live runs (api/run_cache.c): every
+ * answer still shows each change committed before it, whichever request made the change. */
+static void beat_expect(const char *id, const char *state, long long steps, long long open_tasks,
+                        const char *goal, long long pending_commands) {
+  test_resp r;
+  assert_int_equal(run_post(id, "/heartbeat", agent, NULL, &r), 200);
+  assert_string_equal(tj_str(&r, "state"), state);
+  assert_int_equal(tj_int(&r, "step_count"), steps);
+  assert_int_equal(tj_int(&r, "pending_commands"), pending_commands);
+  assert_int_equal(tj_int(&r, "open_tasks"), open_tasks);
+  assert_string_equal(tj_str(&r, "goal"), goal);
+  tr_free(&r);
+}
+
+static void test_heartbeat_answer_follows_changes(void **state) {
+  (void)state;
+  char *id = start_run(agent, "{\"agent\":\"clerk\",\"goal\":\"file\"}");
+  beat_expect(id, "running", 0, 0, "file", 0);
+  beat_expect(id, "running", 0, 0, "file", 0);
+  test_resp r;
+  /* A step (no event). */
+  assert_int_equal(run_post(id, "/steps", agent, "{\"text\":\"read the form\"}", &r), 201);
+  tr_free(&r);
+  beat_expect(id, "running", 1, 0, "file", 0);
+  /* A task of the run, submitted and then decided by people. */
+  char body[256];
+  snprintf(body, sizeof body, "{\"input\":{\"text\":\"file it\"},\"run_id\":\"%s\"}", id);
+  assert_int_equal(tr(&srv, "POST", "/v1/queues/review/tasks", agent, body, &r), 201);
+  char *task = strdup(tj_str(&r, "id"));
+  tr_free(&r);
+  beat_expect(id, "waiting", 1, 1, "file", 0);
+  assert_int_equal(tr(&srv, "POST", "/v1/queues/review/claim", alice, NULL, &r), 200);
+  char resp[256], path[128];
+  snprintf(resp, sizeof resp, "{\"lease_id\":\"%s\",\"kind\":\"approve\"}", tj_str(&r, "lease.id"));
+  tr_free(&r);
+  snprintf(path, sizeof path, "/v1/tasks/%s/responses", task);
+  assert_int_equal(tr(&srv, "POST", path, alice, resp, &r), 200);
+  tr_free(&r);
+  beat_expect(id, "running", 1, 0, "file", 0);
+  /* Commands by people: a new goal, a pause, a stop. */
+  assert_int_equal(run_post(id, "/commands", ADMIN_TOKEN, "{\"type\":\"goal\",\"goal\":\"send\"}", &r),
+                   201);
+  tr_free(&r);
+  beat_expect(id, "running", 1, 0, "send", 1);
+  assert_int_equal(run_post(id, "/commands/1/ack", agent, NULL, &r), 200);
+  tr_free(&r);
+  beat_expect(id, "running", 1, 0, "send", 0);
+  assert_int_equal(run_post(id, "/commands", ADMIN_TOKEN, "{\"type\":\"pause\"}", &r), 201);
+  tr_free(&r);
+  beat_expect(id, "paused", 1, 0, "send", 1);
+  assert_int_equal(run_post(id, "/commands", ADMIN_TOKEN, "{\"type\":\"stop\"}", &r), 201);
+  tr_free(&r);
+  assert_int_equal(run_post(id, "/heartbeat", agent, NULL, &r), 409);
+  tr_free(&r);
+  free(task);
+  free(id);
+}
+
 static void test_roles(void **state) {
   (void)state;
   char *id = start_run(agent, "{\"agent\":\"mine\"}");
@@ -686,6 +744,7 @@ int main(void) {
       cmocka_unit_test(test_transitions_refused),
       cmocka_unit_test(test_lost_and_found),
       cmocka_unit_test(test_waiting_on_people),
+      cmocka_unit_test(test_heartbeat_answer_follows_changes),
       cmocka_unit_test(test_roles),
       cmocka_unit_test(test_bad_input),
       cmocka_unit_test(test_task_deadline_fails_closed),

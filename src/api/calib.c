@@ -14,6 +14,7 @@ hitl_calib_set *hitl__calib_new(unsigned snapshot_every) {
   hitl_calib_set *c = hitl_xcalloc(1, sizeof *c);
   c->snapshot_every = snapshot_every ? snapshot_every : HITL__CALIB_SNAPSHOT_EVERY;
   pthread_mutex_init(&c->lock, NULL);
+  pthread_mutex_init(&c->lanes_lock, NULL);
   return c;
 }
 
@@ -32,6 +33,7 @@ void hitl__calib_free(hitl_calib_set *c) {
   free(c->gained);
   free(c->notes);
   pthread_mutex_destroy(&c->lock);
+  pthread_mutex_destroy(&c->lanes_lock);
   free(c);
 }
 

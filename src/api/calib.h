@@ -53,10 +53,11 @@ int hitl__calib_backfill(hitl_store *st, int64_t queue_id, const hitl_queue_conf
 int hitl__calib_backfill_at_start(hitl_store *st, int64_t queue_id,
                                   const hitl_queue_config *config);
 
-/* Writer thread, inside the transaction that changed the queue's configuration so that it
- * keeps evidence from now on: decisions on the queue in the same transaction are recorded,
- * though the registry holds the old configuration until the transaction commits. */
-void hitl__calib_gained(hitl_calib_set *c, int64_t queue_id);
+/* Writer lane `lane`, inside the transaction that changed the queue's configuration so that it
+ * keeps evidence from now on: decisions on the queue in the same transaction (and in another
+ * lane's that commits meanwhile) are recorded, though the registry holds the old configuration
+ * until the transaction commits. Thread-safe. */
+void hitl__calib_gained(hitl_calib_set *c, int lane, int64_t queue_id);
 
 /* The score of a submitted task body: its confidence, else its largest probability; NaN when
  * it has neither. */
@@ -92,12 +93,12 @@ enum {
   HITL__TALLY_KINDS = HITL__TALLY_SET + 16 + 1,
 };
 
-/* Writer thread, inside a submit's job: notes what the stored task adds to its queue's tallies
+/* Writer lane `lane`, inside a submit's job: notes what the stored task adds to its queue's tallies
  * (calib_on: routed by a calibrated policy, accepted: by its calibrated condition; set_size:
  * hitl_policy_calib's, < -1 when it gives none). They are written, summed per queue and kind,
  * by hitl__calib_precommit when the transaction holds the task's submission: a job undone by its
  * savepoint counts nothing, and a transaction run again counts each task once. */
-void hitl__calib_note_submit(hitl_calib_set *c, const char *task_id, int64_t queue_id,
+void hitl__calib_note_submit(hitl_calib_set *c, int lane, const char *task_id, int64_t queue_id,
                              bool calib_on, bool accepted, int set_size);
 
 /* The evidence row to store with a task routed with *pc (task_seq left 0): its routing tag as
@@ -109,9 +110,11 @@ void hitl__calib_row_for(const hitl_policy_calib *pc, int64_t queue_id, hitl_cal
  * the verified pair (score, model was right) with the task, adds it to the queue's state,
  * and appends calibration.withdrawn (or calibration.certified) when the certificate was
  * withdrawn (or issued). Changes to the in-memory state are undone at the next call unless
- * hitl__calib_committed came first. Writer thread only. */
+ * hitl__calib_committed came first. Writer only, one lane at a time (the lane holds the chain's
+ * lock and api/commit.c's order). */
 int hitl__calib_precommit(hitl_calib_set *c, hitl_registry *reg, hitl_txn *x);
-/* After the transaction committed: keeps what hitl__calib_precommit did. Writer thread only. */
+/* After the transaction committed: keeps what hitl__calib_precommit did. Writer only, by the
+ * lane whose precommit came last. */
 void hitl__calib_committed(hitl_calib_set *c);
 
 /* Writes the queue's calibration view (without the withdrawal history) into b as the members

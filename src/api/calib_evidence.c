@@ -44,7 +44,6 @@ void hitl__calib_committed(hitl_calib_set *c) {
     c->pending[i]->saved = false;
   }
   c->n_pending = 0;
-  c->n_gained = 0;
 }
 
 /* Keeps e's state so that undo_pending can put it back. Under e->lock. */
@@ -142,20 +141,38 @@ static int add_pair(hitl_calib_set *c, hitl_txn *x, hitl_calib_entry *e, const d
 }
 
 /* Whether decisions on the queue are evidence: its configuration keeps evidence, or it started
- * to in this transaction (the registry learns the new configuration only once it commits). */
+ * to in an open transaction (the registry learns the new configuration only once it commits):
+ * of this lane, or of another whose commit may come first. */
 static bool keeps_evidence(hitl_calib_set *c, hitl_registry *reg, int64_t queue_id) {
-  for (size_t i = 0; i < c->n_gained; i++)
-    if (c->gained[i] == queue_id) return true;
+  bool gained = false;
+  pthread_mutex_lock(&c->lanes_lock);
+  for (size_t i = 0; i < c->n_gained && !gained; i++) gained = c->gained[i].queue_id == queue_id;
+  pthread_mutex_unlock(&c->lanes_lock);
+  if (gained) return true;
   const hitl_queue_config *q = hitl__registry_config_by_id(reg, queue_id);
   return q && hitl_calib_wanted(q);
 }
 
-void hitl__calib_gained(hitl_calib_set *c, int64_t queue_id) {
+void hitl__calib_gained(hitl_calib_set *c, int lane, int64_t queue_id) {
+  pthread_mutex_lock(&c->lanes_lock);
   if (c->n_gained == c->cap_gained) {
     c->cap_gained = c->cap_gained ? 2 * c->cap_gained : 4;
     c->gained = hitl_xrealloc(c->gained, c->cap_gained * sizeof *c->gained);
   }
-  c->gained[c->n_gained++] = queue_id;
+  c->gained[c->n_gained++] = (struct hitl_calib_gained){.queue_id = queue_id, .lane = lane};
+  pthread_mutex_unlock(&c->lanes_lock);
+}
+
+/* Forgets the queues the lane's transaction gained: its precommit has used them, and its
+ * commit, if it comes, tells the registry (its jobs are answered before another lane's
+ * precommit begins: api/commit.c). A run again adds them again. */
+static void forget_gained(hitl_calib_set *c, int lane) {
+  pthread_mutex_lock(&c->lanes_lock);
+  size_t kept = 0;
+  for (size_t i = 0; i < c->n_gained; i++)
+    if (c->gained[i].lane != lane) c->gained[kept++] = c->gained[i];
+  c->n_gained = kept;
+  pthread_mutex_unlock(&c->lanes_lock);
 }
 
 /* Stores the verified pair of a task people decided; sets d->queue when it has one (else clears
@@ -276,6 +293,7 @@ int hitl__calib_precommit(hitl_calib_set *c, hitl_registry *reg, hitl_txn *x) {
   for (size_t i = 0; i < n; i++) free(list[i].queue);
   free(list);
   if (rc == 0) rc = hitl__calib_tally_flush(c, x);
+  forget_gained(c, x->lane);
   return rc;
 }
 

@@ -51,10 +51,16 @@ struct hitl_calib_set {
     double score;
   } *conf_adds;
   size_t n_conf_adds, cap_conf_adds;
-  int64_t *gained;          /* Writer only: queues that started keeping evidence in the open */
-  size_t n_gained, cap_gained; /* (or a failed) transaction, until one commits. */
-  struct hitl_calib_note *notes; /* Writer only: tasks submitted in the open transaction, */
-  size_t n_notes, cap_notes;     /* counted in the tallies by its precommit (calib_tally.c). */
+  /* The writer's lanes (api/commit.h) add to these while they run their transactions' jobs,
+   * side by side: each entry names its lane, and a lane's precommit takes its own. */
+  pthread_mutex_t lanes_lock; /* Guards gained and notes. */
+  struct hitl_calib_gained {  /* Queues that started keeping evidence in an open (or a */
+    int64_t queue_id;         /* failed) transaction, until its precommit. */
+    int lane;
+  } *gained;
+  size_t n_gained, cap_gained;
+  struct hitl_calib_note *notes; /* Tasks submitted in open transactions, counted in the */
+  size_t n_notes, cap_notes;     /* tallies by their precommit (calib_tally.c). */
 };
 
 /* What a submitted task adds to its queue's tallies (api/calib.h's kinds). */
@@ -64,10 +70,11 @@ typedef struct hitl_calib_note {
   bool routed, accepted; /* HITL__TALLY_ROUTED and ACCEPTED. */
   int set_kind;          /* HITL__TALLY_NO_SET or SET + size; -1: none. */
   bool counted;          /* Matched with its submission in this transaction. */
+  int lane;              /* The writer lane whose transaction submitted it (hitl_txn.lane). */
 } hitl_calib_note;
 
 /* Adds the notes whose tasks this transaction submitted to their queues' tallies (one write per
- * queue and kind) and forgets every note. Returns 0 or a store error. */
+ * queue and kind) and forgets every note of its lane. Returns 0 or a store error. */
 int hitl__calib_tally_flush(hitl_calib_set *c, hitl_txn *x);
 
 /* The entry of the queue, made when create; NULL when there is none. Thread-safe. */

@@ -100,7 +100,7 @@ static int put_run(hitl_job *job, hitl_txn *x) {
   if (!j->created && hitl_calib_wanted(j->config) && (old == NULL || !hitl_calib_wanted(old))) {
     rc = hitl__calib_backfill(x->store, j->id, j->config);
     if (rc) return hitl_err_set(&job->err, rc, NULL, "could not rebuild the calibration evidence");
-    hitl__calib_gained(server->calib, j->id);
+    hitl__calib_gained(server->calib, x->lane, j->id);
   }
   return 0;
 }

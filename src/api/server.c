@@ -342,6 +342,15 @@ static void fit_file_limit(hitl_server_config *cfg) {
   }
 }
 
+/* Writer lanes for the server's database: several on PostgreSQL, whose round trips to the
+ * database then overlap (bench/README.md, "PostgreSQL"); one on SQLite, which has one writer at a
+ * time. */
+static size_t writer_lanes(const hitl_server *s) {
+  if (!hitl_store_is_shared(s->db)) return 1;
+  int n = s->cfg.writers > 0 ? s->cfg.writers : HITL_DEFAULT_WRITERS;
+  return (size_t)(n < HITL_MAX_WRITERS ? n : HITL_MAX_WRITERS);
+}
+
 int hitl_server_start(const hitl_server_config *cfg, hitl_server **out, hitl_err *err) {
   if (hitl_id_init() != 0) return hitl_err_set(err, HITL_EINTERNAL, NULL, "libsodium failed to start");
   hitl_server *s = hitl_xcalloc(1, sizeof *s);
@@ -380,18 +389,20 @@ int hitl_server_start(const hitl_server_config *cfg, hitl_server **out, hitl_err
     rc = hitl__tls_load(cfg->tls_cert, cfg->tls_key, &s->tls_cert, &s->tls_key, err);
     if (rc) goto fail;
   }
-  hitl_store *writer = NULL;
-  rc = hitl_store_open(s->db, &writer, err);
+  hitl_store *writers[HITL_MAX_WRITERS] = {0};
+  size_t n_writers = writer_lanes(s);
+  rc = hitl_store_open(s->db, &writers[0], err);
   if (rc) goto fail;
-  rc = hitl__sync_load_queues(s, writer, 0, false, err);
+  rc = hitl__sync_load_queues(s, writers[0], 0, false, err);
+  for (size_t i = 1; i < n_writers && rc == 0; i++) rc = hitl_store_open(s->db, &writers[i], err);
   if (rc) {
-    hitl_store_close(writer);
+    for (size_t i = 0; i < n_writers; i++) hitl_store_close(writers[i]);
     goto fail;
   }
   s->webhooks = hitl__webhooks_new(s, cfg->webhook_secret, cfg->webhook_retry_ms);
   s->feed = hitl__feed_start(s->db, hitl__sync_apply_remote, hitl__sync_resync, s);
-  s->committer = hitl__committer_start(writer, hitl__sync_on_commit, hitl__sync_before_commit,
-                                       hitl__sync_sweep_config, s);
+  s->committer = hitl__committer_start(writers, n_writers, hitl__sync_on_commit,
+                                       hitl__sync_before_commit, hitl__sync_sweep_config, s);
   if (!hitl_store_is_shared(s->db)) s->run_cache = hitl__run_cache_new(RUN_CACHE_BYTES);
   s->heartbeats = hitl__heartbeats_new(s->committer, s->run_cache);
   s->policy_pool = hitl__policy_pool_start(HITL_POLICY_WORKERS);

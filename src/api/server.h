@@ -29,6 +29,8 @@ typedef struct hitl_server_config {
   const char *tls_key;      /* Its PEM private key file (needed with tls_cert). */
   unsigned calib_snapshot_every; /* Verified pairs between snapshots of a queue's calibration
                                     state; 0: the default (5,000). */
+  int writers;              /* Writer lanes on PostgreSQL (api/commit.h), at most
+                             * HITL_MAX_WRITERS; 0: HITL_DEFAULT_WRITERS. SQLite has one. */
 } hitl_server_config;
 
 #define HITL_DEFAULT_MAX_BODY (1024 * 1024)
@@ -37,6 +39,8 @@ typedef struct hitl_server_config {
 #define HITL_DEFAULT_HEADER_TIMEOUT_MS 10000
 #define HITL_DEFAULT_RATE_LIMIT 1000
 #define HITL_DEFAULT_MAX_WAITS 64
+#define HITL_DEFAULT_WRITERS 2 /* Writer lanes on PostgreSQL (bench/README.md, "PostgreSQL"). */
+#define HITL_MAX_WRITERS 8
 
 /* Opens the store, loads the queues and starts serving. Sets *out; the caller stops it with
  * hitl_server_stop. Returns 0 or an error with err set. */

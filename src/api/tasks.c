@@ -90,8 +90,9 @@ static int submit_run(hitl_job *job, hitl_txn *x) {
     }
     /* For the view's last day, written with the transaction's other submissions. */
     if (!j->replayed[i])
-      hitl__calib_note_submit(j->req->server->calib, j->tasks[i].id, j->tasks[i].queue_id, j->calib_on[i],
-                              j->calib[i].fired, j->calib[i].set_size);
+      hitl__calib_note_submit(j->req->server->calib, x->lane, j->tasks[i].id,
+                              j->tasks[i].queue_id, j->calib_on[i], j->calib[i].fired,
+                              j->calib[i].set_size);
   }
   return 0;
 }

@@ -21,7 +21,7 @@ static const char serve_usage[] =
     "                  [--tls-cert FILE --tls-key FILE] [--max-connections N]\n"
     "                  [--max-connections-per-address N] [--header-timeout-ms MS]\n"
     "                  [--rate-limit N] [--max-waits-per-token N]\n"
-    "                  [--calibration-snapshot-every N]\n"
+    "                  [--calibration-snapshot-every N] [--writers N]\n"
     "\n"
     "Serves the HTTP API. HITL_ADMIN_TOKEN in the environment (at least 32 characters: make one\n"
     "with `hitl token generate`) becomes an orchestrator token;\n"
@@ -49,7 +49,9 @@ static const char serve_usage[] =
     "                     64; 0: no cap); over it: 429\n"
     "  --calibration-snapshot-every N  verified pairs between stored snapshots of a queue's\n"
     "                     calibration state; a start replays the pairs after the last one\n"
-    "                     (default 5000)\n";
+    "                     (default 5000)\n"
+    "  --writers N        PostgreSQL: writer connections, each committing its own batches of\n"
+    "                     writes (default 2, at most 8); SQLite always has one writer\n";
 
 /* Parses v as a whole number from min to max into *out; false (after a message) otherwise. */
 static bool parse_count(const char *option, const char *v, long long min, long long max,
@@ -157,7 +159,7 @@ int hitl__cmd_serve(int argc, char **argv) {
   long long max_conns = HITL_DEFAULT_MAX_CONNECTIONS;
   long long per_address = HITL_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;
   long long header_ms = HITL_DEFAULT_HEADER_TIMEOUT_MS, rate = HITL_DEFAULT_RATE_LIMIT;
-  long long waits = HITL_DEFAULT_MAX_WAITS, snapshot_every = 5000;
+  long long waits = HITL_DEFAULT_MAX_WAITS, snapshot_every = 5000, writers = 0;
   const char *tls_cert = NULL, *tls_key = NULL;
   /* Every option but --help takes a value: the loop steps over both. */
   for (int i = 1; i < argc; i += 2) {
@@ -191,6 +193,8 @@ int hitl__cmd_serve(int argc, char **argv) {
       if (!parse_count(a, v, 0, 1000000, &waits)) return HITL_EXIT_USAGE;
     } else if (strcmp(a, "--calibration-snapshot-every") == 0 && v) {
       if (!parse_count(a, v, 1, 100000000, &snapshot_every)) return HITL_EXIT_USAGE;
+    } else if (strcmp(a, "--writers") == 0 && v) {
+      if (!parse_count(a, v, 1, HITL_MAX_WRITERS, &writers)) return HITL_EXIT_USAGE;
     } else if (strcmp(a, "--log-level") == 0 && v) {
       int level = hitl_log_level_parse(v);
       if (level < 0) {
@@ -244,6 +248,7 @@ int hitl__cmd_serve(int argc, char **argv) {
       .tls_cert = tls_cert,
       .tls_key = tls_key,
       .calib_snapshot_every = (unsigned)snapshot_every,
+      .writers = (int)writers,
   };
   hitl_server *server = NULL;
   hitl_err err = {0};

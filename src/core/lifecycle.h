@@ -35,6 +35,8 @@ typedef struct hitl_txn {
   hitl_store *store; /* Inside a write transaction. */
   hitl_chain *chain;
   int64_t now;       /* Milliseconds since the epoch. */
+  int lane;          /* The writer lane running the transaction (api/commit.h), 0 with one: for
+                      * what callers keep in memory per open transaction. */
 } hitl_txn;
 
 /* Routes a new task: evaluates the queue's policy and fills t->route, state, role, priority,

@@ -59,7 +59,11 @@ static const char *const stmt_sql[HITL__PG_COUNT] = {
         "SELECT " HITL__PG_TASK_COLUMNS " FROM tasks t "
         "WHERE t.queue_id = $1 AND t.state = 0 "
         "AND ($2::boolean OR t.role IS NULL OR strpos($3, ',' || t.role || ',') > 0) "
-        "AND NOT EXISTS (SELECT 1 FROM responses r WHERE r.task_seq = t.seq AND r.reviewer = $4) "
+        /* OFFSET 0 keeps this a probe of responses_task_reviewer per candidate: made a join,
+         * on the statistics of a new database, it read every response of the reviewer
+         * (test_pg_plans.c). */
+        "AND NOT EXISTS (SELECT 1 FROM responses r WHERE r.task_seq = t.seq AND r.reviewer = $4 "
+        "OFFSET 0) "
         "ORDER BY t.priority DESC, t.seq LIMIT 1 FOR UPDATE OF t SKIP LOCKED",
     /* task_scan: by queue and seq, by queue, state and seq, or people's decisions by time; each
      * with all columns or the summary's. */

@@ -375,7 +375,8 @@ static void test_bad_options(void **state) {
   const char *cases[][2] = {{"--rate-limit", "-1"},        {"--rate-limit", "x"},
                             {"--max-connections", "3"},    {"--header-timeout-ms", "5"},
                             {"--max-waits-per-token", ""}, {"--tls-cert", "/nonexistent"},
-                            {"--max-connections-per-address", "1e3"}};
+                            {"--max-connections-per-address", "1e3"}, {"--writers", "0"},
+                            {"--writers", "9"}};
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     char cmd[512];
     snprintf(cmd, sizeof cmd, "'%s' serve --listen 127.0.0.1:0 --db /nonexistent/db %s '%s' "

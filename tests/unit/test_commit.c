@@ -131,8 +131,8 @@ static const hitl_queue_config *no_config(void *ctx, int64_t queue_id) {
  * runs and result. */
 static void run_job(const char *path, int lose, int *runs, int *rc) {
   commits_seen = changes_seen = 0;
-  hitl_committer *c = hitl__committer_start(open_flaky(path, lose), on_commit, NULL, no_config,
-                                            NULL);
+  hitl_store *st = open_flaky(path, lose);
+  hitl_committer *c = hitl__committer_start(&st, 1, on_commit, NULL, no_config, NULL);
   queue_job j = {.job = {.run = queue_run, .done = queue_done}};
   pthread_mutex_init(&j.lock, NULL);
   pthread_cond_init(&j.cond, NULL);
@@ -222,8 +222,8 @@ static void job_init(queue_job *j) {
 static void test_lazy_jobs_ride_along(void **state) {
   fixture *f = *state;
   commits_seen = changes_seen = 0;
-  hitl_committer *c = hitl__committer_start(open_flaky(f->path, 0), on_commit, NULL, no_config,
-                                            NULL);
+  hitl_store *st = open_flaky(f->path, 0);
+  hitl_committer *c = hitl__committer_start(&st, 1, on_commit, NULL, no_config, NULL);
   enum { N = 10 };
   queue_job lazy[N], plain, alone;
   for (int i = 0; i < N; i++) {

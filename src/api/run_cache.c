@@ -28,7 +28,8 @@ struct hitl_run_cache {
 /* FNV-1a: ids are random already; this only spreads them over the buckets, and is cheap. */
 static uint64_t hash_of(const char *run_id) {
   uint64_t h = 14695981039346656037u;
-  for (const unsigned char *p = (const unsigned char *)run_id; *p; p++) h = (h ^ *p) * 1099511628211u;
+  for (const unsigned char *p = (const unsigned char *)run_id; *p; p++)
+    h = (h ^ *p) * 1099511628211u;
   return h;
 }
 

@@ -11,7 +11,8 @@ static bool starts_with(const char *s, const char *prefix) {
 }
 
 bool hitl_store_is_shared(const char *location) {
-  return location && (starts_with(location, "postgres://") || starts_with(location, "postgresql://"));
+  return location &&
+         (starts_with(location, "postgres://") || starts_with(location, "postgresql://"));
 }
 
 int hitl_store_open(const char *location, hitl_store **out, hitl_err *err) {

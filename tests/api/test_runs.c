@@ -454,8 +454,8 @@ static void test_heartbeat_answer_follows_changes(void **state) {
   tr_free(&r);
   beat_expect(id, "running", 1, 0, "file", 0);
   /* Commands by people: a new goal, a pause, a stop. */
-  assert_int_equal(run_post(id, "/commands", ADMIN_TOKEN, "{\"type\":\"goal\",\"goal\":\"send\"}", &r),
-                   201);
+  assert_int_equal(
+      run_post(id, "/commands", ADMIN_TOKEN, "{\"type\":\"goal\",\"goal\":\"send\"}", &r), 201);
   tr_free(&r);
   beat_expect(id, "running", 1, 0, "send", 1);
   assert_int_equal(run_post(id, "/commands/1/ack", agent, NULL, &r), 200);

@@ -6,6 +6,7 @@
 #include <libpq-fe.h>
 
 #include "store/store.h"
+#include "store/task_columns.h"
 #include "util/buf.h"
 
 /* Every statement the backend runs, prepared once per connection (named "h<id>"). */
@@ -85,30 +86,11 @@ typedef enum hitl__pg_stmt_id {
   HITL__PG_COUNT
 } hitl__pg_stmt_id;
 
-/* The columns every task query selects, in the order hitl__pg_read_task reads them. */
-#define HITL__PG_TASK_COLUMNS                                                                    \
-  "t.seq, t.id, t.queue_id, (SELECT q.name FROM queues q WHERE q.id = t.queue_id), t.state, "    \
-  "t.role, t.priority, t.created_at, t.updated_at, t.deadline_at, t.idempotency_key, "           \
-  "t.body_hash, t.external_id, t.model_version, t.inference_id, t.run_id, t.confidence, "        \
-  "t.payload, t.route, t.stage, t.needed, t.answers, t.lease_id, t.lease_owner, "                \
-  "t.lease_expires_at, t.decision, t.decided_by, t.decided_at, t.submitted_by, "            \
-  "t.timeout_action"
-
 /* A statement sent in pipeline mode whose result is read later. */
 typedef struct hitl__pg_pending {
   const char *what;  /* For the log (static string). */
   bool must_change;  /* Changing (or returning) no row is a failure, as hitl__pg_change says. */
 } hitl__pg_pending;
-
-/* The same columns without the task's contents (payload, route, decision: NULL), for
- * task_scan's summaries. */
-#define HITL__PG_TASK_SUMMARY_COLUMNS                                                            \
-  "t.seq, t.id, t.queue_id, (SELECT q.name FROM queues q WHERE q.id = t.queue_id), t.state, "    \
-  "t.role, t.priority, t.created_at, t.updated_at, t.deadline_at, t.idempotency_key, "           \
-  "t.body_hash, t.external_id, t.model_version, t.inference_id, t.run_id, t.confidence, "        \
-  "NULL, NULL, t.stage, t.needed, t.answers, t.lease_id, t.lease_owner, "                        \
-  "t.lease_expires_at, NULL, t.decided_by, t.decided_at, t.submitted_by, "                       \
-  "t.timeout_action"
 
 /* A PostgreSQL store handle: the base first, then one connection. */
 typedef struct hitl__pg {
@@ -287,7 +269,7 @@ int hitl__pg_delivery_get(hitl_store *store, const char *id, hitl_delivery *out)
 int hitl__pg_delivery_take(hitl_store *store, int64_t seq, int64_t now, int64_t hold_until,
                            bool *taken);
 
-/* Fills a task (zeroed) from row i, whose first columns are HITL__PG_TASK_COLUMNS. */
+/* Fills a task (zeroed) from row i, whose first columns are HITL__TASK_COLUMNS. */
 void hitl__pg_read_task(const PGresult *r, int i, void *row);
 
 /* The run functions of the vtable (postgres_run.c). */

@@ -44,19 +44,19 @@ static const char *const stmt_sql[HITL__PG_COUNT] = {
         "UPDATE tasks SET state = $2, role = $3, priority = $4, stage = $5, needed = $6, "
         "answers = $7, lease_id = $8, lease_owner = $9, lease_expires_at = $10, deadline_at = $11, "
         "decision = $12, decided_by = $13, decided_at = $14, updated_at = $15 WHERE seq = $1",
-    [HITL__PG_TASK_GET] = "SELECT " HITL__PG_TASK_COLUMNS " FROM tasks t WHERE t.id = $1",
+    [HITL__PG_TASK_GET] = "SELECT " HITL__TASK_COLUMNS " FROM tasks t WHERE t.id = $1",
     /* In a write transaction a task is read to be changed: lock it, so that another node's
      * writer cannot change it between this read and the update. */
     [HITL__PG_TASK_GET_LOCK] =
-        "SELECT " HITL__PG_TASK_COLUMNS " FROM tasks t WHERE t.id = $1 FOR UPDATE OF t",
-    [HITL__PG_TASK_IDEMPOTENT] = "SELECT " HITL__PG_TASK_COLUMNS " FROM tasks t "
+        "SELECT " HITL__TASK_COLUMNS " FROM tasks t WHERE t.id = $1 FOR UPDATE OF t",
+    [HITL__PG_TASK_IDEMPOTENT] = "SELECT " HITL__TASK_COLUMNS " FROM tasks t "
                                  "WHERE t.queue_id = $1 AND COALESCE(t.submitted_by, '') = $2 "
                                  "AND t.idempotency_key = $3",
     /* $3 is the caller's roles as ",a,b,". SKIP LOCKED passes over the tasks other writers are
      * claiming right now, so two nodes never lease the same task; a task whose claim committed
      * meanwhile is checked again against the WHERE clause (it is no longer pending). */
     [HITL__PG_TASK_CLAIM] =
-        "SELECT " HITL__PG_TASK_COLUMNS " FROM tasks t "
+        "SELECT " HITL__TASK_COLUMNS " FROM tasks t "
         "WHERE t.queue_id = $1 AND t.state = 0 "
         "AND ($2::boolean OR t.role IS NULL OR strpos($3, ',' || t.role || ',') > 0) "
         /* OFFSET 0 keeps this a probe of responses_task_reviewer per candidate: made a join,
@@ -74,19 +74,19 @@ static const char *const stmt_sql[HITL__PG_COUNT] = {
   "WHERE t.queue_id = $1 AND t.decided_at >= $4 AND t.decided_at > 0 "                           \
   "AND t.decided_by <> 'policy' AND (t.decided_at, t.seq) < ($5, $2) "                           \
   "ORDER BY t.decided_at DESC, t.seq DESC LIMIT $3"
-    [HITL__PG_TASK_SCAN] = SCAN_FROM(HITL__PG_TASK_COLUMNS) SCAN_ALL,
-    [HITL__PG_TASK_SCAN_STATE] = SCAN_FROM(HITL__PG_TASK_COLUMNS) SCAN_STATE,
-    [HITL__PG_TASK_SCAN_DECIDED] = SCAN_FROM(HITL__PG_TASK_COLUMNS) SCAN_DECIDED,
-    [HITL__PG_TASK_SCAN_SUMMARY] = SCAN_FROM(HITL__PG_TASK_SUMMARY_COLUMNS) SCAN_ALL,
-    [HITL__PG_TASK_SCAN_STATE_SUMMARY] = SCAN_FROM(HITL__PG_TASK_SUMMARY_COLUMNS) SCAN_STATE,
-    [HITL__PG_TASK_SCAN_DECIDED_SUMMARY] = SCAN_FROM(HITL__PG_TASK_SUMMARY_COLUMNS) SCAN_DECIDED,
+    [HITL__PG_TASK_SCAN] = SCAN_FROM(HITL__TASK_COLUMNS) SCAN_ALL,
+    [HITL__PG_TASK_SCAN_STATE] = SCAN_FROM(HITL__TASK_COLUMNS) SCAN_STATE,
+    [HITL__PG_TASK_SCAN_DECIDED] = SCAN_FROM(HITL__TASK_COLUMNS) SCAN_DECIDED,
+    [HITL__PG_TASK_SCAN_SUMMARY] = SCAN_FROM(HITL__TASK_SUMMARY_COLUMNS) SCAN_ALL,
+    [HITL__PG_TASK_SCAN_STATE_SUMMARY] = SCAN_FROM(HITL__TASK_SUMMARY_COLUMNS) SCAN_STATE,
+    [HITL__PG_TASK_SCAN_DECIDED_SUMMARY] = SCAN_FROM(HITL__TASK_SUMMARY_COLUMNS) SCAN_DECIDED,
     /* Due tasks another node's sweeper holds are skipped: each is handled once. */
     [HITL__PG_TASK_DUE_LEASE] =
-        "SELECT " HITL__PG_TASK_COLUMNS ", t.lease_expires_at FROM tasks t "
+        "SELECT " HITL__TASK_COLUMNS ", t.lease_expires_at FROM tasks t "
         "WHERE t.state = 1 AND t.lease_expires_at <= $1 ORDER BY t.lease_expires_at LIMIT $2 "
         "FOR UPDATE OF t SKIP LOCKED",
     [HITL__PG_TASK_DUE_DEADLINE] =
-        "SELECT " HITL__PG_TASK_COLUMNS ", t.deadline_at FROM tasks t "
+        "SELECT " HITL__TASK_COLUMNS ", t.deadline_at FROM tasks t "
         "WHERE t.state IN (0, 1) AND t.deadline_at > 0 AND t.deadline_at <= $1 "
         "ORDER BY t.deadline_at LIMIT $2 FOR UPDATE OF t SKIP LOCKED",
     [HITL__PG_TASK_NEXT_DUE] =
@@ -217,7 +217,7 @@ static const char *const stmt_sql[HITL__PG_COUNT] = {
         "ORDER BY seq LIMIT $4",
     [HITL__PG_RUN_COMMAND_ACK] =
         "UPDATE run_commands SET acked_at = $3 WHERE run_seq = $1 AND seq = $2",
-    [HITL__PG_RUN_OPEN_TASKS] = "SELECT " HITL__PG_TASK_COLUMNS " FROM tasks t "
+    [HITL__PG_RUN_OPEN_TASKS] = "SELECT " HITL__TASK_COLUMNS " FROM tasks t "
                                 "WHERE t.run_id = $1 AND t.state IN (0, 1) ORDER BY t.seq LIMIT $2",
     /* Delivered to the listeners when the transaction commits; NOTIFY folds identical payloads
      * of one transaction into one, which the feed's texts never are (each holds event seqs). */

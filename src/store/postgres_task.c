@@ -7,7 +7,7 @@
 #include "store/postgres.h"
 #include "util/xmalloc.h"
 
-/* Fills t (zeroed) from row i, whose first columns are HITL__PG_TASK_COLUMNS. */
+/* Fills t (zeroed) from row i, whose first columns are HITL__TASK_COLUMNS. */
 void hitl__pg_read_task(const PGresult *r, int i, void *row) {
   hitl_task *t = row;
   t->seq = hitl__pg_col_int(r, i, 0);

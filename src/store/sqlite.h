@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 
 #include "store/store.h"
+#include "store/task_columns.h"
 #include "util/buf.h"
 
 /* Every statement the backend runs, prepared once per handle. */
@@ -88,26 +89,6 @@ typedef enum hitl__sqlite_stmt_id {
   HITL__ST_CALIB_SNAPSHOT_GET,
   HITL__ST_COUNT
 } hitl__sqlite_stmt_id;
-
-/* The columns every task query selects, in the order hitl__sqlite_read_task reads them. The queue
- * name comes from a primary-key look-up rather than a copy in every task row. */
-/* The same columns without the task's contents (payload, route, decision read as NULL), for
- * task_scan's summaries. */
-#define HITL__SQLITE_TASK_SUMMARY_COLUMNS                                                        \
-  "t.seq, t.id, t.queue_id, (SELECT q.name FROM queues q WHERE q.id = t.queue_id), t.state, "    \
-  "t.role, t.priority, t.created_at, t.updated_at, t.deadline_at, t.idempotency_key, "           \
-  "t.body_hash, t.external_id, t.model_version, t.inference_id, t.run_id, t.confidence, "        \
-  "NULL, NULL, t.stage, t.needed, t.answers, t.lease_id, t.lease_owner, "                        \
-  "t.lease_expires_at, NULL, t.decided_by, t.decided_at, t.submitted_by, "                       \
-  "t.timeout_action"
-
-#define HITL__SQLITE_TASK_COLUMNS                                                                \
-  "t.seq, t.id, t.queue_id, (SELECT q.name FROM queues q WHERE q.id = t.queue_id), t.state, "    \
-  "t.role, t.priority, t.created_at, t.updated_at, t.deadline_at, t.idempotency_key, "           \
-  "t.body_hash, t.external_id, t.model_version, t.inference_id, t.run_id, t.confidence, "        \
-  "t.payload, t.route, t.stage, t.needed, t.answers, t.lease_id, t.lease_owner, "                \
-  "t.lease_expires_at, t.decision, t.decided_by, t.decided_at, t.submitted_by, "            \
-  "t.timeout_action"
 
 /* A SQLite store handle: the base first, then one connection and its prepared statements. */
 typedef struct hitl__sqlite {
@@ -241,7 +222,7 @@ int hitl__sqlite_run_command_list(hitl_store *store, int64_t run_seq, int64_t af
 int hitl__sqlite_run_command_ack(hitl_store *store, int64_t run_seq, int64_t seq, int64_t at);
 int hitl__sqlite_run_open_tasks(hitl_store *store, const char *run_id, size_t limit,
                                 hitl_task **out, size_t *n);
-/* Reads a task row (HITL__SQLITE_TASK_COLUMNS, in order) from st (sqlite_task.c). */
+/* Reads a task row (HITL__TASK_COLUMNS, in order) from st (sqlite_task.c). */
 void hitl__sqlite_read_task(sqlite3_stmt *st, void *row);
 
 #endif

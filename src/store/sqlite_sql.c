@@ -45,15 +45,15 @@ static const char *const stmt_sql[HITL__ST_COUNT] = {
         "UPDATE tasks SET state = ?2, role = ?3, priority = ?4, stage = ?5, needed = ?6, "
         "answers = ?7, lease_id = ?8, lease_owner = ?9, lease_expires_at = ?10, deadline_at = ?11, "
         "decision = ?12, decided_by = ?13, decided_at = ?14, updated_at = ?15 WHERE seq = ?1",
-    [HITL__ST_TASK_GET] = "SELECT " HITL__SQLITE_TASK_COLUMNS " FROM tasks t WHERE t.id = ?1",
+    [HITL__ST_TASK_GET] = "SELECT " HITL__TASK_COLUMNS " FROM tasks t WHERE t.id = ?1",
     /* The expression matches the index tasks_idempotency_submitter (migration 3). */
-    [HITL__ST_TASK_IDEMPOTENT] = "SELECT " HITL__SQLITE_TASK_COLUMNS " FROM tasks t "
+    [HITL__ST_TASK_IDEMPOTENT] = "SELECT " HITL__TASK_COLUMNS " FROM tasks t "
                                  "WHERE t.queue_id = ?1 AND IFNULL(t.submitted_by, '') = ?2 "
                                  "AND t.idempotency_key = ?3",
     /* ?3 is the caller's roles as ",a,b,", so one cached statement serves any number of roles.
      * INDEXED BY pins the serving-order index: the plan may not change with the data. */
     [HITL__ST_TASK_CLAIM] =
-        "SELECT " HITL__SQLITE_TASK_COLUMNS " FROM tasks t INDEXED BY tasks_claim "
+        "SELECT " HITL__TASK_COLUMNS " FROM tasks t INDEXED BY tasks_claim "
         "WHERE t.queue_id = ?1 AND t.state = 0 "
         "AND (?2 OR t.role IS NULL OR instr(?3, ',' || t.role || ',') > 0) "
         "AND NOT EXISTS (SELECT 1 FROM responses r WHERE r.task_seq = t.seq AND r.reviewer = ?4) "
@@ -67,18 +67,18 @@ static const char *const stmt_sql[HITL__ST_COUNT] = {
   "INDEXED BY tasks_people_decided WHERE t.queue_id = ?1 AND t.decided_at >= ?4 "                \
   "AND t.decided_at > 0 AND t.decided_by <> 'policy' AND (t.decided_at, t.seq) < (?5, ?2) "      \
   "ORDER BY t.decided_at DESC, t.seq DESC LIMIT ?3"
-    [HITL__ST_TASK_SCAN] = SCAN_FROM(HITL__SQLITE_TASK_COLUMNS) SCAN_ALL,
-    [HITL__ST_TASK_SCAN_STATE] = SCAN_FROM(HITL__SQLITE_TASK_COLUMNS) SCAN_STATE,
-    [HITL__ST_TASK_SCAN_DECIDED] = SCAN_FROM(HITL__SQLITE_TASK_COLUMNS) SCAN_DECIDED,
-    [HITL__ST_TASK_SCAN_SUMMARY] = SCAN_FROM(HITL__SQLITE_TASK_SUMMARY_COLUMNS) SCAN_ALL,
-    [HITL__ST_TASK_SCAN_STATE_SUMMARY] = SCAN_FROM(HITL__SQLITE_TASK_SUMMARY_COLUMNS) SCAN_STATE,
+    [HITL__ST_TASK_SCAN] = SCAN_FROM(HITL__TASK_COLUMNS) SCAN_ALL,
+    [HITL__ST_TASK_SCAN_STATE] = SCAN_FROM(HITL__TASK_COLUMNS) SCAN_STATE,
+    [HITL__ST_TASK_SCAN_DECIDED] = SCAN_FROM(HITL__TASK_COLUMNS) SCAN_DECIDED,
+    [HITL__ST_TASK_SCAN_SUMMARY] = SCAN_FROM(HITL__TASK_SUMMARY_COLUMNS) SCAN_ALL,
+    [HITL__ST_TASK_SCAN_STATE_SUMMARY] = SCAN_FROM(HITL__TASK_SUMMARY_COLUMNS) SCAN_STATE,
     [HITL__ST_TASK_SCAN_DECIDED_SUMMARY] =
-        SCAN_FROM(HITL__SQLITE_TASK_SUMMARY_COLUMNS) SCAN_DECIDED,
+        SCAN_FROM(HITL__TASK_SUMMARY_COLUMNS) SCAN_DECIDED,
     [HITL__ST_TASK_DUE_LEASE] =
-        "SELECT " HITL__SQLITE_TASK_COLUMNS ", t.lease_expires_at FROM tasks t "
+        "SELECT " HITL__TASK_COLUMNS ", t.lease_expires_at FROM tasks t "
         "WHERE t.state = 1 AND t.lease_expires_at <= ?1 ORDER BY t.lease_expires_at LIMIT ?2",
     [HITL__ST_TASK_DUE_DEADLINE] =
-        "SELECT " HITL__SQLITE_TASK_COLUMNS ", t.deadline_at FROM tasks t "
+        "SELECT " HITL__TASK_COLUMNS ", t.deadline_at FROM tasks t "
         "WHERE t.state IN (0, 1) AND t.deadline_at > 0 AND t.deadline_at <= ?1 "
         "ORDER BY t.deadline_at LIMIT ?2",
     [HITL__ST_TASK_NEXT_DUE] =
@@ -212,7 +212,7 @@ static const char *const stmt_sql[HITL__ST_COUNT] = {
         "WHERE run_seq = ?1 AND seq > ?2 AND (?3 = 0 OR acked_at = 0) ORDER BY seq LIMIT ?4",
     [HITL__ST_RUN_COMMAND_ACK] =
         "UPDATE run_commands SET acked_at = ?3 WHERE run_seq = ?1 AND seq = ?2",
-    [HITL__ST_RUN_OPEN_TASKS] = "SELECT " HITL__SQLITE_TASK_COLUMNS " FROM tasks t "
+    [HITL__ST_RUN_OPEN_TASKS] = "SELECT " HITL__TASK_COLUMNS " FROM tasks t "
                                 "INDEXED BY tasks_run_open "
                                 "WHERE t.run_id = ?1 AND t.state IN (0, 1) ORDER BY t.seq LIMIT ?2",
     [HITL__ST_DELIVERY_GET] = "SELECT " DELIVERY_COLUMNS " FROM webhook_deliveries WHERE id = ?1",

@@ -7,7 +7,7 @@
 #include "store/sqlite.h"
 #include "util/xmalloc.h"
 
-/* Fills t from a row whose first columns are HITL__SQLITE_TASK_COLUMNS. */
+/* Fills t from a row whose first columns are HITL__TASK_COLUMNS. */
 static void read_task(sqlite3_stmt *st, hitl_task *t) {
   memset(t, 0, sizeof *t);
   t->seq = sqlite3_column_int64(st, 0);

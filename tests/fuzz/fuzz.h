@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "api/http.h"
+
 /* Runs one input through the target. Always returns 0; a broken invariant aborts the process,
  * so that libFuzzer (and the replay runner) report it as a crash. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -23,30 +25,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
     }                                                                                     \
   } while (0)
 
-/* The server's nesting limit for request bodies (MAX_JSON_DEPTH in src/api/server.c). */
-#define FUZZ_MAX_JSON_DEPTH 64
-
-/* Decodes size bytes as a request body, the way hitl__body_json does: empty bodies and bodies
- * nested deeper than the server allows are refused before jansson sees them. Returns the value
- * (the caller decrefs it) or NULL. */
+/* Decodes size bytes as a request body, the way the server does (hitl__json_parse): empty bodies
+ * and bodies nested deeper than the server allows are refused before jansson sees them. Returns
+ * the value (the caller decrefs it) or NULL. */
 static inline json_t *fuzz_json_load(const uint8_t *data, size_t size) {
-  int depth = 0;
-  bool in_string = false;
-  if (size == 0) return NULL;
-  for (size_t i = 0; i < size; i++) {
-    char c = (char)data[i];
-    if (in_string) {
-      if (c == '\\') i++;
-      else if (c == '"') in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > FUZZ_MAX_JSON_DEPTH) return NULL;
-    } else if (c == '}' || c == ']') {
-      depth--;
-    }
-  }
-  return json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
+  hitl_err err = {0};
+  return hitl__json_parse((const char *)data, size, &err);
 }
 
 /* True when text is one complete JSON value. */

@@ -40,18 +40,27 @@ static struct {
   int commits;       /* Calls of on_commit. */
   bool a_holds, b_holds; /* Steps of the two-lane tests. */
   struct lane_job *hold; /* A's job, whose commit step waits for B. */
+  bool plain_ran;        /* A PLAIN job ran (test_jobs_gather_while_a_lane_runs). */
 } shared = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, false, 0, 0, false, false,
-              NULL};
+              NULL, false};
 
-/* Waits (bounded) until *flag is set. Under shared.lock. */
-static bool wait_for(const bool *flag) {
+/* Waits at most ms until *flag is set; returns it. Under shared.lock. */
+static bool wait_for_ms(const bool *flag, long ms) {
   struct timespec until;
   clock_gettime(CLOCK_REALTIME, &until);
-  until.tv_sec += WAIT_S;
+  until.tv_sec += ms / 1000;
+  until.tv_nsec += (ms % 1000) * 1000000;
+  if (until.tv_nsec >= 1000000000) {
+    until.tv_sec++;
+    until.tv_nsec -= 1000000000;
+  }
   while (!*flag && pthread_cond_timedwait(&shared.cond, &shared.lock, &until) == 0) {
   }
   return *flag;
 }
+
+/* Waits (bounded by WAIT_S) until *flag is set. Under shared.lock. */
+static bool wait_for(const bool *flag) { return wait_for_ms(flag, WAIT_S * 1000L); }
 
 static void set_flag(bool *flag) {
   pthread_mutex_lock(&shared.lock);
@@ -106,6 +115,7 @@ static int lane_job_run(hitl_job *job, hitl_txn *x) {
   lane_job *j = (lane_job *)job;
   j->runs++;
   j->lane = x->lane;
+  if (j->step == PLAIN) set_flag(&shared.plain_ran);
   hitl_task_clear(&j->task);
   int rc;
   if (j->step == DEADLOCK_A) {
@@ -343,8 +353,7 @@ static void test_deadlock_between_lanes_runs_a_batch_again(void **state) {
 }
 
 /* Jobs that come while a lane runs its batch's jobs go as one batch (one transaction, one
- * commit) once that lane holds the chain's lock. (It passes with lanes that start at once too:
- * an idle lane woken by the first job finds all three queued; what it guards is the batching.) */
+ * commit) once that lane holds the chain's lock: no idle lane starts the first of them alone. */
 static void test_jobs_gather_while_a_lane_runs(void **state) {
   fixture *f = *state;
   submit_tasks(f, 1, NULL);
@@ -357,9 +366,20 @@ static void test_jobs_gather_while_a_lane_runs(void **state) {
   pthread_mutex_lock(&shared.lock);
   assert_true(wait_for(&shared.a_holds)); /* A's lane is running A. */
   pthread_mutex_unlock(&shared.lock);
+  pthread_mutex_lock(&shared.lock);
+  shared.plain_ran = false;
+  pthread_mutex_unlock(&shared.lock);
   for (int i = 0; i < 3; i++) {
     job_init(&more[i], &f->b, true, PLAIN);
     hitl__committer_enqueue(f->c, &more[i].job);
+    if (i == 0) {
+      /* An idle lane that started at once would run it within milliseconds: give it 300 ms.
+       * (A bound is the only way to see that something does not happen.) */
+      pthread_mutex_lock(&shared.lock);
+      bool ran = wait_for_ms(&shared.plain_ran, 300);
+      pthread_mutex_unlock(&shared.lock);
+      assert_false(ran);
+    }
   }
   set_flag(&shared.b_holds);
   assert_true(wait_job(&a));
